@@ -1,0 +1,518 @@
+//! Provisioning from the command line: devops script these, and the system tests use them.
+//! Every command prints a clear result; list commands take `--json`.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use common::config::{self, Env};
+use common::crypto::at_rest::MasterKey;
+use common::crypto::jd_aes::JdAesKey;
+use common::db::{self, Pool, audit, cards, products, shops, users};
+use common::domain::{FulfilmentMode, Platform, ShopMode};
+
+#[derive(Debug, Parser)]
+#[command(name = "admin", version, about = "后台管理服务与运维命令 (back office and provisioning)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the back-office web service (the default).
+    Serve,
+    /// Apply the database migrations.
+    Migrate,
+    /// Create a back-office user; the password is read from standard input.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_enum)]
+        role: Role,
+    },
+    /// Shops (JD 通用交易, JD 游戏点卡, Agiso).
+    #[command(subcommand)]
+    Shop(ShopCommand),
+    /// Products and their platform SKUs.
+    #[command(subcommand)]
+    Product(ProductCommand),
+    /// Card inventory.
+    #[command(subcommand)]
+    Cards(CardsCommand),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Role {
+    Admin,
+    Operator,
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShopCommand {
+    /// Add a shop.
+    Add(Box<ShopAdd>),
+    /// List shops (secrets are never printed).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ShopAdd {
+    /// jd-general | jd-game | agiso
+    #[arg(long)]
+    pub platform: Platform,
+    #[arg(long)]
+    pub name: String,
+    /// JD 通用交易 vendorId.
+    #[arg(long)]
+    pub vendor_id: Option<String>,
+    /// JD 通用交易 MD5 key.
+    #[arg(long)]
+    pub md5_key: Option<String>,
+    /// JD 通用交易 AES key (exactly 32 characters).
+    #[arg(long)]
+    pub aes_key: Option<String>,
+    /// test | prod
+    #[arg(long)]
+    pub mode: Option<ShopMode>,
+    /// JD 游戏点卡 customerId.
+    #[arg(long)]
+    pub customer_id: Option<String>,
+    /// JD 游戏点卡 private key.
+    #[arg(long)]
+    pub private_key: Option<String>,
+    #[arg(long)]
+    pub direct_callback_url: Option<String>,
+    #[arg(long)]
+    pub card_callback_url: Option<String>,
+    /// Agiso service: alds | aldsJd
+    #[arg(long)]
+    pub service: Option<String>,
+    #[arg(long)]
+    pub app_id: Option<String>,
+    #[arg(long)]
+    pub app_secret: Option<String>,
+    #[arg(long)]
+    pub access_token: Option<String>,
+    #[arg(long)]
+    pub base_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProductCommand {
+    /// Add a product with its platform SKUs.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// card | direct-manual | direct-supplier
+        #[arg(long)]
+        mode: FulfilmentMode,
+        /// PLATFORM:SKU, repeatable (e.g. jd-general:45001).
+        #[arg(long = "sku", required = true)]
+        skus: Vec<String>,
+        #[arg(long)]
+        face_value_fen: Option<i64>,
+        /// Low-stock alert threshold.
+        #[arg(long = "low-stock")]
+        low_stock: Option<i32>,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CardsCommand {
+    /// Import cards from a TXT/CSV file: `卡号,卡密[,有效期]` per line.
+    Import {
+        #[arg(long)]
+        product: String,
+        #[arg(long)]
+        file: std::path::PathBuf,
+        #[arg(long)]
+        batch: Option<String>,
+    },
+    /// Stock per card product.
+    Stock {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a provisioning command; exit code 0 on success, 1 on failure, 2 on bad configuration.
+pub fn run(command: Command) -> ExitCode {
+    let env = Env::load();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("admin: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        match execute(&env, command, &mut std::io::stdout()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(CliError::Config(e)) => {
+                eprintln!("admin: {e}");
+                ExitCode::from(2)
+            }
+            Err(CliError::Failed(e)) => {
+                eprintln!("错误: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+#[derive(Debug)]
+pub enum CliError {
+    Config(config::ConfigError),
+    Failed(anyhow::Error),
+}
+
+impl From<config::ConfigError> for CliError {
+    fn from(e: config::ConfigError) -> Self {
+        CliError::Config(e)
+    }
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(e: anyhow::Error) -> Self {
+        CliError::Failed(e)
+    }
+}
+
+impl From<sqlx::Error> for CliError {
+    fn from(e: sqlx::Error) -> Self {
+        CliError::Failed(e.into())
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Failed(e.into())
+    }
+}
+
+fn fail(msg: impl Into<String>) -> CliError {
+    CliError::Failed(anyhow::anyhow!(msg.into()))
+}
+
+async fn open(env: &Env) -> Result<Pool, CliError> {
+    let url = config::database_url(env)?;
+    let pool = db::connect(&url, 2, Duration::from_secs(20)).await?;
+    db::migrate(&pool).await?;
+    Ok(pool)
+}
+
+async fn audit_cli(pool: &Pool, action: &str, target_type: &str, target_id: String, detail: Option<String>) -> sqlx::Result<()> {
+    audit::record(
+        pool,
+        audit::AuditEntry {
+            user_id: None,
+            username: "cli",
+            action,
+            target_type: Some(target_type),
+            target_id: Some(target_id),
+            detail,
+            ip: None,
+        },
+    )
+    .await
+}
+
+/// Executes one command, writing its result to `out`.
+pub async fn execute(env: &Env, command: Command, out: &mut dyn std::io::Write) -> Result<(), CliError> {
+    match command {
+        Command::Serve => Err(fail("serve is not a provisioning command")),
+        Command::Migrate => {
+            open(env).await?;
+            writeln!(out, "数据库迁移已完成 (migrations applied)")?;
+            Ok(())
+        }
+        Command::CreateUser { username, role } => {
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password)?;
+            create_user(env, &username, role, password.trim_end_matches(['\r', '\n']), out).await
+        }
+        Command::Shop(ShopCommand::Add(add)) => {
+            let key = config::master_key(env)?;
+            let pool = open(env).await?;
+            shop_add(&pool, &key, add, out).await
+        }
+        Command::Shop(ShopCommand::List { json }) => {
+            let pool = open(env).await?;
+            let rows = shops::list(&pool).await?;
+            if json {
+                let list: Vec<_> = rows
+                    .iter()
+                    .map(|s| {
+                        serde_json::json!({
+                            "id": s.id, "platform": s.platform, "name": s.name,
+                            "merchant_id": s.merchant_id, "agiso_service": s.agiso_service,
+                            "mode": s.mode, "enabled": s.enabled,
+                        })
+                    })
+                    .collect();
+                writeln!(out, "{}", serde_json::to_string_pretty(&list).map_err(anyhow::Error::from)?)?;
+            } else {
+                writeln!(out, "{:<5} {:<12} {:<24} {:<20} {:<6} 状态", "ID", "平台", "名称", "商户号", "模式")?;
+                for s in rows {
+                    let merchant = if s.agiso_service.is_empty() {
+                        s.merchant_id.clone()
+                    } else {
+                        format!("{}/{}", s.merchant_id, s.agiso_service)
+                    };
+                    writeln!(
+                        out,
+                        "{:<5} {:<12} {:<24} {:<20} {:<6} {}",
+                        s.id,
+                        s.platform,
+                        s.name,
+                        merchant,
+                        s.mode,
+                        if s.enabled { "启用" } else { "停用" }
+                    )?;
+                }
+            }
+            Ok(())
+        }
+        Command::Product(ProductCommand::Add {
+            name,
+            mode,
+            skus,
+            face_value_fen,
+            low_stock,
+        }) => {
+            let mut parsed = Vec::new();
+            for s in &skus {
+                let (platform, sku) = s
+                    .split_once(':')
+                    .ok_or_else(|| fail(format!("SKU 格式应为 平台:SKU，例如 jd-general:45001（收到 {s}）")))?;
+                let platform: Platform = platform.parse().map_err(|_| fail(format!("未知平台 {platform}")))?;
+                let sku = common::domain::Sku::parse(sku).map_err(|e| fail(format!("SKU 无效: {e}")))?;
+                parsed.push((platform, sku.into_inner()));
+            }
+            if face_value_fen.is_some_and(|f| f < 0) {
+                return Err(fail("面值不能为负数"));
+            }
+            let pool = open(env).await?;
+            let new = products::NewProduct {
+                name: name.clone(),
+                mode,
+                face_value_fen,
+                price_fen: None,
+                low_stock_threshold: low_stock,
+                skus: parsed,
+            };
+            let id = products::insert(&pool, &new).await.map_err(|e| {
+                if db::is_unique_violation(&e) {
+                    fail("商品名称或 SKU 已存在")
+                } else {
+                    e.into()
+                }
+            })?;
+            audit_cli(&pool, "product.create", "product", id.to_string(), Some(format!("{name} {skus:?}"))).await?;
+            writeln!(out, "已创建商品 #{id} {name}（{}），SKU: {}", mode.label_zh(), skus.join(", "))?;
+            Ok(())
+        }
+        Command::Product(ProductCommand::List { json }) => {
+            let pool = open(env).await?;
+            let rows = products::list(&pool).await?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&rows).map_err(anyhow::Error::from)?)?;
+            } else {
+                writeln!(out, "{:<5} {:<24} {:<16} {:<10} SKU", "ID", "名称", "模式", "面值(分)")?;
+                for p in rows {
+                    writeln!(
+                        out,
+                        "{:<5} {:<24} {:<16} {:<10} {}",
+                        p.id,
+                        p.name,
+                        p.mode,
+                        p.face_value_fen.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
+                        p.skus.unwrap_or_default()
+                    )?;
+                }
+            }
+            Ok(())
+        }
+        Command::Cards(CardsCommand::Import { product, file, batch }) => {
+            let key = config::master_key(env)?;
+            let text = std::fs::read(&file).map_err(|e| fail(format!("无法读取文件 {}: {e}", file.display())))?;
+            let text = String::from_utf8(text).map_err(|_| fail("文件不是 UTF-8 编码"))?;
+            let pool = open(env).await?;
+            let p = products::find_by_name(&pool, &product)
+                .await?
+                .ok_or_else(|| fail(format!("商品不存在: {product}")))?;
+            if p.mode() != Some(FulfilmentMode::Card) {
+                return Err(fail(format!("商品 {product} 不是卡密商品")));
+            }
+            let batch = batch.unwrap_or_else(|| {
+                chrono::Utc::now()
+                    .with_timezone(&common::domain::types::beijing())
+                    .format("B%Y%m%d%H%M%S")
+                    .to_string()
+            });
+            let report = cards::import(&pool, &key, p.id, &batch, &text, true).await?;
+            audit_cli(
+                &pool,
+                "cards.import",
+                "product",
+                p.id.to_string(),
+                Some(format!("batch={batch} new={} duplicate={} invalid={}", report.new, report.duplicate, report.invalid)),
+            )
+            .await?;
+            writeln!(
+                out,
+                "导入完成 批次 {batch}: 新增 {} 张, 重复 {} 张, 无效 {} 行 (new {}, duplicate {}, invalid {})",
+                report.new, report.duplicate, report.invalid, report.new, report.duplicate, report.invalid
+            )?;
+            for bad in report.invalid_lines.iter().take(20) {
+                writeln!(out, "  第 {} 行: {}", bad.line_no, bad.reason)?;
+            }
+            Ok(())
+        }
+        Command::Cards(CardsCommand::Stock { json }) => {
+            let pool = open(env).await?;
+            let rows = cards::stock(&pool).await?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&rows).map_err(anyhow::Error::from)?)?;
+            } else {
+                writeln!(out, "{:<5} {:<24} {:>8} {:>8} {:>8} {:>8}", "ID", "商品", "可用", "已售", "作废", "过期")?;
+                for r in rows {
+                    let low = r.low_stock_threshold.is_some_and(|t| r.available < i64::from(t));
+                    writeln!(
+                        out,
+                        "{:<5} {:<24} {:>8} {:>8} {:>8} {:>8}{}",
+                        r.product_id,
+                        r.product_name,
+                        r.available,
+                        r.sold,
+                        r.void,
+                        r.expired,
+                        if low { "  库存不足" } else { "" }
+                    )?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Creates a back-office user with an argon2id hash of `password`.
+pub async fn create_user(
+    env: &Env,
+    username: &str,
+    role: Role,
+    password: &str,
+    out: &mut dyn std::io::Write,
+) -> Result<(), CliError> {
+    let username = username.trim();
+    if username.is_empty() || username.chars().count() > 64 {
+        return Err(fail("用户名应为 1-64 个字符"));
+    }
+    if password.chars().count() < crate::password::MIN_PASSWORD_CHARS {
+        return Err(fail(format!("密码至少 {} 个字符（从标准输入读取）", crate::password::MIN_PASSWORD_CHARS)));
+    }
+    let pool = open(env).await?;
+    let hash = crate::password::hash(password)?;
+    let id = users::insert(&pool, username, &hash, role.as_str()).await.map_err(|e| {
+        if db::is_unique_violation(&e) {
+            fail(format!("用户 {username} 已存在"))
+        } else {
+            e.into()
+        }
+    })?;
+    audit_cli(&pool, "user.create", "user", id.to_string(), Some(format!("{username} role={}", role.as_str()))).await?;
+    writeln!(out, "已创建用户 #{id} {username}（角色 {}）", role.as_str())?;
+    Ok(())
+}
+
+fn require<'a>(v: &'a Option<String>, flag: &str, platform: &str) -> Result<&'a str, CliError> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| fail(format!("{platform} 店铺需要 --{flag}")))
+}
+
+async fn shop_add(pool: &Pool, key: &MasterKey, a: Box<ShopAdd>, out: &mut dyn std::io::Write) -> Result<(), CliError> {
+    let name = a.name.trim().to_owned();
+    if name.is_empty() {
+        return Err(fail("店铺名称不能为空"));
+    }
+    let mut new = shops::NewShop {
+        platform: Some(a.platform),
+        name: name.clone(),
+        mode: a.mode,
+        ..Default::default()
+    };
+    match a.platform {
+        Platform::JdGeneral => {
+            let vendor = require(&a.vendor_id, "vendor-id", "京东通用交易")?;
+            if !vendor.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(fail("vendorId 应为数字"));
+            }
+            new.merchant_id = vendor.to_owned();
+            new.md5_key = Some(require(&a.md5_key, "md5-key", "京东通用交易")?.to_owned());
+            let aes = require(&a.aes_key, "aes-key", "京东通用交易")?;
+            JdAesKey::new(aes).map_err(|_| fail("AES 密钥必须正好 32 个字符"))?;
+            new.aes_key = Some(aes.to_owned());
+        }
+        Platform::JdGame => {
+            let customer = require(&a.customer_id, "customer-id", "京东游戏点卡")?;
+            if !customer.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(fail("customerId 应为数字"));
+            }
+            new.merchant_id = customer.to_owned();
+            new.private_key = Some(require(&a.private_key, "private-key", "京东游戏点卡")?.to_owned());
+            new.direct_callback_url = check_url(a.direct_callback_url.as_deref())?;
+            new.card_callback_url = check_url(a.card_callback_url.as_deref())?;
+        }
+        Platform::Agiso => {
+            let service = require(&a.service, "service", "阿奇索")?;
+            if service != "alds" && service != "aldsJd" {
+                return Err(fail("阿奇索 --service 只能是 alds 或 aldsJd"));
+            }
+            new.agiso_service = service.to_owned();
+            new.merchant_id = require(&a.app_id, "app-id", "阿奇索")?.to_owned();
+            new.app_secret = Some(require(&a.app_secret, "app-secret", "阿奇索")?.to_owned());
+            new.access_token = Some(require(&a.access_token, "access-token", "阿奇索")?.to_owned());
+            new.base_url = check_url(a.base_url.as_deref())?;
+        }
+    }
+    let id = shops::insert(pool, key, &new).await.map_err(|e| {
+        if db::is_unique_violation(&e) {
+            fail("店铺名称或商户号已存在")
+        } else {
+            e.into()
+        }
+    })?;
+    audit_cli(pool, "shop.create", "shop", id.to_string(), Some(format!("{} {}", a.platform, name))).await?;
+    writeln!(out, "已创建店铺 #{id} {name}（{}，商户号 {}）", a.platform.label_zh(), new.merchant_id)?;
+    Ok(())
+}
+
+fn check_url(url: Option<&str>) -> Result<Option<String>, CliError> {
+    match url.map(str::trim).filter(|u| !u.is_empty()) {
+        None => Ok(None),
+        Some(u) if u.starts_with("http://") || u.starts_with("https://") => Ok(Some(u.to_owned())),
+        Some(u) => Err(fail(format!("URL 应以 http:// 或 https:// 开头: {u}"))),
+    }
+}

@@ -1,0 +1,352 @@
+//! Configuration from environment variables (and `.env`), validated at start.
+//!
+//! A missing or malformed value stops the service with one clear line naming the variable and
+//! never echoing a secret. Every variable is documented in `.env.example`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::crypto::at_rest::MasterKey;
+
+/// Why the configuration was refused: the variable and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub var: String,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration error: {} {}", self.var, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A snapshot of the environment the service reads its configuration from.
+#[derive(Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Values may be secrets: show only the names.
+        let mut names: Vec<_> = self.vars.keys().collect();
+        names.sort();
+        f.debug_struct("Env").field("names", &names).finish()
+    }
+}
+
+impl Env {
+    /// The process environment, after loading `.env` from the working directory if present.
+    /// Variables already set in the environment win over `.env`.
+    pub fn load() -> Self {
+        let _ = dotenvy::dotenv();
+        Self {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.vars.insert(name.to_owned(), value.into());
+    }
+
+    /// The raw value; empty strings count as unset.
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn missing(name: &str) -> ConfigError {
+        ConfigError {
+            var: name.to_owned(),
+            problem: "is missing (set it in the environment or in .env)".to_owned(),
+        }
+    }
+
+    fn malformed(name: &str, expected: &str) -> ConfigError {
+        ConfigError {
+            var: name.to_owned(),
+            problem: format!("is malformed: expected {expected}"),
+        }
+    }
+
+    pub fn required_str(&self, name: &str) -> Result<String, ConfigError> {
+        self.raw(name).map(str::to_owned).ok_or_else(|| Self::missing(name))
+    }
+
+    pub fn optional_str(&self, name: &str) -> Option<String> {
+        self.raw(name).map(str::to_owned)
+    }
+
+    /// A value parsed with `FromStr`, or the default when unset.
+    pub fn parse_or<T: FromStr>(&self, name: &str, default: T, expected: &str) -> Result<T, ConfigError> {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| Self::malformed(name, expected)),
+        }
+    }
+
+    pub fn bool_or(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.raw(name).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("1" | "true" | "yes" | "on") => Ok(true),
+            Some("0" | "false" | "no" | "off") => Ok(false),
+            Some(_) => Err(Self::malformed(name, "true or false")),
+        }
+    }
+
+    /// Milliseconds as a duration.
+    pub fn millis_or(&self, name: &str, default_ms: u64) -> Result<Duration, ConfigError> {
+        self.parse_or(name, default_ms, "a whole number of milliseconds")
+            .map(Duration::from_millis)
+    }
+
+    /// A secret: never printed by Debug or Display.
+    pub fn required_secret(&self, name: &str) -> Result<SecretString, ConfigError> {
+        self.required_str(name).map(SecretString::from)
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.to_ascii_lowercase().as_str() {
+            "text" | "human" | "pretty" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(()),
+        }
+    }
+}
+
+/// What every service reads: the shared database, the broker, the master key, the HTTP address.
+#[derive(Clone)]
+pub struct CommonConfig {
+    pub service: &'static str,
+    pub database_url: SecretString,
+    pub amqp_url: SecretString,
+    pub master_key: MasterKey,
+    pub mq_prefix: String,
+    pub http_addr: SocketAddr,
+    pub log_format: LogFormat,
+    pub otel_endpoint: Option<String>,
+    pub db_max_connections: u32,
+    pub outbox_batch: u32,
+    pub outbox_poll: Duration,
+    /// Apply migrations at start (the compose file runs them once in a one-shot step instead).
+    pub run_migrations: bool,
+    /// Test failpoint (`OUTBOX_FAILPOINT=abort-after-publish`): the relay aborts the process
+    /// after the broker confirmed a batch and before the rows are deleted.
+    pub outbox_abort_after_publish: bool,
+}
+
+impl fmt::Debug for CommonConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommonConfig")
+            .field("service", &self.service)
+            .field("database_url", &"[redacted]")
+            .field("amqp_url", &"[redacted]")
+            .field("master_key", &"[redacted]")
+            .field("mq_prefix", &self.mq_prefix)
+            .field("http_addr", &self.http_addr)
+            .field("log_format", &self.log_format)
+            .field("otel_endpoint", &self.otel_endpoint)
+            .field("db_max_connections", &self.db_max_connections)
+            .finish()
+    }
+}
+
+/// Default HTTP ports of the five services.
+pub mod ports {
+    pub const GATEWAY: u16 = 8080;
+    pub const FULFILLMENT: u16 = 8081;
+    pub const NOTIFIER: u16 = 8082;
+    pub const AGISO_SYNC: u16 = 8070;
+    pub const ADMIN: u16 = 8090;
+}
+
+impl CommonConfig {
+    pub fn from_env(env: &Env, service: &'static str, default_port: u16) -> Result<Self, ConfigError> {
+        let database_url = database_url(env)?;
+        let amqp_url = env.required_secret("AMQP_URL")?;
+        validate_amqp_url(amqp_url.expose_secret())?;
+        let master_key = master_key(env)?;
+        let mq_prefix = env.optional_str("MQ_PREFIX").unwrap_or_default();
+        if !mq_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        {
+            return Err(Env::malformed("MQ_PREFIX", "letters, digits, '.', '-' or '_'"));
+        }
+        let http_addr = match env.raw("HTTP_ADDR") {
+            None => SocketAddr::from(([0, 0, 0, 0], default_port)),
+            Some(v) => parse_listen_addr(v).ok_or_else(|| {
+                Env::malformed("HTTP_ADDR", "host:port such as 0.0.0.0:8080, or a port number")
+            })?,
+        };
+        let otel_endpoint = env.optional_str("OTEL_EXPORTER_OTLP_ENDPOINT");
+        if let Some(e) = &otel_endpoint
+            && !(e.starts_with("http://") || e.starts_with("https://"))
+        {
+            return Err(Env::malformed("OTEL_EXPORTER_OTLP_ENDPOINT", "an http(s):// URL"));
+        }
+        Ok(Self {
+            service,
+            database_url,
+            amqp_url,
+            master_key,
+            mq_prefix,
+            http_addr,
+            log_format: env.parse_or("LOG_FORMAT", LogFormat::Text, "text or json")?,
+            otel_endpoint,
+            db_max_connections: env.parse_or("DB_MAX_CONNECTIONS", 10u32, "a number of connections")?,
+            outbox_batch: env.parse_or("OUTBOX_BATCH", 200u32, "a number of messages")?,
+            outbox_poll: env.millis_or("OUTBOX_POLL_MS", 500)?,
+            run_migrations: env.bool_or("RUN_MIGRATIONS", true)?,
+            outbox_abort_after_publish: match env.raw("OUTBOX_FAILPOINT") {
+                None => false,
+                Some("abort-after-publish") => true,
+                Some(_) => return Err(Env::malformed("OUTBOX_FAILPOINT", "abort-after-publish or unset")),
+            },
+        })
+    }
+}
+
+/// `DATABASE_URL`, validated.
+pub fn database_url(env: &Env) -> Result<SecretString, ConfigError> {
+    let url = env.required_secret("DATABASE_URL")?;
+    validate_database_url(url.expose_secret())?;
+    Ok(url)
+}
+
+/// `MASTER_KEY`, validated: 32 bytes in base64.
+pub fn master_key(env: &Env) -> Result<MasterKey, ConfigError> {
+    MasterKey::from_base64(&env.required_str("MASTER_KEY")?).map_err(|_| {
+        Env::malformed(
+            "MASTER_KEY",
+            "32 random bytes in standard base64 (openssl rand -base64 32)",
+        )
+    })
+}
+
+fn parse_listen_addr(v: &str) -> Option<SocketAddr> {
+    if let Ok(port) = v.parse::<u16>() {
+        return Some(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    v.parse().ok()
+}
+
+fn validate_database_url(url: &str) -> Result<(), ConfigError> {
+    let expected = "mysql://user:password@host:3306/database";
+    if !(url.starts_with("mysql://") || url.starts_with("mariadb://")) {
+        return Err(Env::malformed("DATABASE_URL", expected));
+    }
+    sqlx::mysql::MySqlConnectOptions::from_str(url)
+        .map(|_| ())
+        .map_err(|_| Env::malformed("DATABASE_URL", expected))
+}
+
+fn validate_amqp_url(url: &str) -> Result<(), ConfigError> {
+    let expected = "amqp://user:password@host:5672/%2f";
+    if !(url.starts_with("amqp://") || url.starts_with("amqps://")) {
+        return Err(Env::malformed("AMQP_URL", expected));
+    }
+    url.parse::<lapin::uri::AMQPUri>()
+        .map(|_| ())
+        .map_err(|_| Env::malformed("AMQP_URL", expected))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    fn env(extra: &[(&str, &str)]) -> Env {
+        let mut e = Env::from_pairs([
+            ("DATABASE_URL", "mysql://root:s3cret@127.0.0.1:3306/vg"),
+            ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            ("MASTER_KEY", KEY),
+        ]);
+        for (k, v) in extra {
+            e.set(k, *v);
+        }
+        e
+    }
+
+    #[test]
+    fn defaults() {
+        let c = CommonConfig::from_env(&env(&[]), "gateway", ports::GATEWAY).unwrap();
+        assert_eq!(c.http_addr, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(c.mq_prefix, "");
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(c.run_migrations);
+    }
+
+    #[test]
+    fn missing_database_url_names_the_variable() {
+        let mut e = env(&[]);
+        e.set("DATABASE_URL", "");
+        let err = CommonConfig::from_env(&e, "gateway", 1).unwrap_err();
+        assert_eq!(err.var, "DATABASE_URL");
+        assert!(err.to_string().contains("DATABASE_URL is missing"));
+    }
+
+    #[test]
+    fn malformed_values_are_refused_without_echoing_them() {
+        for (var, value) in [
+            ("DATABASE_URL", "postgres://u:topsecret@h/db"),
+            ("AMQP_URL", "http://topsecret"),
+            ("MASTER_KEY", "topsecret"),
+            ("HTTP_ADDR", "nowhere"),
+            ("LOG_FORMAT", "xml"),
+            ("MQ_PREFIX", "a b"),
+        ] {
+            let err = CommonConfig::from_env(&env(&[(var, value)]), "gateway", 1).unwrap_err();
+            assert_eq!(err.var, var);
+            assert!(!err.to_string().contains("topsecret"), "{err}");
+            assert!(err.to_string().contains("malformed"), "{err}");
+        }
+    }
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let c = CommonConfig::from_env(&env(&[]), "gateway", 1).unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("s3cret") && !dbg.contains(KEY), "{dbg}");
+        let e = format!("{:?}", env(&[]));
+        assert!(!e.contains("s3cret"));
+    }
+
+    #[test]
+    fn http_addr_accepts_a_bare_port() {
+        let c = CommonConfig::from_env(&env(&[("HTTP_ADDR", "9000")]), "x", 1).unwrap();
+        assert_eq!(c.http_addr.port(), 9000);
+    }
+}

@@ -1,0 +1,133 @@
+//! Card inventory: encrypted import with de-duplication, and stock counts.
+
+use std::collections::HashSet;
+
+use sqlx::{FromRow, MySqlExecutor};
+
+use crate::crypto::at_rest::MasterKey;
+use crate::domain::card_import::{self, CardLine, InvalidLine};
+
+/// What an import did (or, for a preview, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportReport {
+    pub new: usize,
+    /// Duplicates within the file plus duplicates of cards already in stock.
+    pub duplicate: usize,
+    pub invalid: usize,
+    #[serde(skip)]
+    pub invalid_lines: Vec<InvalidLine>,
+}
+
+const CHUNK: usize = 1000;
+
+/// Parses, de-duplicates and inserts `text` for `product_id` under `batch_id`. Cards already in
+/// the product's stock (same number and password, any status) are counted as duplicates and
+/// skipped; the unique key makes this safe against concurrent imports too.
+pub async fn import(
+    pool: &super::Pool,
+    key: &MasterKey,
+    product_id: u64,
+    batch_id: &str,
+    text: &str,
+    commit: bool,
+) -> sqlx::Result<ImportReport> {
+    let today = chrono::Utc::now()
+        .with_timezone(&crate::domain::types::beijing())
+        .date_naive();
+    let (cards, invalid_lines) = card_import::parse_file(text, today);
+    let mut report = ImportReport {
+        invalid: invalid_lines.len(),
+        invalid_lines,
+        ..Default::default()
+    };
+    let mut seen = HashSet::with_capacity(cards.len());
+    let mut unique: Vec<([u8; 32], CardLine)> = Vec::with_capacity(cards.len());
+    for (_, card) in cards {
+        let fp = key.fingerprint(&card_import::fingerprint_input(&card));
+        if seen.insert(fp) {
+            unique.push((fp, card));
+        } else {
+            report.duplicate += 1;
+        }
+    }
+    for chunk in unique.chunks(CHUNK) {
+        let existing = existing_fingerprints(pool, product_id, chunk.iter().map(|(fp, _)| fp)).await?;
+        let fresh: Vec<_> = chunk.iter().filter(|(fp, _)| !existing.contains(fp)).collect();
+        report.duplicate += chunk.len() - fresh.len();
+        if !commit || fresh.is_empty() {
+            report.new += fresh.len();
+            continue;
+        }
+        let sql = format!(
+            "INSERT IGNORE INTO cards (product_id, batch_id, card_no_enc, card_pass_enc, fingerprint, expires_at) VALUES {}",
+            vec!["(?, ?, ?, ?, ?, ?)"; fresh.len()].join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (fp, card) in &fresh {
+            q = q
+                .bind(product_id)
+                .bind(batch_id)
+                .bind(key.encrypt_str(&card.card_no))
+                .bind(key.encrypt_str(&card.password))
+                .bind(fp.as_slice())
+                .bind(card.expires_on.unwrap_or_else(card_import::no_expiry));
+        }
+        let inserted = q.execute(pool).await?.rows_affected() as usize;
+        report.new += inserted;
+        report.duplicate += fresh.len() - inserted;
+    }
+    Ok(report)
+}
+
+async fn existing_fingerprints<'a>(
+    ex: impl MySqlExecutor<'_>,
+    product_id: u64,
+    fps: impl Iterator<Item = &'a [u8; 32]>,
+) -> sqlx::Result<HashSet<[u8; 32]>> {
+    let fps: Vec<&[u8; 32]> = fps.collect();
+    if fps.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let sql = format!(
+        "SELECT fingerprint FROM cards WHERE product_id = ? AND fingerprint IN ({})",
+        super::placeholders(fps.len())
+    );
+    let mut q = sqlx::query_scalar::<_, Vec<u8>>(sqlx::AssertSqlSafe(sql)).bind(product_id);
+    for fp in fps {
+        q = q.bind(fp.as_slice());
+    }
+    Ok(q.fetch_all(ex)
+        .await?
+        .into_iter()
+        .filter_map(|v| v.try_into().ok())
+        .collect())
+}
+
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct StockRow {
+    pub product_id: u64,
+    pub product_name: String,
+    pub available: i64,
+    pub sold: i64,
+    pub void: i64,
+    pub expired: i64,
+    pub low_stock_threshold: Option<i32>,
+}
+
+/// Stock per card product. Cards past their expiry date count as expired, not available.
+pub async fn stock(ex: impl MySqlExecutor<'_>) -> sqlx::Result<Vec<StockRow>> {
+    sqlx::query_as(
+        "SELECT p.id AS product_id, p.name AS product_name,
+            CAST(COALESCE(SUM(c.status = 'available' AND c.expires_at >= CURRENT_DATE()), 0) AS SIGNED) AS available,
+            CAST(COALESCE(SUM(c.status = 'sold'), 0) AS SIGNED) AS sold,
+            CAST(COALESCE(SUM(c.status = 'void'), 0) AS SIGNED) AS void,
+            CAST(COALESCE(SUM(c.status = 'available' AND c.expires_at < CURRENT_DATE()), 0) AS SIGNED) AS expired,
+            p.low_stock_threshold
+         FROM products p LEFT JOIN cards c ON c.product_id = p.id
+         WHERE p.mode = 'card'
+         GROUP BY p.id, p.name, p.low_stock_threshold
+         ORDER BY p.id",
+    )
+    .fetch_all(ex)
+    .await
+}

@@ -1,0 +1,158 @@
+//! Shops: one row per connected store / merchant account, secrets encrypted with MASTER_KEY.
+
+use sqlx::{FromRow, MySqlExecutor};
+
+use crate::crypto::at_rest::MasterKey;
+use crate::domain::{Platform, ShopMode};
+
+/// A shop as stored. Secret columns hold AES-256-GCM blobs; see [`ShopRow::secret`].
+#[derive(Clone, FromRow)]
+pub struct ShopRow {
+    pub id: u64,
+    pub platform: String,
+    pub name: String,
+    pub merchant_id: String,
+    pub agiso_service: String,
+    pub md5_key_enc: Option<Vec<u8>>,
+    pub aes_key_enc: Option<Vec<u8>>,
+    pub private_key_enc: Option<Vec<u8>>,
+    pub app_secret_enc: Option<Vec<u8>>,
+    pub access_token_enc: Option<Vec<u8>>,
+    pub mode: String,
+    pub direct_callback_url: Option<String>,
+    pub card_callback_url: Option<String>,
+    pub base_url: Option<String>,
+    pub ip_allowlist: Option<String>,
+    pub enabled: bool,
+}
+
+impl std::fmt::Debug for ShopRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopRow")
+            .field("id", &self.id)
+            .field("platform", &self.platform)
+            .field("name", &self.name)
+            .field("merchant_id", &self.merchant_id)
+            .field("mode", &self.mode)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which secret of a shop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShopSecret {
+    Md5Key,
+    AesKey,
+    PrivateKey,
+    AppSecret,
+    AccessToken,
+}
+
+impl ShopRow {
+    pub fn platform(&self) -> Option<Platform> {
+        self.platform.parse().ok()
+    }
+
+    pub fn mode(&self) -> ShopMode {
+        self.mode.parse().unwrap_or(ShopMode::Prod)
+    }
+
+    /// Decrypts one secret. `Ok(None)` when the shop has none of that kind.
+    pub fn secret(&self, key: &MasterKey, which: ShopSecret) -> anyhow::Result<Option<String>> {
+        let blob = match which {
+            ShopSecret::Md5Key => &self.md5_key_enc,
+            ShopSecret::AesKey => &self.aes_key_enc,
+            ShopSecret::PrivateKey => &self.private_key_enc,
+            ShopSecret::AppSecret => &self.app_secret_enc,
+            ShopSecret::AccessToken => &self.access_token_enc,
+        };
+        blob.as_deref()
+            .map(|b| {
+                key.decrypt_string(b)
+                    .map_err(|_| anyhow::anyhow!("shop {} secret {which:?} cannot be decrypted with MASTER_KEY", self.id))
+            })
+            .transpose()
+    }
+}
+
+/// A shop to create; secrets in clear text, encrypted by [`insert`].
+#[derive(Default)]
+pub struct NewShop {
+    pub platform: Option<Platform>,
+    pub name: String,
+    pub merchant_id: String,
+    pub agiso_service: String,
+    pub md5_key: Option<String>,
+    pub aes_key: Option<String>,
+    pub private_key: Option<String>,
+    pub app_secret: Option<String>,
+    pub access_token: Option<String>,
+    pub mode: Option<ShopMode>,
+    pub direct_callback_url: Option<String>,
+    pub card_callback_url: Option<String>,
+    pub base_url: Option<String>,
+    pub ip_allowlist: Option<String>,
+}
+
+const COLUMNS: &str = "id, platform, name, merchant_id, agiso_service, md5_key_enc, aes_key_enc, \
+    private_key_enc, app_secret_enc, access_token_enc, mode, direct_callback_url, card_callback_url, \
+    base_url, ip_allowlist, enabled";
+
+pub async fn insert(ex: impl MySqlExecutor<'_>, key: &MasterKey, s: &NewShop) -> sqlx::Result<u64> {
+    let enc = |v: &Option<String>| v.as_deref().map(|v| key.encrypt_str(v));
+    let platform = s.platform.map(Platform::as_str).unwrap_or_default();
+    let r = sqlx::query(
+        "INSERT INTO shops (platform, name, merchant_id, agiso_service, md5_key_enc, aes_key_enc,
+            private_key_enc, app_secret_enc, access_token_enc, mode, direct_callback_url,
+            card_callback_url, base_url, ip_allowlist)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(platform)
+    .bind(&s.name)
+    .bind(&s.merchant_id)
+    .bind(&s.agiso_service)
+    .bind(enc(&s.md5_key))
+    .bind(enc(&s.aes_key))
+    .bind(enc(&s.private_key))
+    .bind(enc(&s.app_secret))
+    .bind(enc(&s.access_token))
+    .bind(s.mode.unwrap_or(ShopMode::Prod).as_str())
+    .bind(&s.direct_callback_url)
+    .bind(&s.card_callback_url)
+    .bind(&s.base_url)
+    .bind(&s.ip_allowlist)
+    .execute(ex)
+    .await?;
+    Ok(r.last_insert_id())
+}
+
+pub async fn list(ex: impl MySqlExecutor<'_>) -> sqlx::Result<Vec<ShopRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM shops ORDER BY id")))
+        .fetch_all(ex)
+        .await
+}
+
+pub async fn get(ex: impl MySqlExecutor<'_>, id: u64) -> sqlx::Result<Option<ShopRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM shops WHERE id = ?")))
+        .bind(id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// The shop JD's request names (`vendorId` / `customerId`), or an Agiso app + service.
+pub async fn find_by_merchant(
+    ex: impl MySqlExecutor<'_>,
+    platform: Platform,
+    merchant_id: &str,
+    agiso_service: &str,
+) -> sqlx::Result<Option<ShopRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM shops WHERE platform = ? AND merchant_id = ? AND agiso_service = ?"
+    )))
+    .bind(platform.as_str())
+    .bind(merchant_id)
+    .bind(agiso_service)
+    .fetch_optional(ex)
+    .await
+}

@@ -1,0 +1,139 @@
+//! Parsing card files for import: `卡号,卡密[,有效期]` (CSV, comma or Chinese comma) or the same
+//! fields separated by whitespace/tabs, one card per line.
+
+use chrono::NaiveDate;
+
+/// Card numbers and passwords must fit both JD protocols: 通用交易 allows at most 127
+/// characters per field, 游戏点卡 only printable ASCII in `cardno`.
+pub const MAX_FIELD_CHARS: usize = 127;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardLine {
+    pub card_no: String,
+    pub password: String,
+    pub expires_on: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidLine {
+    /// 1-based line number in the file.
+    pub line_no: usize,
+    /// Why, in Chinese for the operator.
+    pub reason: &'static str,
+}
+
+/// The date stored for cards without expiry, so one index orders by expiry then import.
+pub fn no_expiry() -> NaiveDate {
+    NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date")
+}
+
+/// Parses one non-empty line.
+pub fn parse_line(line: &str, today: NaiveDate) -> Result<CardLine, &'static str> {
+    let line = line.trim().trim_start_matches('\u{feff}');
+    let fields: Vec<&str> = if line.contains(',') || line.contains('，') {
+        line.split([',', '，']).map(str::trim).collect()
+    } else {
+        line.split_whitespace().collect()
+    };
+    let (card_no, password, expiry) = match fields.as_slice() {
+        [n, p] => (*n, *p, None),
+        [n, p, e] => (*n, *p, Some(*e)),
+        _ => return Err("格式错误：应为 卡号,卡密[,有效期]"),
+    };
+    for (value, empty_msg, long_msg) in [
+        (card_no, "卡号为空", "卡号超过127个字符"),
+        (password, "卡密为空", "卡密超过127个字符"),
+    ] {
+        if value.is_empty() {
+            return Err(empty_msg);
+        }
+        if value.chars().count() > MAX_FIELD_CHARS {
+            return Err(long_msg);
+        }
+    }
+    if !card_no.chars().all(|c| c.is_ascii_graphic()) || !password.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("卡号和卡密只能包含英文字母、数字和符号");
+    }
+    let expires_on = match expiry.filter(|e| !e.is_empty() && *e != "-") {
+        None => None,
+        Some(e) => {
+            let date = ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"]
+                .iter()
+                .find_map(|f| NaiveDate::parse_from_str(e, f).ok())
+                .ok_or("有效期格式错误：应为 yyyy-MM-dd")?;
+            if date < today {
+                return Err("卡密已过期");
+            }
+            Some(date)
+        }
+    };
+    Ok(CardLine {
+        card_no: card_no.to_owned(),
+        password: password.to_owned(),
+        expires_on,
+    })
+}
+
+/// Parses a whole file; blank lines and a `卡号,卡密` header are skipped.
+pub fn parse_file(text: &str, today: NaiveDate) -> (Vec<(usize, CardLine)>, Vec<InvalidLine>) {
+    let mut cards = Vec::new();
+    let mut invalid = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim().trim_start_matches('\u{feff}');
+        if trimmed.is_empty() || (i == 0 && trimmed.starts_with("卡号")) {
+            continue;
+        }
+        match parse_line(trimmed, today) {
+            Ok(c) => cards.push((i + 1, c)),
+            Err(reason) => invalid.push(InvalidLine { line_no: i + 1, reason }),
+        }
+    }
+    (cards, invalid)
+}
+
+/// The bytes the de-duplication fingerprint is computed over.
+pub fn fingerprint_input(card: &CardLine) -> Vec<u8> {
+    let mut v = Vec::with_capacity(card.card_no.len() + card.password.len() + 1);
+    v.extend_from_slice(card.card_no.as_bytes());
+    v.push(0);
+    v.extend_from_slice(card.password.as_bytes());
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+    }
+
+    #[test]
+    fn formats() {
+        let c = parse_line("AB-1,PW_1,2026-12-31", today()).unwrap();
+        assert_eq!(c.card_no, "AB-1");
+        assert_eq!(c.password, "PW_1");
+        assert_eq!(c.expires_on, NaiveDate::from_ymd_opt(2026, 12, 31));
+        let c = parse_line("AB-2\tPW2", today()).unwrap();
+        assert_eq!((c.card_no.as_str(), c.password.as_str(), c.expires_on), ("AB-2", "PW2", None));
+        let c = parse_line("AB-3，PW3，20270101", today()).unwrap();
+        assert_eq!(c.expires_on, NaiveDate::from_ymd_opt(2027, 1, 1));
+    }
+
+    #[test]
+    fn invalid_lines() {
+        assert!(parse_line("onlyone", today()).is_err());
+        assert!(parse_line("a,b,c,d", today()).is_err());
+        assert_eq!(parse_line("a,b,2020-01-01", today()), Err("卡密已过期"));
+        assert!(parse_line("a,b,31/12/2026", today()).is_err());
+        assert!(parse_line("卡,密", today()).is_err());
+        assert!(parse_line(&format!("a,{}", "x".repeat(128)), today()).is_err());
+    }
+
+    #[test]
+    fn file_with_header_and_blanks() {
+        let (ok, bad) = parse_file("卡号,卡密,有效期\nA,1\n\nB,2\nbroken\n", today());
+        assert_eq!(ok.len(), 2);
+        assert_eq!(bad, vec![InvalidLine { line_no: 5, reason: "格式错误：应为 卡号,卡密[,有效期]" }]);
+    }
+}

@@ -1,0 +1,10 @@
+//! Business types shared by every service: money, identifiers, platforms, order status machine.
+
+pub mod money;
+pub mod card_import;
+pub mod order;
+pub mod types;
+
+pub use money::Fen;
+pub use order::{NotifyStatus, OrderStatus, TransitionError};
+pub use types::*;

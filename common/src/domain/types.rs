@@ -1,0 +1,304 @@
+//! Newtypes parsed once at the edge: an invalid value cannot be represented past it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what}: {why}")]
+pub struct ParseError {
+    pub what: &'static str,
+    pub why: &'static str,
+}
+
+fn err(what: &'static str, why: &'static str) -> ParseError {
+    ParseError { what, why }
+}
+
+/// The platform an order or shop belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    JdGeneral,
+    JdGame,
+    Agiso,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 3] = [Platform::JdGeneral, Platform::JdGame, Platform::Agiso];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::JdGeneral => "jd_general",
+            Platform::JdGame => "jd_game",
+            Platform::Agiso => "agiso",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Platform::JdGeneral => "京东通用交易",
+            Platform::JdGame => "京东游戏点卡",
+            Platform::Agiso => "阿奇索",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Platform {
+    type Err = ParseError;
+    /// Accepts the stored form (`jd_general`) and the command-line form (`jd-general`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let norm = s.trim().replace('-', "_").to_ascii_lowercase();
+        Platform::ALL
+            .into_iter()
+            .find(|p| p.as_str() == norm)
+            .ok_or(err("platform", "expected jd_general, jd_game or agiso"))
+    }
+}
+
+/// How a product is fulfilled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FulfilmentMode {
+    /// Cards from our encrypted inventory.
+    Card,
+    /// An operator recharges by hand.
+    DirectManual,
+    /// An upstream supplier recharges.
+    DirectSupplier,
+}
+
+impl FulfilmentMode {
+    pub const ALL: [FulfilmentMode; 3] = [
+        FulfilmentMode::Card,
+        FulfilmentMode::DirectManual,
+        FulfilmentMode::DirectSupplier,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FulfilmentMode::Card => "card",
+            FulfilmentMode::DirectManual => "direct_manual",
+            FulfilmentMode::DirectSupplier => "direct_supplier",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            FulfilmentMode::Card => "卡密",
+            FulfilmentMode::DirectManual => "人工直充",
+            FulfilmentMode::DirectSupplier => "供应商直充",
+        }
+    }
+}
+
+impl fmt::Display for FulfilmentMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FulfilmentMode {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let norm = s.trim().replace('-', "_").to_ascii_lowercase();
+        FulfilmentMode::ALL
+            .into_iter()
+            .find(|m| m.as_str() == norm)
+            .ok_or(err(
+                "fulfilment mode",
+                "expected card, direct_manual or direct_supplier",
+            ))
+    }
+}
+
+/// Test shops call JD's self-test endpoints; production shops call the real ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShopMode {
+    Test,
+    Prod,
+}
+
+impl ShopMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShopMode::Test => "test",
+            ShopMode::Prod => "prod",
+        }
+    }
+}
+
+impl FromStr for ShopMode {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "test" => Ok(ShopMode::Test),
+            "prod" | "production" => Ok(ShopMode::Prod),
+            _ => Err(err("mode", "expected test or prod")),
+        }
+    }
+}
+
+impl fmt::Display for ShopMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+macro_rules! string_newtype {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+string_newtype!(
+    /// A platform's order number (JD `jdOrderNo` / `orderId`, Agiso `Tid`): 1–32 ASCII digits.
+    PlatformOrderNo
+);
+
+impl PlatformOrderNo {
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(err("order number", "empty"));
+        }
+        if s.len() > 32 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err("order number", "must be 1-32 digits"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+string_newtype!(
+    /// Our own order number, returned to JD as `agentOrderNo`.
+    OrderNo
+);
+
+impl OrderNo {
+    /// A new number: Beijing time to the millisecond plus 6 random digits, 23 characters,
+    /// sortable by creation time. The unique key on `orders.order_no` catches the (vanishingly
+    /// rare) collision and the insert is retried with a fresh number.
+    pub fn generate(now: chrono::DateTime<chrono::Utc>) -> Self {
+        use rand::Rng;
+        let bj = now.with_timezone(&crate::domain::types::beijing());
+        let suffix: u32 = rand::rng().random_range(0..1_000_000);
+        Self(format!("{}{:06}", bj.format("%Y%m%d%H%M%S%3f"), suffix))
+    }
+
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let s = s.trim();
+        if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(err("agentOrderNo", "must be 1-32 letters or digits"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+string_newtype!(
+    /// A platform SKU or merchant product code (`wareNo`, `skuId`, `outId`).
+    Sku
+);
+
+impl Sku {
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let s = s.trim();
+        if s.is_empty() || s.len() > 64 || s.chars().any(char::is_control) {
+            return Err(err("sku", "must be 1-64 printable characters"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+string_newtype!(
+    /// The account a direct-charge order recharges (phone, QQ, game account).
+    RechargeAccount
+);
+
+impl RechargeAccount {
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let s = s.trim();
+        if s.is_empty() || s.chars().count() > 128 || s.chars().any(char::is_control) {
+            return Err(err("recharge account", "must be 1-128 printable characters"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// UTC+8, the time zone of every JD timestamp and of the operators.
+pub fn beijing() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_parses_both_spellings() {
+        assert_eq!("jd-general".parse::<Platform>().unwrap(), Platform::JdGeneral);
+        assert_eq!("jd_game".parse::<Platform>().unwrap(), Platform::JdGame);
+        assert_eq!("agiso".parse::<Platform>().unwrap(), Platform::Agiso);
+        assert!("taobao".parse::<Platform>().is_err());
+    }
+
+    #[test]
+    fn order_numbers() {
+        assert_eq!(PlatformOrderNo::parse(" 10001 ").unwrap().as_str(), "10001");
+        assert!(PlatformOrderNo::parse("10a01").is_err());
+        assert!(PlatformOrderNo::parse("").is_err());
+        assert!(PlatformOrderNo::parse(&"1".repeat(33)).is_err());
+        let a = OrderNo::generate(chrono::Utc::now());
+        assert_eq!(a.as_str().len(), 23);
+        assert!(OrderNo::parse(a.as_str()).is_ok());
+    }
+
+    #[test]
+    fn order_no_uses_beijing_time() {
+        let t = chrono::DateTime::parse_from_rfc3339("2024-01-01T16:30:00.123Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let n = OrderNo::generate(t);
+        assert!(n.as_str().starts_with("20240102003000123"), "{n}");
+    }
+
+    #[test]
+    fn skus_and_accounts() {
+        assert!(Sku::parse("45001").is_ok());
+        assert!(Sku::parse("").is_err());
+        assert!(Sku::parse("a\nb").is_err());
+        assert!(RechargeAccount::parse("13333333333").is_ok());
+        assert!(RechargeAccount::parse("  ").is_err());
+    }
+}

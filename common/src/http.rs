@@ -1,0 +1,82 @@
+//! The HTTP endpoints every service has (`/healthz`, `/readyz`, `/metrics`) and the request
+//! metrics middleware.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::db::Pool;
+use crate::metrics::HTTP_REQUESTS;
+use crate::mq::Mq;
+
+#[derive(Clone)]
+pub struct Probes {
+    pub service: &'static str,
+    pub db: Pool,
+    pub mq: Arc<Mq>,
+}
+
+pub fn health_router(probes: Probes) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(probes)
+}
+
+async fn healthz(State(p): State<Probes>) -> impl IntoResponse {
+    Json(serde_json::json!({"status": "ok", "service": p.service}))
+}
+
+/// 200 when the database answers (with our schema: the outbox every service writes) and the
+/// broker connection is up, 503 otherwise.
+async fn readyz(State(p): State<Probes>) -> Response {
+    let db_ok = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        sqlx::query("SELECT 1 FROM outbox LIMIT 1").execute(&p.db),
+    )
+    .await
+    .map(|r| r.is_ok())
+    .unwrap_or(false);
+    let mq_ok = p.mq.is_connected().await;
+    let status = if db_ok && mq_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "service": p.service,
+        "database": if db_ok { "ok" } else { "unreachable" },
+        "broker": if mq_ok { "ok" } else { "unreachable" },
+    });
+    (status, Json(body)).into_response()
+}
+
+async fn metrics() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::render(),
+    )
+}
+
+/// Records latency by method, matched route (never the raw path: no ids in labels) and status.
+pub async fn track_metrics(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let resp = next.run(req).await;
+    HTTP_REQUESTS
+        .with_label_values(&[method.as_str(), route.as_str(), resp.status().as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    resp
+}

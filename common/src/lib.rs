@@ -1,0 +1,15 @@
+//! Shared building blocks of every service: configuration, telemetry, database access, messaging
+//! (topology, publisher, consumer, outbox relay), domain types, pure protocol codecs and crypto.
+
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod http;
+pub mod metrics;
+pub mod mq;
+pub mod protocol;
+pub mod service;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;

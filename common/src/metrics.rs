@@ -1,0 +1,80 @@
+//! Prometheus metrics: one process-wide registry, rendered as text on `/metrics`.
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
+
+fn register<C: prometheus::core::Collector + Clone + 'static>(c: C) -> C {
+    // Registration only fails for a duplicate name, which would be a programming error caught
+    // by the first test that renders /metrics.
+    let _ = REGISTRY.register(Box::new(c.clone()));
+    c
+}
+
+/// A counter vector registered in the shared registry.
+pub fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    register(IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter"))
+}
+
+/// A latency histogram vector (seconds) registered in the shared registry.
+pub fn histogram_vec(name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+    let buckets = vec![
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ];
+    register(
+        HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+            .expect("valid histogram"),
+    )
+}
+
+pub fn gauge(name: &str, help: &str) -> IntGauge {
+    register(IntGauge::new(name, help).expect("valid gauge"))
+}
+
+pub static HTTP_REQUESTS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    histogram_vec(
+        "http_request_duration_seconds",
+        "HTTP request latency by matched route and status",
+        &["method", "route", "status"],
+    )
+});
+
+pub static OUTBOX_PUBLISHED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "outbox_published_total",
+        "Outbox messages published with a broker confirm",
+        &["routing_key"],
+    )
+});
+
+pub static OUTBOX_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "outbox_publish_failures_total",
+        "Outbox publish attempts that failed (kept for a later retry)",
+        &["reason"],
+    )
+});
+
+pub static MQ_CONSUMED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "mq_messages_consumed_total",
+        "Messages consumed, by queue and outcome",
+        &["queue", "outcome"],
+    )
+});
+
+/// The registry rendered in the Prometheus text format.
+pub fn render() -> String {
+    // Touch the shared metrics so they appear even before first use.
+    LazyLock::force(&HTTP_REQUESTS);
+    LazyLock::force(&OUTBOX_PUBLISHED);
+    LazyLock::force(&OUTBOX_FAILURES);
+    LazyLock::force(&MQ_CONSUMED);
+    let mut buf = Vec::new();
+    let _ = TextEncoder::new().encode(&REGISTRY.gather(), &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}

@@ -1,0 +1,166 @@
+//! The transactional outbox. A service writes the message row in the same transaction as the
+//! state change ([`enqueue`]); the relay publishes pending rows with confirms and deletes them
+//! only after the broker confirmed. A crash anywhere means the row is published again later, with
+//! the same `message_id` (= event id), never lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::event::Event;
+use super::publisher::{Outgoing, PublishError, Publisher};
+use crate::db::{Pool, Tx};
+use crate::metrics::{OUTBOX_FAILURES, OUTBOX_PUBLISHED};
+
+/// Adds `event` to the outbox inside the caller's transaction.
+pub async fn enqueue(tx: &mut Tx, event: &Event) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO outbox (event_id, routing_key, payload, traceparent) VALUES (?, ?, ?, ?)")
+        .bind(event.event_id.to_string())
+        .bind(event.routing_key())
+        .bind(event.to_json())
+        .bind(crate::telemetry::current_traceparent())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Lets code that just committed outbox rows wake the local relay at once instead of waiting
+/// for its next poll.
+#[derive(Clone, Default)]
+pub struct OutboxSignal(Arc<Notify>);
+
+impl OutboxSignal {
+    pub fn notify(&self) {
+        self.0.notify_one();
+    }
+}
+
+pub struct OutboxRelay {
+    pool: Pool,
+    publisher: Publisher,
+    batch: u32,
+    poll: Duration,
+    signal: OutboxSignal,
+    /// Test failpoint: abort the process after publishing and before deleting the rows.
+    abort_after_publish: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: u64,
+    event_id: String,
+    routing_key: String,
+    payload: String,
+    traceparent: Option<String>,
+    attempts: i32,
+}
+
+impl OutboxRelay {
+    pub fn new(pool: Pool, publisher: Publisher, batch: u32, poll: Duration, signal: OutboxSignal) -> Self {
+        Self {
+            pool,
+            publisher,
+            batch: batch.max(1),
+            poll,
+            signal,
+            abort_after_publish: false,
+        }
+    }
+
+    pub fn with_abort_after_publish(mut self, on: bool) -> Self {
+        self.abort_after_publish = on;
+        self
+    }
+
+    /// Runs until `stop`: drains whenever signalled or every poll interval.
+    pub async fn run(self, stop: CancellationToken) {
+        loop {
+            loop {
+                match self.relay_batch().await {
+                    Ok(n) if n == self.batch as usize => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "outbox relay batch failed");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = self.signal.0.notified() => {}
+                _ = tokio::time::sleep(self.poll) => {}
+            }
+        }
+    }
+
+    /// Publishes one batch of due rows. The rows stay locked (`FOR UPDATE SKIP LOCKED`) while
+    /// they are published, so concurrent relays in other processes never take the same rows.
+    pub async fn relay_batch(&self) -> anyhow::Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, event_id, routing_key, payload, traceparent, attempts FROM outbox
+             WHERE available_at <= NOW(3) ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
+        )
+        .bind(self.batch)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            tx.commit().await?;
+            return Ok(0);
+        }
+        let messages: Vec<Outgoing> = rows
+            .iter()
+            .map(|r| Outgoing {
+                message_id: r.event_id.clone(),
+                routing_key: r.routing_key.clone(),
+                payload: r.payload.clone().into_bytes(),
+                traceparent: r.traceparent.clone(),
+            })
+            .collect();
+        let results = self.publisher.publish_batch(&messages).await;
+        if self.abort_after_publish && results.iter().any(Result::is_ok) {
+            tracing::error!("failpoint: aborting after publish, before the outbox rows are deleted");
+            std::process::abort();
+        }
+        let mut sent = Vec::new();
+        for (row, result) in rows.iter().zip(&results) {
+            match result {
+                Ok(()) => {
+                    OUTBOX_PUBLISHED.with_label_values(&[row.routing_key.as_str()]).inc();
+                    sent.push(row.id);
+                }
+                Err(e) => {
+                    let reason = match e {
+                        PublishError::Unavailable(_) => "unavailable",
+                        PublishError::Nacked => "nacked",
+                        PublishError::Unroutable(_) => "unroutable",
+                    };
+                    OUTBOX_FAILURES.with_label_values(&[reason]).inc();
+                    tracing::warn!(event_id = %row.event_id, routing_key = %row.routing_key, error = %e, "outbox publish failed; will retry");
+                    // Back off per row: 1 s, 2 s, 4 s ... capped at 60 s.
+                    let delay_ms = 1000i64 << row.attempts.clamp(0, 6);
+                    sqlx::query(
+                        "UPDATE outbox SET attempts = attempts + 1,
+                             available_at = NOW(3) + INTERVAL ? MICROSECOND WHERE id = ?",
+                    )
+                    .bind(delay_ms.min(60_000) * 1000)
+                    .bind(row.id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        if !sent.is_empty() {
+            let sql = format!("DELETE FROM outbox WHERE id IN ({})", crate::db::placeholders(sent.len()));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in &sent {
+                q = q.bind(id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+}

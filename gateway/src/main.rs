@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    common::service::run_main(gateway::SERVICE, gateway::Config::from_env, gateway::run)
+}

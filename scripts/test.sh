@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# What CI runs (`.ci/run`), and the one command a newcomer needs: makes MariaDB and RabbitMQ
+# available (installing them on Debian/Ubuntu if absent), creates the test user, then runs
+# formatting, lints and the whole test suite against the real database and broker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib/services.sh
+
+ensure_services
+
+log "creating the test database user (vgtest, may create vgt_* databases)"
+mysql_root <<'SQL'
+CREATE USER IF NOT EXISTS 'vgtest'@'localhost' IDENTIFIED BY 'vgtest';
+CREATE USER IF NOT EXISTS 'vgtest'@'127.0.0.1' IDENTIFIED BY 'vgtest';
+CREATE USER IF NOT EXISTS 'vgtest'@'%' IDENTIFIED BY 'vgtest';
+GRANT ALL PRIVILEGES ON `vgt\_%`.* TO 'vgtest'@'localhost';
+GRANT ALL PRIVILEGES ON `vgt\_%`.* TO 'vgtest'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON `vgt\_%`.* TO 'vgtest'@'%';
+FLUSH PRIVILEGES;
+SQL
+# Databases left by an interrupted earlier run.
+stale=$(mysql_root -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'vgt\_%'" || true)
+for db in $stale; do mysql_root -e "DROP DATABASE \`$db\`" || true; done
+
+export TEST_DATABASE_URL=${TEST_DATABASE_URL:-mysql://vgtest:vgtest@127.0.0.1:3306}
+export TEST_AMQP_URL=${TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
+
+command -v cargo >/dev/null || die "cargo not found: install Rust from https://rustup.rs"
+
+if ! command -v docker-compose >/dev/null; then
+  apt_install docker-compose || log "docker-compose unavailable; skipping the compose check"
+fi
+if command -v docker-compose >/dev/null; then
+  log "docker-compose config -q"
+  [ -f .env ] && envfile= || envfile="--env-file .env.example"
+  # shellcheck disable=SC2086
+  docker-compose $envfile config -q
+fi
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+log "cargo build (service binaries used by the system tests)"
+cargo build --workspace --bins
+log "cargo test"
+cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-4}"

@@ -1,0 +1,174 @@
+//! The provisioning commands of the `admin` binary, run as devops would run them.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use system_tests::{Stage, binary};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn admin(stage: &Stage, args: &[&str], stdin: Option<&str>) -> Run {
+    let mut child = Command::new(binary("admin"))
+        .args(args)
+        .env_clear()
+        .envs(stage.env())
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run admin");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn ok(r: Run) -> String {
+    assert_eq!(r.code, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    r.stdout
+}
+
+const MD5_KEY: &str = "md5-key-0123456789abcdefSECRET01";
+const AES_KEY: &str = "12345678901234567890123456789012";
+const GAME_KEY: &str = "0123456789abcdef0123456789abcdefGAME";
+const AGISO_SECRET: &str = "demoSecret0123456789abcdefAGISO";
+const AGISO_TOKEN: &str = "TbAldsTOKEN-abcdef";
+
+#[tokio::test]
+async fn provisioning_commands() {
+    let stage = Stage::new().await;
+    let s = &stage;
+    assert!(ok(admin(s, &["migrate"], None)).contains("迁移"));
+    assert!(ok(admin(s, &["migrate"], None)).contains("迁移"), "idempotent");
+
+    // Users: password from stdin, argon2id at rest, duplicates refused.
+    let out = ok(admin(s, &["create-user", "--username", "alice", "--role", "admin"], Some("s3cret-pass\n")));
+    assert!(out.contains("alice"));
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM admin_users WHERE username = 'alice'")
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$") && !hash.contains("s3cret-pass"));
+    let dup = admin(s, &["create-user", "--username", "alice", "--role", "viewer"], Some("another-pass\n"));
+    assert_eq!(dup.code, 1, "{}", dup.stderr);
+    let short = admin(s, &["create-user", "--username", "bob", "--role", "viewer"], Some("short\n"));
+    assert_eq!(short.code, 1);
+
+    // Shops of the three platforms.
+    ok(admin(
+        s,
+        &["shop", "add", "--platform", "jd-general", "--name", "通用店", "--vendor-id", "1201", "--md5-key", MD5_KEY, "--aes-key", AES_KEY, "--mode", "test"],
+        None,
+    ));
+    ok(admin(
+        s,
+        &["shop", "add", "--platform", "jd-game", "--name", "点卡店", "--customer-id", "10817", "--private-key", GAME_KEY, "--direct-callback-url", "http://127.0.0.1:9/gameApi.action"],
+        None,
+    ));
+    ok(admin(
+        s,
+        &["shop", "add", "--platform", "agiso", "--name", "阿奇索店", "--service", "aldsJd", "--app-id", "1234567", "--app-secret", AGISO_SECRET, "--access-token", AGISO_TOKEN],
+        None,
+    ));
+    let bad_aes = admin(
+        s,
+        &["shop", "add", "--platform", "jd-general", "--name", "x", "--vendor-id", "1", "--md5-key", "k", "--aes-key", "short"],
+        None,
+    );
+    assert_eq!(bad_aes.code, 1);
+    assert!(bad_aes.stderr.contains("32"), "{}", bad_aes.stderr);
+    let missing = admin(s, &["shop", "add", "--platform", "jd-game", "--name", "y", "--customer-id", "5"], None);
+    assert!(missing.code == 1 && missing.stderr.contains("--private-key"), "{}", missing.stderr);
+    let dup = admin(
+        s,
+        &["shop", "add", "--platform", "jd-general", "--name", "通用店2", "--vendor-id", "1201", "--md5-key", "a", "--aes-key", AES_KEY],
+        None,
+    );
+    assert_eq!(dup.code, 1, "same vendorId twice");
+
+    let list = ok(admin(s, &["shop", "list", "--json"], None));
+    let shops: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(shops.as_array().unwrap().len(), 3);
+    assert_eq!(shops[0]["merchant_id"], "1201");
+    assert_eq!(shops[0]["mode"], "test");
+    assert_eq!(shops[2]["agiso_service"], "aldsJd");
+    let human = ok(admin(s, &["shop", "list"], None));
+    for secret in [MD5_KEY, AES_KEY, GAME_KEY, AGISO_SECRET, AGISO_TOKEN] {
+        assert!(!list.contains(secret) && !human.contains(secret), "secret printed");
+    }
+    // Secrets are encrypted at rest and decrypt with MASTER_KEY.
+    let row = common::db::shops::find_by_merchant(&s.pool, common::domain::Platform::JdGeneral, "1201", "")
+        .await
+        .unwrap()
+        .unwrap();
+    let enc = row.md5_key_enc.clone().unwrap();
+    assert!(!String::from_utf8_lossy(&enc).contains(MD5_KEY));
+    let key = common::testing::master_key();
+    assert_eq!(row.secret(&key, common::db::shops::ShopSecret::Md5Key).unwrap().as_deref(), Some(MD5_KEY));
+    assert_eq!(row.secret(&key, common::db::shops::ShopSecret::AesKey).unwrap().as_deref(), Some(AES_KEY));
+
+    // Products with SKU mappings.
+    ok(admin(
+        s,
+        &["product", "add", "--name", "话费卡50", "--mode", "card", "--sku", "jd-general:45001", "--sku", "jd-game:10022039398", "--face-value-fen", "5000", "--low-stock", "3"],
+        None,
+    ));
+    ok(admin(s, &["product", "add", "--name", "直充Q币", "--mode", "direct-manual", "--sku", "jd-game:200"], None));
+    let dup_sku = admin(s, &["product", "add", "--name", "other", "--mode", "card", "--sku", "jd-general:45001"], None);
+    assert_eq!(dup_sku.code, 1, "a SKU maps to one product");
+    let bad_sku = admin(s, &["product", "add", "--name", "other", "--mode", "card", "--sku", "45001"], None);
+    assert_eq!(bad_sku.code, 1);
+    let products: serde_json::Value = serde_json::from_str(&ok(admin(s, &["product", "list", "--json"], None))).unwrap();
+    assert_eq!(products[0]["skus"], "jd_general:45001,jd_game:10022039398");
+    assert_eq!(products[1]["mode"], "direct_manual");
+
+    // Cards: new / duplicate (in file and against stock) / invalid.
+    let file = std::env::temp_dir().join(format!("{}.csv", common::testing::unique("cards")));
+    std::fs::write(
+        &file,
+        "卡号,卡密,有效期\nCARD0001,PWD-0001,2099-12-31\nCARD0002,PWD-0002\nCARD0001,PWD-0001,2099-12-31\nbroken-line\nCARD0003 PWD-0003\nCARD0004,PWD-0004,2001-01-01\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let out = ok(admin(s, &["cards", "import", "--product", "话费卡50", "--file", path, "--batch", "B1"], None));
+    assert!(out.contains("new 3, duplicate 1, invalid 2"), "{out}");
+    let out = ok(admin(s, &["cards", "import", "--product", "话费卡50", "--file", path], None));
+    assert!(out.contains("new 0, duplicate 4, invalid 2"), "{out}");
+    let not_card = admin(s, &["cards", "import", "--product", "直充Q币", "--file", path], None);
+    assert_eq!(not_card.code, 1);
+    let _ = std::fs::remove_file(&file);
+
+    let stock: serde_json::Value = serde_json::from_str(&ok(admin(s, &["cards", "stock", "--json"], None))).unwrap();
+    assert_eq!(stock[0]["product_name"], "话费卡50");
+    assert_eq!(stock[0]["available"], 3);
+    assert_eq!(stock[0]["sold"], 0);
+    assert!(ok(admin(s, &["cards", "stock"], None)).contains("话费卡50"));
+
+    // Cards are encrypted at rest.
+    let blobs: Vec<Vec<u8>> = sqlx::query_scalar("SELECT card_pass_enc FROM cards").fetch_all(&s.pool).await.unwrap();
+    assert_eq!(blobs.len(), 3);
+    let mut plain: Vec<String> = blobs.iter().map(|b| key.decrypt_string(b).unwrap()).collect();
+    plain.sort();
+    assert_eq!(plain, ["PWD-0001", "PWD-0002", "PWD-0003"]);
+    assert!(blobs.iter().all(|b| !String::from_utf8_lossy(b).contains("PWD-")));
+
+    // Every write is audited.
+    let audited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE username = 'cli'")
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+    assert_eq!(audited, 1 + 3 + 2 + 2, "user, shops, products, imports");
+    stage.cleanup().await;
+}

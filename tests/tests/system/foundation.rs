@@ -1,0 +1,321 @@
+//! Foundation guarantees: schema, topology, outbox crash safety, guarded transitions, service
+//! start-up, readiness and configuration errors.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::db::orders::{self, OrderError};
+use common::domain::{OrderStatus, Platform, TransitionError};
+use common::mq::publisher::{Outgoing, PublishError, Publisher};
+use common::mq::{Event, EventType, Mq, QueueName, Topology};
+use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
+use system_tests::{Proc, SERVICES, Stage, binary, drain_queue};
+
+fn secret(s: &str) -> secrecy::SecretString {
+    secrecy::SecretString::from(s.to_owned())
+}
+
+const TABLES: [&str; 17] = [
+    "admin_users", "audit_log", "callback_attempts", "cards", "order_events", "orders", "outbox",
+    "product_skus", "product_suppliers", "products", "service_heartbeats", "sessions", "settings",
+    "shops", "stock_alerts", "supplier_orders", "suppliers",
+];
+
+#[tokio::test]
+async fn migrations_apply_twice_on_a_fresh_database() {
+    let db = TestDb::create().await;
+    let pool = db.pool().await;
+    common::db::migrate(&pool).await.expect("first run");
+    common::db::migrate(&pool).await.expect("second run is a no-op");
+    let mut tables: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(table_name AS CHAR) FROM information_schema.tables
+         WHERE table_schema = DATABASE() AND table_name <> '_sqlx_migrations'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    tables.sort();
+    assert_eq!(tables, TABLES);
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(applied as usize, common::db::MIGRATOR.iter().count());
+    pool.close().await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn topology_is_declared_twice_and_routes_by_platform() {
+    let prefix = unique("t") + ".";
+    let topo = Topology::new(prefix.clone());
+    let first = Mq::connect(secret(&amqp_url()), "test-1", topo.clone(), Duration::from_secs(10))
+        .await
+        .expect("first declaration");
+    let second = Mq::connect(secret(&amqp_url()), "test-2", topo.clone(), Duration::from_secs(10))
+        .await
+        .expect("second declaration with the same arguments");
+    // Declaring again on a live connection is also fine.
+    let ch = second.channel().await.unwrap();
+    topo.declare(&ch).await.expect("third declaration");
+
+    let publisher = Publisher::new(first.clone());
+    let events = [
+        Event::new(EventType::OrderCreated, 1, Platform::JdGeneral),
+        Event::new(EventType::OrderCompleted, 2, Platform::JdGame),
+        Event::new(EventType::OrderCompleted, 3, Platform::Agiso),
+    ];
+    let msgs: Vec<Outgoing> = events
+        .iter()
+        .map(|e| Outgoing {
+            message_id: e.event_id.to_string(),
+            routing_key: e.routing_key(),
+            payload: e.to_json().into_bytes(),
+            traceparent: None,
+        })
+        .collect();
+    let results = publisher.publish_batch(&msgs).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+
+    for (queue, event) in [
+        (QueueName::FulfillmentOrders, &events[0]),
+        (QueueName::NotifierCallbacks, &events[1]),
+        (QueueName::AgisoDeliveries, &events[2]),
+    ] {
+        let got = drain_queue(&topo.queue(queue), 2, Duration::from_secs(3)).await;
+        assert_eq!(got.len(), 1, "{queue:?}");
+        assert_eq!(got[0].0.as_deref(), Some(event.event_id.to_string().as_str()));
+        assert_eq!(&Event::parse(&got[0].1).unwrap(), event);
+    }
+
+    // `mandatory`: a message no queue takes is an error, not a silent loss.
+    let lost = Outgoing {
+        message_id: "x".into(),
+        routing_key: "order.unknown.jd_general".into(),
+        payload: b"{}".to_vec(),
+        traceparent: None,
+    };
+    let r = publisher.publish_batch(&[lost]).await;
+    assert!(matches!(r[0], Err(PublishError::Unroutable(_))), "{r:?}");
+
+    first.close().await;
+    second.close().await;
+    common::testing::delete_topology(&prefix).await;
+}
+
+/// The relay is killed after the broker confirmed and before the outbox row was deleted: the
+/// message is in the queue, and the restarted relay publishes it again with the same message id.
+#[tokio::test]
+async fn outbox_relay_killed_between_publish_and_delete_still_delivers() {
+    let stage = Stage::new().await;
+    let event = Event::new(EventType::OrderCreated, 77, Platform::JdGeneral);
+    let mut tx = stage.pool.begin().await.unwrap();
+    common::mq::outbox::enqueue(&mut tx, &event).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut env = stage.env();
+    env.push(("OUTBOX_FAILPOINT".into(), "abort-after-publish".into()));
+    let mut crashing = Proc::spawn("gateway", &env);
+    let status = tokio::task::spawn_blocking(move || {
+        let s = crashing.child.wait().expect("wait");
+        (crashing, s)
+    })
+    .await
+    .unwrap()
+    .1;
+    assert!(!status.success(), "the failpoint aborts the process");
+
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&stage.pool).await.unwrap();
+    assert_eq!(left, 1, "the row survives the crash");
+
+    let queue = Topology::new(stage.prefix.clone()).queue(QueueName::FulfillmentOrders);
+    let first = drain_queue(&queue, 5, Duration::from_secs(2)).await;
+    assert_eq!(first.len(), 1, "published before the crash");
+
+    let mut relay = Proc::spawn("gateway", &stage.env());
+    relay.wait_ready(Duration::from_secs(30)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&stage.pool).await.unwrap();
+        if left == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "outbox not drained");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let second = drain_queue(&queue, 5, Duration::from_secs(2)).await;
+    assert_eq!(second.len(), 1, "published once more after the restart");
+    let id = event.event_id.to_string();
+    assert_eq!(first[0].0.as_deref(), Some(id.as_str()));
+    assert_eq!(second[0].0.as_deref(), Some(id.as_str()), "a re-delivery carries the same message id");
+    assert_eq!(first[0].1, second[0].1);
+    relay.terminate();
+    stage.cleanup().await;
+}
+
+async fn insert_order(pool: &common::db::Pool, status: OrderStatus) -> u64 {
+    let shop = sqlx::query("INSERT INTO shops (platform, name, merchant_id) VALUES ('jd_general', ?, ?)")
+        .bind(unique("shop"))
+        .bind(unique(""))
+        .execute(pool)
+        .await
+        .unwrap()
+        .last_insert_id();
+    sqlx::query(
+        "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, sku, quantity,
+            total_price_fen, status) VALUES (?, 'jd_general', ?, '10001', 'card', '45001', 1, 10000, ?)",
+    )
+    .bind(unique("N"))
+    .bind(shop)
+    .bind(status.as_str())
+    .execute(pool)
+    .await
+    .unwrap()
+    .last_insert_id()
+}
+
+#[tokio::test]
+async fn transitions_are_guarded_and_recorded() {
+    let (db, pool) = TestDb::migrated().await;
+    let id = insert_order(&pool, OrderStatus::Received).await;
+
+    let mut tx = pool.begin().await.unwrap();
+    orders::transition(&mut tx, id, OrderStatus::Received, OrderStatus::Processing, "test", Some("start"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // Illegal by the state machine: nothing changes.
+    let mut tx = pool.begin().await.unwrap();
+    let err = orders::transition(&mut tx, id, OrderStatus::Processing, OrderStatus::Received, "test", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OrderError::Transition(TransitionError::Illegal { .. })), "{err:?}");
+    // Legal but stale: the row is no longer in the expected status.
+    let err = orders::transition(&mut tx, id, OrderStatus::Received, OrderStatus::Failed, "test", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OrderError::Transition(TransitionError::Stale { .. })), "{err:?}");
+    orders::transition(&mut tx, id, OrderStatus::Processing, OrderStatus::Succeeded, "test", None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = pool.begin().await.unwrap();
+    let err = orders::transition(&mut tx, id, OrderStatus::Succeeded, OrderStatus::Failed, "test", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OrderError::Transition(TransitionError::Illegal { .. })));
+    tx.rollback().await.unwrap();
+
+    let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE id = ?").bind(id).fetch_one(&pool).await.unwrap();
+    assert_eq!(status, "succeeded");
+    let completed: Option<chrono::NaiveDateTime> =
+        sqlx::query_scalar("SELECT completed_at FROM orders WHERE id = ?").bind(id).fetch_one(&pool).await.unwrap();
+    assert!(completed.is_some());
+    let events = orders::events(&pool, id).await.unwrap();
+    let path: Vec<_> = events.iter().map(|e| (e.from_status.clone().unwrap_or_default(), e.to_status.clone())).collect();
+    assert_eq!(
+        path,
+        vec![("received".into(), "processing".into()), ("processing".into(), "succeeded".into())]
+    );
+    assert_eq!(events[0].note.as_deref(), Some("start"));
+    pool.close().await;
+    db.drop_database().await;
+}
+
+/// All five binaries start together on a fresh database (racing on the migrations), report
+/// ready, serve health and metrics, and stop cleanly on SIGTERM.
+#[tokio::test]
+async fn every_binary_starts_ready_and_stops_on_sigterm() {
+    let db = TestDb::create().await;
+    let prefix = unique("t") + ".";
+    let env: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), db.url.clone()),
+        ("AMQP_URL".into(), amqp_url()),
+        ("MASTER_KEY".into(), TEST_MASTER_KEY.into()),
+        ("MQ_PREFIX".into(), prefix.clone()),
+        ("RUST_LOG".into(), "warn".into()),
+    ];
+    let mut procs: Vec<(&str, Proc)> = SERVICES.iter().map(|s| (*s, Proc::spawn(s, &env))).collect();
+    let client = reqwest::Client::new();
+    for (name, p) in procs.iter_mut() {
+        p.wait_ready(Duration::from_secs(60)).await;
+        let health: serde_json::Value = client.get(p.url("/healthz")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(health["service"], *name);
+        let metrics = client.get(p.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("http_request_duration_seconds"), "{name}: {metrics}");
+        assert!(metrics.contains("route=\"/readyz\""), "{name}");
+    }
+    let pool = db.pool().await;
+    let beats: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT service) FROM service_heartbeats")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(beats, 5, "every service records a heartbeat");
+    for (name, mut p) in procs {
+        let status = tokio::task::spawn_blocking(move || p.terminate()).await.unwrap();
+        assert!(status.success(), "{name} exited with {status}");
+    }
+    let beats: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM service_heartbeats").fetch_one(&pool).await.unwrap();
+    assert_eq!(beats, 0, "a clean stop removes the heartbeat");
+    pool.close().await;
+    common::testing::delete_topology(&prefix).await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn readyz_reports_an_unreachable_database() {
+    let stage = Stage::new().await;
+    let mut p = Proc::spawn("notifier", &stage.env());
+    p.wait_ready(Duration::from_secs(30)).await;
+    // Drop the database from under the running service.
+    let name = stage.db.name.clone();
+    let mut conn = <sqlx::MySqlConnection as sqlx::Connection>::connect(&common::testing::server_url()).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE `{name}`"))).execute(&mut conn).await.unwrap();
+    let r = reqwest::get(p.url("/readyz")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["database"], "unreachable");
+    assert_eq!(body["broker"], "ok");
+    p.terminate();
+    stage.cleanup().await;
+}
+
+fn run_with_env(name: &str, env: &[(&str, &str)]) -> (i32, String) {
+    let out = Command::new(binary(name))
+        .env_clear()
+        .envs(env.iter().copied())
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run binary");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn every_binary_refuses_a_missing_or_malformed_database_url_or_master_key() {
+    let good_db = "mysql://u:pw@127.0.0.1:3306/db";
+    let amqp = "amqp://guest:guest@127.0.0.1:5672/%2f";
+    for name in SERVICES {
+        let cases: [(&[(&str, &str)], &str); 4] = [
+            (&[("AMQP_URL", amqp), ("MASTER_KEY", TEST_MASTER_KEY)], "DATABASE_URL is missing"),
+            (
+                &[("DATABASE_URL", "postgres://u:hunter2@h/db"), ("AMQP_URL", amqp), ("MASTER_KEY", TEST_MASTER_KEY)],
+                "DATABASE_URL is malformed",
+            ),
+            (&[("DATABASE_URL", good_db), ("AMQP_URL", amqp)], "MASTER_KEY is missing"),
+            (
+                &[("DATABASE_URL", good_db), ("AMQP_URL", amqp), ("MASTER_KEY", "hunter2")],
+                "MASTER_KEY is malformed",
+            ),
+        ];
+        for (env, expected) in cases {
+            let (code, stderr) = run_with_env(name, env);
+            assert_eq!(code, 2, "{name}: {stderr}");
+            assert_eq!(stderr.trim().lines().count(), 1, "{name}: one clear line: {stderr}");
+            assert!(stderr.contains(expected), "{name}: {stderr}");
+            assert!(!stderr.contains("hunter2"), "{name} echoed a secret: {stderr}");
+        }
+    }
+}

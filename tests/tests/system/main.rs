@@ -1,0 +1,4 @@
+//! System tests: the real binaries and libraries against real MariaDB and RabbitMQ.
+
+mod cli;
+mod foundation;
