@@ -91,7 +91,9 @@ impl Env {
     }
 
     pub fn required_str(&self, name: &str) -> Result<String, ConfigError> {
-        self.raw(name).map(str::to_owned).ok_or_else(|| Self::missing(name))
+        self.raw(name)
+            .map(str::to_owned)
+            .ok_or_else(|| Self::missing(name))
     }
 
     pub fn optional_str(&self, name: &str) -> Option<String> {
@@ -99,7 +101,12 @@ impl Env {
     }
 
     /// A value parsed with `FromStr`, or the default when unset.
-    pub fn parse_or<T: FromStr>(&self, name: &str, default: T, expected: &str) -> Result<T, ConfigError> {
+    pub fn parse_or<T: FromStr>(
+        &self,
+        name: &str,
+        default: T,
+        expected: &str,
+    ) -> Result<T, ConfigError> {
         match self.raw(name) {
             None => Ok(default),
             Some(v) => v.parse().map_err(|_| Self::malformed(name, expected)),
@@ -192,7 +199,11 @@ pub mod ports {
 }
 
 impl CommonConfig {
-    pub fn from_env(env: &Env, service: &'static str, default_port: u16) -> Result<Self, ConfigError> {
+    pub fn from_env(
+        env: &Env,
+        service: &'static str,
+        default_port: u16,
+    ) -> Result<Self, ConfigError> {
         let database_url = database_url(env)?;
         let amqp_url = env.required_secret("AMQP_URL")?;
         validate_amqp_url(amqp_url.expose_secret())?;
@@ -202,19 +213,28 @@ impl CommonConfig {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
         {
-            return Err(Env::malformed("MQ_PREFIX", "letters, digits, '.', '-' or '_'"));
+            return Err(Env::malformed(
+                "MQ_PREFIX",
+                "letters, digits, '.', '-' or '_'",
+            ));
         }
         let http_addr = match env.raw("HTTP_ADDR") {
             None => SocketAddr::from(([0, 0, 0, 0], default_port)),
             Some(v) => parse_listen_addr(v).ok_or_else(|| {
-                Env::malformed("HTTP_ADDR", "host:port such as 0.0.0.0:8080, or a port number")
+                Env::malformed(
+                    "HTTP_ADDR",
+                    "host:port such as 0.0.0.0:8080, or a port number",
+                )
             })?,
         };
         let otel_endpoint = env.optional_str("OTEL_EXPORTER_OTLP_ENDPOINT");
         if let Some(e) = &otel_endpoint
             && !(e.starts_with("http://") || e.starts_with("https://"))
         {
-            return Err(Env::malformed("OTEL_EXPORTER_OTLP_ENDPOINT", "an http(s):// URL"));
+            return Err(Env::malformed(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "an http(s):// URL",
+            ));
         }
         Ok(Self {
             service,
@@ -225,14 +245,23 @@ impl CommonConfig {
             http_addr,
             log_format: env.parse_or("LOG_FORMAT", LogFormat::Text, "text or json")?,
             otel_endpoint,
-            db_max_connections: env.parse_or("DB_MAX_CONNECTIONS", 10u32, "a number of connections")?,
+            db_max_connections: env.parse_or(
+                "DB_MAX_CONNECTIONS",
+                10u32,
+                "a number of connections",
+            )?,
             outbox_batch: env.parse_or("OUTBOX_BATCH", 200u32, "a number of messages")?,
             outbox_poll: env.millis_or("OUTBOX_POLL_MS", 500)?,
             run_migrations: env.bool_or("RUN_MIGRATIONS", true)?,
             outbox_abort_after_publish: match env.raw("OUTBOX_FAILPOINT") {
                 None => false,
                 Some("abort-after-publish") => true,
-                Some(_) => return Err(Env::malformed("OUTBOX_FAILPOINT", "abort-after-publish or unset")),
+                Some(_) => {
+                    return Err(Env::malformed(
+                        "OUTBOX_FAILPOINT",
+                        "abort-after-publish or unset",
+                    ));
+                }
             },
         })
     }

@@ -47,7 +47,12 @@ pub struct Infra {
 
 impl Infra {
     pub async fn start(config: CommonConfig) -> anyhow::Result<Infra> {
-        let db = db::connect(&config.database_url, config.db_max_connections, STARTUP_WAIT).await?;
+        let db = db::connect(
+            &config.database_url,
+            config.db_max_connections,
+            STARTUP_WAIT,
+        )
+        .await?;
         if config.run_migrations {
             db::migrate(&db).await?;
         }
@@ -77,8 +82,14 @@ impl Infra {
         )
         .with_abort_after_publish(infra.config.outbox_abort_after_publish);
         infra.spawn(|stop| relay.run(stop));
-        let (pool, id, service) = (infra.db.clone(), infra.instance_id.clone(), infra.config.service);
-        infra.spawn(move |stop| db::heartbeat::run(pool, id, service, Duration::from_secs(10), stop));
+        let (pool, id, service) = (
+            infra.db.clone(),
+            infra.instance_id.clone(),
+            infra.config.service,
+        );
+        infra.spawn(move |stop| {
+            db::heartbeat::run(pool, id, service, Duration::from_secs(10), stop)
+        });
         Ok(infra)
     }
 
@@ -148,13 +159,19 @@ impl Service {
             signal_stop.cancel();
         });
         let server_stop = stop.clone();
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move { server_stop.cancelled().await })
-            .await?;
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { server_stop.cancelled().await })
+        .await?;
         stop.cancel();
         tracing::info!(service = infra.config.service, "stopping background tasks");
         let drain = async { while infra.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(30), drain).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(30), drain)
+            .await
+            .is_err()
+        {
             tracing::warn!("background tasks did not stop within 30 s");
         }
         infra.mq.close().await;
@@ -201,7 +218,10 @@ where
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{service}: cannot start the async runtime: {e}");

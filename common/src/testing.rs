@@ -26,7 +26,8 @@ pub fn server_url() -> String {
 }
 
 pub fn amqp_url() -> String {
-    std::env::var("TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+    std::env::var("TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
 }
 
 pub fn master_key() -> MasterKey {
@@ -35,7 +36,10 @@ pub fn master_key() -> MasterKey {
 
 /// A short random name part.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
 }
 
 /// A fresh, empty database (no migrations). Dropped by [`TestDb::drop_database`].
@@ -52,7 +56,9 @@ impl TestDb {
             .expect("TEST_DATABASE_URL")
             .connect()
             .await
-            .unwrap_or_else(|e| panic!("cannot reach the test database server ({e}); run scripts/test.sh"));
+            .unwrap_or_else(|e| {
+                panic!("cannot reach the test database server ({e}); run scripts/test.sh")
+            });
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
         )))
@@ -75,9 +81,13 @@ impl TestDb {
     }
 
     pub async fn pool(&self) -> Pool {
-        crate::db::connect(&SecretString::from(self.url.clone()), 10, Duration::from_secs(10))
-            .await
-            .expect("connect to test database")
+        crate::db::connect(
+            &SecretString::from(self.url.clone()),
+            10,
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("connect to test database")
     }
 
     pub async fn drop_database(self) {
@@ -86,9 +96,12 @@ impl TestDb {
             .connect()
             .await
         {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{}`", self.name)))
-                .execute(&mut conn)
-                .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS `{}`",
+                self.name
+            )))
+            .execute(&mut conn)
+            .await;
         }
     }
 }
@@ -112,16 +125,24 @@ pub fn common_config(db_url: &str, mq_prefix: &str, service: &'static str) -> Co
 /// Deletes every queue and exchange of a test prefix.
 pub async fn delete_topology(prefix: &str) {
     use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-    let Ok(conn) = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await else {
+    let Ok(conn) =
+        lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await
+    else {
         return;
     };
-    let Ok(ch) = conn.create_channel().await else { return };
+    let Ok(ch) = conn.create_channel().await else {
+        return;
+    };
     let topo = crate::mq::Topology::new(prefix);
     for q in crate::mq::QueueName::ALL {
-        let _ = ch.queue_delete(topo.queue(q).into(), QueueDeleteOptions::default()).await;
+        let _ = ch
+            .queue_delete(topo.queue(q).into(), QueueDeleteOptions::default())
+            .await;
     }
     for x in [topo.exchange(), topo.dead_letter_exchange()] {
-        let _ = ch.exchange_delete(x.into(), ExchangeDeleteOptions::default()).await;
+        let _ = ch
+            .exchange_delete(x.into(), ExchangeDeleteOptions::default())
+            .await;
     }
     let _ = conn.close(200, "test cleanup".into()).await;
 }

@@ -1,8 +1,23 @@
-//! `gateway`: JD intake: the seven JD endpoints. Verifies, persists, enqueues, answers; never fulfils.
+//! `gateway`: JD intake. The seven JD endpoints verify, persist, enqueue and answer; the gateway
+//! never fulfils.
+//!
+//! Handlers are thin: read the body → protocol codec (`common::protocol`) → service function
+//! ([`intake`]) → encode. Every failure is answered with the protocol's own error (HTTP 200),
+//! a structured log line and a metric.
 //!
 //! `main.rs` is a shim; tests start the real service in-process through [`build`].
 
+pub mod directory;
+pub mod intake;
+pub mod jd_game;
+pub mod jd_general;
+pub mod request;
+
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::Router;
+use axum::routing::post;
 use common::config::{CommonConfig, ConfigError, Env, ports};
 use common::service::{Infra, Service, ServiceConfig};
 
@@ -11,12 +26,27 @@ pub const SERVICE: &str = "gateway";
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: CommonConfig,
+    /// How long decrypted shop keys and product mappings are cached: an edit in the admin takes
+    /// effect within this time without a restart.
+    pub cache_ttl: Duration,
+    /// Reject requests whose `timestamp` is further than this from our clock (off when zero,
+    /// as the JD specs advise).
+    pub timestamp_window: Duration,
+    /// Take the client address for IP allow-lists from `X-Forwarded-For` (behind a proxy).
+    pub trust_forwarded_for: bool,
 }
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             common: CommonConfig::from_env(env, SERVICE, ports::GATEWAY)?,
+            cache_ttl: env.millis_or("GATEWAY_CACHE_TTL_MS", 3000)?,
+            timestamp_window: Duration::from_secs(env.parse_or(
+                "GATEWAY_TIMESTAMP_WINDOW_SECS",
+                0u64,
+                "a number of seconds (0 = off)",
+            )?),
+            trust_forwarded_for: env.bool_or("GATEWAY_TRUST_FORWARDED_FOR", false)?,
         })
     }
 }
@@ -27,10 +57,52 @@ impl ServiceConfig for Config {
     }
 }
 
+/// Everything a handler needs.
+pub struct Gateway {
+    pub infra_db: common::db::Pool,
+    pub master_key: common::crypto::MasterKey,
+    pub directory: directory::Directory,
+    pub outbox: common::mq::outbox::OutboxSignal,
+    pub timestamp_window: Duration,
+    pub trust_forwarded_for: bool,
+}
+
+pub type AppState = Arc<Gateway>;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/api/jd/general/beginDistill",
+            post(jd_general::begin_distill),
+        )
+        .route(
+            "/api/jd/general/findDistill",
+            post(jd_general::find_distill),
+        )
+        .route("/api/jd/game/preCheck", post(jd_game::pre_check))
+        .route("/api/jd/game/directCharge", post(jd_game::direct_charge))
+        .route("/api/jd/game/directQuery", post(jd_game::direct_query))
+        .route("/api/jd/game/cardOrder", post(jd_game::card_order))
+        .route("/api/jd/game/cardQuery", post(jd_game::card_query))
+        .with_state(state)
+}
+
 /// Connects, migrates, declares the topology and binds the HTTP listener.
 pub async fn build(config: Config) -> anyhow::Result<Service> {
-    let infra = Infra::start(config.common).await?;
-    Service::bind(infra, Router::new()).await
+    let infra = Infra::start(config.common.clone()).await?;
+    let state = Arc::new(Gateway {
+        infra_db: infra.db.clone(),
+        master_key: config.common.master_key.clone(),
+        directory: directory::Directory::new(
+            infra.db.clone(),
+            config.common.master_key.clone(),
+            config.cache_ttl,
+        ),
+        outbox: infra.outbox.clone(),
+        timestamp_window: config.timestamp_window,
+        trust_forwarded_for: config.trust_forwarded_for,
+    });
+    Service::bind(infra, router(state)).await
 }
 
 pub async fn run(config: Config) -> anyhow::Result<()> {

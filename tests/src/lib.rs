@@ -99,7 +99,10 @@ impl Proc {
             {
                 return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "service not ready within {timeout:?}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "service not ready within {timeout:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -111,7 +114,10 @@ impl Proc {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         self.child.wait().expect("wait for service")
     }
 }
@@ -130,7 +136,11 @@ pub fn free_port() -> u16 {
 }
 
 /// Reads up to `max` messages currently in `queue` (basic.get, acked), with their message ids.
-pub async fn drain_queue(queue: &str, max: usize, wait: Duration) -> Vec<(Option<String>, Vec<u8>)> {
+pub async fn drain_queue(
+    queue: &str,
+    max: usize,
+    wait: Duration,
+) -> Vec<(Option<String>, Vec<u8>)> {
     use lapin::options::{BasicAckOptions, BasicGetOptions};
     let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
         .await
@@ -139,10 +149,23 @@ pub async fn drain_queue(queue: &str, max: usize, wait: Duration) -> Vec<(Option
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + wait;
     while out.len() < max {
-        match ch.basic_get(queue.into(), BasicGetOptions::default()).await.expect("basic.get") {
+        match ch
+            .basic_get(queue.into(), BasicGetOptions::default())
+            .await
+            .expect("basic.get")
+        {
             Some(msg) => {
-                let id = msg.delivery.properties.message_id().as_ref().map(|s| s.to_string());
-                msg.delivery.acker.ack(BasicAckOptions::default()).await.expect("ack");
+                let id = msg
+                    .delivery
+                    .properties
+                    .message_id()
+                    .as_ref()
+                    .map(|s| s.to_string());
+                msg.delivery
+                    .acker
+                    .ack(BasicAckOptions::default())
+                    .await
+                    .expect("ack");
                 out.push((id, msg.delivery.data.clone()));
             }
             None if tokio::time::Instant::now() < deadline => {

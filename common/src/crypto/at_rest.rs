@@ -190,15 +190,28 @@ mod tests {
         for i in 1..blob.len() {
             let mut bad = blob.clone();
             bad[i] ^= 0x01;
-            assert_eq!(k.decrypt(&bad).unwrap_err(), CryptoError::AuthenticationFailed, "byte {i}");
+            assert_eq!(
+                k.decrypt(&bad).unwrap_err(),
+                CryptoError::AuthenticationFailed,
+                "byte {i}"
+            );
         }
         let mut bad_version = blob.clone();
         bad_version[0] = 2;
-        assert_eq!(k.decrypt(&bad_version).unwrap_err(), CryptoError::UnsupportedVersion(2));
-        assert_eq!(k.decrypt(&blob[..20]).unwrap_err(), CryptoError::BlobTooShort);
+        assert_eq!(
+            k.decrypt(&bad_version).unwrap_err(),
+            CryptoError::UnsupportedVersion(2)
+        );
+        assert_eq!(
+            k.decrypt(&blob[..20]).unwrap_err(),
+            CryptoError::BlobTooShort
+        );
         assert_eq!(k.decrypt(&[]).unwrap_err(), CryptoError::BlobTooShort);
         let other = MasterKey::from_bytes([8u8; 32]);
-        assert_eq!(other.decrypt(&blob).unwrap_err(), CryptoError::AuthenticationFailed);
+        assert_eq!(
+            other.decrypt(&blob).unwrap_err(),
+            CryptoError::AuthenticationFailed
+        );
     }
 
     #[test]
@@ -214,10 +227,16 @@ mod tests {
         let f1 = k.fingerprint(b"CARD0001");
         assert_eq!(f1, k.fingerprint(b"CARD0001"));
         assert_ne!(f1, k.fingerprint(b"CARD0002"));
-        assert_ne!(f1, MasterKey::from_bytes([8u8; 32]).fingerprint(b"CARD0001"));
+        assert_ne!(
+            f1,
+            MasterKey::from_bytes([8u8; 32]).fingerprint(b"CARD0001")
+        );
         // The fingerprint key is derived, not the master key itself.
         assert_ne!(f1, hmac_sha256(&[7u8; 32], b"CARD0001"));
-        assert_eq!(f1, hmac_sha256(&hmac_sha256(&[7u8; 32], FINGERPRINT_LABEL), b"CARD0001"));
+        assert_eq!(
+            f1,
+            hmac_sha256(&hmac_sha256(&[7u8; 32], FINGERPRINT_LABEL), b"CARD0001")
+        );
     }
 
     #[test]

@@ -80,7 +80,10 @@ mod tests {
         assert_eq!(out, A1_CIPHER);
         let raw = STANDARD.decode(&out).expect("base64");
         assert_eq!(raw.len(), 144);
-        assert_eq!(key().decrypt_b64(A1_CIPHER).expect("decrypt"), A1_PLAIN.as_bytes());
+        assert_eq!(
+            key().decrypt_b64(A1_CIPHER).expect("decrypt"),
+            A1_PLAIN.as_bytes()
+        );
     }
 
     #[test]
@@ -91,13 +94,19 @@ mod tests {
             &A1_CIPHER[76..152],
             &A1_CIPHER[152..]
         );
-        assert_eq!(key().decrypt_b64(&wrapped).expect("decrypt"), A1_PLAIN.as_bytes());
+        assert_eq!(
+            key().decrypt_b64(&wrapped).expect("decrypt"),
+            A1_PLAIN.as_bytes()
+        );
     }
 
     #[test]
     fn a2_round_trips() {
         assert_eq!(key().encrypt_b64(A2_PLAIN.as_bytes()), A2_CIPHER);
-        assert_eq!(key().decrypt_b64(A2_CIPHER).expect("decrypt"), A2_PLAIN.as_bytes());
+        assert_eq!(
+            key().decrypt_b64(A2_CIPHER).expect("decrypt"),
+            A2_PLAIN.as_bytes()
+        );
         // ECB: both plaintexts start with the same 16 bytes, so the first blocks are equal.
         assert_eq!(&A1_CIPHER[..20], &A2_CIPHER[..20]);
     }
@@ -128,11 +137,23 @@ mod tests {
     #[test]
     fn bad_ciphertexts_are_errors_not_panics() {
         let k = key();
-        assert_eq!(k.decrypt_b64("not base64!!").unwrap_err(), CryptoError::CiphertextNotBase64);
-        assert_eq!(k.decrypt_b64("").unwrap_err(), CryptoError::CiphertextLength);
-        assert_eq!(k.decrypt_b64("QUJD").unwrap_err(), CryptoError::CiphertextLength);
+        assert_eq!(
+            k.decrypt_b64("not base64!!").unwrap_err(),
+            CryptoError::CiphertextNotBase64
+        );
+        assert_eq!(
+            k.decrypt_b64("").unwrap_err(),
+            CryptoError::CiphertextLength
+        );
+        assert_eq!(
+            k.decrypt_b64("QUJD").unwrap_err(),
+            CryptoError::CiphertextLength
+        );
         let other = JdAesKey::new("abcdefghijabcdefghijabcdefghij12").expect("key");
-        assert!(other.decrypt_b64(A1_CIPHER).is_err() || other.decrypt_b64(A1_CIPHER).ok() != Some(A1_PLAIN.as_bytes().to_vec()));
+        assert!(
+            other.decrypt_b64(A1_CIPHER).is_err()
+                || other.decrypt_b64(A1_CIPHER).ok() != Some(A1_PLAIN.as_bytes().to_vec())
+        );
     }
 
     #[test]

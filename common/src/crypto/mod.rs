@@ -49,10 +49,9 @@ pub fn signature_matches(expected: &str, received: &str) -> bool {
     if a.len() != b.len() || a.is_empty() {
         return false;
     }
-    let diff = a
-        .iter()
-        .zip(b)
-        .fold(0u8, |acc, (x, y)| acc | (x.to_ascii_lowercase() ^ y.to_ascii_lowercase()));
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| {
+        acc | (x.to_ascii_lowercase() ^ y.to_ascii_lowercase())
+    });
     diff == 0
 }
 
@@ -76,7 +75,10 @@ mod tests {
             "10c1c32a49e2a520ef59ca97cefc73f9",
             "10c1c32a49e2a520ef59ca97cefc73f8"
         ));
-        assert!(!signature_matches("10c1c32a", "10c1c32a49e2a520ef59ca97cefc73f9"));
+        assert!(!signature_matches(
+            "10c1c32a",
+            "10c1c32a49e2a520ef59ca97cefc73f9"
+        ));
         assert!(!signature_matches("", ""));
     }
 

@@ -51,8 +51,12 @@ pub async fn import(
         }
     }
     for chunk in unique.chunks(CHUNK) {
-        let existing = existing_fingerprints(pool, product_id, chunk.iter().map(|(fp, _)| fp)).await?;
-        let fresh: Vec<_> = chunk.iter().filter(|(fp, _)| !existing.contains(fp)).collect();
+        let existing =
+            existing_fingerprints(pool, product_id, chunk.iter().map(|(fp, _)| fp)).await?;
+        let fresh: Vec<_> = chunk
+            .iter()
+            .filter(|(fp, _)| !existing.contains(fp))
+            .collect();
         report.duplicate += chunk.len() - fresh.len();
         if !commit || fresh.is_empty() {
             report.new += fresh.len();
@@ -129,5 +133,67 @@ pub async fn stock(ex: impl MySqlExecutor<'_>) -> sqlx::Result<Vec<StockRow>> {
          ORDER BY p.id",
     )
     .fetch_all(ex)
+    .await
+}
+
+/// A card issued to an order, decrypted for the platform that must receive it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IssuedCard {
+    pub card_no: String,
+    pub password: String,
+    /// `None` for cards without expiry.
+    pub expires_on: Option<chrono::NaiveDate>,
+}
+
+impl std::fmt::Debug for IssuedCard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Card secrets never reach a log line.
+        f.debug_struct("IssuedCard")
+            .field("card_no", &"***")
+            .finish_non_exhaustive()
+    }
+}
+
+/// The cards sold to `order_id`, in issue order, decrypted.
+pub async fn issued_to_order(
+    ex: impl MySqlExecutor<'_>,
+    key: &MasterKey,
+    order_id: u64,
+) -> anyhow::Result<Vec<IssuedCard>> {
+    let rows: Vec<(Vec<u8>, Vec<u8>, chrono::NaiveDate)> = sqlx::query_as(
+        "SELECT card_no_enc, card_pass_enc, expires_at FROM cards WHERE order_id = ? AND status = 'sold' ORDER BY id",
+    )
+    .bind(order_id)
+    .fetch_all(ex)
+    .await?;
+    let no_expiry = card_import::no_expiry();
+    rows.into_iter()
+        .map(|(no, pass, exp)| {
+            Ok(IssuedCard {
+                card_no: key
+                    .decrypt_string(&no)
+                    .map_err(|_| anyhow::anyhow!("card of order {order_id} cannot be decrypted"))?,
+                password: key
+                    .decrypt_string(&pass)
+                    .map_err(|_| anyhow::anyhow!("card of order {order_id} cannot be decrypted"))?,
+                expires_on: (exp != no_expiry).then_some(exp),
+            })
+        })
+        .collect()
+}
+
+/// How many sellable cards `product_id` has, counting at most `cap` (cheap for preCheck).
+pub async fn available_at_least(
+    ex: impl MySqlExecutor<'_>,
+    product_id: u64,
+    cap: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM cards WHERE product_id = ? AND status = 'available'
+            AND expires_at >= CURRENT_DATE() LIMIT ?) t",
+    )
+    .bind(product_id)
+    .bind(cap)
+    .fetch_one(ex)
     .await
 }

@@ -29,7 +29,13 @@ pub async fn beat(
 }
 
 /// Beats every `every` until shut down, then removes the row (a clean stop is not a failure).
-pub async fn run(pool: Pool, instance_id: String, service: &'static str, every: Duration, stop: CancellationToken) {
+pub async fn run(
+    pool: Pool,
+    instance_id: String,
+    service: &'static str,
+    every: Duration,
+    stop: CancellationToken,
+) {
     let started = chrono::Utc::now();
     loop {
         if let Err(e) = beat(&pool, &instance_id, service, started).await {

@@ -13,8 +13,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::migrate::Migrator;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 
 pub use sqlx::MySqlPool as Pool;
 pub type Tx = sqlx::Transaction<'static, sqlx::MySql>;
@@ -61,9 +61,10 @@ pub async fn connect(
 pub async fn migrate(pool: &Pool) -> anyhow::Result<()> {
     use sqlx::Acquire;
     let mut conn = pool.acquire().await?;
-    let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(CONCAT('vg_migrate_', DATABASE()), 120)")
-        .fetch_one(&mut *conn)
-        .await?;
+    let got: Option<i64> =
+        sqlx::query_scalar("SELECT GET_LOCK(CONCAT('vg_migrate_', DATABASE()), 120)")
+            .fetch_one(&mut *conn)
+            .await?;
     if got != Some(1) {
         anyhow::bail!("database migration failed: could not take the migration lock within 120 s");
     }

@@ -62,18 +62,25 @@ pub async fn insert(pool: &super::Pool, p: &NewProduct) -> sqlx::Result<u64> {
     Ok(id)
 }
 
-pub async fn find_by_name(ex: impl MySqlExecutor<'_>, name: &str) -> sqlx::Result<Option<ProductRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM products WHERE name = ?")))
-        .bind(name)
-        .fetch_optional(ex)
-        .await
+pub async fn find_by_name(
+    ex: impl MySqlExecutor<'_>,
+    name: &str,
+) -> sqlx::Result<Option<ProductRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM products WHERE name = ?"
+    )))
+    .bind(name)
+    .fetch_optional(ex)
+    .await
 }
 
 pub async fn get(ex: impl MySqlExecutor<'_>, id: u64) -> sqlx::Result<Option<ProductRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM products WHERE id = ?")))
-        .bind(id)
-        .fetch_optional(ex)
-        .await
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM products WHERE id = ?"
+    )))
+    .bind(id)
+    .fetch_optional(ex)
+    .await
 }
 
 /// The product a platform SKU (or merchant product code) maps to.

@@ -69,8 +69,12 @@ impl ShopRow {
         };
         blob.as_deref()
             .map(|b| {
-                key.decrypt_string(b)
-                    .map_err(|_| anyhow::anyhow!("shop {} secret {which:?} cannot be decrypted with MASTER_KEY", self.id))
+                key.decrypt_string(b).map_err(|_| {
+                    anyhow::anyhow!(
+                        "shop {} secret {which:?} cannot be decrypted with MASTER_KEY",
+                        self.id
+                    )
+                })
             })
             .transpose()
     }
@@ -128,16 +132,20 @@ pub async fn insert(ex: impl MySqlExecutor<'_>, key: &MasterKey, s: &NewShop) ->
 }
 
 pub async fn list(ex: impl MySqlExecutor<'_>) -> sqlx::Result<Vec<ShopRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM shops ORDER BY id")))
-        .fetch_all(ex)
-        .await
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM shops ORDER BY id"
+    )))
+    .fetch_all(ex)
+    .await
 }
 
 pub async fn get(ex: impl MySqlExecutor<'_>, id: u64) -> sqlx::Result<Option<ShopRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM shops WHERE id = ?")))
-        .bind(id)
-        .fetch_optional(ex)
-        .await
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM shops WHERE id = ?"
+    )))
+    .bind(id)
+    .fetch_optional(ex)
+    .await
 }
 
 /// The shop JD's request names (`vendorId` / `customerId`), or an Agiso app + service.

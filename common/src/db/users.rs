@@ -28,7 +28,10 @@ pub async fn insert(
     Ok(r.last_insert_id())
 }
 
-pub async fn find_by_username(ex: impl MySqlExecutor<'_>, username: &str) -> sqlx::Result<Option<UserRow>> {
+pub async fn find_by_username(
+    ex: impl MySqlExecutor<'_>,
+    username: &str,
+) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as(
         "SELECT id, username, password_hash, role, enabled, failed_logins, locked_until
          FROM admin_users WHERE username = ?",
@@ -39,5 +42,7 @@ pub async fn find_by_username(ex: impl MySqlExecutor<'_>, username: &str) -> sql
 }
 
 pub async fn count(ex: impl MySqlExecutor<'_>) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM admin_users").fetch_one(ex).await
+    sqlx::query_scalar("SELECT COUNT(*) FROM admin_users")
+        .fetch_one(ex)
+        .await
 }

@@ -51,7 +51,9 @@ pub fn parse_line(line: &str, today: NaiveDate) -> Result<CardLine, &'static str
             return Err(long_msg);
         }
     }
-    if !card_no.chars().all(|c| c.is_ascii_graphic()) || !password.chars().all(|c| c.is_ascii_graphic()) {
+    if !card_no.chars().all(|c| c.is_ascii_graphic())
+        || !password.chars().all(|c| c.is_ascii_graphic())
+    {
         return Err("卡号和卡密只能包含英文字母、数字和符号");
     }
     let expires_on = match expiry.filter(|e| !e.is_empty() && *e != "-") {
@@ -85,7 +87,10 @@ pub fn parse_file(text: &str, today: NaiveDate) -> (Vec<(usize, CardLine)>, Vec<
         }
         match parse_line(trimmed, today) {
             Ok(c) => cards.push((i + 1, c)),
-            Err(reason) => invalid.push(InvalidLine { line_no: i + 1, reason }),
+            Err(reason) => invalid.push(InvalidLine {
+                line_no: i + 1,
+                reason,
+            }),
         }
     }
     (cards, invalid)
@@ -115,7 +120,10 @@ mod tests {
         assert_eq!(c.password, "PW_1");
         assert_eq!(c.expires_on, NaiveDate::from_ymd_opt(2026, 12, 31));
         let c = parse_line("AB-2\tPW2", today()).unwrap();
-        assert_eq!((c.card_no.as_str(), c.password.as_str(), c.expires_on), ("AB-2", "PW2", None));
+        assert_eq!(
+            (c.card_no.as_str(), c.password.as_str(), c.expires_on),
+            ("AB-2", "PW2", None)
+        );
         let c = parse_line("AB-3，PW3，20270101", today()).unwrap();
         assert_eq!(c.expires_on, NaiveDate::from_ymd_opt(2027, 1, 1));
     }
@@ -134,6 +142,12 @@ mod tests {
     fn file_with_header_and_blanks() {
         let (ok, bad) = parse_file("卡号,卡密,有效期\nA,1\n\nB,2\nbroken\n", today());
         assert_eq!(ok.len(), 2);
-        assert_eq!(bad, vec![InvalidLine { line_no: 5, reason: "格式错误：应为 卡号,卡密[,有效期]" }]);
+        assert_eq!(
+            bad,
+            vec![InvalidLine {
+                line_no: 5,
+                reason: "格式错误：应为 卡号,卡密[,有效期]"
+            }]
+        );
     }
 }

@@ -1,10 +1,12 @@
 //! Business types shared by every service: money, identifiers, platforms, order status machine.
 
-pub mod money;
 pub mod card_import;
+pub mod failure;
+pub mod money;
 pub mod order;
 pub mod types;
 
+pub use failure::FailureReason;
 pub use money::Fen;
 pub use order::{NotifyStatus, OrderStatus, TransitionError};
 pub use types::*;

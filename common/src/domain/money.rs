@@ -6,7 +6,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// An amount in fen. `Fen(980)` is ¥9.80.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Fen(pub i64);
 
@@ -129,11 +131,23 @@ mod tests {
         assert_eq!(Fen::from_yuan_str("-0"), Err(MoneyError::Negative));
         assert_eq!(Fen::from_yuan_str(""), Err(MoneyError::Empty));
         assert_eq!(Fen::from_yuan_str("   "), Err(MoneyError::Empty));
-        for bad in ["abc", "1,00", "1.2.3", ".5", "5.", "+5", "1e2", "1 0", "NaN", "１２", "0x10"] {
-            assert_eq!(Fen::from_yuan_str(bad), Err(MoneyError::NotDecimal), "{bad:?}");
+        for bad in [
+            "abc", "1,00", "1.2.3", ".5", "5.", "+5", "1e2", "1 0", "NaN", "１２", "0x10",
+        ] {
+            assert_eq!(
+                Fen::from_yuan_str(bad),
+                Err(MoneyError::NotDecimal),
+                "{bad:?}"
+            );
         }
-        assert_eq!(Fen::from_yuan_str("92233720368547758.08"), Err(MoneyError::Overflow));
-        assert_eq!(Fen::from_yuan_str("99999999999999999999"), Err(MoneyError::Overflow));
+        assert_eq!(
+            Fen::from_yuan_str("92233720368547758.08"),
+            Err(MoneyError::Overflow)
+        );
+        assert_eq!(
+            Fen::from_yuan_str("99999999999999999999"),
+            Err(MoneyError::Overflow)
+        );
     }
 
     #[test]
@@ -150,7 +164,10 @@ mod tests {
     #[test]
     fn serde_is_transparent_and_arithmetic_checked() {
         assert_eq!(serde_json::to_string(&Fen(980)).expect("json"), "980");
-        assert_eq!(serde_json::from_str::<Fen>("15000").expect("json"), Fen(15000));
+        assert_eq!(
+            serde_json::from_str::<Fen>("15000").expect("json"),
+            Fen(15000)
+        );
         assert_eq!(Fen(1).checked_add(Fen(2)), Some(Fen(3)));
         assert_eq!(Fen(i64::MAX).checked_add(Fen(1)), None);
         assert_eq!(Fen(5).checked_sub(Fen(7)), Some(Fen(-2)));

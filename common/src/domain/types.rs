@@ -250,7 +250,10 @@ impl RechargeAccount {
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let s = s.trim();
         if s.is_empty() || s.chars().count() > 128 || s.chars().any(char::is_control) {
-            return Err(err("recharge account", "must be 1-128 printable characters"));
+            return Err(err(
+                "recharge account",
+                "must be 1-128 printable characters",
+            ));
         }
         Ok(Self(s.to_owned()))
     }
@@ -267,7 +270,10 @@ mod tests {
 
     #[test]
     fn platform_parses_both_spellings() {
-        assert_eq!("jd-general".parse::<Platform>().unwrap(), Platform::JdGeneral);
+        assert_eq!(
+            "jd-general".parse::<Platform>().unwrap(),
+            Platform::JdGeneral
+        );
         assert_eq!("jd_game".parse::<Platform>().unwrap(), Platform::JdGame);
         assert_eq!("agiso".parse::<Platform>().unwrap(), Platform::Agiso);
         assert!("taobao".parse::<Platform>().is_err());

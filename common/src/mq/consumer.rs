@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+};
 use lapin::types::FieldTable;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -85,7 +87,8 @@ where
     Fut: Future<Output = Disposition> + Send + 'static,
 {
     let ch = mq.channel().await?;
-    ch.basic_qos(spec.prefetch.max(1), BasicQosOptions::default()).await?;
+    ch.basic_qos(spec.prefetch.max(1), BasicQosOptions::default())
+        .await?;
     let queue = mq.topology.queue(spec.queue);
     let mut consumer = ch
         .basic_consume(

@@ -16,13 +16,15 @@ use crate::metrics::{OUTBOX_FAILURES, OUTBOX_PUBLISHED};
 
 /// Adds `event` to the outbox inside the caller's transaction.
 pub async fn enqueue(tx: &mut Tx, event: &Event) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO outbox (event_id, routing_key, payload, traceparent) VALUES (?, ?, ?, ?)")
-        .bind(event.event_id.to_string())
-        .bind(event.routing_key())
-        .bind(event.to_json())
-        .bind(crate::telemetry::current_traceparent())
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO outbox (event_id, routing_key, payload, traceparent) VALUES (?, ?, ?, ?)",
+    )
+    .bind(event.event_id.to_string())
+    .bind(event.routing_key())
+    .bind(event.to_json())
+    .bind(crate::telemetry::current_traceparent())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -58,7 +60,13 @@ struct Row {
 }
 
 impl OutboxRelay {
-    pub fn new(pool: Pool, publisher: Publisher, batch: u32, poll: Duration, signal: OutboxSignal) -> Self {
+    pub fn new(
+        pool: Pool,
+        publisher: Publisher,
+        batch: u32,
+        poll: Duration,
+        signal: OutboxSignal,
+    ) -> Self {
         Self {
             pool,
             publisher,
@@ -121,14 +129,18 @@ impl OutboxRelay {
             .collect();
         let results = self.publisher.publish_batch(&messages).await;
         if self.abort_after_publish && results.iter().any(Result::is_ok) {
-            tracing::error!("failpoint: aborting after publish, before the outbox rows are deleted");
+            tracing::error!(
+                "failpoint: aborting after publish, before the outbox rows are deleted"
+            );
             std::process::abort();
         }
         let mut sent = Vec::new();
         for (row, result) in rows.iter().zip(&results) {
             match result {
                 Ok(()) => {
-                    OUTBOX_PUBLISHED.with_label_values(&[row.routing_key.as_str()]).inc();
+                    OUTBOX_PUBLISHED
+                        .with_label_values(&[row.routing_key.as_str()])
+                        .inc();
                     sent.push(row.id);
                 }
                 Err(e) => {
@@ -153,7 +165,10 @@ impl OutboxRelay {
             }
         }
         if !sent.is_empty() {
-            let sql = format!("DELETE FROM outbox WHERE id IN ({})", crate::db::placeholders(sent.len()));
+            let sql = format!(
+                "DELETE FROM outbox WHERE id IN ({})",
+                crate::db::placeholders(sent.len())
+            );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for id in &sent {
                 q = q.bind(id);

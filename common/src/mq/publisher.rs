@@ -103,17 +103,22 @@ impl Publisher {
                 Err(e) => Err(PublishError::Unavailable(e.to_string())),
                 Ok(c) => match c.await {
                     Ok(Confirmation::Ack(None)) => Ok(()),
-                    Ok(Confirmation::Ack(Some(_))) => Err(PublishError::Unroutable(m.routing_key.clone())),
+                    Ok(Confirmation::Ack(Some(_))) => {
+                        Err(PublishError::Unroutable(m.routing_key.clone()))
+                    }
                     Ok(Confirmation::Nack(_)) => Err(PublishError::Nacked),
-                    Ok(Confirmation::NotRequested) => Err(PublishError::Unavailable(
-                        "confirms not enabled".to_owned(),
-                    )),
+                    Ok(Confirmation::NotRequested) => {
+                        Err(PublishError::Unavailable("confirms not enabled".to_owned()))
+                    }
                     Err(e) => Err(PublishError::Unavailable(e.to_string())),
                 },
             };
             results.push(r);
         }
-        if results.iter().any(|r| matches!(r, Err(PublishError::Unavailable(_)))) {
+        if results
+            .iter()
+            .any(|r| matches!(r, Err(PublishError::Unavailable(_))))
+        {
             // Drop the channel so the next batch starts on a fresh one.
             *self.channel.lock().await = None;
         }

@@ -37,7 +37,9 @@ impl QueueName {
     pub fn bindings(self) -> &'static [&'static str] {
         match self {
             QueueName::FulfillmentOrders => &["order.created.*", "order.refulfil.*"],
-            QueueName::NotifierCallbacks => &["order.completed.jd_general", "order.completed.jd_game"],
+            QueueName::NotifierCallbacks => {
+                &["order.completed.jd_general", "order.completed.jd_game"]
+            }
             QueueName::AgisoDeliveries => &["order.completed.agiso"],
             QueueName::DeadLetters => &[],
         }
@@ -90,13 +92,19 @@ impl Topology {
         .await?;
         for q in QueueName::ALL {
             let mut args = FieldTable::default();
-            args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+            args.insert(
+                "x-queue-type".into(),
+                AMQPValue::LongString("quorum".into()),
+            );
             if q != QueueName::DeadLetters {
                 args.insert(
                     "x-dead-letter-exchange".into(),
                     AMQPValue::LongString(self.dead_letter_exchange().into()),
                 );
-                args.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(DELIVERY_LIMIT));
+                args.insert(
+                    "x-delivery-limit".into(),
+                    AMQPValue::LongLongInt(DELIVERY_LIMIT),
+                );
             }
             let name = self.queue(q);
             ch.queue_declare(

@@ -94,7 +94,10 @@ pub fn token_exchange_url(service: &str, app_id: &str, code: &str, app_secret: &
         ("appId", app_id),
         ("sign", &token_exchange_sign(app_id, code, app_secret)),
     ]);
-    format!("https://{}.agiso.com/auth/token?{query}", service.trim_matches('/'))
+    format!(
+        "https://{}.agiso.com/auth/token?{query}",
+        service.trim_matches('/')
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,7 +129,10 @@ pub struct AgisoPush {
 impl AgisoPush {
     /// Reads a push from its decoded query string and form body (each parameter is looked up in
     /// its documented place first, then in the other).
-    pub fn parse(query: &[(String, String)], body: &[(String, String)]) -> Result<AgisoPush, PushError> {
+    pub fn parse(
+        query: &[(String, String)],
+        body: &[(String, String)],
+    ) -> Result<AgisoPush, PushError> {
         let get = |name: &str, primary: &[(String, String)], secondary: &[(String, String)]| {
             form::first_value(primary, name)
                 .or_else(|| form::first_value(secondary, name))
@@ -134,7 +140,11 @@ impl AgisoPush {
                 .map(str::to_string)
         };
         let aopic = match get("aopic", query, body) {
-            Some(text) => Some(text.trim().parse().map_err(|_| PushError::Invalid("aopic"))?),
+            Some(text) => Some(
+                text.trim()
+                    .parse()
+                    .map_err(|_| PushError::Invalid("aopic"))?,
+            ),
             None => None,
         };
         Ok(AgisoPush {
@@ -329,7 +339,9 @@ mod tests {
     const DEMO_SECRET: &str = "demoSecret0123456789abcdefABCDEF";
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -344,12 +356,23 @@ mod tests {
             sign_string(&params, DEMO_SECRET),
             "demoSecret0123456789abcdefABCDEFmodifyTimeStart2016-07-13 10:44:30pageNo1pageSize20timestamp1468476350demoSecret0123456789abcdefABCDEF"
         );
-        assert_eq!(sign(&params, DEMO_SECRET), "19dbeb54e68fca6a27e742f59c46ccdc");
+        assert_eq!(
+            sign(&params, DEMO_SECRET),
+            "19dbeb54e68fca6a27e742f59c46ccdc"
+        );
         let form_fields = signed_form(&params[..3], DEMO_SECRET, 1468476350);
-        assert_eq!(form::first_value(&form_fields, "timestamp"), Some("1468476350"));
-        assert_eq!(form::first_value(&form_fields, "sign"), Some("19dbeb54e68fca6a27e742f59c46ccdc"));
+        assert_eq!(
+            form::first_value(&form_fields, "timestamp"),
+            Some("1468476350")
+        );
+        assert_eq!(
+            form::first_value(&form_fields, "sign"),
+            Some("19dbeb54e68fca6a27e742f59c46ccdc")
+        );
         // The form body carries the space of the date URL-encoded; the sign covers the raw value.
-        assert!(form::encode_form(&form_fields).contains("modifyTimeStart=2016-07-13+10%3A44%3A30"));
+        assert!(
+            form::encode_form(&form_fields).contains("modifyTimeStart=2016-07-13+10%3A44%3A30")
+        );
     }
 
     #[test]
@@ -365,9 +388,15 @@ mod tests {
             s,
             r#"demoSecret0123456789abcdefABCDEFcardJson[{"cardno":"卡号1","cardpass":"卡密1"}]tid1234567890123timestamp1700000000demoSecret0123456789abcdefABCDEF"#
         );
-        assert_eq!(sign(&params, DEMO_SECRET), "b92cea4362ec69cc0ed170999db47939");
+        assert_eq!(
+            sign(&params, DEMO_SECRET),
+            "b92cea4362ec69cc0ed170999db47939"
+        );
         let f = signed_form(&params[..2], DEMO_SECRET, 1_700_000_000);
-        assert_eq!(form::first_value(&f, "sign"), Some("b92cea4362ec69cc0ed170999db47939"));
+        assert_eq!(
+            form::first_value(&f, "sign"),
+            Some("b92cea4362ec69cc0ed170999db47939")
+        );
     }
 
     #[test]
@@ -400,12 +429,42 @@ mod tests {
             sign_string(&[("json", json), ("timestamp", "11222212121")], secret),
             format!("{secret}json{json}timestamp11222212121{secret}")
         );
-        assert!(verify_push(json, "11222212121", "f8aa165fc951f266667e0605d78b93af", secret));
-        assert!(verify_push(json, "11222212121", "F8AA165FC951F266667E0605D78B93AF", secret));
-        assert!(!verify_push(json, "11222212121", "f8aa165fc951f266667e0605d78b93ae", secret));
-        assert!(!verify_push(json, "11222212122", "f8aa165fc951f266667e0605d78b93af", secret));
-        assert!(!verify_push(&json.replace("3.00", "4.00"), "11222212121", "f8aa165fc951f266667e0605d78b93af", secret));
-        assert!(!verify_push(json, "11222212121", "f8aa165fc951f266667e0605d78b93af", DEMO_SECRET));
+        assert!(verify_push(
+            json,
+            "11222212121",
+            "f8aa165fc951f266667e0605d78b93af",
+            secret
+        ));
+        assert!(verify_push(
+            json,
+            "11222212121",
+            "F8AA165FC951F266667E0605D78B93AF",
+            secret
+        ));
+        assert!(!verify_push(
+            json,
+            "11222212121",
+            "f8aa165fc951f266667e0605d78b93ae",
+            secret
+        ));
+        assert!(!verify_push(
+            json,
+            "11222212122",
+            "f8aa165fc951f266667e0605d78b93af",
+            secret
+        ));
+        assert!(!verify_push(
+            &json.replace("3.00", "4.00"),
+            "11222212121",
+            "f8aa165fc951f266667e0605d78b93af",
+            secret
+        ));
+        assert!(!verify_push(
+            json,
+            "11222212121",
+            "f8aa165fc951f266667e0605d78b93af",
+            DEMO_SECRET
+        ));
         assert!(!verify_push(json, "11222212121", "", secret));
     }
 
@@ -429,10 +488,19 @@ mod tests {
         let push = AgisoPush::parse(&query, &body).expect("push");
         assert_eq!(push.json, created);
         assert!(push.verify(secret));
-        assert_eq!(AgisoPush::parse(&query, &[]), Err(PushError::Missing("json")));
-        assert_eq!(AgisoPush::parse(&[], &body), Err(PushError::Missing("timestamp")));
+        assert_eq!(
+            AgisoPush::parse(&query, &[]),
+            Err(PushError::Missing("json"))
+        );
+        assert_eq!(
+            AgisoPush::parse(&[], &body),
+            Err(PushError::Missing("timestamp"))
+        );
         let bad_aopic = pairs(&[("timestamp", "1"), ("sign", &s), ("aopic", "x")]);
-        assert_eq!(AgisoPush::parse(&bad_aopic, &body), Err(PushError::Invalid("aopic")));
+        assert_eq!(
+            AgisoPush::parse(&bad_aopic, &body),
+            Err(PushError::Invalid("aopic"))
+        );
     }
 
     #[test]
@@ -440,29 +508,54 @@ mod tests {
         let s = token_exchange_sign("1234567", "f33138910d14106fc91b015c9fe16def", DEMO_SECRET);
         assert_eq!(s, "0224fbd98dba65c84f680a6f3c22a856");
         assert_eq!(
-            sign_string(&[("appId", "1234567"), ("code", "f33138910d14106fc91b015c9fe16def")], DEMO_SECRET),
+            sign_string(
+                &[
+                    ("appId", "1234567"),
+                    ("code", "f33138910d14106fc91b015c9fe16def")
+                ],
+                DEMO_SECRET
+            ),
             format!("{DEMO_SECRET}appId1234567codef33138910d14106fc91b015c9fe16def{DEMO_SECRET}")
         );
         assert_eq!(
-            token_exchange_url("aldsJd", "1234567", "f33138910d14106fc91b015c9fe16def", DEMO_SECRET),
+            token_exchange_url(
+                "aldsJd",
+                "1234567",
+                "f33138910d14106fc91b015c9fe16def",
+                DEMO_SECRET
+            ),
             "https://aldsJd.agiso.com/auth/token?code=f33138910d14106fc91b015c9fe16def&appId=1234567&sign=0224fbd98dba65c84f680a6f3c22a856"
         );
     }
 
     #[test]
     fn byte_order_sorting() {
-        let params = [("foo", "1"), ("bar", "2"), ("foo_bar", "3"), ("foobar", "4")];
+        let params = [
+            ("foo", "1"),
+            ("bar", "2"),
+            ("foo_bar", "3"),
+            ("foobar", "4"),
+        ];
         assert_eq!(sign_string(&params, ""), "bar2foo1foo_bar3foobar4");
         // Upper case sorts before lower case (no case folding).
-        assert_eq!(sign_string(&[("b", "1"), ("A", "2"), ("a", "3")], "S"), "SA2a3b1S");
+        assert_eq!(
+            sign_string(&[("b", "1"), ("A", "2"), ("a", "3")], "S"),
+            "SA2a3b1S"
+        );
         // Empty values are signed like any other sent parameter; `sign` never is.
         assert_eq!(sign_string(&[("x", ""), ("sign", "zzz")], "S"), "SxS");
     }
 
     #[test]
     fn urls_and_headers() {
-        assert_eq!(api_url("aldsJd", "GameCard/CardSend"), "https://gw-api.agiso.com/aldsJd/GameCard/CardSend");
-        assert_eq!(api_url("/alds/", "/Trade/TradeInfo"), "https://gw-api.agiso.com/alds/Trade/TradeInfo");
+        assert_eq!(
+            api_url("aldsJd", "GameCard/CardSend"),
+            "https://gw-api.agiso.com/aldsJd/GameCard/CardSend"
+        );
+        assert_eq!(
+            api_url("/alds/", "/Trade/TradeInfo"),
+            "https://gw-api.agiso.com/alds/Trade/TradeInfo"
+        );
         assert_eq!(bearer("TbAlds123"), "Bearer TbAlds123");
         assert_eq!(API_VERSION_HEADER, ("ApiVersion", "1"));
     }
@@ -502,9 +595,11 @@ mod tests {
         assert_eq!(env.data, Value::Null);
         assert!(env.is_retryable(), "AllowRetry=true wins");
 
-        let env = AgisoEnvelope::parse(br#"{"IsSuccess":false,"Error_Code":2,"AllowRetry":false}"#).expect("envelope");
+        let env = AgisoEnvelope::parse(br#"{"IsSuccess":false,"Error_Code":2,"AllowRetry":false}"#)
+            .expect("envelope");
         assert!(env.is_retryable(), "rate limit is transient");
-        let env = AgisoEnvelope::parse(br#"{"IsSuccess":false,"Error_Code":4,"Error_Msg":"sign"}"#).expect("envelope");
+        let env = AgisoEnvelope::parse(br#"{"IsSuccess":false,"Error_Code":4,"Error_Msg":"sign"}"#)
+            .expect("envelope");
         assert!(!env.is_retryable());
         assert_eq!(env.error(), Some(ErrorCode::SIGNATURE_FAILED));
         let env = AgisoEnvelope::parse(br#"{"IsSuccess":true,"Data":12.5}"#).expect("envelope");
@@ -514,11 +609,23 @@ mod tests {
 
     #[test]
     fn envelope_errors() {
-        assert_eq!(AgisoEnvelope::parse(b"<html>"), Err(EnvelopeError::NotJsonObject));
+        assert_eq!(
+            AgisoEnvelope::parse(b"<html>"),
+            Err(EnvelopeError::NotJsonObject)
+        );
         assert_eq!(AgisoEnvelope::parse(b""), Err(EnvelopeError::NotJsonObject));
-        assert_eq!(AgisoEnvelope::parse(b"[]"), Err(EnvelopeError::NotJsonObject));
-        assert_eq!(AgisoEnvelope::parse(br#"{"Data":1}"#), Err(EnvelopeError::MissingIsSuccess));
-        assert_eq!(AgisoEnvelope::parse(br#"{"IsSuccess":"maybe"}"#), Err(EnvelopeError::MissingIsSuccess));
+        assert_eq!(
+            AgisoEnvelope::parse(b"[]"),
+            Err(EnvelopeError::NotJsonObject)
+        );
+        assert_eq!(
+            AgisoEnvelope::parse(br#"{"Data":1}"#),
+            Err(EnvelopeError::MissingIsSuccess)
+        );
+        assert_eq!(
+            AgisoEnvelope::parse(br#"{"IsSuccess":"maybe"}"#),
+            Err(EnvelopeError::MissingIsSuccess)
+        );
     }
 
     #[test]

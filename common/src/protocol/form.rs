@@ -13,13 +13,19 @@ pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
 /// Encodes pairs as a form body: space as `+`, and `+`, `/`, `=` and every non-ASCII byte
 /// percent-escaped (so a Base64 value survives the trip).
 pub fn encode_form<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> String {
-    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_ref(), v.as_ref()))
+        .collect();
     // Serializing string pairs cannot fail; empty output only if it somehow did.
     serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
 /// The first value of `name`, if present.
-pub fn first_value<'a, K: AsRef<str>, V: AsRef<str>>(pairs: &'a [(K, V)], name: &str) -> Option<&'a str> {
+pub fn first_value<'a, K: AsRef<str>, V: AsRef<str>>(
+    pairs: &'a [(K, V)],
+    name: &str,
+) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k.as_ref() == name)
@@ -70,7 +76,10 @@ mod tests {
 
     #[test]
     fn finds_duplicates() {
-        assert_eq!(duplicated_name(&[("a", "1"), ("b", "2"), ("a", "3")]), Some("a"));
+        assert_eq!(
+            duplicated_name(&[("a", "1"), ("b", "2"), ("a", "3")]),
+            Some("a")
+        );
         assert_eq!(duplicated_name(&[("a", "1"), ("b", "2")]), None);
     }
 }

@@ -10,8 +10,8 @@ use std::borrow::Cow;
 
 use base64::Engine;
 use base64::alphabet;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -273,7 +273,10 @@ impl GameError {
 // ---------------------------------------------------------------------------------------------
 // Signature
 
-fn signed_pairs<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)], skip_version: bool) -> Vec<(&str, &str)> {
+fn signed_pairs<K: AsRef<str>, V: AsRef<str>>(
+    params: &[(K, V)],
+    skip_version: bool,
+) -> Vec<(&str, &str)> {
     let mut pairs: Vec<(&str, &str)> = params
         .iter()
         .map(|(k, v)| (k.as_ref(), v.as_ref()))
@@ -311,13 +314,15 @@ pub fn verify_sign<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)], private_key:
     let Some(received) = form::first_value(params, "sign") else {
         return false;
     };
-    let with_version = crypto::md5_hex(sign_string_of(&signed_pairs(params, false), private_key).as_bytes());
+    let with_version =
+        crypto::md5_hex(sign_string_of(&signed_pairs(params, false), private_key).as_bytes());
     if crypto::signature_matches(&with_version, received) {
         return true;
     }
     let has_version = form::first_value(params, "version").is_some_and(|v| !v.is_empty());
     has_version && {
-        let without = crypto::md5_hex(sign_string_of(&signed_pairs(params, true), private_key).as_bytes());
+        let without =
+            crypto::md5_hex(sign_string_of(&signed_pairs(params, true), private_key).as_bytes());
         crypto::signature_matches(&without, received)
     }
 }
@@ -341,7 +346,10 @@ fn restore_plus(raw: &str) -> String {
 /// missing padding tolerated, strict UTF-8 first and GBK as fallback (JD sends UTF-8; GBK is a
 /// safety net, and is what JD's own callbacks use).
 pub fn decode_data(raw: &str) -> Result<String, GameError> {
-    let compact: String = restore_plus(raw).chars().filter(|c| !c.is_whitespace()).collect();
+    let compact: String = restore_plus(raw)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     let bytes = lenient_base64()
         .decode(compact.as_bytes())
         .map_err(|_| GameError::DataNotBase64)?;
@@ -534,18 +542,26 @@ impl GameParams {
         let params: Vec<(String, String)> = pairs
             .iter()
             .map(|(k, v)| {
-                let v = if k == "data" { restore_plus(v) } else { v.clone() };
+                let v = if k == "data" {
+                    restore_plus(v)
+                } else {
+                    v.clone()
+                };
                 (k.clone(), v)
             })
             .collect();
         let get = |name: &str| form::first_value(&params, name).filter(|v| !v.trim().is_empty());
-        let customer_id = get("customerId").ok_or(GameError::MissingParam("customerId"))?.trim();
+        let customer_id = get("customerId")
+            .ok_or(GameError::MissingParam("customerId"))?
+            .trim();
         if !customer_id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(GameError::InvalidParam("customerId"));
         }
         Ok(GameParams {
             customer_id: customer_id.to_string(),
-            data: get("data").ok_or(GameError::MissingParam("data"))?.to_string(),
+            data: get("data")
+                .ok_or(GameError::MissingParam("data"))?
+                .to_string(),
             timestamp: get("timestamp")
                 .ok_or(GameError::MissingParam("timestamp"))?
                 .to_string(),
@@ -822,7 +838,10 @@ impl CardInfo {
     pub fn within_jd_limits(&self) -> bool {
         let cardno_ok = !self.cardno.is_empty()
             && self.cardno.len() <= 200
-            && self.cardno.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && self
+                .cardno
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         let cardpass_ok = !self.cardpass.is_empty()
             && self.cardpass.len() <= 5000
             && self.cardpass.bytes().all(|b| b.is_ascii_graphic());
@@ -838,7 +857,11 @@ fn json_string<T: Serialize>(value: &T) -> String {
 /// preCheck answer data: `{"status":"0"}` (sellable) or `{"status":"1"}`. JD's example sends
 /// the status as a string.
 pub fn precheck_data(sellable: bool) -> String {
-    encode_answer_data(if sellable { r#"{"status":"0"}"# } else { r#"{"status":"1"}"# })
+    encode_answer_data(if sellable {
+        r#"{"status":"0"}"#
+    } else {
+        r#"{"status":"1"}"#
+    })
 }
 
 /// directQuery / cardQuery answer data without cards: `{"orderStatus":0}` or `{"orderStatus":1}`.
@@ -1027,7 +1050,12 @@ impl GameCallback {
 
     /// The signed form `customerId, data, timestamp, sign` (in that order). Each retry needs a
     /// fresh timestamp.
-    pub fn to_form(&self, customer_id: &str, private_key: &str, timestamp: &str) -> Vec<(String, String)> {
+    pub fn to_form(
+        &self,
+        customer_id: &str,
+        private_key: &str,
+        timestamp: &str,
+    ) -> Vec<(String, String)> {
         let mut params = vec![
             ("customerId".to_string(), customer_id.to_string()),
             ("data".to_string(), self.data()),
@@ -1092,7 +1120,10 @@ pub enum CallbackVerdict {
     /// `retCode == "100"`.
     Delivered,
     /// Anything else; the notifier's schedule decides how long to keep trying (JD also polls).
-    Retry { ret_code: Option<String>, reason: String },
+    Retry {
+        ret_code: Option<String>,
+        reason: String,
+    },
 }
 
 /// JD's answer to a callback: `{"retCode":"100","retMessage":"接收成功"}`.
@@ -1114,11 +1145,16 @@ impl CallbackAnswer {
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
-        let message = map.get("retMessage").and_then(Value::as_str).unwrap_or_default();
+        let message = map
+            .get("retMessage")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         match ret_code.as_deref() {
             Some("100") => CallbackVerdict::Delivered,
             Some(code) => {
-                let meaning = RetCode::parse(code).map(RetCode::message_zh).unwrap_or("未知返回码");
+                let meaning = RetCode::parse(code)
+                    .map(RetCode::message_zh)
+                    .unwrap_or("未知返回码");
                 CallbackVerdict::Retry {
                     reason: format!("京东返回 retCode={code}（{meaning}）：{message}"),
                     ret_code: ret_code.clone(),
@@ -1146,7 +1182,9 @@ mod tests {
     const V4_DATA: &str = "eyJvcmRlcklkIjoiMzAxMTg5NzE4OTI5Iiwib3JkZXJTdGF0dXMiOiIwIiwiY2FyZGluZm9zIjpbeyJjYXJkbm8iOiJEWEZELVhDVi0wMDAwMDA4MTQiLCJjYXJkcGFzcyI6IjE5My00MzQzLTMyMzIyODE0IiwiZXhwaXJldGltZSI6IjIwMjYtMTItMzEifV19";
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn v4_card() -> CardInfo {
@@ -1160,7 +1198,11 @@ mod tests {
     /// A signed inbound request around `json`.
     fn request(json: &str) -> GameParams {
         let data = STANDARD.encode(json.as_bytes());
-        let mut p = pairs(&[("customerId", "10817"), ("data", &data), ("timestamp", "20240101120000")]);
+        let mut p = pairs(&[
+            ("customerId", "10817"),
+            ("data", &data),
+            ("timestamp", "20240101120000"),
+        ]);
         let s = sign(&p, K);
         p.push(("sign".into(), s));
         GameParams::parse(&p).expect("params")
@@ -1200,7 +1242,8 @@ mod tests {
             DirectChargeRequest::from_params(&request(&prefix)).unwrap_err(),
             GameError::DataNotJson
         );
-        let fields = DataFields::parse(&format!("{prefix}\n}}")).expect("completed");
+        assert!(prefix.ends_with(r#""brandId": "1010000055"#));
+        let fields = DataFields::parse(&format!("{prefix}\"\n}}")).expect("completed");
         assert_eq!(fields.required_yuan("totalPrice"), Ok(Fen(15000)));
         assert_eq!(fields.required_count("buyNum"), Ok(10));
         assert_eq!(fields.text("permit"), None);
@@ -1210,7 +1253,11 @@ mod tests {
     #[test]
     fn v2_direct_charge_request() {
         assert_eq!(decode_data(V2_DATA).expect("utf8"), V2_JSON);
-        let mut p = pairs(&[("customerId", "10817"), ("data", V2_DATA), ("timestamp", "20240101120000")]);
+        let mut p = pairs(&[
+            ("customerId", "10817"),
+            ("data", V2_DATA),
+            ("timestamp", "20240101120000"),
+        ]);
         assert_eq!(
             sign_string(&p, K),
             format!("customerId=10817&data={V2_DATA}&timestamp=20240101120000&{K}")
@@ -1265,19 +1312,27 @@ mod tests {
         empty_version.push(("sign".into(), "a95df4666fc57aceefd2b5c5dc99fd15".into()));
         assert!(verify_sign(&empty_version, K));
         // Without a version there is no second chance.
-        let mut wrong = pairs(&[("customerId", "10817"), ("data", V2_DATA), ("timestamp", "20240101120000")]);
+        let mut wrong = pairs(&[
+            ("customerId", "10817"),
+            ("data", V2_DATA),
+            ("timestamp", "20240101120000"),
+        ]);
         wrong.push(("sign".into(), "adcb9dad864a7b55fc1fe1af20e3df25".into()));
         assert!(!verify_sign(&wrong, K));
     }
 
     #[test]
     fn v3_failure_callback_in_gbk() {
-        let callback = GameCallback::failed(301189718928, RetCode::InsufficientBalance, "账户余额不足");
+        let callback =
+            GameCallback::failed(301189718928, RetCode::InsufficientBalance, "账户余额不足");
         assert_eq!(callback.to_json(), V3_JSON);
         assert_eq!(callback.data(), V3_DATA);
         assert_ne!(callback.data(), V3_DATA_UTF8);
         let raw = STANDARD.decode(V3_DATA).expect("b64");
-        assert!(raw.windows(12).any(|w| w == [0xd5, 0xcb, 0xbb, 0xa7, 0xd3, 0xe0, 0xb6, 0xee, 0xb2, 0xbb, 0xd7, 0xe3]));
+        assert!(raw.windows(12).any(|w| w
+            == [
+                0xd5, 0xcb, 0xbb, 0xa7, 0xd3, 0xe0, 0xb6, 0xee, 0xb2, 0xbb, 0xd7, 0xe3
+            ]));
         let form_fields = callback.to_form("10817", K, "20240101120500");
         assert_eq!(
             form_fields,
@@ -1304,22 +1359,34 @@ mod tests {
         let (gbk, _, _) = encoding_rs::GBK.encode(V2_JSON);
         let data = STANDARD.encode(&gbk);
         assert_ne!(data, V2_DATA);
-        let mut p = pairs(&[("customerId", "10817"), ("data", &data), ("timestamp", "20240101120000")]);
+        let mut p = pairs(&[
+            ("customerId", "10817"),
+            ("data", &data),
+            ("timestamp", "20240101120000"),
+        ]);
         let s = sign(&p, K);
         p.push(("sign".into(), s));
-        let req = DirectChargeRequest::from_params(&GameParams::parse(&p).expect("params")).expect("request");
+        let req = DirectChargeRequest::from_params(&GameParams::parse(&p).expect("params"))
+            .expect("request");
         assert_eq!(req.game_account, "测试账号01");
         // Bytes that are neither UTF-8 nor GBK are refused.
-        assert_eq!(decode_data(&STANDARD.encode([0x7b, 0xff, 0xff, 0x7d])), Err(GameError::DataNotText));
+        assert_eq!(
+            decode_data(&STANDARD.encode([0x7b, 0xff, 0xff, 0x7d])),
+            Err(GameError::DataNotText)
+        );
     }
 
     #[test]
     fn callback_round_trips_through_fake_jd() {
-        let callback = GameCallback::failed(301189718928, RetCode::InsufficientBalance, "账户余额不足");
+        let callback =
+            GameCallback::failed(301189718928, RetCode::InsufficientBalance, "账户余额不足");
         let body = callback.to_form_body("10817", K, "20240101120500");
         let params = GameParams::parse(&form::parse_form(body.as_bytes())).expect("params");
         assert!(params.verify_signature(K));
-        assert_eq!(GameCallback::from_params(&params).expect("callback"), callback);
+        assert_eq!(
+            GameCallback::from_params(&params).expect("callback"),
+            callback
+        );
     }
 
     #[test]
@@ -1331,10 +1398,16 @@ mod tests {
         );
         assert_eq!(callback.data(), V4_DATA);
         let f = callback.to_form("10817", K, "20240101121000");
-        assert_eq!(form::first_value(&f, "sign"), Some("0a683d04cb155024ad8aa4551868476b"));
+        assert_eq!(
+            form::first_value(&f, "sign"),
+            Some("0a683d04cb155024ad8aa4551868476b")
+        );
         assert!(verify_sign(&f, K));
         let params = GameParams::parse(&f).expect("params");
-        assert_eq!(GameCallback::from_params(&params).expect("callback"), callback);
+        assert_eq!(
+            GameCallback::from_params(&params).expect("callback"),
+            callback
+        );
         // A direct top-up success carries no cardinfos.
         assert_eq!(
             GameCallback::success(301189718928, vec![]).to_json(),
@@ -1347,16 +1420,28 @@ mod tests {
         let reason = "充".repeat(40);
         let json = GameCallback::failed(1, RetCode::BrandOrderFailed, &reason).to_json();
         let v: Value = serde_json::from_str(&json).expect("json");
-        assert_eq!(v["failedReason"].as_str().map(|s| s.chars().count()), Some(30));
+        assert_eq!(
+            v["failedReason"].as_str().map(|s| s.chars().count()),
+            Some(30)
+        );
         assert_eq!(v["failedCode"], 123);
     }
 
     #[test]
     fn v5_answer_data() {
         assert_eq!(precheck_data(true), "eyJzdGF0dXMiOiIwIn0=");
-        assert_eq!(decode_data(&precheck_data(false)).expect("data"), r#"{"status":"1"}"#);
-        assert_eq!(order_status_data(GameOrderStatus::Success), "eyJvcmRlclN0YXR1cyI6MH0=");
-        assert_eq!(order_status_data(GameOrderStatus::Processing), "eyJvcmRlclN0YXR1cyI6MX0=");
+        assert_eq!(
+            decode_data(&precheck_data(false)).expect("data"),
+            r#"{"status":"1"}"#
+        );
+        assert_eq!(
+            order_status_data(GameOrderStatus::Success),
+            "eyJvcmRlclN0YXR1cyI6MH0="
+        );
+        assert_eq!(
+            order_status_data(GameOrderStatus::Processing),
+            "eyJvcmRlclN0YXR1cyI6MX0="
+        );
         assert_eq!(
             card_query_success_data(&[v4_card()]),
             "eyJvcmRlclN0YXR1cyI6IjAiLCJjYXJkaW5mb3MiOlt7ImNhcmRubyI6IkRYRkQtWENWLTAwMDAwMDgxNCIsImNhcmRwYXNzIjoiMTkzLTQzNDMtMzIzMjI4MTQiLCJleHBpcmV0aW1lIjoiMjAyNi0xMi0zMSJ9XX0="
@@ -1374,12 +1459,19 @@ mod tests {
     #[test]
     fn v6_jd_doc_samples_decode() {
         assert_eq!(
-            decode_data("eyJvcmRlcklkIjoiMzAxMTg5NzE4OTI4Iiwib3JkZXJTdGF0dXMiOiIwIn0=").expect("data"),
+            decode_data("eyJvcmRlcklkIjoiMzAxMTg5NzE4OTI4Iiwib3JkZXJTdGF0dXMiOiIwIn0=")
+                .expect("data"),
             r#"{"orderId":"301189718928","orderStatus":"0"}"#
         );
-        assert_eq!(decode_data("eyJicmFuZElkIjoiNTI0MzgifQ==").expect("data"), r#"{"brandId":"52438"}"#);
+        assert_eq!(
+            decode_data("eyJicmFuZElkIjoiNTI0MzgifQ==").expect("data"),
+            r#"{"brandId":"52438"}"#
+        );
         // Missing padding is tolerated.
-        assert_eq!(decode_data("eyJicmFuZElkIjoiNTI0MzgifQ").expect("data"), r#"{"brandId":"52438"}"#);
+        assert_eq!(
+            decode_data("eyJicmFuZElkIjoiNTI0MzgifQ").expect("data"),
+            r#"{"brandId":"52438"}"#
+        );
         // JD's sample callback body, exactly as documented.
         let body = "customerId=14156143&data=eyJvcmRlcklkIjoiMzAxMTg5NzE4OTI4Iiwib3JkZXJTdGF0dXMiOiIwIn0%3D&sign=23a7e8bf1b4288fd7bbb24cc0cb12430&timestamp=20241224134818";
         let params = GameParams::parse(&form::parse_form(body.as_bytes())).expect("params");
@@ -1390,8 +1482,9 @@ mod tests {
 
     #[test]
     fn plus_signs_turned_into_spaces_are_restored() {
-        let signed = GameCallback::failed(301189718928, RetCode::InsufficientBalance, "账户余额不足")
-            .to_form("10817", K, "20240101120500");
+        let signed =
+            GameCallback::failed(301189718928, RetCode::InsufficientBalance, "账户余额不足")
+                .to_form("10817", K, "20240101120500");
         assert!(V3_DATA.contains('+'));
         // A sender that forgot to escape `+`: form decoding turns it into a space.
         let body = format!(
@@ -1404,7 +1497,10 @@ mod tests {
         let params = GameParams::parse(&decoded).expect("params");
         assert_eq!(params.data, V3_DATA);
         assert!(params.verify_signature(K));
-        assert_eq!(decode_data(&V3_DATA.replace('+', " ")).expect("data"), V3_JSON);
+        assert_eq!(
+            decode_data(&V3_DATA.replace('+', " ")).expect("data"),
+            V3_JSON
+        );
     }
 
     #[test]
@@ -1427,18 +1523,30 @@ mod tests {
             })
         );
         assert_eq!(req.game_server.and_then(|g| g.id).as_deref(), Some("7"));
-        assert_eq!(req.address.and_then(|a| a.get("phone").cloned()), Some(Value::from("1")));
+        assert_eq!(
+            req.address.and_then(|a| a.get("phone").cloned()),
+            Some(Value::from("1"))
+        );
         assert!(req.rights_top_up);
         assert_eq!(req.rights.map(|r| r.len()), Some(1));
         assert!(req.features.is_some());
 
-        for (price, fen) in [("150", 15000), ("\"150\"", 15000), ("9.8", 980), ("\"9.80\"", 980), ("0.5", 50), ("\" 1.230 \"", 123)] {
-            let json = format!(r#"{{"orderId":"1","buyNum":"1","skuId":"s","totalPrice":{price}}}"#);
+        for (price, fen) in [
+            ("150", 15000),
+            ("\"150\"", 15000),
+            ("9.8", 980),
+            ("\"9.80\"", 980),
+            ("0.5", 50),
+            ("\" 1.230 \"", 123),
+        ] {
+            let json =
+                format!(r#"{{"orderId":"1","buyNum":"1","skuId":"s","totalPrice":{price}}}"#);
             let req = CardOrderRequest::from_params(&request(&json)).expect("request");
             assert_eq!(req.total_price, Fen(fen), "{price}");
         }
         for price in ["1.234", "-1", "\"abc\"", "\"\"", "null", "1e400"] {
-            let json = format!(r#"{{"orderId":"1","buyNum":"1","skuId":"s","totalPrice":{price}}}"#);
+            let json =
+                format!(r#"{{"orderId":"1","buyNum":"1","skuId":"s","totalPrice":{price}}}"#);
             let err = CardOrderRequest::from_params(&request(&json)).unwrap_err();
             assert_eq!(err.ret_code(), RetCode::InvalidParams, "{price}");
         }
@@ -1454,13 +1562,27 @@ mod tests {
         assert_eq!(pre.customer_id, "10817");
         assert_eq!(pre.buy_num, 10);
         assert_eq!(pre.total_price, Fen(15000));
-        assert_eq!(pre.game_account_type.and_then(|t| t.name).as_deref(), Some("神雕账号"));
-        assert_eq!(pre.charge_type.and_then(|t| t.id).as_deref(), Some("yuanbao"));
+        assert_eq!(
+            pre.game_account_type.and_then(|t| t.name).as_deref(),
+            Some("神雕账号")
+        );
+        assert_eq!(
+            pre.charge_type.and_then(|t| t.id).as_deref(),
+            Some("yuanbao")
+        );
 
-        let q = DirectQueryRequest::from_params(&request(r#"{"orderId ": 203632092}"#)).expect("query");
+        let q =
+            DirectQueryRequest::from_params(&request(r#"{"orderId ": 203632092}"#)).expect("query");
         assert_eq!(q.order_id, 203632092);
-        let q = CardQueryRequest::from_params(&request(r#"{"orderId":"9999900003"}"#)).expect("query");
-        assert_eq!(q, CardQueryRequest { customer_id: "10817".into(), order_id: 9999900003 });
+        let q =
+            CardQueryRequest::from_params(&request(r#"{"orderId":"9999900003"}"#)).expect("query");
+        assert_eq!(
+            q,
+            CardQueryRequest {
+                customer_id: "10817".into(),
+                order_id: 9999900003
+            }
+        );
 
         let card = CardOrderRequest::from_params(&request(
             r#"{"orderId":"1","buyNum":3,"skuId":"s","totalPrice":"30","sourceType":0,"facePrice":10,"outId":"P-1"}"#,
@@ -1475,11 +1597,26 @@ mod tests {
     #[test]
     fn missing_and_invalid_fields_are_104() {
         let cases = [
-            (r#"{"buyNum":"1","skuId":"s","totalPrice":"1","gameAccount":"a"}"#, GameError::MissingField("orderId")),
-            (r#"{"orderId":"1","skuId":"s","totalPrice":"1","gameAccount":"a"}"#, GameError::MissingField("buyNum")),
-            (r#"{"orderId":"1","buyNum":"1","skuId":"s","gameAccount":"a"}"#, GameError::MissingField("totalPrice")),
-            (r#"{"orderId":"1","buyNum":"1","skuId":"s","totalPrice":"1"}"#, GameError::MissingField("gameAccount")),
-            (r#"{"orderId":"1","buyNum":"1","skuId":"s","totalPrice":"1","gameAccount":""}"#, GameError::MissingField("gameAccount")),
+            (
+                r#"{"buyNum":"1","skuId":"s","totalPrice":"1","gameAccount":"a"}"#,
+                GameError::MissingField("orderId"),
+            ),
+            (
+                r#"{"orderId":"1","skuId":"s","totalPrice":"1","gameAccount":"a"}"#,
+                GameError::MissingField("buyNum"),
+            ),
+            (
+                r#"{"orderId":"1","buyNum":"1","skuId":"s","gameAccount":"a"}"#,
+                GameError::MissingField("totalPrice"),
+            ),
+            (
+                r#"{"orderId":"1","buyNum":"1","skuId":"s","totalPrice":"1"}"#,
+                GameError::MissingField("gameAccount"),
+            ),
+            (
+                r#"{"orderId":"1","buyNum":"1","skuId":"s","totalPrice":"1","gameAccount":""}"#,
+                GameError::MissingField("gameAccount"),
+            ),
         ];
         for (json, expected) in cases {
             let err = DirectChargeRequest::from_params(&request(json)).unwrap_err();
@@ -1495,21 +1632,31 @@ mod tests {
             r#"{"orderId":"1","buyNum":"1","skuId":"s","totalPrice":"1","gameAccount":"a","type":"7"}"#,
         ] {
             let err = DirectChargeRequest::from_params(&request(json)).unwrap_err();
-            assert!(matches!(err, GameError::InvalidField { .. }), "{json}: {err:?}");
-            assert_eq!(GameAnswer::from_error(&err).ret_code, RetCode::InvalidParams);
+            assert!(
+                matches!(err, GameError::InvalidField { .. }),
+                "{json}: {err:?}"
+            );
+            assert_eq!(
+                GameAnswer::from_error(&err).ret_code,
+                RetCode::InvalidParams
+            );
         }
     }
 
     #[test]
     fn bad_data_is_104() {
         for (data, expected) in [
-            ("@@@@not base64", GameError::DataNotBase64),
+            ("@@@@notbase64", GameError::DataNotBase64),
             (V1_DATA, GameError::DataNotBase64),
-            ("aGVsbG8gd29ybGQ=", GameError::DataNotJson),    // "hello world"
-            ("WzEsMiwzXQ==", GameError::DataNotJson),        // "[1,2,3]", not an object
-            (&V2_DATA[..100], GameError::DataNotJson),       // truncated at a group boundary
+            ("aGVsbG8gd29ybGQ=", GameError::DataNotJson), // "hello world"
+            ("WzEsMiwzXQ==", GameError::DataNotJson),     // "[1,2,3]", not an object
+            (&V2_DATA[..100], GameError::DataNotJson),    // truncated at a group boundary
         ] {
-            let mut p = pairs(&[("customerId", "10817"), ("data", data), ("timestamp", "20240101120000")]);
+            let mut p = pairs(&[
+                ("customerId", "10817"),
+                ("data", data),
+                ("timestamp", "20240101120000"),
+            ]);
             let s = sign(&p, K);
             p.push(("sign".into(), s));
             let params = GameParams::parse(&p).expect("params");
@@ -1530,37 +1677,70 @@ mod tests {
                 ("sign", "a95df4666fc57aceefd2b5c5dc99fd15"),
             ])
         };
-        let without = |name: &str| -> Vec<(String, String)> { full().into_iter().filter(|(k, _)| k != name).collect() };
-        assert_eq!(GameParams::parse(&without("customerId")), Err(GameError::MissingParam("customerId")));
-        assert_eq!(GameParams::parse(&without("data")), Err(GameError::MissingParam("data")));
-        assert_eq!(GameParams::parse(&without("timestamp")), Err(GameError::MissingParam("timestamp")));
+        let without = |name: &str| -> Vec<(String, String)> {
+            full().into_iter().filter(|(k, _)| k != name).collect()
+        };
+        assert_eq!(
+            GameParams::parse(&without("customerId")),
+            Err(GameError::MissingParam("customerId"))
+        );
+        assert_eq!(
+            GameParams::parse(&without("data")),
+            Err(GameError::MissingParam("data"))
+        );
+        assert_eq!(
+            GameParams::parse(&without("timestamp")),
+            Err(GameError::MissingParam("timestamp"))
+        );
         let err = GameParams::parse(&without("sign")).unwrap_err();
         assert_eq!(err, GameError::MissingSign);
         assert_eq!(err.ret_code(), RetCode::SignFailed);
         assert!(!verify_sign(&without("sign"), K));
         let mut dup = full();
         dup.push(("data".into(), "x".into()));
-        assert_eq!(GameParams::parse(&dup), Err(GameError::DuplicateParam("data".into())));
+        assert_eq!(
+            GameParams::parse(&dup),
+            Err(GameError::DuplicateParam("data".into()))
+        );
         let mut bad_customer = full();
         bad_customer[0].1 = "abc".into();
-        assert_eq!(GameParams::parse(&bad_customer), Err(GameError::InvalidParam("customerId")));
+        assert_eq!(
+            GameParams::parse(&bad_customer),
+            Err(GameError::InvalidParam("customerId"))
+        );
         // Wrong and uppercase signatures.
         let mut wrong = full();
         wrong[3].1 = "a95df4666fc57aceefd2b5c5dc99fd16".into();
-        assert!(!GameParams::parse(&wrong).expect("params").verify_signature(K));
+        assert!(
+            !GameParams::parse(&wrong)
+                .expect("params")
+                .verify_signature(K)
+        );
         let mut upper = full();
         upper[3].1 = upper[3].1.to_uppercase();
-        assert!(GameParams::parse(&upper).expect("params").verify_signature(K));
+        assert!(
+            GameParams::parse(&upper)
+                .expect("params")
+                .verify_signature(K)
+        );
         // A tampered data value fails verification.
         let mut tampered = full();
         tampered[1].1 = V3_DATA.into();
-        assert!(!GameParams::parse(&tampered).expect("params").verify_signature(K));
+        assert!(
+            !GameParams::parse(&tampered)
+                .expect("params")
+                .verify_signature(K)
+        );
         // JSON bodies are accepted defensively.
         let from_json = pairs_from_json_body(
             format!(r#"{{"customerId":10817,"data":"{V2_DATA}","timestamp":"20240101120000","sign":"a95df4666fc57aceefd2b5c5dc99fd15"}}"#).as_bytes(),
         )
         .expect("json body");
-        assert!(GameParams::parse(&from_json).expect("params").verify_signature(K));
+        assert!(
+            GameParams::parse(&from_json)
+                .expect("params")
+                .verify_signature(K)
+        );
         assert_eq!(pairs_from_json_body(b"not json"), None);
     }
 
@@ -1575,7 +1755,11 @@ mod tests {
             assert_eq!(RetCode::parse(&code.code().to_string()), Some(code));
             assert!(!code.message_zh().is_empty());
         }
-        let retry: Vec<u16> = RetCode::ALL.iter().filter(|c| c.is_retry()).map(|c| c.code()).collect();
+        let retry: Vec<u16> = RetCode::ALL
+            .iter()
+            .filter(|c| c.is_retry())
+            .map(|c| c.code())
+            .collect();
         assert_eq!(retry, vec![105, 106, 108, 110, 999, 1000]);
         assert_eq!(RetCode::from_code(125), None);
         assert_eq!(RetCode::parse("abc"), None);
@@ -1584,7 +1768,10 @@ mod tests {
 
     #[test]
     fn answer_envelope() {
-        let ok = GameAnswer::success("查询成功", Some(order_status_data(GameOrderStatus::Success)));
+        let ok = GameAnswer::success(
+            "查询成功",
+            Some(order_status_data(GameOrderStatus::Success)),
+        );
         assert_eq!(
             String::from_utf8(ok.encode()).expect("utf8"),
             r#"{"retCode":"100","retMessage":"查询成功","data":"eyJvcmRlclN0YXR1cyI6MH0="}"#
@@ -1595,48 +1782,97 @@ mod tests {
             r#"{"retCode":"100","retMessage":"成功"}"#
         );
         assert_eq!(
-            String::from_utf8(GameAnswer::success("成功", Some(String::new())).encode()).expect("utf8"),
+            String::from_utf8(GameAnswer::success("成功", Some(String::new())).encode())
+                .expect("utf8"),
             r#"{"retCode":"100","retMessage":"成功"}"#
         );
         assert_eq!(
-            String::from_utf8(GameAnswer::error(RetCode::InsufficientBalance).encode()).expect("utf8"),
+            String::from_utf8(GameAnswer::error(RetCode::InsufficientBalance).encode())
+                .expect("utf8"),
             r#"{"retCode":"112","retMessage":"账号余额不足"}"#
         );
         assert_eq!(
-            String::from_utf8(GameAnswer::from_error(&GameError::BadSignature).encode()).expect("utf8"),
+            String::from_utf8(GameAnswer::from_error(&GameError::BadSignature).encode())
+                .expect("utf8"),
             r#"{"retCode":"106","retMessage":"签名验证失败"}"#
         );
         let invalid = GameAnswer::from_error(&GameError::MissingField("orderId"));
         assert_eq!(invalid.ret_code, RetCode::InvalidParams);
         assert_eq!(invalid.ret_message, "传入的参数有误：缺少字段 orderId");
-        assert_eq!(GameAnswer::parse(br#"{"retCode":104,"retMessage":"x"}"#).map(|a| a.ret_code), Some(RetCode::InvalidParams));
+        assert_eq!(
+            GameAnswer::parse(br#"{"retCode":104,"retMessage":"x"}"#).map(|a| a.ret_code),
+            Some(RetCode::InvalidParams)
+        );
     }
 
     #[test]
     fn callback_answers() {
-        assert_eq!(CallbackAnswer::parse(r#"{"retCode":"100","retMessage":"接收成功"}"#.as_bytes()), CallbackVerdict::Delivered);
-        assert_eq!(CallbackAnswer::parse(br#"{"retCode":100}"#), CallbackVerdict::Delivered);
-        match CallbackAnswer::parse(r#"{"retCode":"104","retMessage":"传入的参数有误"}"#.as_bytes()) {
+        assert_eq!(
+            CallbackAnswer::parse(r#"{"retCode":"100","retMessage":"接收成功"}"#.as_bytes()),
+            CallbackVerdict::Delivered
+        );
+        assert_eq!(
+            CallbackAnswer::parse(br#"{"retCode":100}"#),
+            CallbackVerdict::Delivered
+        );
+        match CallbackAnswer::parse(r#"{"retCode":"104","retMessage":"传入的参数有误"}"#.as_bytes())
+        {
             CallbackVerdict::Retry { ret_code, reason } => {
                 assert_eq!(ret_code.as_deref(), Some("104"));
-                assert!(reason.contains("104") && reason.contains("传入的参数有误"), "{reason}");
+                assert!(
+                    reason.contains("104") && reason.contains("传入的参数有误"),
+                    "{reason}"
+                );
             }
             other => panic!("{other:?}"),
         }
         for body in [&b"<html>"[..], b"", br#"{"retMessage":"x"}"#, b"\xff"] {
-            assert!(matches!(CallbackAnswer::parse(body), CallbackVerdict::Retry { .. }));
+            assert!(matches!(
+                CallbackAnswer::parse(body),
+                CallbackVerdict::Retry { .. }
+            ));
         }
     }
 
     #[test]
     fn urls_and_card_limits() {
-        assert_eq!(callback_url(GameOrderKind::Direct, false), "https://card.jd.com/api/gameApi.action");
-        assert_eq!(callback_url(GameOrderKind::Direct, true), "https://card-pre.jd.com/api/gameApi.action");
-        assert_eq!(callback_url(GameOrderKind::Card, false), "https://card.jd.com/api/cardApi.action");
-        assert_eq!(callback_url(GameOrderKind::Card, true), "https://card-pre.jd.com/api/cardApi.action");
+        assert_eq!(
+            callback_url(GameOrderKind::Direct, false),
+            "https://card.jd.com/api/gameApi.action"
+        );
+        assert_eq!(
+            callback_url(GameOrderKind::Direct, true),
+            "https://card-pre.jd.com/api/gameApi.action"
+        );
+        assert_eq!(
+            callback_url(GameOrderKind::Card, false),
+            "https://card.jd.com/api/cardApi.action"
+        );
+        assert_eq!(
+            callback_url(GameOrderKind::Card, true),
+            "https://card-pre.jd.com/api/cardApi.action"
+        );
         assert!(v4_card().within_jd_limits());
-        assert!(!CardInfo { cardno: "卡号".into(), ..v4_card() }.within_jd_limits());
-        assert!(!CardInfo { cardno: "a".repeat(201), ..v4_card() }.within_jd_limits());
-        assert!(!CardInfo { cardpass: String::new(), ..v4_card() }.within_jd_limits());
+        assert!(
+            !CardInfo {
+                cardno: "卡号".into(),
+                ..v4_card()
+            }
+            .within_jd_limits()
+        );
+        assert!(
+            !CardInfo {
+                cardno: "a".repeat(201),
+                ..v4_card()
+            }
+            .within_jd_limits()
+        );
+        assert!(
+            !CardInfo {
+                cardpass: String::new(),
+                ..v4_card()
+            }
+            .within_jd_limits()
+        );
     }
 }

@@ -65,7 +65,10 @@ pub fn verify_sign<K: AsRef<str>, V: AsRef<str>>(
 
 /// Checks the `sign` field of a received form against all its other fields. Use this on the raw
 /// pairs before trusting anything else in them; it never depends on which fields are present.
-pub fn verify_signed_fields<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)], md5_key: &str) -> bool {
+pub fn verify_signed_fields<K: AsRef<str>, V: AsRef<str>>(
+    fields: &[(K, V)],
+    md5_key: &str,
+) -> bool {
     match form::first_value(fields, "sign") {
         Some(received) => verify_sign(fields, md5_key, received),
         None => false,
@@ -79,7 +82,10 @@ pub fn peek_vendor_id<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)]) -> Option
 }
 
 /// The form fields plus `signType=MD5` and `sign`, ready to send (e.g. by a JD simulator).
-pub fn sign_form<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)], md5_key: &str) -> Vec<(String, String)> {
+pub fn sign_form<K: AsRef<str>, V: AsRef<str>>(
+    fields: &[(K, V)],
+    md5_key: &str,
+) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = fields
         .iter()
         .filter(|(k, _)| k.as_ref() != "sign" && k.as_ref() != "signType")
@@ -184,7 +190,9 @@ impl ProduceCode {
     }
 
     pub fn parse(code: &str) -> Option<ProduceCode> {
-        ProduceCode::ALL.into_iter().find(|c| c.as_str() == code.trim())
+        ProduceCode::ALL
+            .into_iter()
+            .find(|c| c.as_str() == code.trim())
     }
 
     pub fn label_zh(self) -> &'static str {
@@ -272,7 +280,10 @@ impl<'a> FieldReader<'a> {
         }
         let raw_order_no = reader.required("jdOrderNo")?;
         reader.jd_order_no = Some(parse_long(raw_order_no).ok_or_else(|| {
-            RequestError::invalid("参数 jdOrderNo 不是有效的订单号（应为数字）".to_string(), None)
+            RequestError::invalid(
+                "参数 jdOrderNo 不是有效的订单号（应为数字）".to_string(),
+                None,
+            )
         })?);
         if reader.optional("sign").is_none() {
             return Err(RequestError {
@@ -348,7 +359,12 @@ impl BeginDistillRequest {
         let quantity = u32::try_from(quantity)
             .ok()
             .filter(|q| *q >= 1)
-            .ok_or_else(|| RequestError::invalid("参数 quantity 应为不小于 1 的整数".to_string(), r.jd_order_no))?;
+            .ok_or_else(|| {
+                RequestError::invalid(
+                    "参数 quantity 应为不小于 1 的整数".to_string(),
+                    r.jd_order_no,
+                )
+            })?;
         let total_price = Fen(r.required_long("totalPrice")?);
         let pay_time = r.required("payTime")?.to_string();
         let notify_url = r.required("notifyUrl")?.trim().to_string();
@@ -447,8 +463,13 @@ fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex_pair = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex_pair.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+        let hex_pair = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (
+            bytes[i],
+            hex_pair.and_then(|h| u8::from_str_radix(h, 16).ok()),
+        ) {
             (b'%', Some(decoded)) => {
                 out.push(decoded);
                 i += 3;
@@ -488,7 +509,11 @@ impl CardItem {
 }
 
 fn or_none_placeholder(value: &str) -> &str {
-    if value.is_empty() { CARD_FIELD_NONE } else { value }
+    if value.is_empty() {
+        CARD_FIELD_NONE
+    } else {
+        value
+    }
 }
 
 /// The compact JSON array that is encrypted into `product`.
@@ -562,7 +587,11 @@ struct DistillAnswerJson<'a> {
 
 impl DistillAnswer {
     /// 1 / JDO_200, with the encrypted cards for card goods (`None` for direct recharge).
-    pub fn success(jd_order_no: i64, agent_order_no: impl Into<String>, product: Option<String>) -> DistillAnswer {
+    pub fn success(
+        jd_order_no: i64,
+        agent_order_no: impl Into<String>,
+        product: Option<String>,
+    ) -> DistillAnswer {
         DistillAnswer {
             code: ProduceCode::Success,
             jd_order_no: Some(jd_order_no),
@@ -584,7 +613,11 @@ impl DistillAnswer {
     }
 
     /// Any code with its suggested `produceStatus` (e.g. JDO_302 → 2, JDO_500 → 4).
-    pub fn with_code(jd_order_no: i64, agent_order_no: Option<String>, code: ProduceCode) -> DistillAnswer {
+    pub fn with_code(
+        jd_order_no: i64,
+        agent_order_no: Option<String>,
+        code: ProduceCode,
+    ) -> DistillAnswer {
         DistillAnswer {
             code,
             jd_order_no: Some(jd_order_no),
@@ -619,7 +652,10 @@ impl DistillAnswer {
         if let Some(no) = self.jd_order_no {
             fields.push(("jdOrderNo".to_string(), no.to_string()));
         }
-        fields.push(("produceStatus".to_string(), self.produce_status.code().to_string()));
+        fields.push((
+            "produceStatus".to_string(),
+            self.produce_status.code().to_string(),
+        ));
         if let Some(product) = Self::non_empty(&self.product) {
             fields.push(("product".to_string(), product.to_string()));
         }
@@ -742,7 +778,10 @@ impl ProduceResultCallback {
             ("vendorId".to_string(), self.vendor_id.to_string()),
             ("jdOrderNo".to_string(), self.jd_order_no.to_string()),
             ("agentOrderNo".to_string(), self.agent_order_no.clone()),
-            ("produceStatus".to_string(), self.produce_status.code().to_string()),
+            (
+                "produceStatus".to_string(),
+                self.produce_status.code().to_string(),
+            ),
             ("quantity".to_string(), self.quantity.to_string()),
         ];
         if let Some(product) = self.product.as_deref().filter(|p| !p.is_empty()) {
@@ -768,7 +807,9 @@ impl ProduceResultCallback {
             .ok()
             .and_then(|s| u8::try_from(s).ok())
             .and_then(ProduceStatus::from_code)
-            .ok_or_else(|| RequestError::invalid("参数 produceStatus 无效".to_string(), r.jd_order_no))?;
+            .ok_or_else(|| {
+                RequestError::invalid("参数 produceStatus 无效".to_string(), r.jd_order_no)
+            })?;
         let quantity = u32::try_from(r.required_long("quantity")?)
             .map_err(|_| RequestError::invalid("参数 quantity 无效".to_string(), r.jd_order_no))?;
         Ok(ProduceResultCallback {
@@ -880,7 +921,9 @@ mod tests {
     const A2_CIPHER: &str = "QZltw6QjIQ55tmU0xg2+26pc61I23M+dPTBDU4tMZdelTtVt1TjjsrzjDvioYKZqII1sLB3+/yACSnQYc1U18WkU6NVZZVlzj+kOcLkVwpNF4doqugLu9xcQM5A70VMy";
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn aes() -> JdAesKey {
@@ -953,12 +996,20 @@ mod tests {
 
         let mut f = pairs(S1_FIELDS);
         f.push(("sign".into(), "10c1c32a49e2a520ef59ca97cefc73f8".into()));
-        assert!(!BeginDistillRequest::parse(&f).expect("valid").verify_signature(K));
+        assert!(
+            !BeginDistillRequest::parse(&f)
+                .expect("valid")
+                .verify_signature(K)
+        );
 
         // A tampered value breaks the signature.
         let mut f = s1_form();
         f[4].1 = "1".into(); // totalPrice
-        assert!(!BeginDistillRequest::parse(&f).expect("valid").verify_signature(K));
+        assert!(
+            !BeginDistillRequest::parse(&f)
+                .expect("valid")
+                .verify_signature(K)
+        );
         // Unknown extra fields are signed too.
         let mut f = s1_form();
         f.push(("expand".into(), "abc".into()));
@@ -967,7 +1018,12 @@ mod tests {
 
     #[test]
     fn s2_legacy_example_with_and_without_line_breaks() {
-        let wrapped = format!("{}\n{}\n{}", &A1_CIPHER[..76], &A1_CIPHER[76..152], &A1_CIPHER[152..]);
+        let wrapped = format!(
+            "{}\n{}\n{}",
+            &A1_CIPHER[..76],
+            &A1_CIPHER[76..152],
+            &A1_CIPHER[152..]
+        );
         assert!(wrapped.starts_with("QZltw6"));
         assert!(A1_CIPHER[..76].ends_with("kBwl"));
         assert!(A1_CIPHER[76..152].starts_with("MdwkG5") && A1_CIPHER[76..152].ends_with("jyCO"));
@@ -992,7 +1048,10 @@ mod tests {
             )
         );
         assert_eq!(sign(&with_breaks, K), "d847ad8beb23f036ccc0874153efb298");
-        assert_eq!(sign(&fields(A1_CIPHER), K), "aa6bb2ce8f69a0475aa2a9461f1a8951");
+        assert_eq!(
+            sign(&fields(A1_CIPHER), K),
+            "aa6bb2ce8f69a0475aa2a9461f1a8951"
+        );
     }
 
     #[test]
@@ -1003,7 +1062,10 @@ mod tests {
             ("timestamp", "20210207170426"),
             ("sign", "3188db973425577d8a3c2111990a4c2f"),
         ]);
-        assert_eq!(sign_string(&fields, K), format!("jdOrderNo10001timestamp20210207170426{K}"));
+        assert_eq!(
+            sign_string(&fields, K),
+            format!("jdOrderNo10001timestamp20210207170426{K}")
+        );
         assert_eq!(sign(&fields, K), "3188db973425577d8a3c2111990a4c2f");
         let req = FindDistillRequest::parse(&fields).expect("valid");
         assert_eq!(req.jd_order_no, 10001);
@@ -1031,11 +1093,16 @@ mod tests {
             ("signType", "MD5"),
             ("timestamp", "20210208101217"),
         ]);
-        let without: Vec<(String, String)> =
-            with_empty.iter().filter(|(k, _)| k != "produceAccount").cloned().collect();
+        let without: Vec<(String, String)> = with_empty
+            .iter()
+            .filter(|(k, _)| k != "produceAccount")
+            .cloned()
+            .collect();
         assert_eq!(
             sign_string(&with_empty, K),
-            format!("jdOrderNo10002notifyUrlhttps://vtpnotify.jd.com/vtppayTime20210208101218quantity2timestamp20210208101217totalPrice20000vendorId1201wareNo45001{K}")
+            format!(
+                "jdOrderNo10002notifyUrlhttps://vtpnotify.jd.com/vtppayTime20210208101218quantity2timestamp20210208101217totalPrice20000vendorId1201wareNo45001{K}"
+            )
         );
         assert_eq!(sign(&with_empty, K), "34c5d9e30f31e580f2b722a499ffd9b1");
         assert_eq!(sign(&without, K), "34c5d9e30f31e580f2b722a499ffd9b1");
@@ -1072,14 +1139,19 @@ mod tests {
         let answer = DistillAnswer::in_progress(10002, "SP00001");
         assert_eq!(
             sign_string(&answer.signed_fields("20210208110841"), K),
-            format!("agentOrderNoSP00001codeJDO_201jdOrderNo10002produceStatus3timestamp20210208110841{K}")
+            format!(
+                "agentOrderNoSP00001codeJDO_201jdOrderNo10002produceStatus3timestamp20210208110841{K}"
+            )
         );
         let body = answer.encode(K, "20210208110841");
         assert_eq!(
             String::from_utf8(body.clone()).expect("utf8"),
             r#"{"agentOrderNo":"SP00001","code":"JDO_201","jdOrderNo":10002,"produceStatus":3,"sign":"d24c4c18996e167c8a3d9ca000efac9c","signType":"MD5","timestamp":"20210208110841"}"#
         );
-        assert_eq!(DistillAnswer::parse_verified(&body, K).expect("valid"), answer);
+        assert_eq!(
+            DistillAnswer::parse_verified(&body, K).expect("valid"),
+            answer
+        );
         assert_eq!(
             DistillAnswer::parse_verified(&body, "wrong").unwrap_err(),
             AnswerError::BadSignature
@@ -1093,7 +1165,9 @@ mod tests {
         let answer = DistillAnswer::success(10002, "SP00001", Some(product));
         assert_eq!(
             sign_string(&answer.signed_fields("20210208110742"), K),
-            format!("agentOrderNoSP00001codeJDO_200jdOrderNo10002produceStatus1product{A2_CIPHER}timestamp20210208110742{K}")
+            format!(
+                "agentOrderNoSP00001codeJDO_200jdOrderNo10002produceStatus1product{A2_CIPHER}timestamp20210208110742{K}"
+            )
         );
         let body = answer.encode(K, "20210208110742");
         let json: Value = serde_json::from_slice(&body).expect("json");
@@ -1103,7 +1177,8 @@ mod tests {
         assert_eq!(json["product"], A2_CIPHER);
         assert_eq!(json["signType"], "MD5");
         let back = DistillAnswer::parse_verified(&body, K).expect("valid");
-        let cards = decrypt_cards(back.product.as_deref().expect("product"), &aes()).expect("cards");
+        let cards =
+            decrypt_cards(back.product.as_deref().expect("product"), &aes()).expect("cards");
         assert_eq!(cards, vec![a2_card()]);
     }
 
@@ -1139,7 +1214,9 @@ mod tests {
         let form_fields = callback.to_form(K, "20210208112401");
         assert_eq!(
             sign_string(&form_fields, K),
-            format!("agentOrderNoSP00001jdOrderNo10002produceStatus1product{A2_CIPHER}quantity1timestamp20210208112401vendorId1201{K}")
+            format!(
+                "agentOrderNoSP00001jdOrderNo10002produceStatus1product{A2_CIPHER}quantity1timestamp20210208112401vendorId1201{K}"
+            )
         );
         assert_eq!(
             form_fields,
@@ -1158,7 +1235,10 @@ mod tests {
         let decoded = form::parse_form(body.as_bytes());
         assert_eq!(decoded, form_fields, "Base64 + / = survive form encoding");
         assert!(verify_signed_fields(&decoded, K));
-        assert_eq!(ProduceResultCallback::parse(&decoded).expect("valid"), callback);
+        assert_eq!(
+            ProduceResultCallback::parse(&decoded).expect("valid"),
+            callback
+        );
     }
 
     #[test]
@@ -1182,7 +1262,15 @@ mod tests {
         let without = |name: &str| -> Vec<(String, String)> {
             s1_form().into_iter().filter(|(k, _)| k != name).collect()
         };
-        for name in ["wareNo", "quantity", "totalPrice", "payTime", "notifyUrl", "vendorId", "timestamp"] {
+        for name in [
+            "wareNo",
+            "quantity",
+            "totalPrice",
+            "payTime",
+            "notifyUrl",
+            "vendorId",
+            "timestamp",
+        ] {
             let err = BeginDistillRequest::parse(&without(name)).unwrap_err();
             assert_eq!(err.code, ProduceCode::InvalidParams, "{name}");
             assert_eq!(err.produce_status(), ProduceStatus::Failed);
@@ -1196,7 +1284,13 @@ mod tests {
         let with = |name: &str, value: &str| -> Vec<(String, String)> {
             s1_form()
                 .into_iter()
-                .map(|(k, v)| if k == name { (k, value.to_string()) } else { (k, v) })
+                .map(|(k, v)| {
+                    if k == name {
+                        (k, value.to_string())
+                    } else {
+                        (k, v)
+                    }
+                })
                 .collect()
         };
         for (name, value) in [
@@ -1224,7 +1318,10 @@ mod tests {
 
         let mut dup = s1_form();
         dup.push(("jdOrderNo".into(), "10009".into()));
-        assert_eq!(BeginDistillRequest::parse(&dup).unwrap_err().code, ProduceCode::InvalidParams);
+        assert_eq!(
+            BeginDistillRequest::parse(&dup).unwrap_err().code,
+            ProduceCode::InvalidParams
+        );
     }
 
     #[test]
@@ -1243,8 +1340,15 @@ mod tests {
         let mut lower = s1_form();
         lower[8].1 = "md5".into();
         assert!(BeginDistillRequest::parse(&lower).is_ok());
-        let no_type: Vec<(String, String)> = s1_form().into_iter().filter(|(k, _)| k != "signType").collect();
-        assert!(BeginDistillRequest::parse(&no_type).expect("valid").verify_signature(K));
+        let no_type: Vec<(String, String)> = s1_form()
+            .into_iter()
+            .filter(|(k, _)| k != "signType")
+            .collect();
+        assert!(
+            BeginDistillRequest::parse(&no_type)
+                .expect("valid")
+                .verify_signature(K)
+        );
     }
 
     #[test]
@@ -1266,7 +1370,10 @@ mod tests {
         }
         assert_eq!(ProduceCode::parse("JDO_999"), None);
         for n in 1..=4 {
-            assert_eq!(ProduceStatus::from_code(n).map(ProduceStatus::code), Some(n));
+            assert_eq!(
+                ProduceStatus::from_code(n).map(ProduceStatus::code),
+                Some(n)
+            );
         }
         assert_eq!(ProduceStatus::from_code(0), None);
         assert_eq!(ProduceStatus::from_code(5), None);
@@ -1315,7 +1422,10 @@ mod tests {
         let cipher = aes().encrypt_b64(plain.as_bytes());
         let map = decrypt_expand(&cipher, &aes()).expect("expand");
         assert_eq!(map["orderPaymentAmount"], 5000);
-        let escaped = cipher.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D");
+        let escaped = cipher
+            .replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D");
         assert_eq!(decrypt_expand(&escaped, &aes()).expect("expand"), map);
         assert!(decrypt_expand("zr75dzeGdwf4MqR/6Y9oGkGYq0CBSHwhOhyCvEBK18g=", &aes()).is_err());
         assert!(decrypt_expand("%%%zz", &aes()).is_err());
@@ -1323,8 +1433,14 @@ mod tests {
 
     #[test]
     fn callback_urls() {
-        assert_eq!(callback_url("https://vtpnotify.jd.com/vtp"), "https://vtpnotify.jd.com/vtp/produce/result");
-        assert_eq!(callback_url("https://vtpnotify.jd.com/vtp/"), "https://vtpnotify.jd.com/vtp/produce/result");
+        assert_eq!(
+            callback_url("https://vtpnotify.jd.com/vtp"),
+            "https://vtpnotify.jd.com/vtp/produce/result"
+        );
+        assert_eq!(
+            callback_url("https://vtpnotify.jd.com/vtp/"),
+            "https://vtpnotify.jd.com/vtp/produce/result"
+        );
         assert_eq!(
             callback_url("https://vtpnotify.jd.com/vtp/produce/result"),
             "https://vtpnotify.jd.com/vtp/produce/result"
@@ -1333,14 +1449,26 @@ mod tests {
             callback_url(" https://vtpnotify.jd.com/vtp/produce/result/ "),
             "https://vtpnotify.jd.com/vtp/produce/result"
         );
-        assert_eq!(callback_url("http://vtp.jd.com/notify"), "http://vtp.jd.com/notify/produce/result");
-        assert_eq!(SELF_TEST_CALLBACK_URL, "https://tsp.shop.jd.com/vtp/produce/notify");
+        assert_eq!(
+            callback_url("http://vtp.jd.com/notify"),
+            "http://vtp.jd.com/notify/produce/result"
+        );
+        assert_eq!(
+            SELF_TEST_CALLBACK_URL,
+            "https://tsp.shop.jd.com/vtp/produce/notify"
+        );
     }
 
     #[test]
     fn callback_answers() {
-        assert_eq!(CallbackAnswer::parse(r#"{"code":"0","message":"成功"}"#.as_bytes()), CallbackVerdict::Delivered);
-        assert_eq!(CallbackAnswer::parse(br#"{"code":0}"#), CallbackVerdict::Delivered);
+        assert_eq!(
+            CallbackAnswer::parse(r#"{"code":"0","message":"成功"}"#.as_bytes()),
+            CallbackVerdict::Delivered
+        );
+        assert_eq!(
+            CallbackAnswer::parse(br#"{"code":0}"#),
+            CallbackVerdict::Delivered
+        );
         for code in ["13", "10", "11", "19"] {
             let body = format!(r#"{{"code":"{code}","message":"x"}}"#);
             match CallbackAnswer::parse(body.as_bytes()) {

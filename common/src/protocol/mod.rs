@@ -16,7 +16,10 @@ use chrono::{DateTime, FixedOffset, Utc};
 pub fn beijing_timestamp(now: DateTime<Utc>) -> String {
     // UTC+8 is always a valid offset; the UTC fallback only keeps this panic-free.
     match FixedOffset::east_opt(8 * 3600) {
-        Some(beijing) => now.with_timezone(&beijing).format("%Y%m%d%H%M%S").to_string(),
+        Some(beijing) => now
+            .with_timezone(&beijing)
+            .format("%Y%m%d%H%M%S")
+            .to_string(),
         None => now.format("%Y%m%d%H%M%S").to_string(),
     }
 }

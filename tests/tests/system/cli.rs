@@ -23,7 +23,12 @@ fn admin(stage: &Stage, args: &[&str], stdin: Option<&str>) -> Run {
         .spawn()
         .expect("run admin");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     } else {
         drop(child.stdin.take());
     }
@@ -51,49 +56,151 @@ async fn provisioning_commands() {
     let stage = Stage::new().await;
     let s = &stage;
     assert!(ok(admin(s, &["migrate"], None)).contains("迁移"));
-    assert!(ok(admin(s, &["migrate"], None)).contains("迁移"), "idempotent");
+    assert!(
+        ok(admin(s, &["migrate"], None)).contains("迁移"),
+        "idempotent"
+    );
 
     // Users: password from stdin, argon2id at rest, duplicates refused.
-    let out = ok(admin(s, &["create-user", "--username", "alice", "--role", "admin"], Some("s3cret-pass\n")));
+    let out = ok(admin(
+        s,
+        &["create-user", "--username", "alice", "--role", "admin"],
+        Some("s3cret-pass\n"),
+    ));
     assert!(out.contains("alice"));
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM admin_users WHERE username = 'alice'")
-        .fetch_one(&s.pool)
-        .await
-        .unwrap();
+    let hash: String =
+        sqlx::query_scalar("SELECT password_hash FROM admin_users WHERE username = 'alice'")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
     assert!(hash.starts_with("$argon2id$") && !hash.contains("s3cret-pass"));
-    let dup = admin(s, &["create-user", "--username", "alice", "--role", "viewer"], Some("another-pass\n"));
+    let dup = admin(
+        s,
+        &["create-user", "--username", "alice", "--role", "viewer"],
+        Some("another-pass\n"),
+    );
     assert_eq!(dup.code, 1, "{}", dup.stderr);
-    let short = admin(s, &["create-user", "--username", "bob", "--role", "viewer"], Some("short\n"));
+    let short = admin(
+        s,
+        &["create-user", "--username", "bob", "--role", "viewer"],
+        Some("short\n"),
+    );
     assert_eq!(short.code, 1);
 
     // Shops of the three platforms.
     ok(admin(
         s,
-        &["shop", "add", "--platform", "jd-general", "--name", "通用店", "--vendor-id", "1201", "--md5-key", MD5_KEY, "--aes-key", AES_KEY, "--mode", "test"],
+        &[
+            "shop",
+            "add",
+            "--platform",
+            "jd-general",
+            "--name",
+            "通用店",
+            "--vendor-id",
+            "1201",
+            "--md5-key",
+            MD5_KEY,
+            "--aes-key",
+            AES_KEY,
+            "--mode",
+            "test",
+        ],
         None,
     ));
     ok(admin(
         s,
-        &["shop", "add", "--platform", "jd-game", "--name", "点卡店", "--customer-id", "10817", "--private-key", GAME_KEY, "--direct-callback-url", "http://127.0.0.1:9/gameApi.action"],
+        &[
+            "shop",
+            "add",
+            "--platform",
+            "jd-game",
+            "--name",
+            "点卡店",
+            "--customer-id",
+            "10817",
+            "--private-key",
+            GAME_KEY,
+            "--direct-callback-url",
+            "http://127.0.0.1:9/gameApi.action",
+        ],
         None,
     ));
     ok(admin(
         s,
-        &["shop", "add", "--platform", "agiso", "--name", "阿奇索店", "--service", "aldsJd", "--app-id", "1234567", "--app-secret", AGISO_SECRET, "--access-token", AGISO_TOKEN],
+        &[
+            "shop",
+            "add",
+            "--platform",
+            "agiso",
+            "--name",
+            "阿奇索店",
+            "--service",
+            "aldsJd",
+            "--app-id",
+            "1234567",
+            "--app-secret",
+            AGISO_SECRET,
+            "--access-token",
+            AGISO_TOKEN,
+        ],
         None,
     ));
     let bad_aes = admin(
         s,
-        &["shop", "add", "--platform", "jd-general", "--name", "x", "--vendor-id", "1", "--md5-key", "k", "--aes-key", "short"],
+        &[
+            "shop",
+            "add",
+            "--platform",
+            "jd-general",
+            "--name",
+            "x",
+            "--vendor-id",
+            "1",
+            "--md5-key",
+            "k",
+            "--aes-key",
+            "short",
+        ],
         None,
     );
     assert_eq!(bad_aes.code, 1);
     assert!(bad_aes.stderr.contains("32"), "{}", bad_aes.stderr);
-    let missing = admin(s, &["shop", "add", "--platform", "jd-game", "--name", "y", "--customer-id", "5"], None);
-    assert!(missing.code == 1 && missing.stderr.contains("--private-key"), "{}", missing.stderr);
+    let missing = admin(
+        s,
+        &[
+            "shop",
+            "add",
+            "--platform",
+            "jd-game",
+            "--name",
+            "y",
+            "--customer-id",
+            "5",
+        ],
+        None,
+    );
+    assert!(
+        missing.code == 1 && missing.stderr.contains("--private-key"),
+        "{}",
+        missing.stderr
+    );
     let dup = admin(
         s,
-        &["shop", "add", "--platform", "jd-general", "--name", "通用店2", "--vendor-id", "1201", "--md5-key", "a", "--aes-key", AES_KEY],
+        &[
+            "shop",
+            "add",
+            "--platform",
+            "jd-general",
+            "--name",
+            "通用店2",
+            "--vendor-id",
+            "1201",
+            "--md5-key",
+            "a",
+            "--aes-key",
+            AES_KEY,
+        ],
         None,
     );
     assert_eq!(dup.code, 1, "same vendorId twice");
@@ -106,31 +213,97 @@ async fn provisioning_commands() {
     assert_eq!(shops[2]["agiso_service"], "aldsJd");
     let human = ok(admin(s, &["shop", "list"], None));
     for secret in [MD5_KEY, AES_KEY, GAME_KEY, AGISO_SECRET, AGISO_TOKEN] {
-        assert!(!list.contains(secret) && !human.contains(secret), "secret printed");
+        assert!(
+            !list.contains(secret) && !human.contains(secret),
+            "secret printed"
+        );
     }
     // Secrets are encrypted at rest and decrypt with MASTER_KEY.
-    let row = common::db::shops::find_by_merchant(&s.pool, common::domain::Platform::JdGeneral, "1201", "")
-        .await
-        .unwrap()
-        .unwrap();
+    let row = common::db::shops::find_by_merchant(
+        &s.pool,
+        common::domain::Platform::JdGeneral,
+        "1201",
+        "",
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let enc = row.md5_key_enc.clone().unwrap();
     assert!(!String::from_utf8_lossy(&enc).contains(MD5_KEY));
     let key = common::testing::master_key();
-    assert_eq!(row.secret(&key, common::db::shops::ShopSecret::Md5Key).unwrap().as_deref(), Some(MD5_KEY));
-    assert_eq!(row.secret(&key, common::db::shops::ShopSecret::AesKey).unwrap().as_deref(), Some(AES_KEY));
+    assert_eq!(
+        row.secret(&key, common::db::shops::ShopSecret::Md5Key)
+            .unwrap()
+            .as_deref(),
+        Some(MD5_KEY)
+    );
+    assert_eq!(
+        row.secret(&key, common::db::shops::ShopSecret::AesKey)
+            .unwrap()
+            .as_deref(),
+        Some(AES_KEY)
+    );
 
     // Products with SKU mappings.
     ok(admin(
         s,
-        &["product", "add", "--name", "话费卡50", "--mode", "card", "--sku", "jd-general:45001", "--sku", "jd-game:10022039398", "--face-value-fen", "5000", "--low-stock", "3"],
+        &[
+            "product",
+            "add",
+            "--name",
+            "话费卡50",
+            "--mode",
+            "card",
+            "--sku",
+            "jd-general:45001",
+            "--sku",
+            "jd-game:10022039398",
+            "--face-value-fen",
+            "5000",
+            "--low-stock",
+            "3",
+        ],
         None,
     ));
-    ok(admin(s, &["product", "add", "--name", "直充Q币", "--mode", "direct-manual", "--sku", "jd-game:200"], None));
-    let dup_sku = admin(s, &["product", "add", "--name", "other", "--mode", "card", "--sku", "jd-general:45001"], None);
+    ok(admin(
+        s,
+        &[
+            "product",
+            "add",
+            "--name",
+            "直充Q币",
+            "--mode",
+            "direct-manual",
+            "--sku",
+            "jd-game:200",
+        ],
+        None,
+    ));
+    let dup_sku = admin(
+        s,
+        &[
+            "product",
+            "add",
+            "--name",
+            "other",
+            "--mode",
+            "card",
+            "--sku",
+            "jd-general:45001",
+        ],
+        None,
+    );
     assert_eq!(dup_sku.code, 1, "a SKU maps to one product");
-    let bad_sku = admin(s, &["product", "add", "--name", "other", "--mode", "card", "--sku", "45001"], None);
+    let bad_sku = admin(
+        s,
+        &[
+            "product", "add", "--name", "other", "--mode", "card", "--sku", "45001",
+        ],
+        None,
+    );
     assert_eq!(bad_sku.code, 1);
-    let products: serde_json::Value = serde_json::from_str(&ok(admin(s, &["product", "list", "--json"], None))).unwrap();
+    let products: serde_json::Value =
+        serde_json::from_str(&ok(admin(s, &["product", "list", "--json"], None))).unwrap();
     assert_eq!(products[0]["skus"], "jd_general:45001,jd_game:10022039398");
     assert_eq!(products[1]["mode"], "direct_manual");
 
@@ -142,27 +315,59 @@ async fn provisioning_commands() {
     )
     .unwrap();
     let path = file.to_str().unwrap();
-    let out = ok(admin(s, &["cards", "import", "--product", "话费卡50", "--file", path, "--batch", "B1"], None));
+    let out = ok(admin(
+        s,
+        &[
+            "cards",
+            "import",
+            "--product",
+            "话费卡50",
+            "--file",
+            path,
+            "--batch",
+            "B1",
+        ],
+        None,
+    ));
     assert!(out.contains("new 3, duplicate 1, invalid 2"), "{out}");
-    let out = ok(admin(s, &["cards", "import", "--product", "话费卡50", "--file", path], None));
+    let out = ok(admin(
+        s,
+        &["cards", "import", "--product", "话费卡50", "--file", path],
+        None,
+    ));
     assert!(out.contains("new 0, duplicate 4, invalid 2"), "{out}");
-    let not_card = admin(s, &["cards", "import", "--product", "直充Q币", "--file", path], None);
+    let not_card = admin(
+        s,
+        &["cards", "import", "--product", "直充Q币", "--file", path],
+        None,
+    );
     assert_eq!(not_card.code, 1);
     let _ = std::fs::remove_file(&file);
 
-    let stock: serde_json::Value = serde_json::from_str(&ok(admin(s, &["cards", "stock", "--json"], None))).unwrap();
+    let stock: serde_json::Value =
+        serde_json::from_str(&ok(admin(s, &["cards", "stock", "--json"], None))).unwrap();
     assert_eq!(stock[0]["product_name"], "话费卡50");
     assert_eq!(stock[0]["available"], 3);
     assert_eq!(stock[0]["sold"], 0);
     assert!(ok(admin(s, &["cards", "stock"], None)).contains("话费卡50"));
 
     // Cards are encrypted at rest.
-    let blobs: Vec<Vec<u8>> = sqlx::query_scalar("SELECT card_pass_enc FROM cards").fetch_all(&s.pool).await.unwrap();
+    let blobs: Vec<Vec<u8>> = sqlx::query_scalar("SELECT card_pass_enc FROM cards")
+        .fetch_all(&s.pool)
+        .await
+        .unwrap();
     assert_eq!(blobs.len(), 3);
-    let mut plain: Vec<String> = blobs.iter().map(|b| key.decrypt_string(b).unwrap()).collect();
+    let mut plain: Vec<String> = blobs
+        .iter()
+        .map(|b| key.decrypt_string(b).unwrap())
+        .collect();
     plain.sort();
     assert_eq!(plain, ["PWD-0001", "PWD-0002", "PWD-0003"]);
-    assert!(blobs.iter().all(|b| !String::from_utf8_lossy(b).contains("PWD-")));
+    assert!(
+        blobs
+            .iter()
+            .all(|b| !String::from_utf8_lossy(b).contains("PWD-"))
+    );
 
     // Every write is audited.
     let audited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE username = 'cli'")

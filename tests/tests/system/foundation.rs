@@ -16,9 +16,23 @@ fn secret(s: &str) -> secrecy::SecretString {
 }
 
 const TABLES: [&str; 17] = [
-    "admin_users", "audit_log", "callback_attempts", "cards", "order_events", "orders", "outbox",
-    "product_skus", "product_suppliers", "products", "service_heartbeats", "sessions", "settings",
-    "shops", "stock_alerts", "supplier_orders", "suppliers",
+    "admin_users",
+    "audit_log",
+    "callback_attempts",
+    "cards",
+    "order_events",
+    "orders",
+    "outbox",
+    "product_skus",
+    "product_suppliers",
+    "products",
+    "service_heartbeats",
+    "sessions",
+    "settings",
+    "shops",
+    "stock_alerts",
+    "supplier_orders",
+    "suppliers",
 ];
 
 #[tokio::test]
@@ -26,7 +40,9 @@ async fn migrations_apply_twice_on_a_fresh_database() {
     let db = TestDb::create().await;
     let pool = db.pool().await;
     common::db::migrate(&pool).await.expect("first run");
-    common::db::migrate(&pool).await.expect("second run is a no-op");
+    common::db::migrate(&pool)
+        .await
+        .expect("second run is a no-op");
     let mut tables: Vec<String> = sqlx::query_scalar(
         "SELECT CAST(table_name AS CHAR) FROM information_schema.tables
          WHERE table_schema = DATABASE() AND table_name <> '_sqlx_migrations'",
@@ -36,10 +52,11 @@ async fn migrations_apply_twice_on_a_fresh_database() {
     .unwrap();
     tables.sort();
     assert_eq!(tables, TABLES);
-    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let applied: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(applied as usize, common::db::MIGRATOR.iter().count());
     pool.close().await;
     db.drop_database().await;
@@ -49,12 +66,22 @@ async fn migrations_apply_twice_on_a_fresh_database() {
 async fn topology_is_declared_twice_and_routes_by_platform() {
     let prefix = unique("t") + ".";
     let topo = Topology::new(prefix.clone());
-    let first = Mq::connect(secret(&amqp_url()), "test-1", topo.clone(), Duration::from_secs(10))
-        .await
-        .expect("first declaration");
-    let second = Mq::connect(secret(&amqp_url()), "test-2", topo.clone(), Duration::from_secs(10))
-        .await
-        .expect("second declaration with the same arguments");
+    let first = Mq::connect(
+        secret(&amqp_url()),
+        "test-1",
+        topo.clone(),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("first declaration");
+    let second = Mq::connect(
+        secret(&amqp_url()),
+        "test-2",
+        topo.clone(),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("second declaration with the same arguments");
     // Declaring again on a live connection is also fine.
     let ch = second.channel().await.unwrap();
     topo.declare(&ch).await.expect("third declaration");
@@ -84,7 +111,10 @@ async fn topology_is_declared_twice_and_routes_by_platform() {
     ] {
         let got = drain_queue(&topo.queue(queue), 2, Duration::from_secs(3)).await;
         assert_eq!(got.len(), 1, "{queue:?}");
-        assert_eq!(got[0].0.as_deref(), Some(event.event_id.to_string().as_str()));
+        assert_eq!(
+            got[0].0.as_deref(),
+            Some(event.event_id.to_string().as_str())
+        );
         assert_eq!(&Event::parse(&got[0].1).unwrap(), event);
     }
 
@@ -125,7 +155,10 @@ async fn outbox_relay_killed_between_publish_and_delete_still_delivers() {
     .1;
     assert!(!status.success(), "the failpoint aborts the process");
 
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&stage.pool).await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(&stage.pool)
+        .await
+        .unwrap();
     assert_eq!(left, 1, "the row survives the crash");
 
     let queue = Topology::new(stage.prefix.clone()).queue(QueueName::FulfillmentOrders);
@@ -136,7 +169,10 @@ async fn outbox_relay_killed_between_publish_and_delete_still_delivers() {
     relay.wait_ready(Duration::from_secs(30)).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&stage.pool).await.unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(&stage.pool)
+            .await
+            .unwrap();
         if left == 0 {
             break;
         }
@@ -147,20 +183,25 @@ async fn outbox_relay_killed_between_publish_and_delete_still_delivers() {
     assert_eq!(second.len(), 1, "published once more after the restart");
     let id = event.event_id.to_string();
     assert_eq!(first[0].0.as_deref(), Some(id.as_str()));
-    assert_eq!(second[0].0.as_deref(), Some(id.as_str()), "a re-delivery carries the same message id");
+    assert_eq!(
+        second[0].0.as_deref(),
+        Some(id.as_str()),
+        "a re-delivery carries the same message id"
+    );
     assert_eq!(first[0].1, second[0].1);
     relay.terminate();
     stage.cleanup().await;
 }
 
 async fn insert_order(pool: &common::db::Pool, status: OrderStatus) -> u64 {
-    let shop = sqlx::query("INSERT INTO shops (platform, name, merchant_id) VALUES ('jd_general', ?, ?)")
-        .bind(unique("shop"))
-        .bind(unique(""))
-        .execute(pool)
-        .await
-        .unwrap()
-        .last_insert_id();
+    let shop =
+        sqlx::query("INSERT INTO shops (platform, name, merchant_id) VALUES ('jd_general', ?, ?)")
+            .bind(unique("shop"))
+            .bind(unique(""))
+            .execute(pool)
+            .await
+            .unwrap()
+            .last_insert_id();
     sqlx::query(
         "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, sku, quantity,
             total_price_fen, status) VALUES (?, 'jd_general', ?, '10001', 'card', '45001', 1, 10000, ?)",
@@ -180,44 +221,107 @@ async fn transitions_are_guarded_and_recorded() {
     let id = insert_order(&pool, OrderStatus::Received).await;
 
     let mut tx = pool.begin().await.unwrap();
-    orders::transition(&mut tx, id, OrderStatus::Received, OrderStatus::Processing, "test", Some("start"))
-        .await
-        .unwrap();
+    orders::transition(
+        &mut tx,
+        id,
+        OrderStatus::Received,
+        OrderStatus::Processing,
+        "test",
+        Some("start"),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
     // Illegal by the state machine: nothing changes.
     let mut tx = pool.begin().await.unwrap();
-    let err = orders::transition(&mut tx, id, OrderStatus::Processing, OrderStatus::Received, "test", None)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, OrderError::Transition(TransitionError::Illegal { .. })), "{err:?}");
+    let err = orders::transition(
+        &mut tx,
+        id,
+        OrderStatus::Processing,
+        OrderStatus::Received,
+        "test",
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, OrderError::Transition(TransitionError::Illegal { .. })),
+        "{err:?}"
+    );
     // Legal but stale: the row is no longer in the expected status.
-    let err = orders::transition(&mut tx, id, OrderStatus::Received, OrderStatus::Failed, "test", None)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, OrderError::Transition(TransitionError::Stale { .. })), "{err:?}");
-    orders::transition(&mut tx, id, OrderStatus::Processing, OrderStatus::Succeeded, "test", None)
-        .await
-        .unwrap();
+    let err = orders::transition(
+        &mut tx,
+        id,
+        OrderStatus::Received,
+        OrderStatus::Failed,
+        "test",
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, OrderError::Transition(TransitionError::Stale { .. })),
+        "{err:?}"
+    );
+    orders::transition(
+        &mut tx,
+        id,
+        OrderStatus::Processing,
+        OrderStatus::Succeeded,
+        "test",
+        None,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = pool.begin().await.unwrap();
-    let err = orders::transition(&mut tx, id, OrderStatus::Succeeded, OrderStatus::Failed, "test", None)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, OrderError::Transition(TransitionError::Illegal { .. })));
+    let err = orders::transition(
+        &mut tx,
+        id,
+        OrderStatus::Succeeded,
+        OrderStatus::Failed,
+        "test",
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        OrderError::Transition(TransitionError::Illegal { .. })
+    ));
     tx.rollback().await.unwrap();
 
-    let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE id = ?").bind(id).fetch_one(&pool).await.unwrap();
+    let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE id = ?")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(status, "succeeded");
     let completed: Option<chrono::NaiveDateTime> =
-        sqlx::query_scalar("SELECT completed_at FROM orders WHERE id = ?").bind(id).fetch_one(&pool).await.unwrap();
+        sqlx::query_scalar("SELECT completed_at FROM orders WHERE id = ?")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert!(completed.is_some());
     let events = orders::events(&pool, id).await.unwrap();
-    let path: Vec<_> = events.iter().map(|e| (e.from_status.clone().unwrap_or_default(), e.to_status.clone())).collect();
+    let path: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.from_status.clone().unwrap_or_default(),
+                e.to_status.clone(),
+            )
+        })
+        .collect();
     assert_eq!(
         path,
-        vec![("received".into(), "processing".into()), ("processing".into(), "succeeded".into())]
+        vec![
+            ("received".into(), "processing".into()),
+            ("processing".into(), "succeeded".into())
+        ]
     );
     assert_eq!(events[0].note.as_deref(), Some("start"));
     pool.close().await;
@@ -237,14 +341,34 @@ async fn every_binary_starts_ready_and_stops_on_sigterm() {
         ("MQ_PREFIX".into(), prefix.clone()),
         ("RUST_LOG".into(), "warn".into()),
     ];
-    let mut procs: Vec<(&str, Proc)> = SERVICES.iter().map(|s| (*s, Proc::spawn(s, &env))).collect();
+    let mut procs: Vec<(&str, Proc)> = SERVICES
+        .iter()
+        .map(|s| (*s, Proc::spawn(s, &env)))
+        .collect();
     let client = reqwest::Client::new();
     for (name, p) in procs.iter_mut() {
         p.wait_ready(Duration::from_secs(60)).await;
-        let health: serde_json::Value = client.get(p.url("/healthz")).send().await.unwrap().json().await.unwrap();
+        let health: serde_json::Value = client
+            .get(p.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(health["service"], *name);
-        let metrics = client.get(p.url("/metrics")).send().await.unwrap().text().await.unwrap();
-        assert!(metrics.contains("http_request_duration_seconds"), "{name}: {metrics}");
+        let metrics = client
+            .get(p.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("http_request_duration_seconds"),
+            "{name}: {metrics}"
+        );
         assert!(metrics.contains("route=\"/readyz\""), "{name}");
     }
     let pool = db.pool().await;
@@ -254,10 +378,15 @@ async fn every_binary_starts_ready_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(beats, 5, "every service records a heartbeat");
     for (name, mut p) in procs {
-        let status = tokio::task::spawn_blocking(move || p.terminate()).await.unwrap();
+        let status = tokio::task::spawn_blocking(move || p.terminate())
+            .await
+            .unwrap();
         assert!(status.success(), "{name} exited with {status}");
     }
-    let beats: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM service_heartbeats").fetch_one(&pool).await.unwrap();
+    let beats: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM service_heartbeats")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(beats, 0, "a clean stop removes the heartbeat");
     pool.close().await;
     common::testing::delete_topology(&prefix).await;
@@ -271,8 +400,14 @@ async fn readyz_reports_an_unreachable_database() {
     p.wait_ready(Duration::from_secs(30)).await;
     // Drop the database from under the running service.
     let name = stage.db.name.clone();
-    let mut conn = <sqlx::MySqlConnection as sqlx::Connection>::connect(&common::testing::server_url()).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE `{name}`"))).execute(&mut conn).await.unwrap();
+    let mut conn =
+        <sqlx::MySqlConnection as sqlx::Connection>::connect(&common::testing::server_url())
+            .await
+            .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE `{name}`")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let r = reqwest::get(p.url("/readyz")).await.unwrap();
     assert_eq!(r.status().as_u16(), 503);
     let body: serde_json::Value = r.json().await.unwrap();
@@ -290,7 +425,10 @@ fn run_with_env(name: &str, env: &[(&str, &str)]) -> (i32, String) {
         .stdin(Stdio::null())
         .output()
         .expect("run binary");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -299,23 +437,44 @@ fn every_binary_refuses_a_missing_or_malformed_database_url_or_master_key() {
     let amqp = "amqp://guest:guest@127.0.0.1:5672/%2f";
     for name in SERVICES {
         let cases: [(&[(&str, &str)], &str); 4] = [
-            (&[("AMQP_URL", amqp), ("MASTER_KEY", TEST_MASTER_KEY)], "DATABASE_URL is missing"),
             (
-                &[("DATABASE_URL", "postgres://u:hunter2@h/db"), ("AMQP_URL", amqp), ("MASTER_KEY", TEST_MASTER_KEY)],
+                &[("AMQP_URL", amqp), ("MASTER_KEY", TEST_MASTER_KEY)],
+                "DATABASE_URL is missing",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", "postgres://u:hunter2@h/db"),
+                    ("AMQP_URL", amqp),
+                    ("MASTER_KEY", TEST_MASTER_KEY),
+                ],
                 "DATABASE_URL is malformed",
             ),
-            (&[("DATABASE_URL", good_db), ("AMQP_URL", amqp)], "MASTER_KEY is missing"),
             (
-                &[("DATABASE_URL", good_db), ("AMQP_URL", amqp), ("MASTER_KEY", "hunter2")],
+                &[("DATABASE_URL", good_db), ("AMQP_URL", amqp)],
+                "MASTER_KEY is missing",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", good_db),
+                    ("AMQP_URL", amqp),
+                    ("MASTER_KEY", "hunter2"),
+                ],
                 "MASTER_KEY is malformed",
             ),
         ];
         for (env, expected) in cases {
             let (code, stderr) = run_with_env(name, env);
             assert_eq!(code, 2, "{name}: {stderr}");
-            assert_eq!(stderr.trim().lines().count(), 1, "{name}: one clear line: {stderr}");
+            assert_eq!(
+                stderr.trim().lines().count(),
+                1,
+                "{name}: one clear line: {stderr}"
+            );
             assert!(stderr.contains(expected), "{name}: {stderr}");
-            assert!(!stderr.contains("hunter2"), "{name} echoed a secret: {stderr}");
+            assert!(
+                !stderr.contains("hunter2"),
+                "{name} echoed a secret: {stderr}"
+            );
         }
     }
 }

@@ -1,0 +1,225 @@
+//! Service functions behind both JD protocols: product checks, idempotent order creation, and
+//! the stored view of an order that repeats and queries answer from.
+
+use std::sync::Arc;
+
+use common::db::cards::{self, IssuedCard};
+use common::db::orders::{self, Created, NewOrder, OrderRow};
+use common::db::products::ProductRow;
+use common::domain::{FailureReason, Fen, FulfilmentMode, OrderStatus};
+
+use crate::Gateway;
+
+/// Why a product cannot be sold for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProductRefusal {
+    Unknown,
+    Disabled,
+    PriceMismatch,
+    WrongKind,
+}
+
+impl ProductRefusal {
+    pub fn reason_zh(self) -> &'static str {
+        match self {
+            ProductRefusal::Unknown => "没有对应的商品",
+            ProductRefusal::Disabled => "商品暂停销售",
+            ProductRefusal::PriceMismatch => "价格不匹配",
+            ProductRefusal::WrongKind => "商品类型与接口不符",
+        }
+    }
+}
+
+/// Which kind of order an endpoint takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Card,
+    Direct,
+    /// 通用交易 takes both; the product decides.
+    Any,
+}
+
+impl Kind {
+    pub fn of(product: &ProductRow) -> &'static str {
+        match product.mode() {
+            Some(FulfilmentMode::Card) => "card",
+            _ => "direct",
+        }
+    }
+}
+
+/// Checks that `product` may be sold `quantity` times for `total`: enabled, of the endpoint's
+/// kind, and (when the product has a price) at exactly that price.
+pub fn check_product(
+    product: Option<&Arc<ProductRow>>,
+    kind: Kind,
+    quantity: u32,
+    total: Fen,
+) -> Result<Arc<ProductRow>, ProductRefusal> {
+    let product = product.ok_or(ProductRefusal::Unknown)?;
+    let mode = product.mode().ok_or(ProductRefusal::Unknown)?;
+    let kind_ok = match kind {
+        Kind::Any => true,
+        Kind::Card => mode == FulfilmentMode::Card,
+        Kind::Direct => mode != FulfilmentMode::Card,
+    };
+    if !kind_ok {
+        return Err(ProductRefusal::WrongKind);
+    }
+    if !product.enabled {
+        return Err(ProductRefusal::Disabled);
+    }
+    if let Some(price) = product.price_fen
+        && Some(total.0) != price.checked_mul(i64::from(quantity))
+    {
+        return Err(ProductRefusal::PriceMismatch);
+    }
+    Ok(product.clone())
+}
+
+/// Creates the order (row + first event + outbox, one transaction) or returns the stored one
+/// for a repeated platform order number, and wakes the outbox relay.
+pub async fn place_order(gw: &Gateway, new: &NewOrder) -> Result<Created, sqlx::Error> {
+    let created = orders::create(&gw.infra_db, new, "gateway").await?;
+    if matches!(created, Created::New(_)) {
+        gw.outbox.notify();
+    }
+    Ok(created)
+}
+
+/// An order as the platform sees it: where it is, and once succeeded its cards.
+pub struct OrderView {
+    pub order: OrderRow,
+    pub phase: Phase,
+}
+
+pub enum Phase {
+    InProgress,
+    Succeeded { cards: Vec<IssuedCard> },
+    Failed { reason: FailureReason, text: String },
+}
+
+/// Reads the stored state of `order` (and decrypts its cards when it succeeded).
+pub async fn view(gw: &Gateway, order: OrderRow) -> anyhow::Result<OrderView> {
+    let phase = match order.status()? {
+        OrderStatus::Succeeded => {
+            let cards = if order.order_kind == "card" {
+                cards::issued_to_order(&gw.infra_db, &gw.master_key, order.id).await?
+            } else {
+                Vec::new()
+            };
+            Phase::Succeeded { cards }
+        }
+        OrderStatus::Failed => {
+            let reason = order.failure().unwrap_or(FailureReason::UpstreamFailed);
+            let text = order
+                .failure_reason
+                .clone()
+                .filter(|t| !t.trim().is_empty())
+                .unwrap_or_else(|| reason.label_zh().to_owned());
+            Phase::Failed { reason, text }
+        }
+        _ => Phase::InProgress,
+    };
+    Ok(OrderView { order, phase })
+}
+
+/// Whether a card product has at least `quantity` sellable cards, or a direct product a way to
+/// recharge (manual mode, or an enabled supplier).
+pub async fn can_fulfil(
+    gw: &Gateway,
+    product: &ProductRow,
+    quantity: u32,
+) -> Result<bool, sqlx::Error> {
+    match product.mode() {
+        Some(FulfilmentMode::Card) => {
+            let want = i64::from(quantity);
+            Ok(cards::available_at_least(&gw.infra_db, product.id, want).await? >= want)
+        }
+        Some(FulfilmentMode::DirectManual) => Ok(true),
+        Some(FulfilmentMode::DirectSupplier) => {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM product_suppliers ps JOIN suppliers s ON s.id = ps.supplier_id
+                 WHERE ps.product_id = ? AND s.enabled = 1",
+            )
+            .bind(product.id)
+            .fetch_one(&gw.infra_db)
+            .await?;
+            Ok(n > 0)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Whether `timestamp` (`yyyyMMddHHmmss`, Beijing time) is within the configured window.
+pub fn timestamp_fresh(gw: &Gateway, timestamp: &str) -> bool {
+    if gw.timestamp_window.is_zero() {
+        return true;
+    }
+    let Ok(t) = chrono::NaiveDateTime::parse_from_str(timestamp.trim(), "%Y%m%d%H%M%S") else {
+        return false;
+    };
+    let Some(t) = t
+        .and_local_timezone(common::domain::types::beijing())
+        .single()
+    else {
+        return false;
+    };
+    let skew = (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+        .num_seconds()
+        .unsigned_abs();
+    skew <= gw.timestamp_window.as_secs()
+}
+
+/// The request stored with the order: decoded fields, signature removed.
+pub fn raw_request(fields: &[(String, String)]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .filter(|(k, _)| k != "sign")
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(mode: &str, enabled: bool, price: Option<i64>) -> Arc<ProductRow> {
+        Arc::new(ProductRow {
+            id: 1,
+            name: "p".into(),
+            mode: mode.into(),
+            face_value_fen: None,
+            price_fen: price,
+            low_stock_threshold: None,
+            out_of_stock_policy: "fail".into(),
+            stock_wait_seconds: 0,
+            enabled,
+        })
+    }
+
+    #[test]
+    fn product_checks() {
+        let card = product("card", true, Some(980));
+        assert!(check_product(Some(&card), Kind::Card, 2, Fen(1960)).is_ok());
+        assert_eq!(
+            check_product(Some(&card), Kind::Card, 2, Fen(1961)).unwrap_err(),
+            ProductRefusal::PriceMismatch
+        );
+        assert_eq!(
+            check_product(Some(&card), Kind::Direct, 1, Fen(980)).unwrap_err(),
+            ProductRefusal::WrongKind
+        );
+        assert!(check_product(Some(&card), Kind::Any, 1, Fen(980)).is_ok());
+        assert_eq!(
+            check_product(None, Kind::Any, 1, Fen(1)).unwrap_err(),
+            ProductRefusal::Unknown
+        );
+        let off = product("direct_manual", false, None);
+        assert_eq!(
+            check_product(Some(&off), Kind::Direct, 1, Fen(1)).unwrap_err(),
+            ProductRefusal::Disabled
+        );
+    }
+}

@@ -1,0 +1,435 @@
+//! JD 游戏点卡: preCheck, directCharge, directQuery, cardOrder, cardQuery.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use common::domain::FailureReason;
+use common::protocol::jd_game::{self as proto, GameAnswer, RetCode};
+
+use crate::{App, GAME_KEY, fail_order, order_id, succeed_with_cards};
+
+const CUSTOMER: &str = "10817";
+
+/// A signed 游戏点卡 request whose `data` is base64 of `data_bytes`.
+fn request_bytes(data_bytes: &[u8], timestamp: &str) -> Vec<(String, String)> {
+    let data = B64.encode(data_bytes);
+    let mut params = vec![
+        ("customerId".to_string(), CUSTOMER.to_string()),
+        ("data".to_string(), data),
+        ("timestamp".to_string(), timestamp.to_string()),
+    ];
+    let sign = proto::sign(&params, GAME_KEY);
+    params.push(("sign".into(), sign));
+    params
+}
+
+fn request(json: &str) -> Vec<(String, String)> {
+    request_bytes(json.as_bytes(), "20240101120000")
+}
+
+async fn call(app: &App, endpoint: &str, params: &[(String, String)]) -> GameAnswer {
+    let (status, body) = app
+        .post_form(&format!("/api/jd/game/{endpoint}"), params)
+        .await;
+    assert_eq!(status, 200);
+    GameAnswer::parse(&body)
+        .unwrap_or_else(|| panic!("not an answer: {}", String::from_utf8_lossy(&body)))
+}
+
+fn data_json(a: &GameAnswer) -> serde_json::Value {
+    let raw = B64.decode(a.data.as_deref().expect("data")).unwrap();
+    serde_json::from_slice(&raw).unwrap()
+}
+
+async fn add_cards(app: &App, sku_product: &str, n: usize) {
+    let key = common::testing::master_key();
+    let pid: u64 = sqlx::query_scalar("SELECT id FROM products WHERE name = ?")
+        .bind(sku_product)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let text: String = (0..n).map(|i| format!("C{i:04},P{i:04}\n")).collect();
+    common::db::cards::import(&app.pool, &key, pid, "B1", &text, true)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn direct_charge_doc_vector_is_accepted_and_queried() {
+    let app = App::start().await;
+    // Spec V2: the exact data and sign.
+    let json = r#"{"orderId":"301189718928","buyNum":"1","skuId":"10022039398","brandId":"1010000055","totalPrice":"9.80","gameAccount":"测试账号01"}"#;
+    let params = request_bytes(json.as_bytes(), "20240101120000");
+    assert_eq!(
+        params[1].1,
+        "eyJvcmRlcklkIjoiMzAxMTg5NzE4OTI4IiwiYnV5TnVtIjoiMSIsInNrdUlkIjoiMTAwMjIwMzkzOTgiLCJicmFuZElkIjoiMTAxMDAwMDA1NSIsInRvdGFsUHJpY2UiOiI5LjgwIiwiZ2FtZUFjY291bnQiOiLmtYvor5XotKblj7cwMSJ9"
+    );
+    assert_eq!(params[3].1, "a95df4666fc57aceefd2b5c5dc99fd15");
+    let a = call(&app, "directCharge", &params).await;
+    assert_eq!(a.ret_code, RetCode::Success, "{a:?}");
+    let row: (String, i64, Option<String>, String) = sqlx::query_as(
+        "SELECT order_kind, total_price_fen, recharge_account, platform FROM orders",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        row,
+        (
+            "direct".into(),
+            980,
+            Some("测试账号01".into()),
+            "jd_game".into()
+        )
+    );
+
+    // Same content again: 100, nothing new. Conflicting content: 102, nothing new.
+    assert_eq!(
+        call(&app, "directCharge", &params).await.ret_code,
+        RetCode::Success
+    );
+    let conflicting = json.replace("测试账号01", "别的账号");
+    assert_eq!(
+        call(&app, "directCharge", &request(&conflicting))
+            .await
+            .ret_code,
+        RetCode::DuplicateOrder
+    );
+    assert_eq!(app.count("orders").await, 1);
+    let msgs = app.created_messages().await;
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].1["platform"], "jd_game");
+
+    let q = request(r#"{"orderId":301189718928}"#);
+    let a = call(&app, "directQuery", &q).await;
+    assert_eq!(
+        (a.ret_code, data_json(&a)["orderStatus"].as_i64()),
+        (RetCode::Success, Some(1))
+    );
+    // The doc's stray space inside the key is tolerated.
+    let a = call(
+        &app,
+        "directQuery",
+        &request(r#"{"orderId ":"301189718928"}"#),
+    )
+    .await;
+    assert_eq!(a.ret_code, RetCode::Success);
+
+    let id = order_id(&app.pool, "301189718928").await;
+    succeed_with_cards(&app.pool, id, &[]).await;
+    let a = call(&app, "directQuery", &q).await;
+    assert_eq!(data_json(&a)["orderStatus"].as_i64(), Some(0));
+
+    // Unknown order: 101.
+    assert_eq!(
+        call(&app, "directQuery", &request(r#"{"orderId":"1"}"#))
+            .await
+            .ret_code,
+        RetCode::OrderNotFound
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn card_order_and_query_return_the_cards() {
+    let app = App::start().await;
+    let order = r#"{"orderId":"301189718929","buyNum":2,"skuId":"20001","brandId":"1","totalPrice":"100.00","sourceType":0}"#;
+    let a = call(&app, "cardOrder", &request(order)).await;
+    assert_eq!(
+        (a.ret_code, a.data.as_deref()),
+        (RetCode::Success, None),
+        "asynchronous: no data"
+    );
+    let q = request(r#"{"orderId":"301189718929"}"#);
+    let a = call(&app, "cardQuery", &q).await;
+    assert_eq!(data_json(&a)["orderStatus"].as_i64(), Some(1));
+
+    let id = order_id(&app.pool, "301189718929").await;
+    succeed_with_cards(
+        &app.pool,
+        id,
+        &[
+            (
+                "DXFD-XCV-000000814",
+                "193-4343-32322814",
+                Some("2026-12-31"),
+            ),
+            ("C2", "P2", None),
+        ],
+    )
+    .await;
+    let a = call(&app, "cardQuery", &q).await;
+    assert_eq!(a.ret_message, "充值成功");
+    let d = data_json(&a);
+    assert_eq!(d["orderStatus"], "0");
+    assert_eq!(
+        d["cardinfos"][0],
+        serde_json::json!({"cardno":"DXFD-XCV-000000814","cardpass":"193-4343-32322814","expiretime":"2026-12-31"})
+    );
+    assert_eq!(d["cardinfos"].as_array().unwrap().len(), 2);
+    // A repeated cardOrder after success hands over the same cards synchronously.
+    let again = call(&app, "cardOrder", &request(order)).await;
+    assert_eq!(data_json(&again)["cardinfos"], d["cardinfos"]);
+
+    // A failed order: a non-retry code with the reason.
+    call(
+        &app,
+        "cardOrder",
+        &request(&order.replace("301189718929", "301189718930")),
+    )
+    .await;
+    fail_order(
+        &app.pool,
+        order_id(&app.pool, "301189718930").await,
+        FailureReason::OutOfStock,
+    )
+    .await;
+    let a = call(&app, "cardQuery", &request(r#"{"orderId":"301189718930"}"#)).await;
+    assert_eq!(
+        (a.ret_code, a.ret_message.as_str()),
+        (RetCode::BrandOrderFailed, "库存不足")
+    );
+    assert!(!a.ret_code.is_retry());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn ten_concurrent_card_orders_make_one_order() {
+    let app = App::start().await;
+    let req = request(r#"{"orderId":"555","buyNum":1,"skuId":"20001","totalPrice":50}"#);
+    let answers =
+        futures_util::future::join_all((0..10).map(|_| call(&app, "cardOrder", &req))).await;
+    assert!(
+        answers
+            .iter()
+            .all(|a| *a == answers[0] && a.ret_code == RetCode::Success),
+        "{answers:?}"
+    );
+    assert_eq!(app.count("orders").await, 1);
+    assert_eq!(app.created_messages().await.len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pre_check_reads_products_and_live_stock() {
+    let app = App::start().await;
+    let check = |sku: &str, n: u32, price: &str| {
+        request(&format!(
+            r#"{{"pin":"p","buyNum":"{n}","skuId":"{sku}","brandId":"1","userIp":"1.1.1.1","totalPrice":"{price}"}}"#
+        ))
+    };
+    assert_eq!(
+        call(&app, "preCheck", &check("20001", 2, "100"))
+            .await
+            .ret_code,
+        RetCode::OutOfStock
+    );
+    add_cards(&app, "点卡50", 2).await;
+    let a = call(&app, "preCheck", &check("20001", 2, "100")).await;
+    assert_eq!(a.ret_code, RetCode::Success);
+    assert_eq!(data_json(&a)["status"], "0");
+    assert_eq!(
+        call(&app, "preCheck", &check("20001", 3, "150"))
+            .await
+            .ret_code,
+        RetCode::OutOfStock
+    );
+    assert_eq!(
+        call(&app, "preCheck", &check("77777", 1, "1"))
+            .await
+            .ret_code,
+        RetCode::NoSuchProduct
+    );
+    assert_eq!(
+        call(&app, "preCheck", &check("20009", 1, "1"))
+            .await
+            .ret_code,
+        RetCode::NotForSale
+    );
+    // 游戏直充 costs 9.80 a unit: 2 units must be 19.60.
+    assert_eq!(
+        call(&app, "preCheck", &check("10022039398", 2, "19.60"))
+            .await
+            .ret_code,
+        RetCode::Success
+    );
+    assert_eq!(
+        call(&app, "preCheck", &check("10022039398", 2, "19.61"))
+            .await
+            .ret_code,
+        RetCode::PriceMismatch
+    );
+    assert_eq!(
+        app.count("orders").await,
+        0,
+        "preCheck never creates orders"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_requests_get_protocol_errors_and_store_nothing() {
+    let app = App::start().await;
+    let good = r#"{"orderId":"9","buyNum":1,"skuId":"20001","totalPrice":50}"#;
+
+    let mut bad_sign = request(good);
+    bad_sign[3].1 = "0".repeat(32);
+    assert_eq!(
+        call(&app, "cardOrder", &bad_sign).await.ret_code,
+        RetCode::SignFailed
+    );
+
+    let mut unknown = request(good);
+    unknown[0].1 = "4242".into();
+    let a = call(&app, "cardOrder", &unknown).await;
+    assert_eq!(
+        a.ret_code,
+        RetCode::SystemError,
+        "unknown customerId: a retry code, no refund"
+    );
+
+    // data that is not base64 / not JSON / truncated JSON, each correctly signed.
+    for data in [
+        "%%%not-base64%%%",
+        &B64.encode("not json"),
+        &B64.encode(&good[..20]),
+    ] {
+        let mut p = vec![
+            ("customerId".to_string(), CUSTOMER.to_string()),
+            ("data".to_string(), data.to_string()),
+            ("timestamp".to_string(), "20240101120000".to_string()),
+        ];
+        let s = proto::sign(&p, GAME_KEY);
+        p.push(("sign".into(), s));
+        assert_eq!(
+            call(&app, "cardOrder", &p).await.ret_code,
+            RetCode::InvalidParams,
+            "{data}"
+        );
+    }
+    // Missing fields.
+    assert_eq!(
+        call(&app, "cardOrder", &request(r#"{"orderId":"9"}"#))
+            .await
+            .ret_code,
+        RetCode::InvalidParams
+    );
+    let no_sign: Vec<_> = request(good)
+        .into_iter()
+        .filter(|(k, _)| k != "sign")
+        .collect();
+    assert_eq!(
+        call(&app, "cardOrder", &no_sign).await.ret_code,
+        RetCode::SignFailed
+    );
+    // Money must be exact: a third decimal is refused, not rounded.
+    assert_eq!(
+        call(
+            &app,
+            "cardOrder",
+            &request(&good.replace("50", "\"50.001\""))
+        )
+        .await
+        .ret_code,
+        RetCode::InvalidParams
+    );
+    // Oversized and garbage bodies: JSON answers with HTTP 200.
+    for body in [vec![b'x'; 70 * 1024], b"\xff\xfe".to_vec()] {
+        let (status, raw) = app
+            .post_raw(
+                "/api/jd/game/cardOrder",
+                body,
+                "application/x-www-form-urlencoded",
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            GameAnswer::parse(&raw).unwrap().ret_code,
+            RetCode::InvalidParams
+        );
+    }
+    assert_eq!(app.count("orders").await, 0);
+    assert_eq!(app.count("outbox").await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn tolerant_parsing_gbk_plus_as_space_json_body_query_string() {
+    let app = App::start().await;
+    // GBK-encoded data (the fallback) with a Chinese account.
+    let json = r#"{"orderId":"71","buyNum":"1","skuId":"10022039398","totalPrice":9.8,"gameAccount":"账号甲"}"#;
+    let (gbk, _, _) = encoding_rs::GBK.encode(json);
+    assert_eq!(
+        call(&app, "directCharge", &request_bytes(&gbk, "20240101120000"))
+            .await
+            .ret_code,
+        RetCode::Success
+    );
+    let account: String =
+        sqlx::query_scalar("SELECT recharge_account FROM orders WHERE platform_order_no = '71'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(account, "账号甲");
+
+    // A `+` in the base64 that arrives as a space (an unencoded form body).
+    let mut found = None;
+    for i in 0..200 {
+        let json = format!(
+            r#"{{"orderId":"{}","buyNum":"1","skuId":"10022039398","totalPrice":"9.80","gameAccount":"q{i}>>?"}}"#,
+            7200 + i
+        );
+        if B64.encode(json.as_bytes()).contains('+') {
+            found = Some(json);
+            break;
+        }
+    }
+    let json = found.expect("a payload whose base64 has a '+'");
+    let params = request(&json);
+    let raw_body = params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let (_, body) = app
+        .post_raw(
+            "/api/jd/game/directCharge",
+            raw_body.into_bytes(),
+            "application/x-www-form-urlencoded",
+        )
+        .await;
+    assert_eq!(GameAnswer::parse(&body).unwrap().ret_code, RetCode::Success);
+
+    // Pretty-printed JSON with numbers as strings, sent as a JSON body.
+    let pretty = "{\n    \"orderId\": \"72\",\n    \"buyNum\": \"1\",\n    \"skuId\": \"10022039398\",\n    \"totalPrice\": \"9.80\",\n    \"gameAccount\": \"abc\"\n}";
+    let p = request(pretty);
+    let json_body: serde_json::Map<String, serde_json::Value> = p
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    let (_, body) = app
+        .post_raw(
+            "/api/jd/game/directCharge",
+            serde_json::to_vec(&json_body).unwrap(),
+            "application/json",
+        )
+        .await;
+    assert_eq!(GameAnswer::parse(&body).unwrap().ret_code, RetCode::Success);
+
+    // Parameters in the query string.
+    let p = request(r#"{"orderId":"72"}"#);
+    let qs = common::protocol::form::encode_form(&p);
+    let r = app
+        .client
+        .post(format!("{}/api/jd/game/directQuery?{qs}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        GameAnswer::parse(&r.bytes().await.unwrap())
+            .unwrap()
+            .ret_code,
+        RetCode::Success
+    );
+    assert_eq!(app.count("orders").await, 3);
+    app.stop().await;
+}
