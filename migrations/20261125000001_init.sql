@@ -138,9 +138,10 @@ CREATE TABLE outbox (
     attempts      INT             NOT NULL DEFAULT 0,
     available_at  DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
     created_at    DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
-    PRIMARY KEY (id),
-    UNIQUE KEY uq_outbox_event (event_id),
-    KEY ix_outbox_available (available_at, id)
+    -- Only the primary key: the relay reads in id order, and every secondary index would add
+    -- lock traffic between the relay's deletes and concurrent inserts (event ids are UUIDv7,
+    -- unique by construction).
+    PRIMARY KEY (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- Every outbound call to JD, Agiso or a supplier.

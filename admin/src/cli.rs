@@ -13,7 +13,11 @@ use common::db::{self, Pool, audit, cards, products, shops, users};
 use common::domain::{FulfilmentMode, Platform, ShopMode};
 
 #[derive(Debug, Parser)]
-#[command(name = "admin", version, about = "后台管理服务与运维命令 (back office and provisioning)")]
+#[command(
+    name = "admin",
+    version,
+    about = "后台管理服务与运维命令 (back office and provisioning)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -158,7 +162,10 @@ pub enum CardsCommand {
 /// Runs a provisioning command; exit code 0 on success, 1 on failure, 2 on bad configuration.
 pub fn run(command: Command) -> ExitCode {
     let env = Env::load();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("admin: {e}");
@@ -221,7 +228,13 @@ async fn open(env: &Env) -> Result<Pool, CliError> {
     Ok(pool)
 }
 
-async fn audit_cli(pool: &Pool, action: &str, target_type: &str, target_id: String, detail: Option<String>) -> sqlx::Result<()> {
+async fn audit_cli(
+    pool: &Pool,
+    action: &str,
+    target_type: &str,
+    target_id: String,
+    detail: Option<String>,
+) -> sqlx::Result<()> {
     audit::record(
         pool,
         audit::AuditEntry {
@@ -238,7 +251,11 @@ async fn audit_cli(pool: &Pool, action: &str, target_type: &str, target_id: Stri
 }
 
 /// Executes one command, writing its result to `out`.
-pub async fn execute(env: &Env, command: Command, out: &mut dyn std::io::Write) -> Result<(), CliError> {
+pub async fn execute(
+    env: &Env,
+    command: Command,
+    out: &mut dyn std::io::Write,
+) -> Result<(), CliError> {
     match command {
         Command::Serve => Err(fail("serve is not a provisioning command")),
         Command::Migrate => {
@@ -249,7 +266,14 @@ pub async fn execute(env: &Env, command: Command, out: &mut dyn std::io::Write) 
         Command::CreateUser { username, role } => {
             let mut password = String::new();
             std::io::stdin().lock().read_line(&mut password)?;
-            create_user(env, &username, role, password.trim_end_matches(['\r', '\n']), out).await
+            create_user(
+                env,
+                &username,
+                role,
+                password.trim_end_matches(['\r', '\n']),
+                out,
+            )
+            .await
         }
         Command::Shop(ShopCommand::Add(add)) => {
             let key = config::master_key(env)?;
@@ -270,9 +294,17 @@ pub async fn execute(env: &Env, command: Command, out: &mut dyn std::io::Write) 
                         })
                     })
                     .collect();
-                writeln!(out, "{}", serde_json::to_string_pretty(&list).map_err(anyhow::Error::from)?)?;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&list).map_err(anyhow::Error::from)?
+                )?;
             } else {
-                writeln!(out, "{:<5} {:<12} {:<24} {:<20} {:<6} 状态", "ID", "平台", "名称", "商户号", "模式")?;
+                writeln!(
+                    out,
+                    "{:<5} {:<12} {:<24} {:<20} {:<6} 状态",
+                    "ID", "平台", "名称", "商户号", "模式"
+                )?;
                 for s in rows {
                     let merchant = if s.agiso_service.is_empty() {
                         s.merchant_id.clone()
@@ -302,11 +334,16 @@ pub async fn execute(env: &Env, command: Command, out: &mut dyn std::io::Write) 
         }) => {
             let mut parsed = Vec::new();
             for s in &skus {
-                let (platform, sku) = s
-                    .split_once(':')
-                    .ok_or_else(|| fail(format!("SKU 格式应为 平台:SKU，例如 jd-general:45001（收到 {s}）")))?;
-                let platform: Platform = platform.parse().map_err(|_| fail(format!("未知平台 {platform}")))?;
-                let sku = common::domain::Sku::parse(sku).map_err(|e| fail(format!("SKU 无效: {e}")))?;
+                let (platform, sku) = s.split_once(':').ok_or_else(|| {
+                    fail(format!(
+                        "SKU 格式应为 平台:SKU，例如 jd-general:45001（收到 {s}）"
+                    ))
+                })?;
+                let platform: Platform = platform
+                    .parse()
+                    .map_err(|_| fail(format!("未知平台 {platform}")))?;
+                let sku =
+                    common::domain::Sku::parse(sku).map_err(|e| fail(format!("SKU 无效: {e}")))?;
                 parsed.push((platform, sku.into_inner()));
             }
             if face_value_fen.is_some_and(|f| f < 0) {
@@ -328,17 +365,37 @@ pub async fn execute(env: &Env, command: Command, out: &mut dyn std::io::Write) 
                     e.into()
                 }
             })?;
-            audit_cli(&pool, "product.create", "product", id.to_string(), Some(format!("{name} {skus:?}"))).await?;
-            writeln!(out, "已创建商品 #{id} {name}（{}），SKU: {}", mode.label_zh(), skus.join(", "))?;
+            audit_cli(
+                &pool,
+                "product.create",
+                "product",
+                id.to_string(),
+                Some(format!("{name} {skus:?}")),
+            )
+            .await?;
+            writeln!(
+                out,
+                "已创建商品 #{id} {name}（{}），SKU: {}",
+                mode.label_zh(),
+                skus.join(", ")
+            )?;
             Ok(())
         }
         Command::Product(ProductCommand::List { json }) => {
             let pool = open(env).await?;
             let rows = products::list(&pool).await?;
             if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&rows).map_err(anyhow::Error::from)?)?;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&rows).map_err(anyhow::Error::from)?
+                )?;
             } else {
-                writeln!(out, "{:<5} {:<24} {:<16} {:<10} SKU", "ID", "名称", "模式", "面值(分)")?;
+                writeln!(
+                    out,
+                    "{:<5} {:<24} {:<16} {:<10} SKU",
+                    "ID", "名称", "模式", "面值(分)"
+                )?;
                 for p in rows {
                     writeln!(
                         out,
@@ -346,16 +403,23 @@ pub async fn execute(env: &Env, command: Command, out: &mut dyn std::io::Write) 
                         p.id,
                         p.name,
                         p.mode,
-                        p.face_value_fen.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
+                        p.face_value_fen
+                            .map(|f| f.to_string())
+                            .unwrap_or_else(|| "-".into()),
                         p.skus.unwrap_or_default()
                     )?;
                 }
             }
             Ok(())
         }
-        Command::Cards(CardsCommand::Import { product, file, batch }) => {
+        Command::Cards(CardsCommand::Import {
+            product,
+            file,
+            batch,
+        }) => {
             let key = config::master_key(env)?;
-            let text = std::fs::read(&file).map_err(|e| fail(format!("无法读取文件 {}: {e}", file.display())))?;
+            let text = std::fs::read(&file)
+                .map_err(|e| fail(format!("无法读取文件 {}: {e}", file.display())))?;
             let text = String::from_utf8(text).map_err(|_| fail("文件不是 UTF-8 编码"))?;
             let pool = open(env).await?;
             let p = products::find_by_name(&pool, &product)
@@ -376,13 +440,21 @@ pub async fn execute(env: &Env, command: Command, out: &mut dyn std::io::Write) 
                 "cards.import",
                 "product",
                 p.id.to_string(),
-                Some(format!("batch={batch} new={} duplicate={} invalid={}", report.new, report.duplicate, report.invalid)),
+                Some(format!(
+                    "batch={batch} new={} duplicate={} invalid={}",
+                    report.new, report.duplicate, report.invalid
+                )),
             )
             .await?;
             writeln!(
                 out,
                 "导入完成 批次 {batch}: 新增 {} 张, 重复 {} 张, 无效 {} 行 (new {}, duplicate {}, invalid {})",
-                report.new, report.duplicate, report.invalid, report.new, report.duplicate, report.invalid
+                report.new,
+                report.duplicate,
+                report.invalid,
+                report.new,
+                report.duplicate,
+                report.invalid
             )?;
             for bad in report.invalid_lines.iter().take(20) {
                 writeln!(out, "  第 {} 行: {}", bad.line_no, bad.reason)?;
@@ -393,11 +465,21 @@ pub async fn execute(env: &Env, command: Command, out: &mut dyn std::io::Write) 
             let pool = open(env).await?;
             let rows = cards::stock(&pool).await?;
             if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&rows).map_err(anyhow::Error::from)?)?;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&rows).map_err(anyhow::Error::from)?
+                )?;
             } else {
-                writeln!(out, "{:<5} {:<24} {:>8} {:>8} {:>8} {:>8}", "ID", "商品", "可用", "已售", "作废", "过期")?;
+                writeln!(
+                    out,
+                    "{:<5} {:<24} {:>8} {:>8} {:>8} {:>8}",
+                    "ID", "商品", "可用", "已售", "作废", "过期"
+                )?;
                 for r in rows {
-                    let low = r.low_stock_threshold.is_some_and(|t| r.available < i64::from(t));
+                    let low = r
+                        .low_stock_threshold
+                        .is_some_and(|t| r.available < i64::from(t));
                     writeln!(
                         out,
                         "{:<5} {:<24} {:>8} {:>8} {:>8} {:>8}{}",
@@ -429,18 +511,30 @@ pub async fn create_user(
         return Err(fail("用户名应为 1-64 个字符"));
     }
     if password.chars().count() < crate::password::MIN_PASSWORD_CHARS {
-        return Err(fail(format!("密码至少 {} 个字符（从标准输入读取）", crate::password::MIN_PASSWORD_CHARS)));
+        return Err(fail(format!(
+            "密码至少 {} 个字符（从标准输入读取）",
+            crate::password::MIN_PASSWORD_CHARS
+        )));
     }
     let pool = open(env).await?;
     let hash = crate::password::hash(password)?;
-    let id = users::insert(&pool, username, &hash, role.as_str()).await.map_err(|e| {
-        if db::is_unique_violation(&e) {
-            fail(format!("用户 {username} 已存在"))
-        } else {
-            e.into()
-        }
-    })?;
-    audit_cli(&pool, "user.create", "user", id.to_string(), Some(format!("{username} role={}", role.as_str()))).await?;
+    let id = users::insert(&pool, username, &hash, role.as_str())
+        .await
+        .map_err(|e| {
+            if db::is_unique_violation(&e) {
+                fail(format!("用户 {username} 已存在"))
+            } else {
+                e.into()
+            }
+        })?;
+    audit_cli(
+        &pool,
+        "user.create",
+        "user",
+        id.to_string(),
+        Some(format!("{username} role={}", role.as_str())),
+    )
+    .await?;
     writeln!(out, "已创建用户 #{id} {username}（角色 {}）", role.as_str())?;
     Ok(())
 }
@@ -452,7 +546,12 @@ fn require<'a>(v: &'a Option<String>, flag: &str, platform: &str) -> Result<&'a 
         .ok_or_else(|| fail(format!("{platform} 店铺需要 --{flag}")))
 }
 
-async fn shop_add(pool: &Pool, key: &MasterKey, a: Box<ShopAdd>, out: &mut dyn std::io::Write) -> Result<(), CliError> {
+async fn shop_add(
+    pool: &Pool,
+    key: &MasterKey,
+    a: Box<ShopAdd>,
+    out: &mut dyn std::io::Write,
+) -> Result<(), CliError> {
     let name = a.name.trim().to_owned();
     if name.is_empty() {
         return Err(fail("店铺名称不能为空"));
@@ -481,7 +580,8 @@ async fn shop_add(pool: &Pool, key: &MasterKey, a: Box<ShopAdd>, out: &mut dyn s
                 return Err(fail("customerId 应为数字"));
             }
             new.merchant_id = customer.to_owned();
-            new.private_key = Some(require(&a.private_key, "private-key", "京东游戏点卡")?.to_owned());
+            new.private_key =
+                Some(require(&a.private_key, "private-key", "京东游戏点卡")?.to_owned());
             new.direct_callback_url = check_url(a.direct_callback_url.as_deref())?;
             new.card_callback_url = check_url(a.card_callback_url.as_deref())?;
         }
@@ -504,8 +604,20 @@ async fn shop_add(pool: &Pool, key: &MasterKey, a: Box<ShopAdd>, out: &mut dyn s
             e.into()
         }
     })?;
-    audit_cli(pool, "shop.create", "shop", id.to_string(), Some(format!("{} {}", a.platform, name))).await?;
-    writeln!(out, "已创建店铺 #{id} {name}（{}，商户号 {}）", a.platform.label_zh(), new.merchant_id)?;
+    audit_cli(
+        pool,
+        "shop.create",
+        "shop",
+        id.to_string(),
+        Some(format!("{} {}", a.platform, name)),
+    )
+    .await?;
+    writeln!(
+        out,
+        "已创建店铺 #{id} {name}（{}，商户号 {}）",
+        a.platform.label_zh(),
+        new.merchant_id
+    )?;
     Ok(())
 }
 

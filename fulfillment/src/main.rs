@@ -1,3 +1,7 @@
 fn main() -> std::process::ExitCode {
-    common::service::run_main(fulfillment::SERVICE, fulfillment::Config::from_env, fulfillment::run)
+    common::service::run_main(
+        fulfillment::SERVICE,
+        fulfillment::Config::from_env,
+        fulfillment::run,
+    )
 }

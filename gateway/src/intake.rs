@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use common::db::cards::{self, IssuedCard};
-use common::db::orders::{self, Created, NewOrder, OrderRow};
+use common::db::orders::{Created, NewOrder, OrderRow};
 use common::db::products::ProductRow;
 use common::domain::{FailureReason, Fen, FulfilmentMode, OrderStatus};
 
@@ -80,7 +80,7 @@ pub fn check_product(
 /// Creates the order (row + first event + outbox, one transaction) or returns the stored one
 /// for a repeated platform order number, and wakes the outbox relay.
 pub async fn place_order(gw: &Gateway, new: &NewOrder) -> Result<Created, sqlx::Error> {
-    let created = orders::create(&gw.infra_db, new, "gateway").await?;
+    let created = gw.orders.create(new.clone()).await?;
     if matches!(created, Created::New(_)) {
         gw.outbox.notify();
     }
@@ -171,14 +171,29 @@ pub fn timestamp_fresh(gw: &Gateway, timestamp: &str) -> bool {
     skew <= gw.timestamp_window.as_secs()
 }
 
-/// The request stored with the order: decoded fields, signature removed.
+/// The request stored with the order (for operators): decoded fields, signature removed, at
+/// most [`RAW_REQUEST_MAX`] bytes.
 pub fn raw_request(fields: &[(String, String)]) -> String {
     let map: serde_json::Map<String, serde_json::Value> = fields
         .iter()
         .filter(|(k, _)| k != "sign")
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
         .collect();
-    serde_json::Value::Object(map).to_string()
+    truncate_raw(serde_json::Value::Object(map).to_string())
+}
+
+pub const RAW_REQUEST_MAX: usize = 4096;
+
+/// Cuts `text` to [`RAW_REQUEST_MAX`] bytes on a character boundary.
+pub fn truncate_raw(mut text: String) -> String {
+    if text.len() > RAW_REQUEST_MAX {
+        let mut cut = RAW_REQUEST_MAX;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
 }
 
 #[cfg(test)]

@@ -355,7 +355,9 @@ fn failed_answer(reason: common::domain::FailureReason, text: &str) -> GameAnswe
 
 fn raw_request(params: &GameParams) -> String {
     let data = proto::decode_data(&params.data).unwrap_or_default();
-    serde_json::json!({"customerId": params.customer_id, "timestamp": params.timestamp, "data": data}).to_string()
+    intake::truncate_raw(
+        serde_json::json!({"customerId": params.customer_id, "timestamp": params.timestamp, "data": data}).to_string(),
+    )
 }
 
 /// directCharge (直充接单): accepted = 100, the result follows by callback and directQuery.

@@ -34,6 +34,8 @@ pub struct Config {
     pub timestamp_window: Duration,
     /// Take the client address for IP allow-lists from `X-Forwarded-For` (behind a proxy).
     pub trust_forwarded_for: bool,
+    /// Concurrent group writers of new orders.
+    pub order_writers: usize,
 }
 
 impl Config {
@@ -47,6 +49,7 @@ impl Config {
                 "a number of seconds (0 = off)",
             )?),
             trust_forwarded_for: env.bool_or("GATEWAY_TRUST_FORWARDED_FOR", false)?,
+            order_writers: env.parse_or("GATEWAY_ORDER_WRITERS", 2usize, "a number of writers")?,
         })
     }
 }
@@ -63,6 +66,8 @@ pub struct Gateway {
     pub master_key: common::crypto::MasterKey,
     pub directory: directory::Directory,
     pub outbox: common::mq::outbox::OutboxSignal,
+    /// Group-commits new orders (see [`common::db::orders::OrderWriter`]).
+    pub orders: common::db::orders::OrderWriter,
     pub timestamp_window: Duration,
     pub trust_forwarded_for: bool,
 }
@@ -99,6 +104,11 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
             config.cache_ttl,
         ),
         outbox: infra.outbox.clone(),
+        orders: common::db::orders::OrderWriter::start(
+            infra.db.clone(),
+            "gateway",
+            config.order_writers,
+        ),
         timestamp_window: config.timestamp_window,
         trust_forwarded_for: config.trust_forwarded_for,
     });

@@ -177,3 +177,121 @@ pub async fn drain_queue(
     let _ = conn.close(200, "done".into()).await;
     out
 }
+
+impl Proc {
+    /// Starts a binary at `path` listening on `port`.
+    pub fn spawn_path(path: &std::path::Path, env: &[(String, String)], port: u16) -> Proc {
+        let child = Command::new(path)
+            .env_clear()
+            .envs(env.iter().cloned())
+            .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .current_dir(std::env::temp_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", path.display()));
+        Proc { child, port }
+    }
+}
+
+/// Shared pieces of the benchmark programs.
+pub mod bench {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    /// A binary next to the running one (`target/release/gateway` beside `bench-gateway`).
+    pub fn sibling_binary(name: &str) -> PathBuf {
+        let exe = std::env::current_exe().expect("exe");
+        let path = exe.parent().expect("dir").join(name);
+        assert!(
+            path.exists(),
+            "{} is missing: cargo build --release --workspace --bins",
+            path.display()
+        );
+        path
+    }
+
+    /// A value in kB from /proc/<pid>/status (VmRSS, VmHWM).
+    pub fn status_kib(pid: u32, field: &str) -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    pub fn rss_kib(pid: u32) -> u64 {
+        status_kib(pid, "VmRSS")
+    }
+
+    /// Latency samples in microseconds.
+    #[derive(Default)]
+    pub struct Latencies(Vec<u32>);
+
+    impl Latencies {
+        pub fn record(&mut self, d: Duration) {
+            self.0.push(d.as_micros().min(u128::from(u32::MAX)) as u32);
+        }
+        pub fn merge(&mut self, other: Latencies) {
+            self.0.extend(other.0);
+        }
+        pub fn len(&self) -> usize {
+            self.0.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.0.is_empty()
+        }
+        /// The percentile in milliseconds.
+        pub fn percentile(&mut self, p: f64) -> f64 {
+            if self.0.is_empty() {
+                return 0.0;
+            }
+            self.0.sort_unstable();
+            let idx = ((p / 100.0) * (self.0.len() - 1) as f64).round() as usize;
+            f64::from(self.0[idx]) / 1000.0
+        }
+    }
+
+    /// A plain text table.
+    pub struct Table {
+        rows: Vec<Vec<String>>,
+    }
+
+    impl Table {
+        pub fn new(header: &[&str]) -> Table {
+            Table {
+                rows: vec![header.iter().map(|s| s.to_string()).collect()],
+            }
+        }
+        pub fn row(&mut self, cells: &[String]) {
+            self.rows.push(cells.to_vec());
+        }
+        pub fn print(&self) {
+            let cols = self.rows[0].len();
+            let widths: Vec<usize> = (0..cols)
+                .map(|c| {
+                    self.rows
+                        .iter()
+                        .map(|r| r[c].chars().count())
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            for (i, r) in self.rows.iter().enumerate() {
+                let line: Vec<String> = r
+                    .iter()
+                    .zip(&widths)
+                    .map(|(cell, w)| format!("{cell:<w$}"))
+                    .collect();
+                println!("| {} |", line.join(" | "));
+                if i == 0 {
+                    let sep: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+                    println!("|-{}-|", sep.join("-|-"));
+                }
+            }
+        }
+    }
+}

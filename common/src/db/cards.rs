@@ -18,7 +18,9 @@ pub struct ImportReport {
     pub invalid_lines: Vec<InvalidLine>,
 }
 
-const CHUNK: usize = 1000;
+/// Rows per statement: small enough to stay within one TCP segment (see the note on
+/// `GROUP_MAX_BYTES` in `db::orders`: sqlx does not set TCP_NODELAY).
+const CHUNK: usize = 50;
 
 /// Parses, de-duplicates and inserts `text` for `product_id` under `batch_id`. Cards already in
 /// the product's stock (same number and password, any status) are counted as duplicates and

@@ -207,14 +207,19 @@ string_newtype!(
 );
 
 impl OrderNo {
-    /// A new number: Beijing time to the millisecond plus 6 random digits, 23 characters,
-    /// sortable by creation time. The unique key on `orders.order_no` catches the (vanishingly
-    /// rare) collision and the insert is retried with a fresh number.
+    /// A new number: Beijing time to the millisecond plus a 6-digit sequence, 23 characters,
+    /// sortable by creation time. The sequence is a process-wide counter starting at a random
+    /// value, so one process never repeats a number within a millisecond; across replicas the
+    /// unique key on `orders.order_no` catches the rare collision and the insert is retried.
     pub fn generate(now: chrono::DateTime<chrono::Utc>) -> Self {
-        use rand::Rng;
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static SEQ: std::sync::LazyLock<AtomicU32> = std::sync::LazyLock::new(|| {
+            use rand::Rng;
+            AtomicU32::new(rand::rng().random_range(0..1_000_000))
+        });
         let bj = now.with_timezone(&crate::domain::types::beijing());
-        let suffix: u32 = rand::rng().random_range(0..1_000_000);
-        Self(format!("{}{:06}", bj.format("%Y%m%d%H%M%S%3f"), suffix))
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed) % 1_000_000;
+        Self(format!("{}{:06}", bj.format("%Y%m%d%H%M%S%3f"), seq))
     }
 
     pub fn parse(s: &str) -> Result<Self, ParseError> {
@@ -285,9 +290,13 @@ mod tests {
         assert!(PlatformOrderNo::parse("10a01").is_err());
         assert!(PlatformOrderNo::parse("").is_err());
         assert!(PlatformOrderNo::parse(&"1".repeat(33)).is_err());
-        let a = OrderNo::generate(chrono::Utc::now());
+        let now = chrono::Utc::now();
+        let a = OrderNo::generate(now);
         assert_eq!(a.as_str().len(), 23);
         assert!(OrderNo::parse(a.as_str()).is_ok());
+        let many: std::collections::HashSet<_> =
+            (0..10_000).map(|_| OrderNo::generate(now)).collect();
+        assert_eq!(many.len(), 10_000, "no repeats within one millisecond");
     }
 
     #[test]

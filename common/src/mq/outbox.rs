@@ -14,6 +14,9 @@ use super::publisher::{Outgoing, PublishError, Publisher};
 use crate::db::{Pool, Tx};
 use crate::metrics::{OUTBOX_FAILURES, OUTBOX_PUBLISHED};
 
+/// How long the relay waits after a wake-up before draining (bounds the added latency).
+const COALESCE: Duration = Duration::from_millis(10);
+
 /// Adds `event` to the outbox inside the caller's transaction.
 pub async fn enqueue(tx: &mut Tx, event: &Event) -> sqlx::Result<()> {
     sqlx::query(
@@ -97,7 +100,11 @@ impl OutboxRelay {
             }
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = self.signal.0.notified() => {}
+                _ = self.signal.0.notified() => {
+                    // Let a burst of commits accumulate: one relay transaction then publishes
+                    // many rows, instead of one transaction per order under load.
+                    tokio::time::sleep(COALESCE).await;
+                }
                 _ = tokio::time::sleep(self.poll) => {}
             }
         }
@@ -106,7 +113,14 @@ impl OutboxRelay {
     /// Publishes one batch of due rows. The rows stay locked (`FOR UPDATE SKIP LOCKED`) while
     /// they are published, so concurrent relays in other processes never take the same rows.
     pub async fn relay_batch(&self) -> anyhow::Result<usize> {
-        let mut tx = self.pool.begin().await?;
+        // READ COMMITTED: lock only the rows taken. Under the default REPEATABLE READ the
+        // locking read also gap-locks the end of the table, which would stall every insert of a
+        // new outbox row (every new order) for as long as the broker takes to confirm.
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            .execute(&mut *conn)
+            .await?;
+        let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, event_id, routing_key, payload, traceparent, attempts FROM outbox
              WHERE available_at <= NOW(3) ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",

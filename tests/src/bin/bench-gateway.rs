@@ -1,0 +1,333 @@
+//! Gateway benchmark: correctly signed, unique beginDistill requests (and preCheck requests)
+//! against the real release `gateway` binary on local MariaDB + RabbitMQ. Prints throughput,
+//! p50/p99 latency, errors and the gateway's RSS.
+//!
+//!     cargo build --release -p gateway -p system-tests --bins
+//!     target/release/bench-gateway [--duration 20] [--concurrency 64] [--precheck-concurrency 16]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::domain::{FulfilmentMode, Platform};
+use common::protocol::jd_game;
+use common::protocol::jd_general::{self, DistillAnswer, ProduceCode};
+use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
+use system_tests::bench::{Latencies, Table, rss_kib, sibling_binary};
+use system_tests::{Proc, free_port};
+
+const KEY: &str = "12345678901234567890123456789012";
+const GAME_KEY: &str = "0123456789abcdef0123456789abcdef";
+
+struct Args {
+    duration: Duration,
+    concurrency: usize,
+    precheck_concurrency: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        duration: Duration::from_secs(20),
+        concurrency: 64,
+        precheck_concurrency: 64,
+    };
+    let v: Vec<String> = std::env::args().skip(1).collect();
+    for pair in v.chunks(2) {
+        let n = pair.get(1).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+        match pair[0].as_str() {
+            "--duration" => a.duration = Duration::from_secs(n),
+            "--concurrency" => a.concurrency = n as usize,
+            "--precheck-concurrency" => a.precheck_concurrency = n as usize,
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    a
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let (db, pool) = TestDb::migrated().await;
+    let prefix = unique("bench") + ".";
+    seed(&pool).await;
+
+    let env = vec![
+        ("DATABASE_URL".to_string(), db.url.clone()),
+        ("AMQP_URL".to_string(), amqp_url()),
+        ("MASTER_KEY".to_string(), TEST_MASTER_KEY.to_string()),
+        ("MQ_PREFIX".to_string(), prefix.clone()),
+        ("RUST_LOG".to_string(), "warn".to_string()),
+        (
+            "DB_MAX_CONNECTIONS".to_string(),
+            std::env::var("BENCH_DB_CONNECTIONS").unwrap_or_else(|_| "24".into()),
+        ),
+    ];
+    let port = free_port();
+    let mut gw = Proc::spawn_path(&sibling_binary("gateway"), &env, port);
+    gw.wait_ready(Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_rss = rss_kib(gw.child.id());
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+
+    // beginDistill: unique orders.
+    let counter = Arc::new(AtomicU64::new(1));
+    let mut begin = run_load(args.concurrency, args.duration, {
+        let (client, base, counter) = (client.clone(), base.clone(), counter.clone());
+        move || {
+            let (client, base, counter) = (client.clone(), base.clone(), counter.clone());
+            async move {
+                let no = 1_000_000_000 + counter.fetch_add(1, Ordering::Relaxed);
+                let fields = jd_general::sign_form(
+                    &[
+                        ("wareNo", "45002"),
+                        ("quantity", "1"),
+                        ("jdOrderNo", &no.to_string()),
+                        ("totalPrice", "5000"),
+                        ("payTime", "20240101120000"),
+                        ("notifyUrl", "https://vtpnotify.jd.com/vtp"),
+                        ("vendorId", "1201"),
+                        ("signType", "MD5"),
+                        ("timestamp", "20240101120000"),
+                    ],
+                    KEY,
+                );
+                let body = common::protocol::form::encode_form(&fields);
+                let r = client
+                    .post(format!("{base}/api/jd/general/beginDistill"))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body)
+                    .send()
+                    .await
+                    .ok()?;
+                let bytes = r.bytes().await.ok()?;
+                let a = DistillAnswer::parse_verified(&bytes, KEY).ok()?;
+                (a.code == ProduceCode::InProgress).then_some(())
+            }
+        }
+    })
+    .await;
+    let load_rss = rss_kib(gw.child.id());
+    let peak_rss = hwm_kib(gw.child.id());
+
+    // The relay must have published every order.
+    let drain_start = Instant::now();
+    loop {
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if left == 0 || drain_start.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let drain = drain_start.elapsed();
+    let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    // preCheck: live stock reads.
+    let mut pre = run_load(args.precheck_concurrency, Duration::from_secs(10), {
+        let (client, base) = (client.clone(), base.clone());
+        move || {
+            let (client, base) = (client.clone(), base.clone());
+            async move {
+                let json = r#"{"pin":"p","buyNum":"1","skuId":"20001","brandId":"1","userIp":"1.1.1.1","totalPrice":"50"}"#;
+                let mut params = vec![
+                    ("customerId".to_string(), "10817".to_string()),
+                    ("data".to_string(), base64_encode(json.as_bytes())),
+                    ("timestamp".to_string(), "20240101120000".to_string()),
+                ];
+                let sign = jd_game::sign(&params, GAME_KEY);
+                params.push(("sign".to_string(), sign));
+                let r = client
+                    .post(format!("{base}/api/jd/game/preCheck"))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(common::protocol::form::encode_form(&params))
+                    .send()
+                    .await
+                    .ok()?;
+                let a = jd_game::GameAnswer::parse(&r.bytes().await.ok()?)?;
+                (a.ret_code == jd_game::RetCode::Success).then_some(())
+            }
+        }
+    })
+    .await;
+
+    let mut table = Table::new(&["measure", "value"]);
+    table.row(&[
+        "beginDistill concurrency".into(),
+        args.concurrency.to_string(),
+    ]);
+    table.row(&[
+        "beginDistill duration".into(),
+        format!("{:.1} s", begin.elapsed.as_secs_f64()),
+    ]);
+    table.row(&[
+        "beginDistill orders/s".into(),
+        format!("{:.0}", begin.ok as f64 / begin.elapsed.as_secs_f64()),
+    ]);
+    table.row(&[
+        "beginDistill p50".into(),
+        format!("{:.2} ms", begin.latencies.percentile(50.0)),
+    ]);
+    table.row(&[
+        "beginDistill p99".into(),
+        format!("{:.2} ms", begin.latencies.percentile(99.0)),
+    ]);
+    table.row(&["beginDistill errors".into(), begin.errors.to_string()]);
+    table.row(&["orders stored".into(), orders.to_string()]);
+    table.row(&[
+        "outbox drained after load".into(),
+        format!("{:.2} s", drain.as_secs_f64()),
+    ]);
+    table.row(&[
+        "preCheck concurrency".into(),
+        args.precheck_concurrency.to_string(),
+    ]);
+    table.row(&[
+        "preCheck requests/s".into(),
+        format!("{:.0}", pre.ok as f64 / pre.elapsed.as_secs_f64()),
+    ]);
+    table.row(&[
+        "preCheck p50".into(),
+        format!("{:.2} ms", pre.latencies.percentile(50.0)),
+    ]);
+    table.row(&[
+        "preCheck p99".into(),
+        format!("{:.2} ms", pre.latencies.percentile(99.0)),
+    ]);
+    table.row(&["preCheck errors".into(), pre.errors.to_string()]);
+    table.row(&[
+        "gateway RSS idle".into(),
+        format!("{:.1} MB", idle_rss as f64 / 1024.0),
+    ]);
+    table.row(&[
+        "gateway RSS after load".into(),
+        format!("{:.1} MB", load_rss as f64 / 1024.0),
+    ]);
+    table.row(&[
+        "gateway RSS peak".into(),
+        format!("{:.1} MB", peak_rss as f64 / 1024.0),
+    ]);
+    table.print();
+
+    gw.terminate();
+    pool.close().await;
+    common::testing::delete_topology(&prefix).await;
+    db.drop_database().await;
+}
+
+fn hwm_kib(pid: u32) -> u64 {
+    system_tests::bench::status_kib(pid, "VmHWM")
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+struct LoadResult {
+    ok: u64,
+    errors: u64,
+    elapsed: Duration,
+    latencies: Latencies,
+}
+
+/// `concurrency` workers call `request` back to back for `duration`.
+async fn run_load<F, Fut>(concurrency: usize, duration: Duration, request: F) -> LoadResult
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Option<()>> + Send,
+{
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Latencies::default();
+            let mut errors = 0u64;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match request().await {
+                    Some(()) => lat.record(t.elapsed()),
+                    None => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Latencies::default();
+    let mut errors = 0;
+    for t in tasks {
+        let (lat, e) = t.await.unwrap();
+        all.merge(lat);
+        errors += e;
+    }
+    LoadResult {
+        ok: all.len() as u64,
+        errors,
+        elapsed: start.elapsed(),
+        latencies: all,
+    }
+}
+
+async fn seed(pool: &common::db::Pool) {
+    use common::db::{cards, products, shops};
+    let key = common::testing::master_key();
+    shops::insert(
+        pool,
+        &key,
+        &shops::NewShop {
+            platform: Some(Platform::JdGeneral),
+            name: "bench-general".into(),
+            merchant_id: "1201".into(),
+            md5_key: Some(KEY.into()),
+            aes_key: Some(KEY.into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    shops::insert(
+        pool,
+        &key,
+        &shops::NewShop {
+            platform: Some(Platform::JdGame),
+            name: "bench-game".into(),
+            merchant_id: "10817".into(),
+            private_key: Some(GAME_KEY.into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let id = products::insert(
+        pool,
+        &products::NewProduct {
+            name: "bench-card".into(),
+            mode: FulfilmentMode::Card,
+            face_value_fen: Some(5000),
+            price_fen: None,
+            low_stock_threshold: None,
+            skus: vec![
+                (Platform::JdGeneral, "45002".into()),
+                (Platform::JdGame, "20001".into()),
+            ],
+        },
+    )
+    .await
+    .unwrap();
+    let text: String = (0..1000)
+        .map(|i| format!("BENCH{i:06},PASS{i:06}\n"))
+        .collect();
+    cards::import(pool, &key, id, "bench", &text, true)
+        .await
+        .unwrap();
+}
