@@ -137,6 +137,8 @@ CREATE TABLE outbox (
     traceparent   VARCHAR(128)    NULL,
     attempts      INT             NOT NULL DEFAULT 0,
     available_at  DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    claim         CHAR(36)        NULL,                     -- the relay batch publishing it
+    claimed_at    DATETIME(3)     NULL,                     -- its lease runs from here
     created_at    DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
     -- Only the primary key: the relay reads in id order, and every secondary index would add
     -- lock traffic between the relay's deletes and concurrent inserts (event ids are UUIDv7,

@@ -166,6 +166,8 @@ pub struct CommonConfig {
     pub db_max_connections: u32,
     pub outbox_batch: u32,
     pub outbox_poll: Duration,
+    /// How long a relay's claim on a batch lasts before another relay may publish it again.
+    pub outbox_lease: Duration,
     /// Apply migrations at start (the compose file runs them once in a one-shot step instead).
     pub run_migrations: bool,
     /// Test failpoint (`OUTBOX_FAILPOINT=abort-after-publish`): the relay aborts the process
@@ -252,6 +254,7 @@ impl CommonConfig {
             )?,
             outbox_batch: env.parse_or("OUTBOX_BATCH", 200u32, "a number of messages")?,
             outbox_poll: env.millis_or("OUTBOX_POLL_MS", 500)?,
+            outbox_lease: env.millis_or("OUTBOX_LEASE_MS", 30_000)?,
             run_migrations: env.bool_or("RUN_MIGRATIONS", true)?,
             outbox_abort_after_publish: match env.raw("OUTBOX_FAILPOINT") {
                 None => false,

@@ -80,6 +80,7 @@ impl Infra {
             infra.config.outbox_poll,
             infra.outbox.clone(),
         )
+        .with_lease(infra.config.outbox_lease)
         .with_abort_after_publish(infra.config.outbox_abort_after_publish);
         infra.spawn(|stop| relay.run(stop));
         let (pool, id, service) = (

@@ -1,9 +1,24 @@
-//! `fulfillment`: Consumes new orders; allocates cards from inventory; direct-charge through suppliers or operators; emits completions.
+//! `fulfillment`: consumes new orders and fulfils each exactly once — cards from the encrypted
+//! inventory, or a direct recharge by an operator (or, with the supplier adapter, upstream) —
+//! then emits `order.completed.<platform>` through the outbox.
+//!
+//! Any number of fulfillment processes may run: every effect happens in a transaction that
+//! locks the order and re-checks its status, and cards are taken with `SKIP LOCKED` and a
+//! conditional update, so a message delivered twice (or to two processes) changes nothing twice.
 //!
 //! `main.rs` is a shim; tests start the real service in-process through [`build`].
 
+pub mod allocate;
+pub mod process;
+pub mod stock;
+
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::Router;
 use common::config::{CommonConfig, ConfigError, Env, ports};
+use common::mq::QueueName;
+use common::mq::consumer::{self, ConsumerSpec};
 use common::service::{Infra, Service, ServiceConfig};
 
 pub const SERVICE: &str = "fulfillment";
@@ -11,12 +26,33 @@ pub const SERVICE: &str = "fulfillment";
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: CommonConfig,
+    /// Channels consuming `fulfillment.orders`.
+    pub workers: usize,
+    /// Unacked messages (and so orders in flight) per worker.
+    pub prefetch: u16,
+    /// How often waiting orders are retried against new stock and their deadlines checked.
+    pub stock_poll: Duration,
+    /// DingTalk / WeCom robot URL for low-stock alerts (optional).
+    pub alert_webhook: Option<String>,
 }
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let alert_webhook = env.optional_str("ALERT_WEBHOOK_URL");
+        if let Some(u) = &alert_webhook
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(ConfigError {
+                var: "ALERT_WEBHOOK_URL".into(),
+                problem: "is malformed: expected an http(s):// URL".into(),
+            });
+        }
         Ok(Self {
             common: CommonConfig::from_env(env, SERVICE, ports::FULFILLMENT)?,
+            workers: env.parse_or("FULFILLMENT_WORKERS", 4usize, "a number of workers")?,
+            prefetch: env.parse_or("FULFILLMENT_PREFETCH", 16u16, "a number of messages")?,
+            stock_poll: env.millis_or("FULFILLMENT_STOCK_POLL_MS", 2000)?,
+            alert_webhook,
         })
     }
 }
@@ -27,9 +63,40 @@ impl ServiceConfig for Config {
     }
 }
 
-/// Connects, migrates, declares the topology and binds the HTTP listener.
+/// What the fulfilment functions share.
+pub struct Fulfiller {
+    pub db: common::db::Pool,
+    pub outbox: common::mq::outbox::OutboxSignal,
+    pub alerts: stock::Alerts,
+    /// Products that sold cards since the last low-stock check.
+    pub low_stock: stock::LowStockQueue,
+}
+
+/// Connects, migrates, declares the topology, starts the consumers and the stock watcher.
 pub async fn build(config: Config) -> anyhow::Result<Service> {
-    let infra = Infra::start(config.common).await?;
+    let mut infra = Infra::start(config.common.clone()).await?;
+    let ctx = Arc::new(Fulfiller {
+        db: infra.db.clone(),
+        outbox: infra.outbox.clone(),
+        alerts: stock::Alerts::new(config.alert_webhook.clone()),
+        low_stock: stock::LowStockQueue::default(),
+    });
+    let spec = ConsumerSpec {
+        queue: QueueName::FulfillmentOrders,
+        prefetch: config.prefetch,
+        workers: config.workers,
+    };
+    let (mq, c) = (infra.mq.clone(), ctx.clone());
+    infra.spawn(move |stop| {
+        consumer::run(mq, spec, stop, move |msg| {
+            let c = c.clone();
+            async move { process::handle(&c, msg).await }
+        })
+    });
+    let (c, every) = (ctx.clone(), config.stock_poll);
+    infra.spawn(move |stop| stock::run_waiter(c, every, stop));
+    let c = ctx.clone();
+    infra.spawn(move |stop| stock::run_low_stock(c, std::time::Duration::from_millis(500), stop));
     Service::bind(infra, Router::new()).await
 }
 

@@ -82,7 +82,31 @@ pub async fn import(
         report.new += inserted;
         report.duplicate += fresh.len() - inserted;
     }
+    if commit && report.new > 0 {
+        rearm_low_stock(pool, product_id).await?;
+    }
     Ok(report)
+}
+
+/// Stock only rises by import: when it is back at or above the product's threshold, the next
+/// dip may alert again (the low-stock alert is edge-triggered).
+pub async fn rearm_low_stock(pool: &super::Pool, product_id: u64) -> sqlx::Result<()> {
+    let threshold: Option<Option<i32>> = sqlx::query_scalar(
+        "SELECT low_stock_threshold FROM products WHERE id = ? AND low_stock_alerted = 1",
+    )
+    .bind(product_id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(Some(threshold)) = threshold else {
+        return Ok(());
+    };
+    if available_at_least(pool, product_id, i64::from(threshold)).await? >= i64::from(threshold) {
+        sqlx::query("UPDATE products SET low_stock_alerted = 0 WHERE id = ?")
+            .bind(product_id)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn existing_fingerprints<'a>(

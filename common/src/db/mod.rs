@@ -37,6 +37,18 @@ pub async fn connect(
     let mut delay = Duration::from_millis(200);
     loop {
         let attempt = MySqlPoolOptions::new()
+            // READ COMMITTED everywhere: correctness rests on row locks (`FOR UPDATE`,
+            // `SKIP LOCKED`), conditional updates and unique keys, all of which hold under it;
+            // REPEATABLE READ's gap locks only made concurrent fulfilments and inserts wait on
+            // each other.
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            })
             .max_connections(max_connections)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(5))

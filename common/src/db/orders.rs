@@ -528,3 +528,62 @@ fn new_row(id: u64, order_no: &str, new: &NewOrder) -> OrderRow {
         notify_url: new.notify_url.clone(),
     }
 }
+
+/// Ends an order successfully: the guarded transition, and the `order.completed.<platform>`
+/// outbox message that tells the platform (notifier / agiso-sync), in the caller's transaction.
+pub async fn finish_succeeded(
+    tx: &mut Tx,
+    order_id: u64,
+    from: OrderStatus,
+    platform: crate::domain::Platform,
+    actor: &str,
+    note: Option<&str>,
+) -> Result<(), OrderError> {
+    transition(tx, order_id, from, OrderStatus::Succeeded, actor, note).await?;
+    completed(tx, order_id, platform).await
+}
+
+/// Ends an order as failed with a reason (and the text the platform shows), plus its
+/// `order.completed.<platform>` outbox message, in the caller's transaction.
+pub async fn finish_failed(
+    tx: &mut Tx,
+    order_id: u64,
+    from: OrderStatus,
+    platform: crate::domain::Platform,
+    reason: crate::domain::FailureReason,
+    text: &str,
+    actor: &str,
+) -> Result<(), OrderError> {
+    transition(tx, order_id, from, OrderStatus::Failed, actor, Some(text)).await?;
+    sqlx::query("UPDATE orders SET failure_code = ?, failure_reason = ? WHERE id = ?")
+        .bind(reason.as_str())
+        .bind(text)
+        .bind(order_id)
+        .execute(&mut **tx)
+        .await?;
+    completed(tx, order_id, platform).await
+}
+
+async fn completed(
+    tx: &mut Tx,
+    order_id: u64,
+    platform: crate::domain::Platform,
+) -> Result<(), OrderError> {
+    use crate::mq::{Event, EventType};
+    crate::mq::outbox::enqueue(
+        tx,
+        &Event::new(EventType::OrderCompleted, order_id, platform),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Reads an order under a row lock.
+pub async fn lock(tx: &mut Tx, order_id: u64) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE id = ? FOR UPDATE"
+    )))
+    .bind(order_id)
+    .fetch_optional(&mut **tx)
+    .await
+}

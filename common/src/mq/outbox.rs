@@ -48,6 +48,8 @@ pub struct OutboxRelay {
     batch: u32,
     poll: Duration,
     signal: OutboxSignal,
+    /// How long a claimed batch is reserved for the relay publishing it.
+    lease: Duration,
     /// Test failpoint: abort the process after publishing and before deleting the rows.
     abort_after_publish: bool,
 }
@@ -76,8 +78,14 @@ impl OutboxRelay {
             batch: batch.max(1),
             poll,
             signal,
+            lease: Duration::from_secs(30),
             abort_after_publish: false,
         }
+    }
+
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     pub fn with_abort_after_publish(mut self, on: bool) -> Self {
@@ -110,28 +118,40 @@ impl OutboxRelay {
         }
     }
 
-    /// Publishes one batch of due rows. The rows stay locked (`FOR UPDATE SKIP LOCKED`) while
-    /// they are published, so concurrent relays in other processes never take the same rows.
+    /// Publishes one batch of due rows. The batch is first claimed with a lease (a short
+    /// autocommitted UPDATE), so relays in other processes never take the same rows while it is
+    /// published, and no lock is held while the broker confirms. A relay that dies leaves its
+    /// claim to expire; the rows are then published again, with the same message ids.
     pub async fn relay_batch(&self) -> anyhow::Result<usize> {
-        // READ COMMITTED: lock only the rows taken. Under the default REPEATABLE READ the
-        // locking read also gap-locks the end of the table, which would stall every insert of a
-        // new outbox row (every new order) for as long as the broker takes to confirm.
+        let claim = uuid::Uuid::new_v4().to_string();
         let mut conn = self.pool.acquire().await?;
+        // READ COMMITTED: the claiming UPDATE skips rows whose committed version another relay
+        // already claimed, and takes no gap locks that would stall inserts of new rows.
         sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             .execute(&mut *conn)
             .await?;
-        let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, event_id, routing_key, payload, traceparent, attempts FROM outbox
-             WHERE available_at <= NOW(3) ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
+        let claimed = sqlx::query(
+            "UPDATE outbox SET claim = ?, claimed_at = NOW(3)
+             WHERE available_at <= NOW(3)
+               AND (claim IS NULL OR claimed_at < NOW(3) - INTERVAL ? MICROSECOND)
+             ORDER BY id LIMIT ?",
         )
+        .bind(&claim)
+        .bind(self.lease.as_micros() as u64)
         .bind(self.batch)
-        .fetch_all(&mut *tx)
-        .await?;
-        if rows.is_empty() {
-            tx.commit().await?;
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
             return Ok(0);
         }
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, event_id, routing_key, payload, traceparent, attempts FROM outbox
+             WHERE claim = ? ORDER BY id",
+        )
+        .bind(&claim)
+        .fetch_all(&mut *conn)
+        .await?;
         let messages: Vec<Outgoing> = rows
             .iter()
             .map(|r| Outgoing {
@@ -168,28 +188,28 @@ impl OutboxRelay {
                     // Back off per row: 1 s, 2 s, 4 s ... capped at 60 s.
                     let delay_ms = 1000i64 << row.attempts.clamp(0, 6);
                     sqlx::query(
-                        "UPDATE outbox SET attempts = attempts + 1,
-                             available_at = NOW(3) + INTERVAL ? MICROSECOND WHERE id = ?",
+                        "UPDATE outbox SET attempts = attempts + 1, claim = NULL, claimed_at = NULL,
+                             available_at = NOW(3) + INTERVAL ? MICROSECOND WHERE id = ? AND claim = ?",
                     )
                     .bind(delay_ms.min(60_000) * 1000)
                     .bind(row.id)
-                    .execute(&mut *tx)
+                    .bind(&claim)
+                    .execute(&mut *conn)
                     .await?;
                 }
             }
         }
         if !sent.is_empty() {
             let sql = format!(
-                "DELETE FROM outbox WHERE id IN ({})",
+                "DELETE FROM outbox WHERE claim = ? AND id IN ({})",
                 crate::db::placeholders(sent.len())
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&claim);
             for id in &sent {
                 q = q.bind(id);
             }
-            q.execute(&mut *tx).await?;
+            q.execute(&mut *conn).await?;
         }
-        tx.commit().await?;
         Ok(rows.len())
     }
 }

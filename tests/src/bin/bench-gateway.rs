@@ -29,7 +29,7 @@ fn args() -> Args {
     let mut a = Args {
         duration: Duration::from_secs(20),
         concurrency: 64,
-        precheck_concurrency: 64,
+        precheck_concurrency: 16,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     for pair in v.chunks(2) {

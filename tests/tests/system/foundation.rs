@@ -165,7 +165,11 @@ async fn outbox_relay_killed_between_publish_and_delete_still_delivers() {
     let first = drain_queue(&queue, 5, Duration::from_secs(2)).await;
     assert_eq!(first.len(), 1, "published before the crash");
 
-    let mut relay = Proc::spawn("gateway", &stage.env());
+    // The crashed relay's claim expires after its lease (shortened here), then the row is
+    // published again.
+    let mut env = stage.env();
+    env.push(("OUTBOX_LEASE_MS".into(), "1000".into()));
+    let mut relay = Proc::spawn("gateway", &env);
     relay.wait_ready(Duration::from_secs(30)).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {

@@ -1,0 +1,240 @@
+//! Fulfilling one order: lock it, act only if it is still waiting for us, and commit the
+//! effect, the status change, its event and the `order.completed` message together.
+
+use common::db::orders::{self, OrderError, OrderRow};
+use common::db::products;
+use common::domain::{FailureReason, FulfilmentMode, OrderStatus, Platform};
+use common::mq::EventType;
+use common::mq::consumer::{Disposition, Received};
+
+use crate::Fulfiller;
+use crate::allocate::{AllocateError, take_cards};
+
+pub const ACTOR: &str = "fulfillment";
+
+/// What fulfilling an order did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The order was not waiting for fulfilment (a repeated message): nothing changed.
+    AlreadyHandled,
+    Succeeded,
+    Failed,
+    AwaitingStock,
+    AwaitingManual,
+    /// The message names no order in this database.
+    UnknownOrder,
+}
+
+/// The consumer's handler for `fulfillment.orders`.
+pub async fn handle(ctx: &Fulfiller, msg: Received) -> Disposition {
+    let span = tracing::info_span!("fulfil", order_id = msg.event.order_id, event_id = %msg.event.event_id);
+    common::telemetry::set_remote_parent(&span, msg.traceparent.as_deref());
+    let _enter = span.enter();
+    match msg.event.kind {
+        EventType::OrderCreated | EventType::OrderRefulfil => {
+            match fulfil(ctx, msg.event.order_id).await {
+                Ok(Outcome::UnknownOrder) => {
+                    tracing::error!(
+                        order_id = msg.event.order_id,
+                        "message for an unknown order; dead-lettering it"
+                    );
+                    Disposition::DeadLetter
+                }
+                Ok(outcome) => {
+                    tracing::info!(order_id = msg.event.order_id, ?outcome, "order handled");
+                    Disposition::Ack
+                }
+                Err(e) => {
+                    tracing::warn!(order_id = msg.event.order_id, error = %format!("{e:#}"), "fulfilment failed; will retry");
+                    Disposition::Requeue
+                }
+            }
+        }
+        other => {
+            tracing::error!(
+                kind = other.as_str(),
+                "unexpected message on fulfillment.orders; dead-lettering it"
+            );
+            Disposition::DeadLetter
+        }
+    }
+}
+
+/// Fulfils `order_id` if it is waiting for fulfilment. Retries a transaction the database chose
+/// as a deadlock victim.
+pub async fn fulfil(ctx: &Fulfiller, order_id: u64) -> anyhow::Result<Outcome> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match fulfil_once(ctx, order_id).await {
+            Err(e) if attempt < 5 && is_retryable(&e) => {
+                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A deadlock victim (1213) or a lock wait timeout (1205): worth another try.
+fn is_retryable(e: &anyhow::Error) -> bool {
+    let db = e
+        .downcast_ref::<sqlx::Error>()
+        .or_else(|| match e.downcast_ref::<OrderError>() {
+            Some(OrderError::Db(d)) => Some(d),
+            _ => None,
+        });
+    match db {
+        Some(sqlx::Error::Database(d)) => d
+            .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .is_some_and(|m| matches!(m.number(), 1213 | 1205)),
+        _ => false,
+    }
+}
+
+async fn fulfil_once(ctx: &Fulfiller, order_id: u64) -> anyhow::Result<Outcome> {
+    let mut tx = ctx.db.begin().await?;
+    let Some(order) = orders::lock(&mut tx, order_id).await? else {
+        tx.commit().await?;
+        return Ok(Outcome::UnknownOrder);
+    };
+    let status = order.status()?;
+    // Received: a new order. Waiting states are resumed by the stock watcher or an operator's
+    // 重新履约 (which publishes order.refulfil); final and in-progress orders are left alone.
+    if !matches!(
+        status,
+        OrderStatus::Received | OrderStatus::AwaitingStock | OrderStatus::AwaitingManual
+    ) {
+        tx.commit().await?;
+        return Ok(Outcome::AlreadyHandled);
+    }
+    let platform: Platform = order.platform.parse()?;
+    let product = match order.product_id {
+        Some(id) => products::get(&mut *tx, id).await?,
+        None => None,
+    };
+    let Some(product) = product else {
+        orders::finish_failed(
+            &mut tx,
+            order.id,
+            status,
+            platform,
+            FailureReason::NoProduct,
+            FailureReason::NoProduct.label_zh(),
+            ACTOR,
+        )
+        .await?;
+        tx.commit().await?;
+        ctx.outbox.notify();
+        return Ok(Outcome::Failed);
+    };
+    let outcome = match product.mode() {
+        Some(FulfilmentMode::Card) => {
+            fulfil_cards(ctx, &mut tx, &order, status, platform, &product).await?
+        }
+        Some(FulfilmentMode::DirectManual) | Some(FulfilmentMode::DirectSupplier) | None => {
+            if status == OrderStatus::AwaitingManual {
+                Outcome::AlreadyHandled
+            } else {
+                // 供应商直充 waits for an operator too until an upstream supplier is configured
+                // for the product (the supplier adapter is not built yet).
+                let note = match product.mode() {
+                    Some(FulfilmentMode::DirectManual) => "等待人工充值",
+                    _ => "等待人工充值（未配置可用的供应商）",
+                };
+                orders::transition(
+                    &mut tx,
+                    order.id,
+                    status,
+                    OrderStatus::AwaitingManual,
+                    ACTOR,
+                    Some(note),
+                )
+                .await?;
+                Outcome::AwaitingManual
+            }
+        }
+    };
+    tx.commit().await?;
+    if matches!(outcome, Outcome::Succeeded | Outcome::Failed) {
+        ctx.outbox.notify();
+    }
+    if outcome == Outcome::Succeeded && product.low_stock_threshold.is_some_and(|t| t > 0) {
+        ctx.low_stock.mark(product.id);
+    }
+    Ok(outcome)
+}
+
+async fn fulfil_cards(
+    ctx: &Fulfiller,
+    tx: &mut common::db::Tx,
+    order: &OrderRow,
+    status: OrderStatus,
+    platform: Platform,
+    product: &products::ProductRow,
+) -> anyhow::Result<Outcome> {
+    let _ = ctx;
+    let waits = product.out_of_stock_policy == "wait";
+    let quantity = u32::try_from(order.quantity).unwrap_or(0).max(1);
+    // Waiting orders are served in arrival order: a newer order queues behind older ones.
+    if waits
+        && status == OrderStatus::Received
+        && crate::stock::has_older_waiting(tx, product.id, order.id).await?
+    {
+        return to_waiting(tx, order, status, product).await;
+    }
+    match take_cards(tx, product.id, order.id, quantity).await {
+        Ok(cards) => {
+            let note = format!("发出 {} 张卡密", cards.len());
+            orders::finish_succeeded(tx, order.id, status, platform, ACTOR, Some(&note)).await?;
+            Ok(Outcome::Succeeded)
+        }
+        Err(AllocateError::OutOfStock) if waits => {
+            if status == OrderStatus::AwaitingStock {
+                Ok(Outcome::AwaitingStock)
+            } else {
+                to_waiting(tx, order, status, product).await
+            }
+        }
+        Err(AllocateError::OutOfStock) => {
+            let reason = FailureReason::OutOfStock;
+            orders::finish_failed(
+                tx,
+                order.id,
+                status,
+                platform,
+                reason,
+                reason.label_zh(),
+                ACTOR,
+            )
+            .await?;
+            Ok(Outcome::Failed)
+        }
+        Err(AllocateError::Db(e)) => Err(e.into()),
+    }
+}
+
+async fn to_waiting(
+    tx: &mut common::db::Tx,
+    order: &OrderRow,
+    status: OrderStatus,
+    product: &products::ProductRow,
+) -> anyhow::Result<Outcome> {
+    if status == OrderStatus::AwaitingStock {
+        return Ok(Outcome::AwaitingStock);
+    }
+    orders::transition(
+        tx,
+        order.id,
+        status,
+        OrderStatus::AwaitingStock,
+        ACTOR,
+        Some("库存不足，等待补货"),
+    )
+    .await?;
+    sqlx::query("UPDATE orders SET stock_deadline_at = NOW(3) + INTERVAL ? SECOND WHERE id = ?")
+        .bind(product.stock_wait_seconds.max(0))
+        .bind(order.id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(Outcome::AwaitingStock)
+}

@@ -1,0 +1,594 @@
+//! Fulfillment: exactly-once card issue under duplicate delivery, several processes, SIGKILL;
+//! out-of-stock policies; poison messages; low-stock alerts.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::db::Pool;
+use common::domain::{FulfilmentMode, Platform};
+use common::mq::publisher::{Outgoing, Publisher};
+use common::mq::{Event, EventType, Mq, QueueName, Topology};
+use system_tests::{Proc, Stage, drain_queue};
+
+async fn product(
+    pool: &Pool,
+    name: &str,
+    policy: &str,
+    wait_secs: i32,
+    threshold: Option<i32>,
+) -> u64 {
+    let id = common::db::products::insert(
+        pool,
+        &common::db::products::NewProduct {
+            name: name.into(),
+            mode: FulfilmentMode::Card,
+            face_value_fen: None,
+            price_fen: None,
+            low_stock_threshold: threshold,
+            skus: vec![(Platform::JdGame, format!("sku-{name}"))],
+        },
+    )
+    .await
+    .unwrap();
+    sqlx::query("UPDATE products SET out_of_stock_policy = ?, stock_wait_seconds = ? WHERE id = ?")
+        .bind(policy)
+        .bind(wait_secs)
+        .bind(id)
+        .execute(pool)
+        .await
+        .unwrap();
+    id
+}
+
+async fn cards(pool: &Pool, product_id: u64, prefix: &str, n: usize) {
+    let text: String = (0..n)
+        .map(|i| format!("{prefix}{i:05},P{prefix}{i:05}\n"))
+        .collect();
+    let r = common::db::cards::import(
+        pool,
+        &common::testing::master_key(),
+        product_id,
+        prefix,
+        &text,
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.new, n);
+}
+
+async fn shop(pool: &Pool) -> u64 {
+    sqlx::query("INSERT INTO shops (platform, name, merchant_id) VALUES ('jd_game', 'f', '1')")
+        .execute(pool)
+        .await
+        .unwrap()
+        .last_insert_id()
+}
+
+/// Orders inserted directly (no outbox row): the test publishes their messages itself.
+async fn orders(
+    pool: &Pool,
+    shop: u64,
+    product_id: u64,
+    first_no: u64,
+    quantities: &[i32],
+) -> Vec<u64> {
+    let mut ids = Vec::new();
+    for (i, q) in quantities.iter().enumerate() {
+        let id = sqlx::query(
+            "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id, sku, quantity,
+                total_price_fen, status) VALUES (?, 'jd_game', ?, ?, 'card', ?, 'x', ?, 100, 'received')",
+        )
+        .bind(format!("N{}", first_no + i as u64))
+        .bind(shop)
+        .bind((first_no + i as u64).to_string())
+        .bind(product_id)
+        .bind(q)
+        .execute(pool)
+        .await
+        .unwrap()
+        .last_insert_id();
+        ids.push(id);
+    }
+    ids
+}
+
+async fn publish(prefix: &str, ids: &[u64], copies: usize) {
+    let mq = Mq::connect(
+        secrecy::SecretString::from(common::testing::amqp_url()),
+        "test-publisher",
+        Topology::new(prefix),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    let publisher = Publisher::new(mq.clone());
+    let mut msgs = Vec::new();
+    for _ in 0..copies {
+        for id in ids {
+            // Every copy is the same message (same id), as a re-delivery would be.
+            let e = Event {
+                event_id: uuid::Uuid::from_u64_pair(7, *id),
+                ..Event::new(EventType::OrderCreated, *id, Platform::JdGame)
+            };
+            msgs.push(Outgoing {
+                message_id: e.event_id.to_string(),
+                routing_key: e.routing_key(),
+                payload: e.to_json().into_bytes(),
+                traceparent: None,
+            });
+        }
+    }
+    for chunk in msgs.chunks(500) {
+        assert!(
+            publisher
+                .publish_batch(chunk)
+                .await
+                .iter()
+                .all(Result::is_ok)
+        );
+    }
+    mq.close().await;
+}
+
+async fn wait_until(pool: &Pool, sql: &'static str, want: i64, timeout: Duration) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(pool).await.unwrap();
+        if n == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sql}: {n}, want {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every order has exactly its quantity of cards, no card belongs to two orders, and the sold
+/// count equals the sum of quantities.
+async fn assert_exactly_once(pool: &Pool) {
+    let per_order: Vec<(u64, i32, i64)> = sqlx::query_as(
+        "SELECT o.id, o.quantity, CAST(COUNT(c.id) AS SIGNED) FROM orders o LEFT JOIN cards c ON c.order_id = o.id
+         GROUP BY o.id, o.quantity",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    for (id, q, n) in &per_order {
+        assert_eq!(i64::from(*q), *n, "order {id} has {n} cards, wants {q}");
+    }
+    let sold: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cards WHERE status = 'sold'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let want: i64 = per_order.iter().map(|(_, q, _)| i64::from(*q)).sum();
+    assert_eq!(sold, want);
+    let orphans: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM cards WHERE (status = 'sold') <> (order_id IS NOT NULL)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(orphans, 0);
+    let events: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM order_events WHERE to_status = 'succeeded'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        events as usize,
+        per_order.len(),
+        "one success transition per order"
+    );
+}
+
+fn env_with(stage: &Stage, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = stage.env();
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env
+}
+
+#[tokio::test]
+async fn thousand_orders_two_processes_every_message_twice() {
+    let stage = Stage::new().await;
+    let shop = shop(&stage.pool).await;
+    let mut all = Vec::new();
+    for (i, name) in ["A", "B", "C"].iter().enumerate() {
+        let p = product(&stage.pool, name, "fail", 0, None).await;
+        cards(&stage.pool, p, name, 1000).await;
+        let n = if i == 0 { 334 } else { 333 };
+        let quantities: Vec<i32> = (0..n).map(|k| 1 + (k % 3)).collect();
+        all.extend(
+            orders(
+                &stage.pool,
+                shop,
+                p,
+                1_000_000 * (i as u64 + 1),
+                &quantities,
+            )
+            .await,
+        );
+    }
+    assert_eq!(all.len(), 1000);
+    publish(&stage.prefix, &all, 2).await;
+    let env = env_with(
+        &stage,
+        &[("FULFILLMENT_WORKERS", "3"), ("FULFILLMENT_PREFETCH", "8")],
+    );
+    let mut a = Proc::spawn("fulfillment", &env);
+    let mut b = Proc::spawn("fulfillment", &env);
+    a.wait_ready(Duration::from_secs(30)).await;
+    b.wait_ready(Duration::from_secs(30)).await;
+    wait_until(
+        &stage.pool,
+        "SELECT COUNT(*) FROM orders WHERE status = 'succeeded'",
+        1000,
+        Duration::from_secs(120),
+    )
+    .await;
+    // Let the duplicate deliveries drain too, then check nothing happened twice.
+    let q = Topology::new(stage.prefix.clone()).queue(QueueName::FulfillmentOrders);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        drain_queue(&q, 1, Duration::from_millis(200))
+            .await
+            .is_empty(),
+        "queue drained"
+    );
+    assert_exactly_once(&stage.pool).await;
+    // Each completion is announced once (outbox → order.completed.jd_game).
+    wait_until(
+        &stage.pool,
+        "SELECT COUNT(*) FROM outbox",
+        0,
+        Duration::from_secs(20),
+    )
+    .await;
+    let completed = drain_queue(
+        &Topology::new(stage.prefix.clone()).queue(QueueName::NotifierCallbacks),
+        3000,
+        Duration::from_secs(2),
+    )
+    .await;
+    let ids: HashSet<u64> = completed
+        .iter()
+        .map(|(_, body)| Event::parse(body).unwrap().order_id)
+        .collect();
+    assert_eq!(completed.len(), 1000);
+    assert_eq!(ids.len(), 1000);
+    a.terminate();
+    b.terminate();
+    stage.cleanup().await;
+}
+
+#[tokio::test]
+async fn sigkill_mid_run_then_restart_completes_every_order_once() {
+    let stage = Stage::new().await;
+    let shop = shop(&stage.pool).await;
+    let p = product(&stage.pool, "K", "fail", 0, None).await;
+    cards(&stage.pool, p, "K", 1200).await;
+    let ids = orders(&stage.pool, shop, p, 5_000_000, &vec![2; 500]).await;
+    publish(&stage.prefix, &ids, 1).await;
+    let env = env_with(
+        &stage,
+        &[("FULFILLMENT_WORKERS", "4"), ("FULFILLMENT_PREFETCH", "16")],
+    );
+    let mut first = Proc::spawn("fulfillment", &env);
+    // Kill it hard once it is part-way through.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let done: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'succeeded'")
+                .fetch_one(&stage.pool)
+                .await
+                .unwrap();
+        if done >= 50 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = std::process::Command::new("kill")
+        .arg("-KILL")
+        .arg(first.child.id().to_string())
+        .status();
+    let _ = first.child.wait();
+    let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'succeeded'")
+        .fetch_one(&stage.pool)
+        .await
+        .unwrap();
+    assert!(done < 500, "killed mid-run ({done} done)");
+    let mut second = Proc::spawn("fulfillment", &env);
+    second.wait_ready(Duration::from_secs(30)).await;
+    wait_until(
+        &stage.pool,
+        "SELECT COUNT(*) FROM orders WHERE status = 'succeeded'",
+        500,
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_exactly_once(&stage.pool).await;
+    second.terminate();
+    stage.cleanup().await;
+}
+
+#[tokio::test]
+async fn out_of_stock_policies_restock_order_and_deadline() {
+    let stage = Stage::new().await;
+    let shop = shop(&stage.pool).await;
+    let failing = product(&stage.pool, "F", "fail", 0, None).await;
+    let waiting = product(&stage.pool, "W", "wait", 3600, None).await;
+    let short = product(&stage.pool, "S", "wait", 1, None).await;
+    let f = orders(&stage.pool, shop, failing, 100, &[1]).await;
+    let w = orders(&stage.pool, shop, waiting, 200, &[1, 2, 1]).await;
+    let s = orders(&stage.pool, shop, short, 300, &[1]).await;
+    let all: Vec<u64> = f.iter().chain(&w).chain(&s).copied().collect();
+    publish(&stage.prefix, &all, 1).await;
+    let env = env_with(&stage, &[("FULFILLMENT_STOCK_POLL_MS", "200")]);
+    let mut p = Proc::spawn("fulfillment", &env);
+    p.wait_ready(Duration::from_secs(30)).await;
+
+    let status = |id: u64| {
+        let pool = stage.pool.clone();
+        async move {
+            let r: (String, Option<String>, Option<String>) = sqlx::query_as(
+                "SELECT status, failure_code, failure_reason FROM orders WHERE id = ?",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            r
+        }
+    };
+    wait_until(
+        &stage.pool,
+        "SELECT COUNT(*) FROM orders WHERE status IN ('failed', 'awaiting_stock')",
+        5,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(
+        status(f[0]).await,
+        (
+            "failed".into(),
+            Some("out_of_stock".into()),
+            Some("库存不足".into())
+        )
+    );
+    for id in &w {
+        assert_eq!(status(*id).await.0, "awaiting_stock");
+    }
+    // The short deadline passes: failed with 库存不足.
+    wait_until(
+        &stage.pool,
+        "SELECT COUNT(*) FROM orders WHERE status = 'failed'",
+        2,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(
+        status(s[0]).await,
+        (
+            "failed".into(),
+            Some("out_of_stock".into()),
+            Some("库存不足".into())
+        )
+    );
+
+    // Three cards arrive: the oldest (1 card) and the second (2 cards) are served; the third
+    // waits (arrival order, even though one card would fit it).
+    cards(&stage.pool, waiting, "W", 3).await;
+    wait_until(
+        &stage.pool,
+        "SELECT COUNT(*) FROM orders WHERE status = 'succeeded'",
+        2,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(status(w[0]).await.0, "succeeded");
+    assert_eq!(status(w[1]).await.0, "succeeded");
+    assert_eq!(status(w[2]).await.0, "awaiting_stock");
+    cards(&stage.pool, waiting, "X", 1).await;
+    wait_until(
+        &stage.pool,
+        "SELECT COUNT(*) FROM orders WHERE status = 'succeeded'",
+        3,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_exactly_once_for(&stage.pool, &w).await;
+    p.terminate();
+    stage.cleanup().await;
+}
+
+async fn assert_exactly_once_for(pool: &Pool, ids: &[u64]) {
+    for id in ids {
+        let (q, n): (i32, i64) = sqlx::query_as(
+            "SELECT o.quantity, CAST((SELECT COUNT(*) FROM cards c WHERE c.order_id = o.id) AS SIGNED) FROM orders o WHERE o.id = ?",
+        )
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert_eq!(i64::from(q), n);
+    }
+}
+
+#[tokio::test]
+async fn poison_messages_are_dead_lettered_and_do_not_block() {
+    let stage = Stage::new().await;
+    let shop = shop(&stage.pool).await;
+    let p = product(&stage.pool, "P", "fail", 0, None).await;
+    cards(&stage.pool, p, "P", 5).await;
+    let mut proc_ = Proc::spawn("fulfillment", &stage.env());
+    proc_.wait_ready(Duration::from_secs(30)).await;
+    let mq = Mq::connect(
+        secrecy::SecretString::from(common::testing::amqp_url()),
+        "poison",
+        Topology::new(stage.prefix.clone()),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    let publisher = Publisher::new(mq.clone());
+    let bad = [
+        Outgoing {
+            message_id: "bad-1".into(),
+            routing_key: "order.created.jd_game".into(),
+            payload: b"not json".to_vec(),
+            traceparent: None,
+        },
+        Outgoing {
+            message_id: "bad-2".into(),
+            routing_key: "order.created.jd_game".into(),
+            payload: Event::new(EventType::OrderCreated, 987_654, Platform::JdGame)
+                .to_json()
+                .into_bytes(),
+            traceparent: None,
+        },
+    ];
+    assert!(
+        publisher
+            .publish_batch(&bad)
+            .await
+            .iter()
+            .all(Result::is_ok)
+    );
+    mq.close().await;
+    let ids = orders(&stage.pool, shop, p, 900, &[1, 1]).await;
+    publish(&stage.prefix, &ids, 1).await;
+    wait_until(
+        &stage.pool,
+        "SELECT COUNT(*) FROM orders WHERE status = 'succeeded'",
+        2,
+        Duration::from_secs(20),
+    )
+    .await;
+    let dead = drain_queue(
+        &Topology::new(stage.prefix.clone()).queue(QueueName::DeadLetters),
+        5,
+        Duration::from_secs(5),
+    )
+    .await;
+    let dead_ids: HashSet<String> = dead.into_iter().filter_map(|(id, _)| id).collect();
+    assert_eq!(
+        dead_ids,
+        HashSet::from(["bad-1".to_string(), "bad-2".to_string()])
+    );
+    proc_.terminate();
+    stage.cleanup().await;
+}
+
+#[tokio::test]
+async fn low_stock_alerts_once_per_dip_and_posts_to_the_webhook() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A fake robot webhook: records request bodies.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/robot/send", listener.local_addr().unwrap());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16384];
+                let mut got = Vec::new();
+                loop {
+                    let n = s.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got).to_string();
+                    if let Some(at) = text.find("\r\n\r\n") {
+                        let len = text[..at]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if got.len() >= at + 4 + len {
+                            let _ = tx.send(
+                                String::from_utf8_lossy(&got[at + 4..at + 4 + len]).to_string(),
+                            );
+                            break;
+                        }
+                    }
+                }
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 15\r\n\r\n{\"errcode\":0}  ")
+                    .await;
+            });
+        }
+    });
+    let stage = Stage::new().await;
+    let shop = shop(&stage.pool).await;
+    let p = product(&stage.pool, "L", "fail", 0, Some(3)).await;
+    cards(&stage.pool, p, "L", 5).await;
+    let mut proc_ = Proc::spawn(
+        "fulfillment",
+        &env_with(&stage, &[("ALERT_WEBHOOK_URL", &url)]),
+    );
+    proc_.wait_ready(Duration::from_secs(30)).await;
+    // 5 → 4 → 3: no alert; → 2: alert; → 1: no second alert.
+    let ids = orders(&stage.pool, shop, p, 700, &[1, 1, 1, 1]).await;
+    for id in &ids {
+        publish(&stage.prefix, &[*id], 1).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    wait_until(
+        &stage.pool,
+        "SELECT COUNT(*) FROM orders WHERE status = 'succeeded'",
+        4,
+        Duration::from_secs(20),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let alerts: Vec<(i32, i32)> = sqlx::query_as("SELECT available, threshold FROM stock_alerts")
+        .fetch_all(&stage.pool)
+        .await
+        .unwrap();
+    assert_eq!(alerts, vec![(2, 3)]);
+    let body = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["msgtype"], "text");
+    assert!(v["text"]["content"].as_str().unwrap().contains("库存预警"));
+    assert!(rx.try_recv().is_err(), "one alert per dip");
+    // Restock above the threshold re-arms the alert; the next dip alerts again.
+    cards(&stage.pool, p, "M", 5).await;
+    let more = orders(&stage.pool, shop, p, 800, &[1, 1, 1, 1]).await;
+    publish(&stage.prefix, &more[..1], 1).await;
+    wait_until(
+        &stage.pool,
+        "SELECT COUNT(*) FROM orders WHERE status = 'succeeded'",
+        5,
+        Duration::from_secs(20),
+    )
+    .await;
+    publish(&stage.prefix, &more[1..], 1).await;
+    wait_until(
+        &stage.pool,
+        "SELECT COUNT(*) FROM orders WHERE status = 'succeeded'",
+        8,
+        Duration::from_secs(20),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM stock_alerts")
+        .fetch_one(&stage.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    proc_.terminate();
+    stage.cleanup().await;
+}
