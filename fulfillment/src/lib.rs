@@ -9,8 +9,10 @@
 //! `main.rs` is a shim; tests start the real service in-process through [`build`].
 
 pub mod allocate;
+pub mod group;
 pub mod process;
 pub mod stock;
+pub mod supplier;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +36,14 @@ pub struct Config {
     pub stock_poll: Duration,
     /// DingTalk / WeCom robot URL for low-stock alerts (optional).
     pub alert_webhook: Option<String>,
+    /// `SUPPLIER_DEADLINE_SECS`: how long an order may stay with upstream suppliers before it
+    /// goes to `awaiting_manual`.
+    pub supplier_deadline: Duration,
+    /// `SUPPLIER_POLL_MIN_MS`: first status-poll delay; doubles per poll, capped at 60 s.
+    pub supplier_poll_min: Duration,
+    /// `FULFILLMENT_PUBLIC_URL`: this service as suppliers reach it; when set, submissions
+    /// carry `callbackUrl = <it>/api/supplier/callback` (optional).
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -47,12 +57,28 @@ impl Config {
                 problem: "is malformed: expected an http(s):// URL".into(),
             });
         }
+        let public_url = env.optional_str("FULFILLMENT_PUBLIC_URL");
+        if let Some(u) = &public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(ConfigError {
+                var: "FULFILLMENT_PUBLIC_URL".into(),
+                problem: "is malformed: expected an http(s):// URL".into(),
+            });
+        }
         Ok(Self {
             common: CommonConfig::from_env(env, SERVICE, ports::FULFILLMENT)?,
             workers: env.parse_or("FULFILLMENT_WORKERS", 4usize, "a number of workers")?,
             prefetch: env.parse_or("FULFILLMENT_PREFETCH", 16u16, "a number of messages")?,
             stock_poll: env.millis_or("FULFILLMENT_STOCK_POLL_MS", 2000)?,
             alert_webhook,
+            supplier_deadline: Duration::from_secs(env.parse_or(
+                "SUPPLIER_DEADLINE_SECS",
+                600u64,
+                "a number of seconds",
+            )?),
+            supplier_poll_min: env.millis_or("SUPPLIER_POLL_MIN_MS", 2000)?,
+            public_url,
         })
     }
 }
@@ -70,6 +96,8 @@ pub struct Fulfiller {
     pub alerts: stock::Alerts,
     /// Products that sold cards since the last low-stock check.
     pub low_stock: stock::LowStockQueue,
+    /// The upstream supplier adapter (`direct_supplier` products).
+    pub suppliers: supplier::Suppliers,
 }
 
 /// Connects, migrates, declares the topology, starts the consumers and the stock watcher.
@@ -80,24 +108,34 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         outbox: infra.outbox.clone(),
         alerts: stock::Alerts::new(config.alert_webhook.clone()),
         low_stock: stock::LowStockQueue::default(),
+        suppliers: supplier::Suppliers::new(
+            config.supplier_deadline,
+            config.supplier_poll_min,
+            config.public_url.as_deref(),
+            config.common.master_key.clone(),
+        ),
     });
     let spec = ConsumerSpec {
         queue: QueueName::FulfillmentOrders,
         prefetch: config.prefetch,
         workers: config.workers,
     };
+    let grouped = group::GroupFulfiller::start(ctx.clone(), config.workers.clamp(1, 4));
     let (mq, c) = (infra.mq.clone(), ctx.clone());
     infra.spawn(move |stop| {
         consumer::run(mq, spec, stop, move |msg| {
             let c = c.clone();
-            async move { process::handle(&c, msg).await }
+            let g = grouped.clone();
+            async move { process::handle(&c, &g, msg).await }
         })
     });
     let (c, every) = (ctx.clone(), config.stock_poll);
     infra.spawn(move |stop| stock::run_waiter(c, every, stop));
     let c = ctx.clone();
     infra.spawn(move |stop| stock::run_low_stock(c, std::time::Duration::from_millis(500), stop));
-    Service::bind(infra, Router::new()).await
+    let c = ctx.clone();
+    infra.spawn(move |stop| supplier::poller::run(c, stop));
+    Service::bind(infra, Router::new().merge(supplier::router(ctx))).await
 }
 
 pub async fn run(config: Config) -> anyhow::Result<()> {

@@ -26,13 +26,21 @@ pub enum Outcome {
 }
 
 /// The consumer's handler for `fulfillment.orders`.
-pub async fn handle(ctx: &Fulfiller, msg: Received) -> Disposition {
+pub async fn handle(
+    ctx: &Fulfiller,
+    group: &crate::group::GroupFulfiller,
+    msg: Received,
+) -> Disposition {
     let span = tracing::info_span!("fulfil", order_id = msg.event.order_id, event_id = %msg.event.event_id);
     common::telemetry::set_remote_parent(&span, msg.traceparent.as_deref());
     let _enter = span.enter();
     match msg.event.kind {
         EventType::OrderCreated | EventType::OrderRefulfil => {
-            match fulfil(ctx, msg.event.order_id).await {
+            let outcome = match msg.event.kind {
+                EventType::OrderCreated => group.fulfil(msg.event.order_id).await,
+                _ => fulfil(ctx, msg.event.order_id).await,
+            };
+            match outcome {
                 Ok(Outcome::UnknownOrder) => {
                     tracing::error!(
                         order_id = msg.event.order_id,
@@ -131,12 +139,14 @@ async fn fulfil_once(ctx: &Fulfiller, order_id: u64) -> anyhow::Result<Outcome> 
         Some(FulfilmentMode::Card) => {
             fulfil_cards(ctx, &mut tx, &order, status, platform, &product).await?
         }
-        Some(FulfilmentMode::DirectManual) | Some(FulfilmentMode::DirectSupplier) | None => {
+        Some(FulfilmentMode::DirectSupplier) => {
+            crate::supplier::start(ctx, &mut tx, &order, status, &product).await?
+        }
+        Some(FulfilmentMode::DirectManual) | None => {
             if status == OrderStatus::AwaitingManual {
                 Outcome::AlreadyHandled
             } else {
-                // 供应商直充 waits for an operator too until an upstream supplier is configured
-                // for the product (the supplier adapter is not built yet).
+                // A product without a known mode waits for an operator.
                 let note = match product.mode() {
                     Some(FulfilmentMode::DirectManual) => "等待人工充值",
                     _ => "等待人工充值（未配置可用的供应商）",

@@ -7,6 +7,7 @@ pub mod heartbeat;
 pub mod orders;
 pub mod products;
 pub mod shops;
+pub mod suppliers;
 pub mod users;
 
 use std::str::FromStr;
@@ -20,7 +21,7 @@ pub use sqlx::MySqlPool as Pool;
 pub type Tx = sqlx::Transaction<'static, sqlx::MySql>;
 
 /// The schema: `migrations/` embedded at build time; applied idempotently (a second run is a
-/// no-op) and serialised between concurrently starting services by sqlx's advisory lock.
+/// no-op) by [`migrate`], which serialises concurrently starting services on a named lock.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
 /// Connects, retrying for up to `wait` while the database is still starting (compose, CI).

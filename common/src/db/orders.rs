@@ -133,7 +133,7 @@ impl OrderRow {
     }
 }
 
-const ORDER_COLUMNS: &str = "id, order_no, platform, shop_id, platform_order_no, order_kind, product_id, sku, \
+pub const ORDER_COLUMNS: &str = "id, order_no, platform, shop_id, platform_order_no, order_kind, product_id, sku, \
     quantity, total_price_fen, recharge_account, status, failure_code, failure_reason, notify_status, notify_url";
 
 /// An order to create, as parsed from a platform's request.
@@ -461,20 +461,7 @@ async fn try_group(
             q = q.bind(e.order_id).bind(actor);
         }
         q.execute(&mut *tx).await?;
-        let traceparent = crate::telemetry::current_traceparent();
-        let sql = format!(
-            "INSERT INTO outbox (event_id, routing_key, payload, traceparent) VALUES {}",
-            vec!["(?, ?, ?, ?)"; events.len()].join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for e in &events {
-            q = q
-                .bind(e.event_id.to_string())
-                .bind(e.routing_key())
-                .bind(e.to_json())
-                .bind(&traceparent);
-        }
-        q.execute(&mut *tx).await?;
+        crate::mq::outbox::enqueue_many(&mut tx, &events).await?;
     }
     tx.commit().await?;
 

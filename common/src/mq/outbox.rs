@@ -31,6 +31,28 @@ pub async fn enqueue(tx: &mut Tx, event: &Event) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Adds several events to the outbox in one statement, inside the caller's transaction.
+pub async fn enqueue_many(tx: &mut Tx, events: &[Event]) -> sqlx::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO outbox (event_id, routing_key, payload, traceparent) VALUES {}",
+        vec!["(?, ?, ?, ?)"; events.len()].join(", ")
+    );
+    let traceparent = crate::telemetry::current_traceparent();
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for e in events {
+        q = q
+            .bind(e.event_id.to_string())
+            .bind(e.routing_key())
+            .bind(e.to_json())
+            .bind(&traceparent);
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// Lets code that just committed outbox rows wake the local relay at once instead of waiting
 /// for its next poll.
 #[derive(Clone, Default)]

@@ -1,0 +1,314 @@
+//! The supplier poller: claims due `supplier_orders` rows (`FOR UPDATE SKIP LOCKED`, so any
+//! number of fulfillment processes share the work), calls the supplier outside every
+//! transaction, logs the call in `callback_attempts`, and records the answer with
+//! [`super::apply`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::db::suppliers::{self, SupplierRow};
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::protocol::{self, Report};
+use super::{Source, apply, cut};
+use crate::Fulfiller;
+
+/// Rows claimed per round.
+const BATCH: usize = 32;
+/// A claimed row is left alone by other pollers for this long beyond the supplier's timeout;
+/// if its process died, another one picks it up afterwards (with a status query).
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+/// A claimed row, as it was before the claim.
+#[derive(Debug, sqlx::FromRow)]
+struct Claimed {
+    id: u64,
+    order_id: u64,
+    supplier_id: u64,
+    status: String,
+    past_deadline: i64,
+}
+
+/// Runs until `stop`: every round claims the due rows and works them concurrently.
+pub async fn run(ctx: Arc<Fulfiller>, stop: CancellationToken) {
+    let idle =
+        (ctx.suppliers.poll_min / 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    loop {
+        let full = match round(&ctx).await {
+            Ok(n) => n == BATCH,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "supplier poll round failed");
+                false
+            }
+        };
+        if full {
+            if stop.is_cancelled() {
+                return;
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ctx.suppliers.wake.notified() => {
+                // Woken from inside a transaction that is about to commit.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            _ = tokio::time::sleep(idle) => {}
+        }
+    }
+}
+
+/// One round: claim, call, record. Returns how many rows were claimed.
+pub async fn round(ctx: &Arc<Fulfiller>) -> anyhow::Result<usize> {
+    let claimed = claim(ctx).await?;
+    let n = claimed.len();
+    let mut work = tokio::task::JoinSet::new();
+    for row in claimed {
+        let ctx = ctx.clone();
+        work.spawn(async move {
+            let id = row.id;
+            if let Err(e) = work_row(&ctx, row).await {
+                tracing::warn!(supplier_order = id, error = %format!("{e:#}"), "supplier call failed; retried after the lease");
+            }
+        });
+    }
+    while work.join_next().await.is_some() {}
+    Ok(n)
+}
+
+async fn claim(ctx: &Fulfiller) -> anyhow::Result<Vec<Claimed>> {
+    let mut tx = ctx.db.begin().await?;
+    let rows: Vec<Claimed> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, order_id, supplier_id, status,
+                CAST(deadline_at IS NOT NULL AND deadline_at <= NOW(3) AS SIGNED) AS past_deadline
+         FROM supplier_orders
+         WHERE status IN ('pending', 'submitted') AND next_poll_at <= NOW(3)
+         ORDER BY next_poll_at LIMIT {BATCH}
+         FOR UPDATE SKIP LOCKED"
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    for row in &rows {
+        let timeout = match suppliers::get(&mut *tx, row.supplier_id).await? {
+            Some(s) => s.timeout(),
+            None => Duration::ZERO,
+        };
+        // From here on the supplier may have the order: `submitted`, so that whoever finds
+        // this row next asks the supplier before submitting again.
+        sqlx::query(
+            "UPDATE supplier_orders SET status = 'submitted',
+                 next_poll_at = NOW(3) + INTERVAL ? MICROSECOND WHERE id = ?",
+        )
+        .bind(((timeout * 2) + LEASE_MARGIN).as_micros() as i64)
+        .bind(row.id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(rows)
+}
+
+async fn work_row(ctx: &Fulfiller, row: Claimed) -> anyhow::Result<()> {
+    let order = common::db::orders::get(&ctx.db, row.order_id).await?;
+    let supplier = suppliers::get(&ctx.db, row.supplier_id).await?;
+    let (Some(order), Some(supplier)) = (order, supplier) else {
+        anyhow::bail!("order or supplier of supplier order {} is gone", row.id);
+    };
+    let open = order.status == "processing";
+    let past = row.past_deadline != 0;
+    let secret = supplier.secret(&ctx.suppliers.master_key)?;
+    let call = Call {
+        ctx,
+        supplier: &supplier,
+        secret: &secret,
+        order_id: order.id,
+    };
+    let (report, raw) = if !open {
+        (
+            Report::Unknown("order is no longer processing".into()),
+            None,
+        )
+    } else if row.status == "pending" {
+        if past {
+            (
+                Report::Unknown("deadline passed before submission".into()),
+                None,
+            )
+        } else {
+            submit(&call, &order).await?
+        }
+    } else {
+        match call
+            .post("query", query_body(&supplier, &order.order_no))
+            .await
+        {
+            (Report::NotFound, _) if !past => submit(&call, &order).await?,
+            other => other,
+        }
+    };
+    let applied = apply(ctx, row.id, &report, raw.as_deref(), Source::Poll).await?;
+    tracing::debug!(
+        order_id = order.id,
+        supplier_id = supplier.id,
+        ?report,
+        ?applied,
+        "supplier answer recorded"
+    );
+    Ok(())
+}
+
+fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn query_body(supplier: &SupplierRow, order_no: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("merchantId".into(), supplier.merchant_id.clone().into());
+    m.insert("orderNo".into(), order_no.into());
+    m.insert("timestamp".into(), now_secs().into());
+    m
+}
+
+async fn submit(
+    call: &Call<'_>,
+    order: &common::db::orders::OrderRow,
+) -> anyhow::Result<(Report, Option<String>)> {
+    let product_id = order.product_id.unwrap_or_default();
+    let Some(link) = suppliers::link(&call.ctx.db, product_id, call.supplier.id).await? else {
+        // Unlinked since the row was queued: nothing was sent, so trying the next one is safe.
+        return Ok((
+            Report::Failed {
+                failure: "PRODUCT_UNAVAILABLE".into(),
+                reason: Some("商品已不再关联该供应商".into()),
+            },
+            None,
+        ));
+    };
+    let face: Option<i64> = sqlx::query_scalar("SELECT face_value_fen FROM products WHERE id = ?")
+        .bind(product_id)
+        .fetch_optional(&call.ctx.db)
+        .await?
+        .flatten();
+    let mut m = Map::new();
+    m.insert(
+        "merchantId".into(),
+        call.supplier.merchant_id.clone().into(),
+    );
+    m.insert("orderNo".into(), order.order_no.clone().into());
+    m.insert("sku".into(), link.supplier_sku.into());
+    m.insert(
+        "account".into(),
+        order.recharge_account.clone().unwrap_or_default().into(),
+    );
+    m.insert("quantity".into(), order.quantity.into());
+    if let Some(face) = face {
+        m.insert("faceValueFen".into(), face.into());
+    }
+    if let Some(url) = &call.ctx.suppliers.callback_url {
+        m.insert("callbackUrl".into(), url.clone().into());
+    }
+    m.insert("timestamp".into(), now_secs().into());
+    Ok(call.post("recharge", m).await)
+}
+
+struct Call<'a> {
+    ctx: &'a Fulfiller,
+    supplier: &'a SupplierRow,
+    secret: &'a str,
+    order_id: u64,
+}
+
+impl Call<'_> {
+    /// Signs and posts one message; every call is logged in `callback_attempts`.
+    async fn post(&self, path: &str, body: Map<String, Value>) -> (Report, Option<String>) {
+        let url = format!("{}/{path}", self.supplier.base_url.trim_end_matches('/'));
+        let body = match protocol::signed(body, self.secret) {
+            Ok(b) => b,
+            Err(e) => return (Report::Unknown(e), None),
+        };
+        let request = Value::Object(body).to_string();
+        let started = Instant::now();
+        let sent = self
+            .ctx
+            .suppliers
+            .http
+            .post(&url)
+            .timeout(self.supplier.timeout())
+            .header("content-type", "application/json")
+            .body(request.clone())
+            .send()
+            .await;
+        let (http_status, text, report, error) = match sent {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                match resp.text().await {
+                    Ok(text) => {
+                        let report = if status == 200 {
+                            match serde_json::from_str::<Map<String, Value>>(&text) {
+                                Ok(m) => Report::from_body(&m),
+                                Err(_) => Report::Unknown("answer is not a JSON object".into()),
+                            }
+                        } else {
+                            Report::Unknown(format!("HTTP {status}"))
+                        };
+                        let error = match &report {
+                            Report::Unknown(e) => Some(e.clone()),
+                            _ => None,
+                        };
+                        (Some(status), Some(text), report, error)
+                    }
+                    Err(e) => {
+                        let e = transport_error(&e);
+                        (Some(status), None, Report::Unknown(e.clone()), Some(e))
+                    }
+                }
+            }
+            Err(e) => {
+                let e = transport_error(&e);
+                (None, None, Report::Unknown(e.clone()), Some(e))
+            }
+        };
+        let duration_ms = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
+        let logged = sqlx::query(
+            "INSERT INTO callback_attempts (order_id, target, attempt_no, url, request_body, http_status,
+                 response_body, duration_ms, outcome, error)
+             SELECT ?, 'supplier', COALESCE(MAX(attempt_no), 0) + 1, ?, ?, ?, ?, ?, ?, ?
+             FROM callback_attempts WHERE order_id = ? AND target = 'supplier'",
+        )
+        .bind(self.order_id)
+        .bind(&url)
+        .bind(&request)
+        .bind(http_status)
+        .bind(text.as_deref().map(cut))
+        .bind(duration_ms)
+        .bind(report.outcome())
+        .bind(error.as_deref().map(|e| e.chars().take(500).collect::<String>()))
+        .bind(self.order_id)
+        .execute(&self.ctx.db)
+        .await;
+        if let Err(e) = logged {
+            tracing::warn!(error = %e, "could not log the supplier call");
+        }
+        tracing::info!(
+            order_id = self.order_id,
+            supplier_id = self.supplier.id,
+            url,
+            http_status,
+            duration_ms,
+            outcome = report.outcome(),
+            "supplier call"
+        );
+        (report, text)
+    }
+}
+
+fn transport_error(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timeout".into()
+    } else if e.is_connect() {
+        "connection failed".into()
+    } else {
+        format!("transport error: {e}")
+    }
+}
