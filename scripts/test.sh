@@ -44,4 +44,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 log "cargo build (service binaries used by the system tests)"
 cargo build --workspace --bins
 log "cargo test"
-cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-4}"
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+status=0
+cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-4}" 2>&1 | tee "$results" || status=$?
+# One closing line for the whole suite (cargo prints one per test binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "TOTAL: %d passed, %d failed\n", p, f }' "$results"
+exit "$status"
