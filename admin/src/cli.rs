@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use common::config::{self, Env};
 use common::crypto::at_rest::MasterKey;
 use common::crypto::jd_aes::JdAesKey;
-use common::db::{self, Pool, audit, cards, products, shops, users};
+use common::db::{self, Pool, audit, cards, products, shops, suppliers, users};
 use common::domain::{FulfilmentMode, Platform, ShopMode};
 
 #[derive(Debug, Parser)]
@@ -45,6 +45,31 @@ pub enum Command {
     /// Card inventory.
     #[command(subcommand)]
     Cards(CardsCommand),
+    /// Upstream suppliers for direct-charge products (docs/SUPPLIER_PROTOCOL.md).
+    #[command(subcommand)]
+    Supplier(SupplierCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SupplierCommand {
+    /// Add a supplier; the secret is stored encrypted.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        base_url: String,
+        #[arg(long)]
+        merchant_id: String,
+        #[arg(long)]
+        secret: String,
+        #[arg(long)]
+        timeout_ms: Option<i32>,
+    },
+    /// List suppliers (secrets are never printed).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -138,6 +163,18 @@ pub enum ProductCommand {
     List {
         #[arg(long)]
         json: bool,
+    },
+    /// Let a direct-supplier product use a supplier (lower priority is tried first).
+    LinkSupplier {
+        #[arg(long)]
+        product: String,
+        #[arg(long)]
+        supplier: String,
+        #[arg(long, default_value_t = 100)]
+        priority: i32,
+        /// The supplier's own product code.
+        #[arg(long)]
+        supplier_sku: String,
     },
 }
 
@@ -459,6 +496,99 @@ pub async fn execute(
             for bad in report.invalid_lines.iter().take(20) {
                 writeln!(out, "  第 {} 行: {}", bad.line_no, bad.reason)?;
             }
+            Ok(())
+        }
+        Command::Supplier(SupplierCommand::Add {
+            name,
+            base_url,
+            merchant_id,
+            secret,
+            timeout_ms,
+        }) => {
+            let key = config::master_key(env)?;
+            let base_url = check_url(Some(&base_url))?.ok_or_else(|| fail("--base-url 不能为空"))?;
+            if name.trim().is_empty() || merchant_id.trim().is_empty() || secret.is_empty() {
+                return Err(fail("--name、--merchant-id、--secret 不能为空"));
+            }
+            if timeout_ms.is_some_and(|t| t <= 0) {
+                return Err(fail("--timeout-ms 应为正整数"));
+            }
+            let pool = open(env).await?;
+            let new = suppliers::NewSupplier {
+                name: name.trim().to_owned(),
+                base_url,
+                merchant_id: merchant_id.trim().to_owned(),
+                secret,
+                timeout_ms,
+            };
+            let id = suppliers::insert(&pool, &key, &new).await.map_err(|e| {
+                if db::is_unique_violation(&e) {
+                    fail("供应商名称已存在")
+                } else {
+                    e.into()
+                }
+            })?;
+            audit_cli(&pool, "supplier.create", "supplier", id.to_string(), Some(new.name.clone())).await?;
+            writeln!(out, "已创建供应商 #{id} {}（{}）", new.name, new.base_url)?;
+            Ok(())
+        }
+        Command::Supplier(SupplierCommand::List { json }) => {
+            let pool = open(env).await?;
+            let rows = suppliers::list(&pool).await?;
+            if json {
+                let list: Vec<_> = rows
+                    .iter()
+                    .map(|s| {
+                        serde_json::json!({
+                            "id": s.id, "name": s.name, "base_url": s.base_url,
+                            "merchant_id": s.merchant_id, "timeout_ms": s.timeout_ms, "enabled": s.enabled,
+                        })
+                    })
+                    .collect();
+                writeln!(out, "{}", serde_json::to_string_pretty(&list).map_err(anyhow::Error::from)?)?;
+            } else {
+                writeln!(out, "{:<5} {:<20} {:<40} {:<16} 状态", "ID", "名称", "地址", "商户号")?;
+                for s in rows {
+                    writeln!(
+                        out,
+                        "{:<5} {:<20} {:<40} {:<16} {}",
+                        s.id,
+                        s.name,
+                        s.base_url,
+                        s.merchant_id,
+                        if s.enabled { "启用" } else { "停用" }
+                    )?;
+                }
+            }
+            Ok(())
+        }
+        Command::Product(ProductCommand::LinkSupplier {
+            product,
+            supplier,
+            priority,
+            supplier_sku,
+        }) => {
+            let pool = open(env).await?;
+            let p = products::find_by_name(&pool, &product)
+                .await?
+                .ok_or_else(|| fail(format!("商品不存在: {product}")))?;
+            if p.mode() != Some(FulfilmentMode::DirectSupplier) {
+                return Err(fail(format!("商品 {product} 不是供应商直充商品")));
+            }
+            let s = suppliers::find_by_name(&pool, &supplier)
+                .await?
+                .ok_or_else(|| fail(format!("供应商不存在: {supplier}")))?;
+            let sku = common::domain::Sku::parse(&supplier_sku).map_err(|e| fail(format!("供应商 SKU 无效: {e}")))?;
+            suppliers::link_product(&pool, p.id, s.id, priority, sku.as_str()).await?;
+            audit_cli(
+                &pool,
+                "product.link_supplier",
+                "product",
+                p.id.to_string(),
+                Some(format!("supplier={} priority={priority} sku={}", s.name, sku)),
+            )
+            .await?;
+            writeln!(out, "商品 {product} 已关联供应商 {}（优先级 {priority}，供应商 SKU {sku}）", s.name)?;
             Ok(())
         }
         Command::Cards(CardsCommand::Stock { json }) => {
