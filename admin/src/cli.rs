@@ -506,7 +506,8 @@ pub async fn execute(
             timeout_ms,
         }) => {
             let key = config::master_key(env)?;
-            let base_url = check_url(Some(&base_url))?.ok_or_else(|| fail("--base-url 不能为空"))?;
+            let base_url =
+                check_url(Some(&base_url))?.ok_or_else(|| fail("--base-url 不能为空"))?;
             if name.trim().is_empty() || merchant_id.trim().is_empty() || secret.is_empty() {
                 return Err(fail("--name、--merchant-id、--secret 不能为空"));
             }
@@ -528,7 +529,14 @@ pub async fn execute(
                     e.into()
                 }
             })?;
-            audit_cli(&pool, "supplier.create", "supplier", id.to_string(), Some(new.name.clone())).await?;
+            audit_cli(
+                &pool,
+                "supplier.create",
+                "supplier",
+                id.to_string(),
+                Some(new.name.clone()),
+            )
+            .await?;
             writeln!(out, "已创建供应商 #{id} {}（{}）", new.name, new.base_url)?;
             Ok(())
         }
@@ -545,9 +553,17 @@ pub async fn execute(
                         })
                     })
                     .collect();
-                writeln!(out, "{}", serde_json::to_string_pretty(&list).map_err(anyhow::Error::from)?)?;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&list).map_err(anyhow::Error::from)?
+                )?;
             } else {
-                writeln!(out, "{:<5} {:<20} {:<40} {:<16} 状态", "ID", "名称", "地址", "商户号")?;
+                writeln!(
+                    out,
+                    "{:<5} {:<20} {:<40} {:<16} 状态",
+                    "ID", "名称", "地址", "商户号"
+                )?;
                 for s in rows {
                     writeln!(
                         out,
@@ -578,17 +594,25 @@ pub async fn execute(
             let s = suppliers::find_by_name(&pool, &supplier)
                 .await?
                 .ok_or_else(|| fail(format!("供应商不存在: {supplier}")))?;
-            let sku = common::domain::Sku::parse(&supplier_sku).map_err(|e| fail(format!("供应商 SKU 无效: {e}")))?;
+            let sku = common::domain::Sku::parse(&supplier_sku)
+                .map_err(|e| fail(format!("供应商 SKU 无效: {e}")))?;
             suppliers::link_product(&pool, p.id, s.id, priority, sku.as_str()).await?;
             audit_cli(
                 &pool,
                 "product.link_supplier",
                 "product",
                 p.id.to_string(),
-                Some(format!("supplier={} priority={priority} sku={}", s.name, sku)),
+                Some(format!(
+                    "supplier={} priority={priority} sku={}",
+                    s.name, sku
+                )),
             )
             .await?;
-            writeln!(out, "商品 {product} 已关联供应商 {}（优先级 {priority}，供应商 SKU {sku}）", s.name)?;
+            writeln!(
+                out,
+                "商品 {product} 已关联供应商 {}（优先级 {priority}，供应商 SKU {sku}）",
+                s.name
+            )?;
             Ok(())
         }
         Command::Cards(CardsCommand::Stock { json }) => {

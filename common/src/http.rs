@@ -68,8 +68,10 @@ async fn metrics() -> impl IntoResponse {
     )
 }
 
-/// Records latency by method, matched route (never the raw path: no ids in labels) and status.
+/// One span per request, continuing the caller's W3C trace (`traceparent`), and latency by
+/// method, matched route (never the raw path: no ids in labels) and status.
 pub async fn track_metrics(req: Request, next: Next) -> Response {
+    use tracing::Instrument;
     let started = Instant::now();
     let method = req.method().as_str().to_owned();
     let route = req
@@ -77,7 +79,12 @@ pub async fn track_metrics(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let resp = next.run(req).await;
+    let span = tracing::info_span!("http", method = %method, route = %route);
+    crate::telemetry::set_remote_parent(
+        &span,
+        crate::telemetry::extract_http(req.headers()).as_deref(),
+    );
+    let resp = next.run(req).instrument(span).await;
     HTTP_REQUESTS
         .with_label_values(&[method.as_str(), route.as_str(), resp.status().as_str()])
         .observe(started.elapsed().as_secs_f64());

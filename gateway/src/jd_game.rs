@@ -11,9 +11,8 @@ use axum::response::Response;
 use common::db::orders::{Created, NewOrder, OrderRow};
 use common::domain::{Fen, Platform, RechargeAccount};
 use common::protocol::jd_game::{
-    self as proto, CardInfo, CardOrderRequest, CardQueryRequest, DirectChargeRequest,
-    DirectQueryRequest, GameAnswer, GameError, GameOrderStatus, GameParams, PreCheckRequest,
-    RetCode,
+    self as proto, CardOrderRequest, CardQueryRequest, DirectChargeRequest, DirectQueryRequest,
+    GameAnswer, GameError, GameOrderStatus, GameParams, PreCheckRequest, RetCode,
 };
 
 use crate::directory::Shop;
@@ -338,9 +337,10 @@ async fn repeat(gw: &Gateway, order: OrderRow, ask: &Ask<'_>) -> Reply {
         Err(e) => return system_error(format!("order state unreadable: {e}")),
     };
     let answer = match &view.phase {
-        Phase::Succeeded { cards } if view.order.order_kind == "card" => {
-            GameAnswer::success("成功", Some(proto::card_order_data(&card_infos(cards))))
-        }
+        Phase::Succeeded { cards } if view.order.order_kind == "card" => GameAnswer::success(
+            "成功",
+            Some(proto::card_order_data(&proto::card_infos_from(cards))),
+        ),
         Phase::InProgress | Phase::Succeeded { .. } => GameAnswer::success("成功", None),
         Phase::Failed { reason, text } => failed_answer(*reason, text),
     };
@@ -464,7 +464,9 @@ async fn query(gw: &Gateway, shop: &Shop, order_id: i64, cards_wanted: bool) -> 
         ),
         Phase::Succeeded { cards } if cards_wanted => GameAnswer::success(
             "充值成功",
-            Some(proto::card_query_success_data(&card_infos(cards))),
+            Some(proto::card_query_success_data(&proto::card_infos_from(
+                cards,
+            ))),
         ),
         Phase::Succeeded { .. } => GameAnswer::success(
             "查询成功",
@@ -487,16 +489,4 @@ async fn card_query_inner(gw: &Gateway, shop: Arc<Shop>, params: &GameParams) ->
         Ok(r) => query(gw, &shop, r.order_id, true).await,
         Err(e) => refusal(&e),
     }
-}
-
-/// Our cards in 游戏点卡's `cardinfos` format.
-pub fn card_infos(cards: &[common::db::cards::IssuedCard]) -> Vec<CardInfo> {
-    cards
-        .iter()
-        .map(|c| CardInfo {
-            cardno: c.card_no.clone(),
-            cardpass: c.password.clone(),
-            expiretime: c.expires_on.map(|d| d.format("%Y-%m-%d").to_string()),
-        })
-        .collect()
 }

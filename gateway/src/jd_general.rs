@@ -12,7 +12,7 @@ use common::db::orders::{Created, NewOrder};
 use common::domain::{Platform, RechargeAccount};
 use common::protocol::beijing_timestamp;
 use common::protocol::jd_general::{
-    self as proto, BeginDistillRequest, CardItem, DistillAnswer, FindDistillRequest, ProduceCode,
+    self as proto, BeginDistillRequest, DistillAnswer, FindDistillRequest, ProduceCode,
     ProduceStatus,
 };
 
@@ -407,7 +407,7 @@ fn answer_of(shop: &Shop, view: &OrderView) -> Result<DistillAnswer, String> {
                     .aes_key
                     .as_ref()
                     .ok_or("shop has no AES key for card data")?;
-                Some(proto::encrypt_cards(&card_items(cards), aes))
+                Some(proto::encrypt_cards(&proto::card_items_from(cards), aes))
             } else {
                 None
             };
@@ -422,22 +422,6 @@ fn answer_of(shop: &Shop, view: &OrderView) -> Result<DistillAnswer, String> {
             product: None,
         },
     })
-}
-
-/// Our cards in JD's card-array format (`-` where a field is absent).
-pub fn card_items(cards: &[common::db::cards::IssuedCard]) -> Vec<CardItem> {
-    cards
-        .iter()
-        .map(|c| CardItem {
-            card_number: c.card_no.clone(),
-            password: c.password.clone(),
-            expiry_date: c
-                .expires_on
-                .map(|d| d.format("%Y-%m-%d").to_string())
-                .unwrap_or_else(|| proto::CARD_FIELD_NONE.to_owned()),
-            limit_times: None,
-        })
-        .collect()
 }
 
 /// `POST /api/jd/general/findDistill`

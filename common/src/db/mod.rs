@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod cards;
 pub mod heartbeat;
+pub mod notify;
 pub mod orders;
 pub mod products;
 pub mod shops;

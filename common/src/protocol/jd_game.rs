@@ -849,6 +849,18 @@ impl CardInfo {
     }
 }
 
+/// Issued cards in 游戏点卡's `cardinfos` format.
+pub fn card_infos_from(cards: &[crate::db::cards::IssuedCard]) -> Vec<CardInfo> {
+    cards
+        .iter()
+        .map(|c| CardInfo {
+            cardno: c.card_no.clone(),
+            cardpass: c.password.clone(),
+            expiretime: c.expires_on.map(|d| d.format("%Y-%m-%d").to_string()),
+        })
+        .collect()
+}
+
 fn json_string<T: Serialize>(value: &T) -> String {
     // Our own structures of strings and integers always serialize.
     serde_json::to_string(value).unwrap_or_default()

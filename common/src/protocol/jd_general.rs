@@ -537,6 +537,22 @@ pub fn encrypt_cards(cards: &[CardItem], aes_key: &JdAesKey) -> String {
     aes_key.encrypt_b64(cards_json(cards).as_bytes())
 }
 
+/// Issued cards in JD's card-array format (`-` where a field is absent).
+pub fn card_items_from(cards: &[crate::db::cards::IssuedCard]) -> Vec<CardItem> {
+    cards
+        .iter()
+        .map(|c| CardItem {
+            card_number: c.card_no.clone(),
+            password: c.password.clone(),
+            expiry_date: c
+                .expires_on
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_else(|| CARD_FIELD_NONE.to_owned()),
+            limit_times: None,
+        })
+        .collect()
+}
+
 /// Why a `product` value could not be read back into cards.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProductError {

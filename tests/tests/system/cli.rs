@@ -377,16 +377,70 @@ async fn provisioning_commands() {
     assert_eq!(audited, 1 + 3 + 2 + 2, "user, shops, products, imports");
 
     // Suppliers for direct-charge products.
-    ok(admin(s, &["product", "add", "--name", "供应商直充", "--mode", "direct-supplier", "--sku", "jd-game:300"], None));
+    ok(admin(
+        s,
+        &[
+            "product",
+            "add",
+            "--name",
+            "供应商直充",
+            "--mode",
+            "direct-supplier",
+            "--sku",
+            "jd-game:300",
+        ],
+        None,
+    ));
     const SUPPLIER_SECRET: &str = "supplier-secret-XYZ";
     ok(admin(
         s,
-        &["supplier", "add", "--name", "上游A", "--base-url", "http://127.0.0.1:9/api", "--merchant-id", "M1", "--secret", SUPPLIER_SECRET],
+        &[
+            "supplier",
+            "add",
+            "--name",
+            "上游A",
+            "--base-url",
+            "http://127.0.0.1:9/api",
+            "--merchant-id",
+            "M1",
+            "--secret",
+            SUPPLIER_SECRET,
+        ],
         None,
     ));
-    let dup = admin(s, &["supplier", "add", "--name", "上游A", "--base-url", "http://x", "--merchant-id", "M", "--secret", "s"], None);
+    let dup = admin(
+        s,
+        &[
+            "supplier",
+            "add",
+            "--name",
+            "上游A",
+            "--base-url",
+            "http://x",
+            "--merchant-id",
+            "M",
+            "--secret",
+            "s",
+        ],
+        None,
+    );
     assert_eq!(dup.code, 1);
-    let bad_url = admin(s, &["supplier", "add", "--name", "B", "--base-url", "ftp://x", "--merchant-id", "M", "--secret", "s"], None);
+    let bad_url = admin(
+        s,
+        &[
+            "supplier",
+            "add",
+            "--name",
+            "B",
+            "--base-url",
+            "ftp://x",
+            "--merchant-id",
+            "M",
+            "--secret",
+            "s",
+        ],
+        None,
+    );
     assert_eq!(bad_url.code, 1);
     let list = ok(admin(s, &["supplier", "list", "--json"], None));
     assert!(!list.contains(SUPPLIER_SECRET));
@@ -394,21 +448,45 @@ async fn provisioning_commands() {
     assert_eq!(suppliers[0]["name"], "上游A");
     ok(admin(
         s,
-        &["product", "link-supplier", "--product", "供应商直充", "--supplier", "上游A", "--priority", "10", "--supplier-sku", "UP-300"],
+        &[
+            "product",
+            "link-supplier",
+            "--product",
+            "供应商直充",
+            "--supplier",
+            "上游A",
+            "--priority",
+            "10",
+            "--supplier-sku",
+            "UP-300",
+        ],
         None,
     ));
     let not_supplier_mode = admin(
         s,
-        &["product", "link-supplier", "--product", "话费卡50", "--supplier", "上游A", "--supplier-sku", "X"],
+        &[
+            "product",
+            "link-supplier",
+            "--product",
+            "话费卡50",
+            "--supplier",
+            "上游A",
+            "--supplier-sku",
+            "X",
+        ],
         None,
     );
     assert_eq!(not_supplier_mode.code, 1);
-    let link: (i32, String) = sqlx::query_as("SELECT priority, supplier_sku FROM product_suppliers")
+    let link: (i32, String) =
+        sqlx::query_as("SELECT priority, supplier_sku FROM product_suppliers")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+    assert_eq!(link, (10, "UP-300".to_string()));
+    let enc: Vec<u8> = sqlx::query_scalar("SELECT secret_enc FROM suppliers")
         .fetch_one(&s.pool)
         .await
         .unwrap();
-    assert_eq!(link, (10, "UP-300".to_string()));
-    let enc: Vec<u8> = sqlx::query_scalar("SELECT secret_enc FROM suppliers").fetch_one(&s.pool).await.unwrap();
     assert_eq!(key.decrypt_string(&enc).unwrap(), SUPPLIER_SECRET);
     stage.cleanup().await;
 }

@@ -3,4 +3,5 @@
 mod cli;
 mod foundation;
 mod fulfillment;
+mod notifier;
 mod supplier;

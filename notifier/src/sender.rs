@@ -1,0 +1,279 @@
+//! The sender: claims due orders from the durable schedule with a lease, sends each callback
+//! outside any transaction (bounded overall and per host), then records the attempt and the
+//! order's next step. A crash between sending and recording leaves the order pending: when the
+//! lease ends it is sent again, identically but for timestamp and sign.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::crypto::at_rest::MasterKey;
+use common::db::notify::{self, Attempt, Claimed, Outcome};
+use common::db::{self, Pool};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::Config;
+use crate::callback::{self, PrepareError, Prepared, Verdict};
+use crate::schedule;
+
+pub struct Sender {
+    pub db: Pool,
+    pub key: MasterKey,
+    pub config: Config,
+    client: reqwest::Client,
+    /// Attempts in flight, overall.
+    slots: Arc<Semaphore>,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    shops: callback::ShopCache,
+    /// Woken by the consumer when an order was scheduled.
+    pub wake: Notify,
+}
+
+/// What one HTTP exchange gave.
+struct Exchange {
+    http_status: Option<u16>,
+    body: Option<String>,
+    verdict: Verdict,
+    error: Option<String>,
+}
+
+impl Sender {
+    pub fn new(db: Pool, key: MasterKey, config: Config) -> anyhow::Result<Arc<Sender>> {
+        let client = reqwest::Client::builder()
+            .timeout(config.http_timeout)
+            .connect_timeout(config.http_timeout)
+            .pool_max_idle_per_host(config.per_host_concurrency)
+            .build()?;
+        Ok(Arc::new(Sender {
+            db,
+            key,
+            slots: Arc::new(Semaphore::new(config.concurrency)),
+            hosts: Mutex::default(),
+            shops: callback::ShopCache::new(Duration::from_secs(5)),
+            wake: Notify::new(),
+            client,
+            config,
+        }))
+    }
+
+    /// Claims and sends until `stop`; waits (bounded) for attempts in flight.
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
+        while !stop.is_cancelled() {
+            let free = self.slots.available_permits().min(self.config.claim_batch);
+            let claimed = if free == 0 {
+                Ok(Vec::new())
+            } else {
+                notify::claim_due(&self.db, free as u32, self.config.lease).await
+            };
+            let full = match claimed {
+                Ok(list) => {
+                    let full = !list.is_empty() && list.len() == free;
+                    for c in list {
+                        let Ok(permit) = self.slots.clone().acquire_owned().await else {
+                            return;
+                        };
+                        let me = self.clone();
+                        tokio::spawn(async move {
+                            me.attempt(c).await;
+                            drop(permit);
+                        });
+                    }
+                    full
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming due callbacks failed");
+                    false
+                }
+            };
+            if full {
+                continue;
+            }
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(self.config.poll) => {}
+                _ = self.wake.notified() => {}
+            }
+        }
+        let all = u32::try_from(self.config.concurrency).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(
+            self.config.http_timeout + Duration::from_secs(5),
+            self.slots.acquire_many(all),
+        )
+        .await;
+    }
+
+    fn host_slots(&self, url: &str) -> Arc<Semaphore> {
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .map(|u| {
+                format!(
+                    "{}:{}",
+                    u.host_str().unwrap_or_default(),
+                    u.port_or_known_default().unwrap_or(0)
+                )
+            })
+            .unwrap_or_default();
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        hosts
+            .entry(host)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_host_concurrency)))
+            .clone()
+    }
+
+    async fn exchange(&self, prepared: &Prepared, url: &str, body: String) -> Exchange {
+        let host = self.host_slots(url);
+        let _permit = host.acquire().await;
+        let sent = self
+            .client
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await;
+        let result = match sent {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                match resp.bytes().await {
+                    Ok(bytes) => Exchange {
+                        http_status: Some(status),
+                        body: Some(String::from_utf8_lossy(&bytes).into_owned()),
+                        verdict: prepared.verdict(&bytes),
+                        error: None,
+                    },
+                    Err(e) => Exchange {
+                        http_status: Some(status),
+                        body: None,
+                        verdict: Verdict::Retry(format!("读取京东应答失败: {e}")),
+                        error: Some(e.to_string()),
+                    },
+                }
+            }
+            Err(e) => {
+                let what = if e.is_timeout() {
+                    "请求京东超时"
+                } else if e.is_connect() {
+                    "连接京东失败"
+                } else {
+                    "请求京东失败"
+                };
+                Exchange {
+                    http_status: None,
+                    body: None,
+                    verdict: Verdict::Retry(format!("{what}: {e}")),
+                    error: Some(e.to_string()),
+                }
+            }
+        };
+        if self.config.abort_after_send {
+            tracing::error!("failpoint: aborting after sending a callback, before recording it");
+            std::process::abort();
+        }
+        result
+    }
+
+    /// One attempt for a claimed order.
+    pub async fn attempt(&self, claimed: Claimed) {
+        let order_id = claimed.order_id;
+        let attempt_no = claimed.attempts_done.saturating_add(1);
+        let order = match db::orders::get(&self.db, order_id).await {
+            Ok(Some(o)) => o,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(order_id, error = %e, "cannot read order; the lease will retry");
+                return;
+            }
+        };
+        let target = order.platform.clone();
+        let prepared = match callback::prepare(&self.db, &self.shops, &self.key, &order).await {
+            Ok(Some(p)) => p,
+            Ok(None) => return,
+            Err(PrepareError::Db(e)) => {
+                tracing::warn!(order_id, error = %e, "cannot prepare callback; the lease will retry");
+                return;
+            }
+            Err(PrepareError::Config(reason)) => {
+                tracing::warn!(order_id, %reason, "callback cannot be built");
+                let reason = format!("回调无法生成: {reason}");
+                let outcome = self.after_failure(attempt_no, Verdict::Retry(reason.clone()));
+                self.record(&Attempt {
+                    order_id,
+                    target: &target,
+                    attempt_no,
+                    url: "",
+                    request_body: None,
+                    http_status: None,
+                    response_body: None,
+                    duration_ms: 0,
+                    outcome: outcome.0,
+                    error: Some(&outcome.1),
+                })
+                .await;
+                return;
+            }
+        };
+        let request = prepared.request(chrono::Utc::now());
+        let started = Instant::now();
+        let exchange = self
+            .exchange(&prepared, &request.url, request.body.clone())
+            .await;
+        let duration_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+        let (outcome, reason) = match exchange.verdict {
+            Verdict::Delivered => (Outcome::Delivered, None),
+            other => {
+                let (o, r) = self.after_failure(attempt_no, other);
+                (o, Some(r))
+            }
+        };
+        let error = match (&exchange.error, &reason) {
+            (_, Some(r)) => Some(r.as_str()),
+            (Some(e), None) => Some(e.as_str()),
+            (None, None) => None,
+        };
+        tracing::info!(
+            order_id,
+            attempt_no,
+            platform = prepared.platform().as_str(),
+            http_status = exchange.http_status,
+            outcome = outcome.as_str(),
+            duration_ms,
+            "callback attempt"
+        );
+        self.record(&Attempt {
+            order_id,
+            target: &target,
+            attempt_no,
+            url: &request.url,
+            request_body: Some(&request.masked),
+            http_status: exchange.http_status,
+            response_body: exchange.body.as_deref(),
+            duration_ms,
+            outcome,
+            error,
+        })
+        .await;
+    }
+
+    /// The outcome of a failed attempt and the reason to log.
+    fn after_failure(&self, attempt_no: i32, verdict: Verdict) -> (Outcome, String) {
+        match verdict {
+            Verdict::Delivered => (Outcome::Delivered, String::new()),
+            Verdict::Stop(reason) => (Outcome::GivingUp, reason),
+            Verdict::Retry(reason) => match schedule::next_delay(&self.config.schedule, attempt_no)
+            {
+                Some(delay) => (Outcome::Retry(delay), reason),
+                None => (
+                    Outcome::GivingUp,
+                    format!("已按计划尝试 {attempt_no} 次仍未成功，停止回调。最后一次: {reason}"),
+                ),
+            },
+        }
+    }
+
+    async fn record(&self, attempt: &Attempt<'_>) {
+        if let Err(e) = notify::record_attempt(&self.db, attempt).await {
+            // The order stays pending; the lease makes it due again (one extra identical send).
+            tracing::warn!(order_id = attempt.order_id, error = %e, "cannot record callback attempt");
+        }
+    }
+}
