@@ -127,6 +127,17 @@ async fn authenticate(
     Ok((shop, params))
 }
 
+/// More than [`MAX_BUY_NUM`] cards or recharges in one order is refused as invalid.
+fn too_many(buy_num: u32) -> Option<Reply> {
+    (buy_num > MAX_BUY_NUM).then(|| {
+        Reply::ok(
+            GameAnswer::error_with_message(RetCode::InvalidParams, "购买数量超过上限"),
+            "refused",
+            "buyNum too large",
+        )
+    })
+}
+
 fn refusal(e: &GameError) -> Reply {
     let outcome = if e.ret_code() == RetCode::SignFailed {
         "bad_signature"
@@ -203,12 +214,8 @@ async fn pre_check_inner(gw: &Gateway, _shop: Arc<Shop>, params: &GameParams) ->
         Ok(r) => r,
         Err(e) => return refusal(&e),
     };
-    if req.buy_num > MAX_BUY_NUM {
-        return Reply::ok(
-            GameAnswer::error_with_message(RetCode::InvalidParams, "购买数量超过上限"),
-            "refused",
-            "buyNum too large",
-        );
+    if let Some(refused) = too_many(req.buy_num) {
+        return refused;
     }
     let product = match lookup_product(gw, &req.sku_id, None).await {
         Ok(p) => p,
@@ -376,12 +383,8 @@ async fn direct_charge_inner(gw: &Gateway, shop: Arc<Shop>, params: &GameParams)
             );
         }
     };
-    if req.buy_num > MAX_BUY_NUM {
-        return Reply::ok(
-            GameAnswer::error_with_message(RetCode::InvalidParams, "购买数量超过上限"),
-            "refused",
-            "buyNum too large",
-        );
+    if let Some(refused) = too_many(req.buy_num) {
+        return refused;
     }
     let product = match lookup_product(gw, &req.sku_id, req.out_id.as_deref()).await {
         Ok(p) => p,
@@ -406,12 +409,8 @@ async fn card_order_inner(gw: &Gateway, shop: Arc<Shop>, params: &GameParams) ->
         Ok(r) => r,
         Err(e) => return refusal(&e),
     };
-    if req.buy_num > MAX_BUY_NUM {
-        return Reply::ok(
-            GameAnswer::error_with_message(RetCode::InvalidParams, "购买数量超过上限"),
-            "refused",
-            "buyNum too large",
-        );
+    if let Some(refused) = too_many(req.buy_num) {
+        return refused;
     }
     let product = match lookup_product(gw, &req.sku_id, req.out_id.as_deref()).await {
         Ok(p) => p,

@@ -70,15 +70,6 @@ pub async fn record_event(
     Ok(())
 }
 
-/// Reads an order's status under a row lock (`FOR UPDATE`) for a consumer about to act on it.
-pub async fn lock_status(tx: &mut Tx, order_id: u64) -> Result<Option<OrderStatus>, OrderError> {
-    let s: Option<String> = sqlx::query_scalar("SELECT status FROM orders WHERE id = ? FOR UPDATE")
-        .bind(order_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    Ok(s.map(|s| s.parse()).transpose()?)
-}
-
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrderEventRow {
     pub id: u64,
