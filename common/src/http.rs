@@ -90,3 +90,20 @@ pub async fn track_metrics(req: Request, next: Next) -> Response {
         .observe(started.elapsed().as_secs_f64());
     resp
 }
+
+/// The caller's address: the socket peer, or the first `X-Forwarded-For` hop when the service
+/// sits behind a proxy that is configured as trusted.
+pub fn client_ip(
+    peer: std::net::SocketAddr,
+    headers: &axum::http::HeaderMap,
+    trust_forwarded_for: bool,
+) -> Option<std::net::IpAddr> {
+    if trust_forwarded_for {
+        return headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok());
+    }
+    Some(peer.ip())
+}

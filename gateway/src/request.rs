@@ -2,11 +2,10 @@
 //! query string, and for 游戏点卡 to a JSON body), the caller's address, and the shared
 //! answer/metrics helpers.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::LazyLock;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use common::protocol::form;
 use prometheus::IntCounterVec;
@@ -71,21 +70,7 @@ pub fn params(uri: &Uri, body: &[u8], allow_json: bool) -> Vec<(String, String)>
         .unwrap_or_default()
 }
 
-/// The caller's address: the socket peer, or the first `X-Forwarded-For` hop when configured.
-pub fn client_ip(
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    trust_forwarded_for: bool,
-) -> Option<IpAddr> {
-    if trust_forwarded_for {
-        return headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok());
-    }
-    Some(peer.ip())
-}
+pub use common::http::client_ip;
 
 /// A JSON answer, always HTTP 200 (the outcome is in the protocol's own fields).
 pub fn json_answer(body: Vec<u8>) -> Response {

@@ -45,11 +45,52 @@ pub struct ConsumerSpec {
     pub workers: usize,
 }
 
+/// A message as it came from the broker, before decoding (for the dead-letter collector, which
+/// must keep even undecodable messages).
+#[derive(Debug, Clone)]
+pub struct RawDelivery {
+    pub data: Vec<u8>,
+    pub routing_key: String,
+    pub message_id: Option<String>,
+    pub headers: Option<FieldTable>,
+    pub redelivered: bool,
+}
+
 /// Runs `workers` consumers of `spec.queue` until `stop`, reconnecting after broker failures.
-/// In-flight handlers finish (and ack) before this returns.
+/// In-flight handlers finish (and ack) before this returns. Undecodable messages are
+/// dead-lettered without reaching the handler.
 pub async fn run<H, Fut>(mq: Arc<Mq>, spec: ConsumerSpec, stop: CancellationToken, handler: H)
 where
     H: Fn(Received) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Disposition> + Send + 'static,
+{
+    let label = spec.queue.base();
+    run_raw(mq, spec, stop, move |raw: RawDelivery| {
+        let handler = handler.clone();
+        async move {
+            match Event::parse(&raw.data) {
+                Ok(event) => {
+                    handler(Received {
+                        event,
+                        redelivered: raw.redelivered,
+                        traceparent: crate::telemetry::extract_amqp(raw.headers.as_ref()),
+                    })
+                    .await
+                }
+                Err(e) => {
+                    tracing::error!(queue = label, error = %e, "undecodable message; dead-lettering it");
+                    Disposition::DeadLetter
+                }
+            }
+        }
+    })
+    .await
+}
+
+/// [`run`] for handlers that take the message undecoded.
+pub async fn run_raw<H, Fut>(mq: Arc<Mq>, spec: ConsumerSpec, stop: CancellationToken, handler: H)
+where
+    H: Fn(RawDelivery) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Disposition> + Send + 'static,
 {
     let mut workers = JoinSet::new();
@@ -83,7 +124,7 @@ async fn consume_once<H, Fut>(
     handler: H,
 ) -> anyhow::Result<()>
 where
-    H: Fn(Received) -> Fut + Clone + Send + Sync + 'static,
+    H: Fn(RawDelivery) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Disposition> + Send + 'static,
 {
     let ch = mq.channel().await?;
@@ -113,21 +154,18 @@ where
         };
         let handler = handler.clone();
         in_flight.spawn(async move {
-            let traceparent = crate::telemetry::extract_amqp(delivery.properties.headers().as_ref());
-            let disposition = match Event::parse(&delivery.data) {
-                Ok(event) => {
-                    handler(Received {
-                        event,
-                        redelivered: delivery.redelivered,
-                        traceparent,
-                    })
-                    .await
-                }
-                Err(e) => {
-                    tracing::error!(queue = label, error = %e, "undecodable message; dead-lettering it");
-                    Disposition::DeadLetter
-                }
-            };
+            let disposition = handler(RawDelivery {
+                data: delivery.data.clone(),
+                routing_key: delivery.routing_key.to_string(),
+                message_id: delivery
+                    .properties
+                    .message_id()
+                    .as_ref()
+                    .map(|m| m.to_string()),
+                headers: delivery.properties.headers().clone(),
+                redelivered: delivery.redelivered,
+            })
+            .await;
             let outcome = match disposition {
                 Disposition::Ack => delivery.acker.ack(BasicAckOptions::default()).await.map(|_| "ack"),
                 Disposition::Requeue => {

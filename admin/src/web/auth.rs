@@ -1,0 +1,773 @@
+//! Who is asking, and may they: logins (argon2id, per-IP rate limit, per-account lockout),
+//! server-side sessions (only the SHA-256 of the cookie token is stored), the CSRF check of
+//! every write, roles checked by extractors, and the audit row every write leaves.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use askama::Template;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Form, FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use common::db::Pool;
+use common::db::audit::{self, AuditEntry};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::error::{WebError, WebResult};
+use super::page::{self, FLASH_COOKIE, Flash};
+use crate::{CookieSecure, password};
+
+pub const SESSION_COOKIE: &str = "vg_admin";
+const LOGIN_CSRF_COOKIE: &str = "vg_login";
+/// The form field (or `X-CSRF-Token` header) carrying the session's token.
+pub const CSRF_FIELD: &str = "_csrf";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "operator" => Some(Role::Operator),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Role::Viewer => "只读",
+            Role::Operator => "操作员",
+            Role::Admin => "管理员",
+        }
+    }
+}
+
+/// The logged-in user of this request (put in the request's extensions by [`guard`]).
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: u64,
+    pub username: String,
+    pub role: Role,
+    pub csrf: String,
+    pub ip: Option<String>,
+    pub flash: Option<Flash>,
+}
+
+impl CurrentUser {
+    /// Writes one audit row (inside the caller's transaction when given one).
+    pub async fn audit(
+        &self,
+        ex: impl sqlx::MySqlExecutor<'_>,
+        action: &str,
+        target: Option<(&str, String)>,
+        detail: Option<String>,
+    ) -> sqlx::Result<()> {
+        let (target_type, target_id) = match target {
+            Some((t, id)) => (Some(t), Some(id)),
+            None => (None, None),
+        };
+        audit::record(
+            ex,
+            AuditEntry {
+                user_id: Some(self.id),
+                username: &self.username,
+                action,
+                target_type,
+                target_id,
+                detail,
+                ip: self.ip.as_deref(),
+            },
+        )
+        .await
+    }
+
+    /// The actor recorded on order events.
+    pub fn actor(&self) -> String {
+        format!("operator:{}", self.username)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<CurrentUser>()
+            .cloned()
+            .ok_or(WebError::Forbidden)
+    }
+}
+
+/// A user with at least the operator role (order actions, cards, resends).
+pub struct Operator(pub CurrentUser);
+
+/// A user with the admin role (shops and keys, products, users).
+pub struct AdminUser(pub CurrentUser);
+
+impl<S: Send + Sync> FromRequestParts<S> for Operator {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, Self::Rejection> {
+        let u = CurrentUser::from_request_parts(parts, s).await?;
+        if u.role >= Role::Operator {
+            Ok(Operator(u))
+        } else {
+            Err(WebError::Forbidden)
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, Self::Rejection> {
+        let u = CurrentUser::from_request_parts(parts, s).await?;
+        if u.role >= Role::Admin {
+            Ok(AdminUser(u))
+        } else {
+            Err(WebError::Forbidden)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens, cookies
+
+fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Constant-time comparison of two tokens.
+fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn is_https(headers: &HeaderMap, mode: CookieSecure) -> bool {
+    match mode {
+        CookieSecure::Always => true,
+        CookieSecure::Never => false,
+        CookieSecure::Auto => headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https")),
+    }
+}
+
+fn set_cookie(resp: &mut Response, name: &str, value: &str, max_age: Option<u64>, secure: bool) {
+    let mut c = format!("{name}={value}; Path=/admin; HttpOnly; SameSite=Strict");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+fn client_ip(
+    state: &AppState,
+    req_headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Option<IpAddr> {
+    let peer = peer.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    common::http::client_ip(peer, req_headers, state.config.trust_forwarded_for)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    user_id: u64,
+    username: String,
+    role: String,
+    csrf_token: String,
+    seen_secs_ago: i64,
+}
+
+async fn load_session(pool: &Pool, token: &str) -> sqlx::Result<Option<SessionRow>> {
+    sqlx::query_as(
+        "SELECT s.user_id, u.username, u.role, s.csrf_token,
+                TIMESTAMPDIFF(SECOND, s.last_seen_at, NOW(3)) AS seen_secs_ago
+         FROM sessions s JOIN admin_users u ON u.id = s.user_id
+         WHERE s.id = ? AND s.expires_at > NOW(3) AND u.enabled = 1",
+    )
+    .bind(token_hash(token))
+    .fetch_optional(pool)
+    .await
+}
+
+async fn create_session(
+    pool: &Pool,
+    user_id: u64,
+    ttl: Duration,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> sqlx::Result<String> {
+    let token = random_hex(32);
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, csrf_token, ip, user_agent, expires_at)
+         VALUES (?, ?, ?, ?, ?, NOW(3) + INTERVAL ? SECOND)",
+    )
+    .bind(token_hash(&token))
+    .bind(user_id)
+    .bind(random_hex(32))
+    .bind(ip)
+    .bind(user_agent.map(|u| u.chars().take(255).collect::<String>()))
+    .bind(ttl.as_secs())
+    .execute(pool)
+    .await?;
+    // Expired sessions of anyone are removed now and then (cheap: indexed).
+    sqlx::query("DELETE FROM sessions WHERE expires_at < NOW(3) LIMIT 100")
+        .execute(pool)
+        .await?;
+    Ok(token)
+}
+
+/// Ends every session of a user (disabled account, password changed by an admin).
+pub async fn end_sessions_of(ex: impl sqlx::MySqlExecutor<'_>, user_id: u64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        .bind(user_id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// Creates the first admin from `ADMIN_BOOTSTRAP_*` when there is no user at all.
+pub async fn bootstrap_admin(
+    pool: &Pool,
+    username: &str,
+    pass: &SecretString,
+) -> anyhow::Result<()> {
+    if common::db::users::count(pool).await? > 0 {
+        return Ok(());
+    }
+    let hash = password::hash(pass.expose_secret())?;
+    match common::db::users::insert(pool, username, &hash, Role::Admin.as_str()).await {
+        Ok(id) => {
+            audit::record(
+                pool,
+                AuditEntry {
+                    user_id: Some(id),
+                    username: "bootstrap",
+                    action: "user.create",
+                    target_type: Some("user"),
+                    target_id: Some(id.to_string()),
+                    detail: Some(format!("{username} (admin, ADMIN_BOOTSTRAP_PASSWORD)")),
+                    ip: None,
+                },
+            )
+            .await?;
+            tracing::info!(username, "created the bootstrap admin");
+            Ok(())
+        }
+        // Another admin instance created it first.
+        Err(e) if common::db::is_unique_violation(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The guard: session, CSRF, flash
+
+fn public_path(path: &str) -> bool {
+    path == "/admin/login" || path.starts_with("/admin/static/")
+}
+
+/// Every `/admin` request but the login page and static files: loads the session (or redirects
+/// to the login page), checks the CSRF token of every write, hands the flash message over.
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    if public_path(&path) {
+        return next.run(req).await;
+    }
+    let session = match cookie(req.headers(), SESSION_COOKIE) {
+        Some(token) => match load_session(&state.db, token).await {
+            Ok(s) => s.map(|s| (token.to_owned(), s)),
+            Err(e) => return WebError::from(e).into_response(),
+        },
+        None => None,
+    };
+    let Some((token, s)) = session else {
+        let target = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
+        let to = if req.method() == Method::GET && target != "/admin/" {
+            format!("/admin/login?{}", page::query_string(&[("next", &target)]))
+        } else {
+            "/admin/login".to_owned()
+        };
+        return Redirect::to(&to).into_response();
+    };
+    let Some(role) = Role::parse(&s.role) else {
+        return WebError::Forbidden.into_response();
+    };
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let ip = client_ip(&state, req.headers(), peer).map(|i| i.to_string());
+    let flash = cookie(req.headers(), FLASH_COOKIE).and_then(Flash::from_cookie_value);
+    let had_flash = cookie(req.headers(), FLASH_COOKIE).is_some();
+
+    let req = if matches!(*req.method(), Method::GET | Method::HEAD) {
+        req
+    } else {
+        match check_csrf(req, &s.csrf_token, state.config.max_upload_bytes).await {
+            Ok(req) => req,
+            Err(e) => return e.into_response(),
+        }
+    };
+
+    // Sliding expiry, written at most once a minute per session.
+    if s.seen_secs_ago >= 60 {
+        let _ = sqlx::query(
+            "UPDATE sessions SET last_seen_at = NOW(3), expires_at = NOW(3) + INTERVAL ? SECOND
+             WHERE id = ?",
+        )
+        .bind(state.config.session_ttl.as_secs())
+        .bind(token_hash(&token))
+        .execute(&state.db)
+        .await;
+    }
+    let mut req = req;
+    req.extensions_mut().insert(CurrentUser {
+        id: s.user_id,
+        username: s.username,
+        role,
+        csrf: s.csrf_token,
+        ip,
+        flash,
+    });
+    let mut resp = next.run(req).await;
+    // A flash is shown once: clear it unless this response sets a new one.
+    if had_flash
+        && !resp.headers().get_all(header::SET_COOKIE).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.starts_with(&format!("{FLASH_COOKIE}=")))
+        })
+    {
+        set_cookie(&mut resp, FLASH_COOKIE, "", Some(0), false);
+    }
+    resp
+}
+
+/// Reads the body (bounded), finds the CSRF token (header, urlencoded field or multipart
+/// field) and puts the body back for the handler.
+async fn check_csrf(req: Request, expected: &str, limit: usize) -> WebResult<Request> {
+    let (parts, body) = req.into_parts();
+    if let Some(h) = parts
+        .headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        && same_token(h, expected)
+    {
+        return Ok(Request::from_parts(parts, body));
+    }
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| WebError::bad("提交的内容过大或不完整。"))?;
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let found = if content_type.starts_with("multipart/form-data") {
+        multipart_field(&content_type, bytes.clone(), CSRF_FIELD).await
+    } else {
+        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+            .ok()
+            .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == CSRF_FIELD))
+            .map(|(_, v)| v)
+    };
+    match found {
+        Some(t) if same_token(&t, expected) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        _ => Err(WebError::Csrf),
+    }
+}
+
+async fn multipart_field(content_type: &str, body: Bytes, name: &str) -> Option<String> {
+    let boundary = multer::parse_boundary(content_type).ok()?;
+    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
+    let mut mp = multer::Multipart::new(stream, boundary);
+    while let Ok(Some(field)) = mp.next_field().await {
+        if field.name() == Some(name) {
+            return field.text().await.ok();
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// Login rate limit
+
+/// Login attempts per client IP in fixed one-minute windows.
+#[derive(Default)]
+pub struct LoginLimiter {
+    windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+impl LoginLimiter {
+    /// Counts an attempt; false when the IP exceeded `per_minute` in the current window.
+    pub fn allow(&self, ip: IpAddr, per_minute: u32) -> bool {
+        let now = Instant::now();
+        let mut w = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        if w.len() > 10_000 {
+            w.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
+        }
+        let entry = w.entry(ip).or_insert((now, 0));
+        if now.duration_since(entry.0) >= Duration::from_secs(60) {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= per_minute
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Login / logout
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf: String,
+    next: String,
+    error: Option<String>,
+    username: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct LoginQuery {
+    #[serde(default)]
+    next: String,
+}
+
+fn safe_next(next: &str) -> String {
+    if next.starts_with("/admin/") && !next.starts_with("//") && !next.contains("://") {
+        next.to_owned()
+    } else {
+        "/admin/".to_owned()
+    }
+}
+
+fn login_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    next: &str,
+    username: &str,
+    error: Option<String>,
+    status: axum::http::StatusCode,
+) -> Response {
+    let csrf = random_hex(16);
+    let page = LoginPage {
+        csrf: csrf.clone(),
+        next: safe_next(next),
+        error,
+        username: username.to_owned(),
+    };
+    let mut resp = match page::render(&page) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    *resp.status_mut() = status;
+    let secure = is_https(headers, state.config.cookie_secure);
+    set_cookie(&mut resp, LOGIN_CSRF_COOKIE, &csrf, Some(3600), secure);
+    resp
+}
+
+pub async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    login_page(
+        &state,
+        &headers,
+        &q.next,
+        "",
+        None,
+        axum::http::StatusCode::OK,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// A hash to verify against when the user does not exist, so both cases take as long.
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| password::hash("no such user").unwrap_or_default());
+
+pub async fn login_submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let fail = |msg: &str, status| {
+        login_page(
+            &state,
+            &headers,
+            &form.next,
+            &form.username,
+            Some(msg.to_owned()),
+            status,
+        )
+    };
+    let Some(ip) = client_ip(&state, &headers, Some(peer)) else {
+        return WebError::Forbidden.into_response();
+    };
+    let ip_text = ip.to_string();
+    match cookie(&headers, LOGIN_CSRF_COOKIE) {
+        Some(c) if same_token(c, &form.csrf) => {}
+        _ => return WebError::Csrf.into_response(),
+    }
+    if !state
+        .login_limiter
+        .allow(ip, state.config.login_rate_per_minute)
+    {
+        tracing::warn!(ip = %ip_text, "login rate limit reached");
+        return fail(
+            "登录尝试过于频繁，请一分钟后再试。",
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
+    let username = form.username.trim().to_owned();
+    let user = match common::db::users::find_by_username(&state.db, &username).await {
+        Ok(u) => u,
+        Err(e) => return WebError::from(e).into_response(),
+    };
+    let record = |action: &'static str, user_id: Option<u64>, detail: Option<String>| {
+        let (pool, username, ip_text) = (state.db.clone(), username.clone(), ip_text.clone());
+        async move {
+            let _ = audit::record(
+                &pool,
+                AuditEntry {
+                    user_id,
+                    username: &username,
+                    action,
+                    target_type: Some("user"),
+                    target_id: user_id.map(|i| i.to_string()),
+                    detail,
+                    ip: Some(&ip_text),
+                },
+            )
+            .await;
+        }
+    };
+    let phc = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.clone());
+    let pass = form.password.clone();
+    let ok = tokio::task::spawn_blocking(move || password::verify(&pass, &phc))
+        .await
+        .unwrap_or(false);
+    let wrong = "用户名或密码错误。";
+    let Some(user) = user.filter(|u| u.enabled) else {
+        tracing::warn!(ip = %ip_text, "login failed: unknown or disabled user");
+        record("login.failed", None, Some("未知或已停用的用户".into())).await;
+        return fail(wrong, axum::http::StatusCode::UNAUTHORIZED);
+    };
+    let locked = user
+        .locked_until
+        .is_some_and(|t| t > chrono::Utc::now().naive_utc());
+    if locked {
+        tracing::warn!(user = %user.username, ip = %ip_text, "login refused: account locked");
+        record("login.locked", Some(user.id), None).await;
+        return fail(
+            "连续输错密码次数过多，账户已临时锁定，请稍后再试或联系管理员。",
+            axum::http::StatusCode::FORBIDDEN,
+        );
+    }
+    if !ok {
+        let failures = user.failed_logins + 1;
+        let lock = failures >= state.config.login_max_failures;
+        let r = sqlx::query(
+            "UPDATE admin_users SET failed_logins = ?,
+                locked_until = IF(?, NOW(3) + INTERVAL ? SECOND, locked_until)
+             WHERE id = ?",
+        )
+        .bind(if lock { 0 } else { failures })
+        .bind(lock)
+        .bind(state.config.lockout.as_secs())
+        .bind(user.id)
+        .execute(&state.db)
+        .await;
+        if let Err(e) = r {
+            return WebError::from(e).into_response();
+        }
+        tracing::warn!(user = %user.username, ip = %ip_text, failures, lock, "login failed: wrong password");
+        record(
+            if lock {
+                "login.lockout"
+            } else {
+                "login.failed"
+            },
+            Some(user.id),
+            Some(format!("连续失败 {failures} 次")),
+        )
+        .await;
+        if lock {
+            return fail(
+                "连续输错密码次数过多，账户已临时锁定，请稍后再试或联系管理员。",
+                axum::http::StatusCode::FORBIDDEN,
+            );
+        }
+        return fail(wrong, axum::http::StatusCode::UNAUTHORIZED);
+    }
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let token = match async {
+        sqlx::query(
+            "UPDATE admin_users SET failed_logins = 0, locked_until = NULL, last_login_at = NOW(3)
+             WHERE id = ?",
+        )
+        .bind(user.id)
+        .execute(&state.db)
+        .await?;
+        create_session(
+            &state.db,
+            user.id,
+            state.config.session_ttl,
+            Some(&ip_text),
+            ua,
+        )
+        .await
+    }
+    .await
+    {
+        Ok(t) => t,
+        Err(e) => return WebError::from(e).into_response(),
+    };
+    record("login", Some(user.id), None).await;
+    tracing::info!(user = %user.username, ip = %ip_text, "login");
+    let mut resp = Redirect::to(&safe_next(&form.next)).into_response();
+    let secure = is_https(&headers, state.config.cookie_secure);
+    set_cookie(&mut resp, SESSION_COOKIE, &token, None, secure);
+    set_cookie(&mut resp, LOGIN_CSRF_COOKIE, "", Some(0), secure);
+    resp
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        let _ = sqlx::query("DELETE FROM sessions WHERE id = ?")
+            .bind(token_hash(token))
+            .execute(&state.db)
+            .await;
+    }
+    let _ = user.audit(&state.db, "logout", None, None).await;
+    let mut resp = Redirect::to("/admin/login").into_response();
+    set_cookie(
+        &mut resp,
+        SESSION_COOKIE,
+        "",
+        Some(0),
+        is_https(&headers, state.config.cookie_secure),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_kept_inside_admin() {
+        assert_eq!(safe_next("/admin/orders?x=1"), "/admin/orders?x=1");
+        assert_eq!(safe_next("https://evil.example/admin/"), "/admin/");
+        assert_eq!(safe_next("//evil.example"), "/admin/");
+        assert_eq!(safe_next(""), "/admin/");
+    }
+
+    #[test]
+    fn dummy_hash_is_valid() {
+        assert!(password::verify("no such user", &DUMMY_HASH));
+        assert!(!password::verify("anything", &DUMMY_HASH));
+    }
+
+    #[test]
+    fn limiter_counts_per_ip() {
+        let l = LoginLimiter::default();
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        assert!(l.allow(a, 2));
+        assert!(l.allow(a, 2));
+        assert!(!l.allow(a, 2));
+        assert!(l.allow(b, 2));
+    }
+
+    #[test]
+    fn cookies_are_found_by_name() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; vg_admin=tok; b=2"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("tok"));
+        assert_eq!(cookie(&h, "c"), None);
+    }
+}

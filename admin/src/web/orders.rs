@@ -1,0 +1,9 @@
+//! (to be built)
+
+use axum::Router;
+
+use super::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}

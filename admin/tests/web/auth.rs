@@ -1,0 +1,167 @@
+//! Login, lockout, rate limit, sessions, CSRF and roles.
+
+use crate::{App, PASSWORD, csrf_of};
+
+#[tokio::test]
+async fn login_required_wrong_password_and_logout() {
+    let app = App::start().await;
+    let anon = app.browser();
+    // Every page needs a session; the login page remembers where the operator was going.
+    let a = anon.get("/admin/orders?status=failed").await;
+    assert_eq!(a.status, 303);
+    assert_eq!(
+        a.location.as_deref(),
+        Some("/admin/login?next=%2Fadmin%2Forders%3Fstatus%3Dfailed")
+    );
+    assert_eq!(
+        anon.get("/admin/").await.location.as_deref(),
+        Some("/admin/login")
+    );
+
+    let mut b = app.browser();
+    let a = b.try_login("operator", "wrong password").await;
+    assert_eq!(a.status, 401);
+    assert!(a.body.contains("用户名或密码错误"), "{}", a.body);
+    let a = b.try_login("nobody", PASSWORD).await;
+    assert_eq!(a.status, 401);
+    assert!(a.body.contains("用户名或密码错误"));
+    assert_eq!(
+        b.get("/admin/").await.status,
+        303,
+        "no session after failures"
+    );
+
+    let a = b.try_login("operator", PASSWORD).await;
+    assert_eq!(a.status, 303);
+    assert_eq!(a.location.as_deref(), Some("/admin/"));
+    let cookie = a
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("vg_admin="))
+        .expect("session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "plain http: no Secure flag");
+    let home = b.get("/admin/").await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("仪表盘"));
+    for h in [
+        "content-security-policy",
+        "x-frame-options",
+        "x-content-type-options",
+    ] {
+        assert!(home.headers.contains_key(h), "missing {h}");
+    }
+    // Audit trail of the failures and the login; no password anywhere.
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.failed'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM audit_log WHERE detail LIKE '%{PASSWORD}%' OR detail LIKE '%wrong password%'"
+        ))
+        .await,
+        0
+    );
+
+    // Logout ends the session on the server, not only in the browser.
+    let csrf = csrf_of(&home.body).unwrap();
+    let out = b.post_raw("/admin/logout", &[("_csrf", &csrf)]).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 0);
+    assert_eq!(b.get("/admin/").await.status, 303);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn lockout_after_repeated_failures() {
+    let app = App::start_with(&[("ADMIN_LOGIN_MAX_FAILURES", "3")]).await;
+    let mut b = app.browser();
+    for _ in 0..2 {
+        assert_eq!(b.try_login("viewer", "nope nope").await.status, 401);
+    }
+    let third = b.try_login("viewer", "nope nope").await;
+    assert_eq!(third.status, 403);
+    assert!(third.body.contains("锁定"), "{}", third.body);
+    // Locked: even the right password is refused.
+    let right = b.try_login("viewer", PASSWORD).await;
+    assert_eq!(right.status, 403);
+    assert!(right.body.contains("锁定"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 0);
+    // Other accounts are not affected.
+    assert_eq!(b.try_login("operator", PASSWORD).await.status, 303);
+    // When the lock ends, the right password works again.
+    sqlx::query("UPDATE admin_users SET locked_until = NOW(3) - INTERVAL 1 SECOND WHERE username = 'viewer'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut v = app.browser();
+    assert_eq!(v.try_login("viewer", PASSWORD).await.status, 303);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn login_rate_limit_per_ip() {
+    let app = App::start_with(&[("ADMIN_LOGIN_RATE_PER_MINUTE", "4")]).await;
+    let mut b = app.browser();
+    for _ in 0..4 {
+        assert_ne!(b.try_login("nobody", "x").await.status, 429);
+    }
+    let limited = b.try_login("admin", PASSWORD).await;
+    assert_eq!(limited.status, 429);
+    assert!(limited.body.contains("过于频繁"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn csrf_token_is_required_on_every_write() {
+    let app = App::start().await;
+    let b = app.login("admin").await;
+    // No token, a wrong token: 403 and nothing changes.
+    let none = b.post_raw("/admin/logout", &[]).await;
+    assert_eq!(none.status, 403);
+    assert!(none.body.contains("CSRF"));
+    let wrong = b.post_raw("/admin/logout", &[("_csrf", "0123")]).await;
+    assert_eq!(wrong.status, 403);
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 1);
+    // The login form has its own token too.
+    let anon = app.browser();
+    let a = anon
+        .post_raw(
+            "/admin/login",
+            &[("username", "admin"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(a.status, 403);
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bootstrap_admin_from_environment() {
+    let app = App::start_with(&[
+        ("ADMIN_BOOTSTRAP_USER", "root"),
+        ("ADMIN_BOOTSTRAP_PASSWORD", "bootstrap-secret-1"),
+    ])
+    .await;
+    // App::start seeds its users after the service started: the bootstrap user came first.
+    let mut b = app.browser();
+    assert_eq!(b.try_login("root", "bootstrap-secret-1").await.status, 303);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM admin_users WHERE username = 'root' AND role = 'admin'")
+            .await,
+        1
+    );
+    app.stop().await;
+}

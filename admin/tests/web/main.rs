@@ -1,0 +1,206 @@
+//! The back office over real HTTP against real MariaDB and RabbitMQ: the admin service runs
+//! in-process on its own database and queue prefix; each test logs in like a browser (cookies,
+//! CSRF tokens read from the forms) with seeded users of every role.
+
+mod auth;
+mod callbacks;
+mod cards;
+mod config;
+mod dashboard;
+mod orders;
+mod products;
+
+use std::time::Duration;
+
+use common::db::Pool;
+use common::testing::{TestDb, delete_topology, service_env, unique};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A running admin with one user per role (`admin`, `operator`, `viewer`, password [`PASSWORD`]).
+pub struct App {
+    pub base: String,
+    pub pool: Pool,
+    pub prefix: String,
+    db: TestDb,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+/// An HTTP answer.
+pub struct Answer {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl App {
+    pub async fn start() -> App {
+        App::start_with(&[]).await
+    }
+
+    pub async fn start_with(extra_env: &[(&str, &str)]) -> App {
+        let (db, pool) = TestDb::migrated().await;
+        let prefix = unique("t") + ".";
+        let mut env = service_env(&db.url, &prefix);
+        for (k, v) in extra_env {
+            env.set(k, *v);
+        }
+        let config = admin::Config::from_env(&env).expect("config");
+        let service = admin::build(config).await.expect("admin starts");
+        let base = format!("http://{}", service.local_addr());
+        let stop = service.stop_token();
+        tokio::spawn(service.run_until_stopped());
+        let hash = admin::password::hash(PASSWORD).unwrap();
+        for role in ["admin", "operator", "viewer"] {
+            common::db::users::insert(&pool, role, &hash, role)
+                .await
+                .unwrap();
+        }
+        App {
+            base,
+            pool,
+            prefix,
+            db,
+            stop,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A browser without a session.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: self.base.clone(),
+            csrf: String::new(),
+        }
+    }
+
+    /// A browser logged in as `user` (one of the seeded roles).
+    pub async fn login(&self, user: &str) -> Browser {
+        let mut b = self.browser();
+        let a = b.try_login(user, PASSWORD).await;
+        assert_eq!(a.status, 303, "login as {user}: {}", a.body);
+        let home = b.get("/admin/").await;
+        assert_eq!(home.status, 200);
+        b.csrf = csrf_of(&home.body).expect("csrf token on the page");
+        b
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn stop(self) {
+        self.stop.cancel();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        delete_topology(&self.prefix).await;
+        self.pool.close().await;
+        self.db.drop_database().await;
+    }
+}
+
+pub fn csrf_of(html: &str) -> Option<String> {
+    let at = html.find("name=\"_csrf\" value=\"")? + "name=\"_csrf\" value=\"".len();
+    Some(html[at..].split('"').next()?.to_owned())
+}
+
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub base: String,
+    /// The session's CSRF token (empty before login).
+    pub csrf: String,
+}
+
+async fn answer(r: reqwest::Response) -> Answer {
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let location = headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Answer {
+        status,
+        location,
+        body: r.text().await.unwrap_or_default(),
+        headers,
+    }
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> Answer {
+        answer(
+            self.client
+                .get(format!("{}{}", self.base, path))
+                .send()
+                .await
+                .expect("GET"),
+        )
+        .await
+    }
+
+    /// POSTs a form with the session's CSRF token added.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        let mut all: Vec<(&str, &str)> = vec![("_csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// POSTs exactly these fields (no CSRF token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        answer(
+            self.client
+                .post(format!("{}{}", self.base, path))
+                .form(fields)
+                .send()
+                .await
+                .expect("POST"),
+        )
+        .await
+    }
+
+    pub async fn post_multipart(&self, path: &str, form: reqwest::multipart::Form) -> Answer {
+        answer(
+            self.client
+                .post(format!("{}{}", self.base, path))
+                .multipart(form)
+                .send()
+                .await
+                .expect("POST multipart"),
+        )
+        .await
+    }
+
+    /// Submits the login form as a browser does (GET the form for its token, then POST).
+    pub async fn try_login(&mut self, user: &str, password: &str) -> Answer {
+        let form = self.get("/admin/login").await;
+        assert_eq!(form.status, 200);
+        let token = csrf_of(&form.body).expect("login form token");
+        self.post_raw(
+            "/admin/login",
+            &[
+                ("_csrf", &token),
+                ("username", user),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+}
+
+/// Asserts the page holds none of the given secrets (keys, unmasked cards).
+pub fn assert_no_secret(page: &str, secrets: &[&str]) {
+    for s in secrets {
+        assert!(!page.contains(s), "page leaks a secret: {s}");
+    }
+}
