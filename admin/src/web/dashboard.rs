@@ -7,6 +7,7 @@
 //! operator's refresh must not rescan them every time.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use askama::Template;
@@ -99,16 +100,38 @@ struct Aggregates {
 }
 
 static CACHE: Mutex<Option<(Instant, String, Aggregates)>> = Mutex::new(None);
+static REFRESHING: AtomicBool = AtomicBool::new(false);
 
+/// The cached aggregates: fresh ones as they are; stale ones are returned at once while one
+/// background task recomputes them; computed in the request only the very first time.
 async fn aggregates(pool: &Pool) -> sqlx::Result<Aggregates> {
     // The cache is per database (tests run several admins in one process).
     let db_key = format!("{:?}", pool.connect_options().get_database());
-    if let Some((at, key, a)) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
-        && at.elapsed() < CACHE_TTL
-        && *key == db_key
-    {
-        return Ok(a.clone());
+    let cached = CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .filter(|(_, key, _)| *key == db_key)
+        .map(|(at, _, a)| (at.elapsed() < CACHE_TTL, a.clone()));
+    match cached {
+        Some((true, a)) => Ok(a),
+        Some((false, a)) => {
+            if !REFRESHING.swap(true, Ordering::AcqRel) {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = compute(&pool, db_key).await {
+                        tracing::warn!(error = %e, "dashboard refresh failed");
+                    }
+                    REFRESHING.store(false, Ordering::Release);
+                });
+            }
+            Ok(a)
+        }
+        None => compute(pool, db_key).await,
     }
+}
+
+async fn compute(pool: &Pool, db_key: String) -> sqlx::Result<Aggregates> {
     let today_start = page::beijing_day_start(&page::beijing_today().to_string())
         .unwrap_or_else(|| chrono::Utc::now().naive_utc());
     let week_start = today_start - chrono::Duration::days(6);
@@ -310,11 +333,10 @@ async fn show(State(state): State<AppState>, user: CurrentUser) -> WebResult<Res
         }
     }
     // Live counts (cheap: indexed, small).
-    let awaiting_manual: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM orders WHERE status = 'awaiting_manual'",
-    )
-    .fetch_one(db)
-    .await?;
+    let awaiting_manual: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'awaiting_manual'")
+            .fetch_one(db)
+            .await?;
     let awaiting_stock: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'awaiting_stock'")
             .fetch_one(db)
@@ -432,19 +454,18 @@ async fn show(State(state): State<AppState>, user: CurrentUser) -> WebResult<Res
             up: ago <= HEARTBEAT_STALE_SECS,
         })
         .collect();
-    let (queues, queues_error) = match tokio::time::timeout(
-        Duration::from_secs(2),
-        queue_depths(&state.mq),
-    )
-    .await
-    {
-        Ok(Ok(q)) => (q, None),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "cannot read queue depths");
-            (Vec::new(), Some("无法读取队列深度：消息队列不可用".to_owned()))
-        }
-        Err(_) => (Vec::new(), Some("读取队列深度超时".to_owned())),
-    };
+    let (queues, queues_error) =
+        match tokio::time::timeout(Duration::from_secs(2), queue_depths(&state.mq)).await {
+            Ok(Ok(q)) => (q, None),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot read queue depths");
+                (
+                    Vec::new(),
+                    Some("无法读取队列深度：消息队列不可用".to_owned()),
+                )
+            }
+            Err(_) => (Vec::new(), Some("读取队列深度超时".to_owned())),
+        };
     page::render(&DashboardPage {
         chrome: Chrome::new(&user, Nav::Dashboard),
         stats,

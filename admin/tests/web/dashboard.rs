@@ -62,13 +62,21 @@ async fn dashboard_shows_counts_health_queues_and_chart() {
     assert_eq!(page.status, 200);
     let html = page.body;
     let tile = |label: &str| -> String {
-        let at = html.find(&format!("<div class=\"label\">{label}</div>")).unwrap_or_else(|| panic!("tile {label}"));
+        let at = html
+            .find(&format!("<div class=\"label\">{label}</div>"))
+            .unwrap_or_else(|| panic!("tile {label}"));
         let rest = &html[at..];
         let v = rest.find("<div class=\"value\">").unwrap() + "<div class=\"value\">".len();
         let end = rest[v..].find("</div>").unwrap();
         let inner = &rest[v..v + end];
         // Strip a link around the value.
-        inner.rsplit('>').nth(1).map(|s| s.split('<').next().unwrap_or(s)).filter(|s| !s.is_empty()).unwrap_or(inner).to_owned()
+        inner
+            .rsplit('>')
+            .nth(1)
+            .map(|s| s.split('<').next().unwrap_or(s))
+            .filter(|s| !s.is_empty())
+            .unwrap_or(inner)
+            .to_owned()
     };
     // The 10-day-old orders only count in neither window; the failed one is in both.
     assert_eq!(tile("今日订单"), "5");
@@ -82,9 +90,19 @@ async fn dashboard_shows_counts_health_queues_and_chart() {
     assert_eq!(html.matches("<rect class=\"bar\"").count(), 24);
     assert!(html.contains("host-a") && html.contains("host-b"));
     // Up: host-a and the admin serving this page (it beats too).
-    assert_eq!(html.matches("<span class=\"badge ok\">正常</span>").count(), 2);
-    assert_eq!(html.matches("<span class=\"badge bad\">失联</span>").count(), 1);
-    assert!(html.contains(&format!("{}fulfillment.orders", app.prefix)), "queue depths");
+    assert_eq!(
+        html.matches("<span class=\"badge ok\">正常</span>").count(),
+        2
+    );
+    assert_eq!(
+        html.matches("<span class=\"badge bad\">失联</span>")
+            .count(),
+        1
+    );
+    assert!(
+        html.contains(&format!("{}fulfillment.orders", app.prefix)),
+        "queue depths"
+    );
     assert!(html.contains("腾讯Q币10元"), "low stock product");
     app.stop().await;
 }
