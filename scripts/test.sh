@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib/services.sh
 
 ensure_services
+ensure_chromium
 
 log "creating the test database user (vgtest, may create vgt_* databases)"
 mysql_root <<'SQL'

@@ -68,3 +68,11 @@ ensure_services() {
   ensure_mariadb
   ensure_rabbitmq
 }
+
+# Headless Chromium and its WebDriver, for the admin's real-browser test.
+ensure_chromium() {
+  if command -v chromedriver >/dev/null && { command -v chromium >/dev/null || command -v chromium-browser >/dev/null; }; then
+    return
+  fi
+  apt_install chromium chromium-driver
+}
