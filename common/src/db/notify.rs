@@ -171,15 +171,16 @@ pub async fn record_attempt(pool: &Pool, a: &Attempt<'_>) -> sqlx::Result<()> {
 }
 
 /// Manual resend of one final order: a fresh schedule starting now. Returns whether the order
-/// exists and is final (only final orders have a result to send).
-pub async fn resend_order(pool: &Pool, order_id: u64) -> sqlx::Result<bool> {
+/// exists and is final (only final orders have a result to send). Takes any executor, so the
+/// admin can commit it together with its audit row.
+pub async fn resend_order(ex: impl sqlx::MySqlExecutor<'_>, order_id: u64) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE orders SET notify_status = 'pending', notify_attempts = 0,
             notify_next_at = NOW(3), notify_reason = NULL
          WHERE id = ? AND status IN ('succeeded', 'failed')",
     )
     .bind(order_id)
-    .execute(pool)
+    .execute(ex)
     .await?
     .rows_affected();
     Ok(done == 1)
