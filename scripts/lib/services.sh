@@ -69,10 +69,13 @@ ensure_services() {
   ensure_rabbitmq
 }
 
-# Headless Chromium and its WebDriver, for the admin's real-browser test.
+# Headless Chromium, its WebDriver and a Chinese font, for the admin's real-browser test (its
+# screenshots show the Chinese pages as operators see them).
 ensure_chromium() {
-  if command -v chromedriver >/dev/null && { command -v chromium >/dev/null || command -v chromium-browser >/dev/null; }; then
-    return
+  if ! command -v chromedriver >/dev/null || ! { command -v chromium >/dev/null || command -v chromium-browser >/dev/null; }; then
+    apt_install chromium chromium-driver
   fi
-  apt_install chromium chromium-driver
+  if command -v fc-list >/dev/null && [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then
+    apt_install fonts-wqy-microhei
+  fi
 }

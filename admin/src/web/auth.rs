@@ -328,6 +328,11 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     if public_path(&path) {
         return next.run(req).await;
     }
+    if !path.starts_with("/admin/") {
+        // `/favicon.ico` and the like: not ours, and no login redirect (a browser following it
+        // in the background would replace the login form's token).
+        return WebError::NotFound.into_response();
+    }
     let session = match cookie(req.headers(), SESSION_COOKIE) {
         Some(token) => match load_session(&state.db, token).await {
             Ok(s) => s.map(|s| (token.to_owned(), s)),
@@ -508,7 +513,12 @@ fn login_page(
     error: Option<String>,
     status: axum::http::StatusCode,
 ) -> Response {
-    let csrf = random_hex(16);
+    // Keep the token of an open login form: several tabs (or background requests that end on
+    // this page) must not invalidate each other.
+    let csrf = cookie(headers, LOGIN_CSRF_COOKIE)
+        .filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| random_hex(16));
     let page = LoginPage {
         csrf: csrf.clone(),
         next: safe_next(next),

