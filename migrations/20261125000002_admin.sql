@@ -35,9 +35,9 @@ CREATE TABLE card_batches (
     KEY ix_card_batches_product (product_id, created_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
--- The dashboard's day and week aggregates read only this index (covering).
-DROP INDEX ix_orders_created ON orders;
-CREATE INDEX ix_orders_created ON orders (created_at, status, platform, total_price_fen);
+-- The dashboard's day and week aggregates read only this index (covering); the order list keeps
+-- ix_orders_created (created_at [, id]) for its newest-first order.
+CREATE INDEX ix_orders_dashboard ON orders (created_at, status, platform, total_price_fen);
 CREATE INDEX ix_orders_platform_created ON orders (platform, created_at);
 CREATE INDEX ix_orders_notify_created ON orders (notify_status, created_at);
 CREATE INDEX ix_orders_product_created ON orders (product_id, created_at);
