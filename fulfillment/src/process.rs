@@ -232,6 +232,21 @@ async fn to_waiting(
     if status == OrderStatus::AwaitingStock {
         return Ok(Outcome::AwaitingStock);
     }
+    let mut status = status;
+    if status == OrderStatus::AwaitingManual {
+        // 重新履约 of an order an operator held: the state machine lets it wait for stock only
+        // through processing (awaiting_manual → awaiting_stock directly is not a business path).
+        orders::transition(
+            tx,
+            order.id,
+            status,
+            OrderStatus::Processing,
+            ACTOR,
+            Some("重新履约"),
+        )
+        .await?;
+        status = OrderStatus::Processing;
+    }
     orders::transition(
         tx,
         order.id,

@@ -94,6 +94,10 @@ async fn orders(
 }
 
 async fn publish(prefix: &str, ids: &[u64], copies: usize) {
+    publish_kind(prefix, ids, copies, EventType::OrderCreated).await
+}
+
+async fn publish_kind(prefix: &str, ids: &[u64], copies: usize, kind: EventType) {
     let mq = Mq::connect(
         secrecy::SecretString::from(common::testing::amqp_url()),
         "test-publisher",
@@ -109,7 +113,7 @@ async fn publish(prefix: &str, ids: &[u64], copies: usize) {
             // Every copy is the same message (same id), as a re-delivery would be.
             let e = Event {
                 event_id: uuid::Uuid::from_u64_pair(7, *id),
-                ..Event::new(EventType::OrderCreated, *id, Platform::JdGame)
+                ..Event::new(kind, *id, Platform::JdGame)
             };
             msgs.push(Outgoing {
                 message_id: e.event_id.to_string(),
@@ -400,6 +404,65 @@ async fn out_of_stock_policies_restock_order_and_deadline() {
     )
     .await;
     assert_exactly_once_for(&stage.pool, &w).await;
+    p.terminate();
+    stage.cleanup().await;
+}
+
+/// 重新履约 of an order an operator held, for a product that waits for stock and has none: the
+/// order waits (through processing, as the state machine wants), and is served when cards come.
+#[tokio::test]
+async fn refulfil_of_a_held_order_waits_for_stock() {
+    let stage = Stage::new().await;
+    let shop = shop(&stage.pool).await;
+    let waiting = product(&stage.pool, "R", "wait", 3600, None).await;
+    let ids = orders(&stage.pool, shop, waiting, 400, &[1]).await;
+    sqlx::query("UPDATE orders SET status = 'awaiting_manual' WHERE id = ?")
+        .bind(ids[0])
+        .execute(&stage.pool)
+        .await
+        .unwrap();
+    publish_kind(&stage.prefix, &ids, 1, EventType::OrderRefulfil).await;
+    let env = env_with(&stage, &[("FULFILLMENT_STOCK_POLL_MS", "200")]);
+    let mut p = Proc::spawn("fulfillment", &env);
+    p.wait_ready(Duration::from_secs(30)).await;
+    wait_until(
+        &stage.pool,
+        "SELECT COUNT(*) FROM orders WHERE status = 'awaiting_stock'",
+        1,
+        Duration::from_secs(20),
+    )
+    .await;
+    let path: Vec<(Option<String>, String)> = sqlx::query_as(
+        "SELECT from_status, to_status FROM order_events WHERE order_id = ? ORDER BY id",
+    )
+    .bind(ids[0])
+    .fetch_all(&stage.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        path,
+        vec![
+            (Some("awaiting_manual".into()), "processing".into()),
+            (Some("processing".into()), "awaiting_stock".into()),
+        ]
+    );
+    cards(&stage.pool, waiting, "R", 1).await;
+    wait_until(
+        &stage.pool,
+        "SELECT COUNT(*) FROM orders WHERE status = 'succeeded'",
+        1,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_exactly_once_for(&stage.pool, &ids).await;
+    // Nothing was dead-lettered on the way.
+    let dead = drain_queue(
+        &Topology::new(stage.prefix.clone()).queue(QueueName::DeadLetters),
+        10,
+        Duration::from_millis(300),
+    )
+    .await;
+    assert!(dead.is_empty(), "dead letters: {}", dead.len());
     p.terminate();
     stage.cleanup().await;
 }
