@@ -198,14 +198,115 @@ async fn login(c: &Client, app: &App) {
     }
 }
 
+/// A JD 通用交易 shop, a card product and one card order held for an operator.
+async fn seed(pool: &common::db::Pool) -> (u64, u64) {
+    let shop = sqlx::query(
+        "INSERT INTO shops (platform, name, merchant_id) VALUES ('jd_general', '通用店', '1201')",
+    )
+    .execute(pool)
+    .await
+    .unwrap()
+    .last_insert_id();
+    let product = sqlx::query("INSERT INTO products (name, mode) VALUES ('腾讯Q币10元', 'card')")
+        .execute(pool)
+        .await
+        .unwrap()
+        .last_insert_id();
+    let order = sqlx::query(
+        "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id,
+            sku, quantity, total_price_fen, status, notify_url)
+         VALUES ('VG2026112500000001', 'jd_general', ?, 'JD880001', 'card', ?, '1001', 1, 1000,
+            'awaiting_manual', 'http://127.0.0.1:9/jd')",
+    )
+    .bind(shop)
+    .bind(product)
+    .execute(pool)
+    .await
+    .unwrap()
+    .last_insert_id();
+    (product, order)
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+async fn wait_for(c: &Client, css: &str) {
+    if c.wait().for_element(Locator::Css(css)).await.is_err() {
+        let url = c.current_url().await.unwrap();
+        let html = c.source().await.unwrap_or_default();
+        panic!("{css} not found at {url}\n{html}");
+    }
+}
+
 #[tokio::test]
 async fn operator_day_in_a_real_browser() {
     let app = App::start().await;
+    let (_product, order_id) = seed(&app.pool).await;
     let driver = start_driver().await;
     let c = browser(&driver).await;
+
     login(&c, &app).await;
     assert_eq!(text_of(&c, "h1").await, "仪表盘");
     screenshot(&c, "dashboard").await;
+
+    // Find the order by its JD number and complete it by hand with a card.
+    click(&c, "a[href=\"/admin/orders\"]").await;
+    wait_for(&c, "input[name=q]").await;
+    type_into(&c, "input[name=q]", "JD880001").await;
+    click(&c, "form.filters button[type=submit]").await;
+    let row_link = format!("a[href=\"/admin/orders/{order_id}\"]");
+    wait_for(&c, &row_link).await;
+    screenshot(&c, "orders").await;
+    click(&c, &row_link).await;
+    wait_for(&c, "textarea[name=cards]").await;
+    type_into(
+        &c,
+        "textarea[name=cards]",
+        "BRCARD000000001,BRPASS000000001",
+    )
+    .await;
+    click(&c, "form[action$=\"/succeed\"] button[type=submit]").await;
+    // The form asks for confirmation (app.js); the operator confirms.
+    c.accept_alert().await.expect("a confirmation dialog");
+    wait_for(&c, ".badge.succeeded").await;
+    let page = c.source().await.unwrap();
+    assert!(
+        !page.contains("BRPASS000000001"),
+        "the card is shown masked"
+    );
+    screenshot(&c, "order").await;
+    let (status, events): (String, i64) = sqlx::query_as(
+        "SELECT status, (SELECT COUNT(*) FROM order_events WHERE order_id = o.id AND actor = 'operator:op')
+         FROM orders o WHERE id = ?",
+    )
+    .bind(order_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), events), ("succeeded", 1));
+    let sold: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM cards WHERE order_id = ? AND status = 'sold'")
+            .bind(order_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(sold, 1);
+
     c.close().await.unwrap();
     app.stop().await;
 }
