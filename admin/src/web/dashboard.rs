@@ -96,6 +96,8 @@ struct Aggregates {
     groups: Vec<(String, String, i64, i64, i64, i64)>,
     /// Orders per hour of the last 24 hours: (hour start UTC, total, failed).
     hourly: Vec<(NaiveDateTime, i64, i64)>,
+    /// Orders awaiting an operator, awaiting stock, callbacks given up, pending dead letters.
+    queues_of_work: [i64; 4],
     computed_at: NaiveDateTime,
 }
 
@@ -175,9 +177,19 @@ async fn compute(pool: &Pool, db_key: String) -> sqlx::Result<Aggregates> {
             slot.2 = failed;
         }
     }
+    let mut queues_of_work = [0i64; 4];
+    for (slot, sql) in queues_of_work.iter_mut().zip([
+        "SELECT COUNT(*) FROM orders WHERE status = 'awaiting_manual'",
+        "SELECT COUNT(*) FROM orders WHERE status = 'awaiting_stock'",
+        "SELECT COUNT(*) FROM orders WHERE notify_status = 'giving_up'",
+        "SELECT COUNT(*) FROM dead_letters WHERE status = 'pending'",
+    ]) {
+        *slot = sqlx::query_scalar(sql).fetch_one(pool).await?;
+    }
     let a = Aggregates {
         groups,
         hourly,
+        queues_of_work,
         computed_at: now,
     };
     *CACHE.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), db_key, a.clone()));
@@ -333,23 +345,7 @@ async fn show(State(state): State<AppState>, user: CurrentUser) -> WebResult<Res
             week_final += wn;
         }
     }
-    // Live counts (cheap: indexed, small).
-    let awaiting_manual: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'awaiting_manual'")
-            .fetch_one(db)
-            .await?;
-    let awaiting_stock: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'awaiting_stock'")
-            .fetch_one(db)
-            .await?;
-    let giving_up: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE notify_status = 'giving_up'")
-            .fetch_one(db)
-            .await?;
-    let dead: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM dead_letters WHERE status = 'pending'")
-            .fetch_one(db)
-            .await?;
+    let [awaiting_manual, awaiting_stock, giving_up, dead] = a.queues_of_work;
     let stats = vec![
         Stat {
             label: "今日订单",
