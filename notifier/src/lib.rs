@@ -2,14 +2,17 @@
 //!
 //! The consumer of `notifier.callbacks` only schedules the first attempt of a completed order in
 //! the database (`notify_next_at = NOW(3)`) and acks. Delivery runs from that durable schedule
-//! ([`sender`]), so retries survive restarts of the notifier and of RabbitMQ.
+//! ([`sender`]), so retries survive restarts of the notifier and of RabbitMQ. A periodic sweep
+//! schedules completed orders whose message was lost.
 //!
 //! `main.rs` is a shim; tests start the real service in-process through [`build`].
 
 pub mod callback;
+pub mod recorder;
 pub mod schedule;
 pub mod sender;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -18,6 +21,7 @@ use common::domain::Platform;
 use common::mq::QueueName;
 use common::mq::consumer::{self, ConsumerSpec, Disposition, Received};
 use common::service::{Infra, Service, ServiceConfig};
+use tokio_util::sync::CancellationToken;
 
 pub const SERVICE: &str = "notifier";
 
@@ -42,6 +46,12 @@ pub struct Config {
     pub poll: Duration,
     /// `NOTIFY_PREFETCH`: unacked `order.completed` messages.
     pub prefetch: u16,
+    /// `NOTIFY_SWEEP_MS`: how often completed JD orders that were never scheduled (their
+    /// `order.completed` message was lost) are looked for.
+    pub sweep: Duration,
+    /// `NOTIFY_SWEEP_GRACE_MS`: how long an order must have been final before the sweep
+    /// schedules it (its message normally arrives well within this).
+    pub sweep_grace: Duration,
     /// Test failpoint (`NOTIFY_FAILPOINT=abort-after-send`): abort after sending a callback,
     /// before recording it.
     pub abort_after_send: bool,
@@ -55,6 +65,17 @@ fn positive(var: &str, n: usize) -> Result<usize, ConfigError> {
         });
     }
     Ok(n)
+}
+
+fn positive_millis(env: &Env, var: &str, default_ms: u64) -> Result<Duration, ConfigError> {
+    let d = env.millis_or(var, default_ms)?;
+    if d.is_zero() {
+        return Err(ConfigError {
+            var: var.into(),
+            problem: "must be at least 1".into(),
+        });
+    }
+    Ok(d)
 }
 
 impl Config {
@@ -94,6 +115,8 @@ impl Config {
             lease,
             poll: env.millis_or("NOTIFY_POLL_MS", 500)?,
             prefetch: env.parse_or("NOTIFY_PREFETCH", 64u16, "a number of messages")?,
+            sweep: positive_millis(env, "NOTIFY_SWEEP_MS", 60_000)?,
+            sweep_grace: env.millis_or("NOTIFY_SWEEP_GRACE_MS", 30_000)?,
             abort_after_send: match env.raw("NOTIFY_FAILPOINT") {
                 None => false,
                 Some("abort-after-send") => true,
@@ -133,8 +156,47 @@ async fn handle(sender: &sender::Sender, msg: Received) -> Disposition {
     }
 }
 
-/// Connects, migrates, declares the topology, starts the consumer and the sender, and binds
-/// the HTTP listener.
+/// Orders scheduled per sweep statement.
+const SWEEP_LIMIT: u32 = 500;
+
+/// Every `config.sweep`: schedules completed JD orders whose `order.completed` message never
+/// arrived (lost, or never published) once they have been final for `config.sweep_grace`.
+async fn sweep(sender: Arc<sender::Sender>, stop: CancellationToken) {
+    loop {
+        loop {
+            match common::db::notify::schedule_lost(
+                &sender.db,
+                sender.config.sweep_grace,
+                SWEEP_LIMIT,
+            )
+            .await
+            {
+                Ok(0) => break,
+                Ok(n) => {
+                    tracing::warn!(
+                        orders = n,
+                        "scheduled callbacks of completed orders whose message never arrived"
+                    );
+                    sender.wake.notify_one();
+                    if n < u64::from(SWEEP_LIMIT) || stop.is_cancelled() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "sweep for unscheduled callbacks failed");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(sender.config.sweep) => {}
+        }
+    }
+}
+
+/// Connects, migrates, declares the topology, starts the consumer, the sender and the sweep,
+/// and binds the HTTP listener.
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let mut infra = Infra::start(config.common.clone()).await?;
     let sender = sender::Sender::new(
@@ -156,6 +218,8 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     });
     let s = sender.clone();
     infra.spawn(move |stop| s.run(stop));
+    let s = sender.clone();
+    infra.spawn(move |stop| sweep(s, stop));
     Service::bind(infra, Router::new()).await
 }
 
@@ -190,6 +254,15 @@ mod tests {
         assert_eq!(c.http_timeout, Duration::from_secs(10));
         assert_eq!(c.per_host_concurrency, 16);
         assert!(!c.abort_after_send);
+        assert_eq!(c.sweep, Duration::from_secs(60));
+        assert_eq!(c.sweep_grace, Duration::from_secs(30));
+        let c = Config::from_env(&env(&[
+            ("NOTIFY_SWEEP_MS", "250"),
+            ("NOTIFY_SWEEP_GRACE_MS", "0"),
+        ]))
+        .expect("sweep settings");
+        assert_eq!(c.sweep, Duration::from_millis(250));
+        assert_eq!(c.sweep_grace, Duration::ZERO);
         let c = Config::from_env(&env(&[("NOTIFY_SCHEDULE", "100ms,200ms")])).expect("short");
         assert_eq!(
             c.schedule,
@@ -201,6 +274,9 @@ mod tests {
             ("NOTIFY_PER_HOST_CONCURRENCY", "0"),
             ("NOTIFY_FAILPOINT", "boom"),
             ("NOTIFY_LEASE_MS", "5000"),
+            ("NOTIFY_SWEEP_MS", "0"),
+            ("NOTIFY_SWEEP_MS", "1m"),
+            ("NOTIFY_SWEEP_GRACE_MS", "-1"),
         ] {
             let e = Config::from_env(&env(&[(var, value)])).unwrap_err();
             assert_eq!(e.var, var);

@@ -1,20 +1,22 @@
 //! The sender: claims due orders from the durable schedule with a lease, sends each callback
 //! outside any transaction (bounded overall and per host), then records the attempt and the
-//! order's next step. A crash between sending and recording leaves the order pending: when the
-//! lease ends it is sent again, identically but for timestamp and sign.
+//! order's next step (in batches: [`crate::recorder`]). A crash between sending and recording
+//! leaves the order pending: when the lease ends it is sent again, identically but for timestamp
+//! and sign.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::crypto::at_rest::MasterKey;
-use common::db::notify::{self, Attempt, Claimed, Outcome};
-use common::db::{self, Pool};
+use common::db::Pool;
+use common::db::notify::{self, Claimed, Outcome};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::Config;
 use crate::callback::{self, PrepareError, Prepared, Verdict};
+use crate::recorder::{Finished, Recorder};
 use crate::schedule;
 
 pub struct Sender {
@@ -26,6 +28,7 @@ pub struct Sender {
     slots: Arc<Semaphore>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     shops: callback::ShopCache,
+    recorder: Recorder,
     /// Woken by the consumer when an order was scheduled.
     pub wake: Notify,
 }
@@ -46,6 +49,7 @@ impl Sender {
             .pool_max_idle_per_host(config.per_host_concurrency)
             .build()?;
         Ok(Arc::new(Sender {
+            recorder: Recorder::start(db.clone()),
             db,
             key,
             slots: Arc::new(Semaphore::new(config.concurrency)),
@@ -60,19 +64,24 @@ impl Sender {
     /// Claims and sends until `stop`; waits (bounded) for attempts in flight.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         while !stop.is_cancelled() {
-            let free = self.slots.available_permits().min(self.config.claim_batch);
-            let claimed = if free == 0 {
-                Ok(Vec::new())
-            } else {
-                notify::claim_due(&self.db, free as u32, self.config.lease).await
+            // Claim only what can be sent at once: wait for one free slot, take every other one.
+            let first = tokio::select! {
+                _ = stop.cancelled() => break,
+                p = self.slots.clone().acquire_owned() => p,
             };
-            let full = match claimed {
+            let Ok(first) = first else { return };
+            let mut permits = vec![first];
+            while permits.len() < self.config.claim_batch {
+                match self.slots.clone().try_acquire_owned() {
+                    Ok(p) => permits.push(p),
+                    Err(_) => break,
+                }
+            }
+            let want = permits.len();
+            let full = match notify::claim_due(&self.db, want as u32, self.config.lease).await {
                 Ok(list) => {
-                    let full = !list.is_empty() && list.len() == free;
-                    for c in list {
-                        let Ok(permit) = self.slots.clone().acquire_owned().await else {
-                            return;
-                        };
+                    let full = list.len() == want;
+                    for (c, permit) in list.into_iter().zip(permits.drain(..)) {
                         let me = self.clone();
                         tokio::spawn(async move {
                             me.attempt(c).await;
@@ -86,6 +95,7 @@ impl Sender {
                     false
                 }
             };
+            drop(permits);
             if full {
                 continue;
             }
@@ -174,16 +184,12 @@ impl Sender {
 
     /// One attempt for a claimed order.
     pub async fn attempt(&self, claimed: Claimed) {
-        let order_id = claimed.order_id;
-        let attempt_no = claimed.attempts_done.saturating_add(1);
-        let order = match db::orders::get(&self.db, order_id).await {
-            Ok(Some(o)) => o,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(order_id, error = %e, "cannot read order; the lease will retry");
-                return;
-            }
-        };
+        let Claimed {
+            order,
+            attempts_done,
+        } = claimed;
+        let order_id = order.id;
+        let attempt_no = attempts_done.saturating_add(1);
         let target = order.platform.clone();
         let prepared = match callback::prepare(&self.db, &self.shops, &self.key, &order).await {
             Ok(Some(p)) => p,
@@ -195,18 +201,18 @@ impl Sender {
             Err(PrepareError::Config(reason)) => {
                 tracing::warn!(order_id, %reason, "callback cannot be built");
                 let reason = format!("回调无法生成: {reason}");
-                let outcome = self.after_failure(attempt_no, Verdict::Retry(reason.clone()));
-                self.record(&Attempt {
+                let (outcome, reason) = self.after_failure(attempt_no, Verdict::Retry(reason));
+                self.record(Finished {
                     order_id,
-                    target: &target,
+                    target,
                     attempt_no,
-                    url: "",
+                    url: String::new(),
                     request_body: None,
                     http_status: None,
                     response_body: None,
                     duration_ms: 0,
-                    outcome: outcome.0,
-                    error: Some(&outcome.1),
+                    outcome,
+                    error: Some(reason),
                 })
                 .await;
                 return;
@@ -225,11 +231,6 @@ impl Sender {
                 (o, Some(r))
             }
         };
-        let error = match (&exchange.error, &reason) {
-            (_, Some(r)) => Some(r.as_str()),
-            (Some(e), None) => Some(e.as_str()),
-            (None, None) => None,
-        };
         tracing::info!(
             order_id,
             attempt_no,
@@ -239,17 +240,18 @@ impl Sender {
             duration_ms,
             "callback attempt"
         );
-        self.record(&Attempt {
+        self.record(Finished {
             order_id,
-            target: &target,
+            target,
             attempt_no,
-            url: &request.url,
-            request_body: Some(&request.masked),
+            url: request.url,
+            request_body: Some(request.masked),
             http_status: exchange.http_status,
-            response_body: exchange.body.as_deref(),
+            response_body: exchange.body,
             duration_ms,
             outcome,
-            error,
+            // The reason of a retry / stop, else the transport error.
+            error: reason.or(exchange.error),
         })
         .await;
     }
@@ -270,10 +272,9 @@ impl Sender {
         }
     }
 
-    async fn record(&self, attempt: &Attempt<'_>) {
-        if let Err(e) = notify::record_attempt(&self.db, attempt).await {
-            // The order stays pending; the lease makes it due again (one extra identical send).
-            tracing::warn!(order_id = attempt.order_id, error = %e, "cannot record callback attempt");
-        }
+    async fn record(&self, attempt: Finished) {
+        // On failure the recorder logged it; the order stays pending and its lease makes it due
+        // again (one extra identical send).
+        self.recorder.record(attempt).await;
     }
 }

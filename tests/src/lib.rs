@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
 
+pub mod fake_jd;
+
 /// The five service binaries.
 pub const SERVICES: [&str; 5] = ["gateway", "fulfillment", "notifier", "agiso-sync", "admin"];
 

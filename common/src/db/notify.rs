@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::Pool;
+use super::orders::{ORDER_COLUMNS, OrderRow};
 
 /// `notify_status` values.
 pub const PENDING: &str = "pending";
@@ -31,26 +32,55 @@ pub async fn schedule_first(pool: &Pool, order_id: u64) -> sqlx::Result<bool> {
     Ok(done == 1)
 }
 
-/// A claimed order: its id and how many attempts were already recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Schedules the first callback of JD orders that have been final for longer than `grace` but
+/// were never scheduled: their `order.completed` message was lost (or never published). At most
+/// `limit` orders per call, so a large backlog is taken in short statements; returns how many
+/// were scheduled. Reads the `(notify_status, notify_next_at)` index: only unscheduled pending
+/// orders are looked at. Idempotent with [`schedule_first`] (whichever comes first schedules).
+pub async fn schedule_lost(pool: &Pool, grace: Duration, limit: u32) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE orders SET notify_next_at = NOW(3)
+         WHERE notify_status = 'pending' AND notify_next_at IS NULL
+           AND status IN ('succeeded', 'failed') AND platform IN ('jd_general', 'jd_game')
+           AND completed_at < NOW(3) - INTERVAL ? MICROSECOND
+         LIMIT ?",
+    )
+    .bind(micros(grace))
+    .bind(limit)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// A claimed order as read when it was claimed, and how many attempts were already recorded.
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Claimed {
-    pub order_id: u64,
+    #[sqlx(rename = "notify_attempts")]
     pub attempts_done: i32,
+    #[sqlx(flatten)]
+    pub order: OrderRow,
+}
+
+impl Claimed {
+    pub fn order_id(&self) -> u64 {
+        self.order.id
+    }
 }
 
 /// Claims up to `limit` due orders: pushes their `notify_next_at` forward by `lease` in a short
-/// transaction (`SKIP LOCKED`, so concurrent notifiers take different orders). A claimed order
-/// that is never recorded (crash) becomes due again when the lease ends.
+/// transaction (`SKIP LOCKED`, so concurrent notifiers take different orders) and returns them,
+/// read in the same statement that locked them. A claimed order that is never recorded (crash)
+/// becomes due again when the lease ends.
 pub async fn claim_due(pool: &Pool, limit: u32, lease: Duration) -> sqlx::Result<Vec<Claimed>> {
     if limit == 0 {
         return Ok(Vec::new());
     }
     let mut tx = pool.begin().await?;
-    let rows: Vec<(u64, i32)> = sqlx::query_as(
-        "SELECT id, notify_attempts FROM orders
+    let rows: Vec<Claimed> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ORDER_COLUMNS}, notify_attempts FROM orders
          WHERE notify_status = 'pending' AND notify_next_at <= NOW(3)
-         ORDER BY notify_next_at LIMIT ? FOR UPDATE SKIP LOCKED",
-    )
+         ORDER BY notify_next_at LIMIT ? FOR UPDATE SKIP LOCKED"
+    )))
     .bind(limit)
     .fetch_all(&mut *tx)
     .await?;
@@ -63,18 +93,12 @@ pub async fn claim_due(pool: &Pool, limit: u32, lease: Duration) -> sqlx::Result
         super::placeholders(rows.len())
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(micros(lease));
-    for (id, _) in &rows {
-        q = q.bind(*id);
+    for c in &rows {
+        q = q.bind(c.order.id);
     }
     q.execute(&mut *tx).await?;
     tx.commit().await?;
-    Ok(rows
-        .into_iter()
-        .map(|(order_id, attempts_done)| Claimed {
-            order_id,
-            attempts_done,
-        })
-        .collect())
+    Ok(rows)
 }
 
 /// What became of one attempt.
@@ -120,53 +144,175 @@ fn cut(s: &str, max_chars: usize) -> String {
 /// Writes the `callback_attempts` row and moves the order's schedule, in one transaction. Only
 /// an order still `pending` changes (a manual reset in between keeps its fresh schedule).
 pub async fn record_attempt(pool: &Pool, a: &Attempt<'_>) -> sqlx::Result<()> {
-    let next_micros = match a.outcome {
-        Outcome::Retry(d) => Some(micros(d)),
-        _ => None,
-    };
-    let reason = match a.outcome {
-        Outcome::GivingUp => a.error.map(|e| cut(e, 255)),
-        _ => None,
-    };
+    record_attempts(pool, std::slice::from_ref(a)).await
+}
+
+/// Parameter bytes per statement at most (one row more when a single row is larger): sqlx does
+/// not set `TCP_NODELAY`, and a statement split over several writes stalls on delayed ACKs.
+const STATEMENT_BUDGET: usize = 8 * 1024;
+/// Rows per `UPDATE … JOIN (SELECT … UNION ALL …)`, which keeps its SQL text short too.
+const UPDATE_ROWS: usize = 40;
+
+/// Splits `items` into runs whose estimated sizes stay within [`STATEMENT_BUDGET`] and `max_rows`.
+fn chunks<T>(
+    items: &[T],
+    max_rows: usize,
+    size: impl Fn(&T) -> usize,
+) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (mut n, mut bytes) = (0, 0);
+        while n < rest.len() && n < max_rows {
+            let b = size(&rest[n]);
+            if n > 0 && bytes + b > STATEMENT_BUDGET {
+                break;
+            }
+            bytes += b;
+            n += 1;
+        }
+        let (head, tail) = rest.split_at(n);
+        rest = tail;
+        Some(head)
+    })
+}
+
+/// A deadlock or lock wait timeout: the transaction was rolled back and may simply be retried.
+fn is_lock_conflict(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .is_some_and(|d| matches!(d.number(), 1205 | 1213))
+}
+
+/// One attempt's row values, cut to the column sizes.
+struct RowValues<'a> {
+    a: &'a Attempt<'a>,
+    url: String,
+    request_body: Option<String>,
+    response_body: Option<String>,
+    error: Option<String>,
+    next_micros: Option<i64>,
+    status: &'static str,
+    reason: Option<String>,
+}
+
+impl<'a> RowValues<'a> {
+    fn new(a: &'a Attempt<'a>) -> RowValues<'a> {
+        RowValues {
+            a,
+            url: cut(a.url, 1024),
+            request_body: a.request_body.map(|b| cut(b, 16_000)),
+            response_body: a.response_body.map(|b| cut(b, 4_000)),
+            error: a.error.map(|e| cut(e, 512)),
+            next_micros: match a.outcome {
+                Outcome::Retry(d) => Some(micros(d)),
+                _ => None,
+            },
+            status: match a.outcome {
+                Outcome::Delivered => DELIVERED,
+                Outcome::Retry(_) => PENDING,
+                Outcome::GivingUp => GIVING_UP,
+            },
+            reason: match a.outcome {
+                Outcome::GivingUp => a.error.map(|e| cut(e, 255)),
+                _ => None,
+            },
+        }
+    }
+
+    fn insert_size(&self) -> usize {
+        64 + self.a.target.len()
+            + self.url.len()
+            + self.request_body.as_ref().map_or(0, String::len)
+            + self.response_body.as_ref().map_or(0, String::len)
+            + self.error.as_ref().map_or(0, String::len)
+    }
+
+    fn update_size(&self) -> usize {
+        48 + self.reason.as_ref().map_or(0, String::len)
+    }
+}
+
+/// Records many attempts in one transaction: multi-row `INSERT`s into `callback_attempts` and
+/// `UPDATE`s of the orders joined to a derived table of their new values, each statement kept
+/// small. As with [`record_attempt`], only orders still `pending` change. A deadlock with a
+/// concurrent writer is retried.
+pub async fn record_attempts(pool: &Pool, attempts: &[Attempt<'_>]) -> sqlx::Result<()> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let mut rows: Vec<RowValues<'_>> = attempts.iter().map(RowValues::new).collect();
+    // One lock order for every writer.
+    rows.sort_by_key(|r| r.a.order_id);
+    let mut tries = 0;
+    loop {
+        match write_attempts(pool, &rows).await {
+            Err(e) if is_lock_conflict(&e) && tries < 3 => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+async fn write_attempts(pool: &Pool, rows: &[RowValues<'_>]) -> sqlx::Result<()> {
     let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO callback_attempts (order_id, target, attempt_no, url, request_body,
-            http_status, response_body, duration_ms, outcome, error, next_attempt_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? IS NULL, NULL, NOW(3) + INTERVAL ? MICROSECOND))",
-    )
-    .bind(a.order_id)
-    .bind(a.target)
-    .bind(a.attempt_no)
-    .bind(cut(a.url, 1024))
-    .bind(a.request_body.map(|b| cut(b, 16_000)))
-    .bind(a.http_status)
-    .bind(a.response_body.map(|b| cut(b, 4_000)))
-    .bind(a.duration_ms)
-    .bind(a.outcome.as_str())
-    .bind(a.error.map(|e| cut(e, 512)))
-    .bind(next_micros)
-    .bind(next_micros)
-    .execute(&mut *tx)
-    .await?;
-    let status = match a.outcome {
-        Outcome::Delivered => DELIVERED,
-        Outcome::Retry(_) => PENDING,
-        Outcome::GivingUp => GIVING_UP,
-    };
-    sqlx::query(
-        "UPDATE orders SET notify_status = ?, notify_attempts = ?,
-            notify_next_at = IF(? IS NULL, NULL, NOW(3) + INTERVAL ? MICROSECOND),
-            notify_reason = ?
-         WHERE id = ? AND notify_status = 'pending'",
-    )
-    .bind(status)
-    .bind(a.attempt_no)
-    .bind(next_micros)
-    .bind(next_micros)
-    .bind(reason)
-    .bind(a.order_id)
-    .execute(&mut *tx)
-    .await?;
+    for chunk in chunks(rows, usize::MAX, RowValues::insert_size) {
+        let sql = format!(
+            "INSERT INTO callback_attempts (order_id, target, attempt_no, url, request_body,
+                http_status, response_body, duration_ms, outcome, error, next_attempt_at)
+             VALUES {}",
+            vec![
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? IS NULL, NULL, NOW(3) + INTERVAL ? MICROSECOND))";
+                chunk.len()
+            ]
+            .join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in chunk {
+            q = q
+                .bind(r.a.order_id)
+                .bind(r.a.target)
+                .bind(r.a.attempt_no)
+                .bind(&r.url)
+                .bind(&r.request_body)
+                .bind(r.a.http_status)
+                .bind(&r.response_body)
+                .bind(r.a.duration_ms)
+                .bind(r.a.outcome.as_str())
+                .bind(&r.error)
+                .bind(r.next_micros)
+                .bind(r.next_micros);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    for chunk in chunks(rows, UPDATE_ROWS, RowValues::update_size) {
+        // Typed first row (and every row, so no branch's parameters are typed by guesswork):
+        // the same on MariaDB and MySQL 8.
+        let values = vec![
+            "SELECT CAST(? AS UNSIGNED) AS id, CAST(? AS CHAR(16)) AS st, CAST(? AS SIGNED) AS att, \
+             CAST(? AS SIGNED) AS next_us, CAST(? AS CHAR(255)) AS reason";
+            chunk.len()
+        ]
+        .join(" UNION ALL ");
+        let sql = format!(
+            "UPDATE orders o JOIN ({values}) v ON o.id = v.id
+             SET o.notify_status = v.st, o.notify_attempts = v.att,
+                 o.notify_next_at = IF(v.next_us IS NULL, NULL, NOW(3) + INTERVAL v.next_us MICROSECOND),
+                 o.notify_reason = v.reason
+             WHERE o.notify_status = 'pending'"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in chunk {
+            q = q
+                .bind(r.a.order_id)
+                .bind(r.status)
+                .bind(r.a.attempt_no)
+                .bind(r.next_micros)
+                .bind(&r.reason);
+        }
+        q.execute(&mut *tx).await?;
+    }
     tx.commit().await
 }
 
@@ -186,15 +332,19 @@ pub async fn resend_order(ex: impl sqlx::MySqlExecutor<'_>, order_id: u64) -> sq
     Ok(done == 1)
 }
 
-/// Manual resend of every `giving_up` order of a shop. Returns how many were rescheduled.
-pub async fn resend_giving_up_of_shop(pool: &Pool, shop_id: u64) -> sqlx::Result<u64> {
+/// Manual resend of every `giving_up` order of a shop. Returns how many were rescheduled. Takes
+/// any executor, so the admin can commit it together with its audit row.
+pub async fn resend_giving_up_of_shop(
+    ex: impl sqlx::MySqlExecutor<'_>,
+    shop_id: u64,
+) -> sqlx::Result<u64> {
     Ok(sqlx::query(
         "UPDATE orders SET notify_status = 'pending', notify_attempts = 0,
             notify_next_at = NOW(3), notify_reason = NULL
          WHERE shop_id = ? AND notify_status = 'giving_up' AND status IN ('succeeded', 'failed')",
     )
     .bind(shop_id)
-    .execute(pool)
+    .execute(ex)
     .await?
     .rows_affected())
 }

@@ -1,309 +1,23 @@
-//! The notifier against a fake JD: a real HTTP server that checks every callback's signature
-//! (written independently of the service), decrypts `product` with the spec's AES algorithm and
-//! decodes the GBK `data`. Orders are seeded final in the database with their
-//! `order.completed` outbox message, which the notifier's own relay publishes.
+//! The notifier against a fake JD ([`system_tests::fake_jd`]): a real HTTP server that checks
+//! every callback's signature (written independently of the service), decrypts `product` with the
+//! spec's AES algorithm and decodes the GBK `data`. Orders are seeded final in the database with
+//! their `order.completed` outbox message, which the notifier's own relay publishes (or without
+//! it, for the sweep).
 //!
-//! Not covered here: a RabbitMQ restart while retries are pending (other tests share the
-//! broker); the schedule lives in the database, so only the first message matters.
+//! A RabbitMQ restart while retries are pending is tested alone, in `tests/broker_restart.rs`
+//! (other tests share the broker).
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use common::crypto::JdAesKey;
-use common::db::Pool;
-use common::domain::{FailureReason, FulfilmentMode, Platform, ShopMode};
-use common::mq::{Event, EventType};
-use common::protocol::form;
+use common::domain::{FailureReason, Platform};
 use common::protocol::jd_general::decrypt_cards;
-use serde_json::Value;
+use system_tests::fake_jd::{
+    AES_KEY, CUSTOMER, Jd, Seed, VENDOR, card_product, final_order, final_order_without_message,
+    game_shop, general_shop, notifier, notify_state, wait_status,
+};
 use system_tests::{Proc, Stage};
-
-const MD5_KEY: &str = "test-md5-key-0123456789";
-const AES_KEY: &str = "0123456789abcdef0123456789abcdef";
-const GAME_KEY: &str = "game-private-key-abcdef";
-const VENDOR: &str = "1201";
-const CUSTOMER: &str = "14156143";
-
-/// One callback the fake received.
-#[derive(Clone, Debug)]
-struct Hit {
-    path: String,
-    fields: Vec<(String, String)>,
-    sign_ok: bool,
-    at: Instant,
-    /// 游戏点卡: the decoded `data` JSON and whether its bytes were valid UTF-8.
-    data: Option<Value>,
-    data_utf8: bool,
-}
-
-impl Hit {
-    fn get(&self, name: &str) -> Option<&str> {
-        form::first_value(&self.fields, name)
-    }
-}
-
-struct Jd {
-    url: String,
-    log: Mutex<Vec<Hit>>,
-    /// Answer HTTP 500 to the first this-many callbacks.
-    fail_first: AtomicU32,
-    /// The 通用交易 `code` to answer after that.
-    general_code: Mutex<String>,
-}
-
-/// 通用交易 signature (§2): non-empty fields but sign/signType, sorted, `k1v1k2v2…` + key, MD5.
-fn general_sign(fields: &[(String, String)]) -> String {
-    let mut p: Vec<&(String, String)> = fields
-        .iter()
-        .filter(|(k, v)| k != "sign" && k != "signType" && !v.is_empty())
-        .collect();
-    p.sort();
-    let mut s: String = p.iter().map(|(k, v)| format!("{k}{v}")).collect();
-    s.push_str(MD5_KEY);
-    common::crypto::md5_hex(s.as_bytes())
-}
-
-/// 游戏点卡 signature: non-empty params but sign, sorted, `k=v&…&` + key, MD5.
-fn game_sign(fields: &[(String, String)]) -> String {
-    let mut p: Vec<&(String, String)> = fields
-        .iter()
-        .filter(|(k, v)| k != "sign" && !v.is_empty())
-        .collect();
-    p.sort();
-    let mut s: String = p.iter().map(|(k, v)| format!("{k}={v}&")).collect();
-    s.push_str(GAME_KEY);
-    common::crypto::md5_hex(s.as_bytes())
-}
-
-async fn hit(State(jd): State<Arc<Jd>>, uri: Uri, body: Bytes) -> Response {
-    let fields = form::parse_form(&body);
-    let path = uri.path().to_owned();
-    let game = path.ends_with(".action");
-    let sign = form::first_value(&fields, "sign")
-        .unwrap_or_default()
-        .to_owned();
-    let (sign_ok, data, data_utf8) = if game {
-        let raw = form::first_value(&fields, "data").unwrap_or_default();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(raw)
-            .unwrap_or_default();
-        let utf8 = std::str::from_utf8(&bytes).is_ok();
-        let (text, _, bad) = encoding_rs::GBK.decode(&bytes);
-        let json = (!bad)
-            .then(|| serde_json::from_str::<Value>(&text).ok())
-            .flatten();
-        (sign == game_sign(&fields), json, utf8)
-    } else {
-        (sign == general_sign(&fields), None, true)
-    };
-    let n = {
-        let mut log = jd.log.lock().unwrap();
-        log.push(Hit {
-            path,
-            fields,
-            sign_ok,
-            at: Instant::now(),
-            data,
-            data_utf8,
-        });
-        log.len() as u32
-    };
-    if n <= jd.fail_first.load(Ordering::SeqCst) {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "系统繁忙").into_response();
-    }
-    if game {
-        axum::Json(serde_json::json!({"retCode": "100", "retMessage": "接收成功"})).into_response()
-    } else {
-        let code = jd.general_code.lock().unwrap().clone();
-        axum::Json(serde_json::json!({"code": code, "message": "x"})).into_response()
-    }
-}
-
-impl Jd {
-    async fn start(fail_first: u32, general_code: &str) -> Arc<Jd> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let jd = Arc::new(Jd {
-            url: format!("http://{}", listener.local_addr().unwrap()),
-            log: Mutex::default(),
-            fail_first: AtomicU32::new(fail_first),
-            general_code: Mutex::new(general_code.into()),
-        });
-        let app = axum::Router::new().fallback(hit).with_state(jd.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        jd
-    }
-
-    fn hits(&self) -> Vec<Hit> {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-async fn general_shop(pool: &Pool, name: &str) -> u64 {
-    common::db::shops::insert(
-        pool,
-        &common::testing::master_key(),
-        &common::db::shops::NewShop {
-            platform: Some(Platform::JdGeneral),
-            name: name.into(),
-            merchant_id: VENDOR.into(),
-            md5_key: Some(MD5_KEY.into()),
-            aes_key: Some(AES_KEY.into()),
-            mode: Some(ShopMode::Prod),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
-}
-
-async fn game_shop(pool: &Pool, jd: &Jd) -> u64 {
-    common::db::shops::insert(
-        pool,
-        &common::testing::master_key(),
-        &common::db::shops::NewShop {
-            platform: Some(Platform::JdGame),
-            name: "game".into(),
-            merchant_id: CUSTOMER.into(),
-            private_key: Some(GAME_KEY.into()),
-            mode: Some(ShopMode::Prod),
-            direct_callback_url: Some(format!("{}/api/gameApi.action", jd.url)),
-            card_callback_url: Some(format!("{}/api/cardApi.action", jd.url)),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
-}
-
-/// A card product with `n` cards `C-<name>-<i>` / `P-<name>-<i>`.
-async fn card_product(pool: &Pool, name: &str, n: usize, platform: Platform) -> u64 {
-    let id = common::db::products::insert(
-        pool,
-        &common::db::products::NewProduct {
-            name: name.into(),
-            mode: FulfilmentMode::Card,
-            face_value_fen: Some(1000),
-            price_fen: None,
-            low_stock_threshold: None,
-            skus: vec![(platform, format!("sku-{name}"))],
-        },
-    )
-    .await
-    .unwrap();
-    let text: String = (0..n)
-        .map(|i| format!("C-{name}-{i},P-{name}-{i},2099-12-31\n"))
-        .collect();
-    common::db::cards::import(pool, &common::testing::master_key(), id, "b1", &text, true)
-        .await
-        .unwrap();
-    id
-}
-
-struct Seed<'a> {
-    platform: Platform,
-    shop: u64,
-    platform_no: &'a str,
-    kind: &'static str,
-    product: Option<u64>,
-    quantity: i32,
-    failure: Option<FailureReason>,
-    notify_url: Option<String>,
-}
-
-/// A final order (cards sold to it when it is a successful card order) and its
-/// `order.completed` outbox message. Returns (id, order_no).
-async fn final_order(pool: &Pool, s: Seed<'_>) -> (u64, String) {
-    let order_no = common::domain::OrderNo::generate(chrono::Utc::now())
-        .as_str()
-        .to_owned();
-    let status = if s.failure.is_some() {
-        "failed"
-    } else {
-        "succeeded"
-    };
-    let mut tx = pool.begin().await.unwrap();
-    let id = sqlx::query(
-        "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id,
-            sku, quantity, total_price_fen, status, failure_code, failure_reason, notify_url, completed_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'sku', ?, 1000, ?, ?, ?, ?, NOW(3))",
-    )
-    .bind(&order_no)
-    .bind(s.platform.as_str())
-    .bind(s.shop)
-    .bind(s.platform_no)
-    .bind(s.kind)
-    .bind(s.product)
-    .bind(s.quantity)
-    .bind(status)
-    .bind(s.failure.map(FailureReason::as_str))
-    .bind(s.failure.map(FailureReason::label_zh))
-    .bind(&s.notify_url)
-    .execute(&mut *tx)
-    .await
-    .unwrap()
-    .last_insert_id();
-    if s.failure.is_none() && s.kind == "card" {
-        sqlx::query(
-            "UPDATE cards SET status = 'sold', order_id = ?, sold_at = NOW(3)
-             WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT ?",
-        )
-        .bind(id)
-        .bind(s.product)
-        .bind(s.quantity)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    }
-    common::mq::outbox::enqueue(
-        &mut tx,
-        &Event::new(EventType::OrderCompleted, id, s.platform),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    (id, order_no)
-}
-
-async fn notifier(stage: &Stage, extra: &[(&str, &str)]) -> Proc {
-    let mut env = stage.env();
-    env.push(("NOTIFY_POLL_MS".into(), "50".into()));
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let mut p = Proc::spawn("notifier", &env);
-    p.wait_ready(Duration::from_secs(30)).await;
-    p
-}
-
-/// (notify_status, notify_attempts, notify_reason)
-async fn notify_state(pool: &Pool, id: u64) -> (String, i32, Option<String>) {
-    sqlx::query_as("SELECT notify_status, notify_attempts, notify_reason FROM orders WHERE id = ?")
-        .bind(id)
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
-
-async fn wait_status(pool: &Pool, id: u64, want: &str, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
-        let (status, ..) = notify_state(pool, id).await;
-        if status == want {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "order {id} notify_status {status}, wanted {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[tokio::test]
 async fn notifier_jd_general_card_success_and_failure_are_delivered() {
@@ -683,6 +397,95 @@ async fn notifier_crash_between_send_and_record_sends_at_most_one_extra() {
     let logged = common::db::notify::attempts(pool, id).await.unwrap();
     assert_eq!(logged.len(), 1);
     assert_eq!(logged[0].outcome, "delivered");
+
+    proc_.terminate();
+    stage.cleanup().await;
+}
+
+#[tokio::test]
+async fn notifier_sweep_sends_callbacks_whose_message_was_lost() {
+    let stage = Stage::new().await;
+    let jd = Jd::start(0, "0").await;
+    let pool = &stage.pool;
+    let shop = general_shop(pool, "general").await;
+    let seed = |no: &'static str| Seed {
+        platform: Platform::JdGeneral,
+        shop,
+        platform_no: no,
+        kind: "direct",
+        product: None,
+        quantity: 1,
+        failure: Some(FailureReason::NoProduct),
+        notify_url: Some(format!("{}/vtp", jd.url)),
+    };
+    let backdate = |id: u64| {
+        sqlx::query("UPDATE orders SET completed_at = NOW(3) - INTERVAL 1 HOUR WHERE id = ?")
+            .bind(id)
+            .execute(pool)
+    };
+    // Final an hour ago; its order.completed message never existed.
+    let (lost_id, lost_no) = final_order_without_message(pool, seed("60001")).await;
+    backdate(lost_id).await.unwrap();
+    // Final an hour ago with its message: the sweep and the consumer race; one callback.
+    let (both_id, both_no) = final_order(pool, seed("60002")).await;
+    backdate(both_id).await.unwrap();
+    // Not final (completed_at set only to show that the status is checked): never called back.
+    let (open_id, _) = final_order_without_message(pool, seed("60003")).await;
+    sqlx::query(
+        "UPDATE orders SET status = 'processing', completed_at = NOW(3) - INTERVAL 1 HOUR
+         WHERE id = ?",
+    )
+    .bind(open_id)
+    .execute(pool)
+    .await
+    .unwrap();
+    // Final just now, no message: swept only after the grace period.
+    let grace = Duration::from_millis(3000);
+    let recent_at = Instant::now();
+    let (recent_id, recent_no) = final_order_without_message(pool, seed("60004")).await;
+
+    let mut proc_ = notifier(
+        &stage,
+        &[
+            ("NOTIFY_SWEEP_MS", "200"),
+            ("NOTIFY_SWEEP_GRACE_MS", "3000"),
+        ],
+    )
+    .await;
+    wait_status(pool, lost_id, "delivered", Duration::from_secs(10)).await;
+    wait_status(pool, both_id, "delivered", Duration::from_secs(10)).await;
+    wait_status(pool, recent_id, "delivered", Duration::from_secs(15)).await;
+    // A few more sweeps: nothing else is sent.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    let hits = jd.hits();
+    let mut numbers: Vec<&str> = hits.iter().filter_map(|h| h.get("agentOrderNo")).collect();
+    numbers.sort_unstable();
+    let mut want = vec![lost_no.as_str(), both_no.as_str(), recent_no.as_str()];
+    want.sort_unstable();
+    assert_eq!(
+        numbers, want,
+        "one callback per final order, none for the open one"
+    );
+    assert!(hits.iter().all(|h| h.sign_ok && !h.failed));
+    let recent = hits
+        .iter()
+        .find(|h| h.get("agentOrderNo") == Some(recent_no.as_str()))
+        .unwrap();
+    assert!(
+        recent.at - recent_at >= grace - Duration::from_millis(100),
+        "swept {:?} after completion, grace {grace:?}",
+        recent.at - recent_at
+    );
+    let (status, attempts, _) = notify_state(pool, open_id).await;
+    assert_eq!((status.as_str(), attempts), ("pending", 0));
+    let next: Option<chrono::NaiveDateTime> =
+        sqlx::query_scalar("SELECT notify_next_at FROM orders WHERE id = ?")
+            .bind(open_id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(next, None, "an order that is not final is never scheduled");
 
     proc_.terminate();
     stage.cleanup().await;

@@ -1,0 +1,318 @@
+//! A fake JD for the notifier's system tests: a real HTTP server that checks every callback's
+//! signature (written independently of the service, from the specs), decodes 游戏点卡's GBK
+//! `data`, answers HTTP 500 to the first `fail_first` callbacks, and logs what it received; plus
+//! helpers that seed JD shops, card products and final orders, and start the `notifier` binary.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use common::db::Pool;
+use common::domain::{FailureReason, FulfilmentMode, Platform, ShopMode};
+use common::mq::{Event, EventType};
+use common::protocol::form;
+use serde_json::Value;
+
+use crate::{Proc, Stage};
+
+pub const MD5_KEY: &str = "test-md5-key-0123456789";
+pub const AES_KEY: &str = "0123456789abcdef0123456789abcdef";
+pub const GAME_KEY: &str = "game-private-key-abcdef";
+pub const VENDOR: &str = "1201";
+pub const CUSTOMER: &str = "14156143";
+
+/// One callback the fake received.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub path: String,
+    pub fields: Vec<(String, String)>,
+    pub sign_ok: bool,
+    pub at: Instant,
+    /// 游戏点卡: the decoded `data` JSON and whether its bytes were valid UTF-8.
+    pub data: Option<Value>,
+    pub data_utf8: bool,
+    /// Answered with HTTP 500 (counted in [`Jd::fail_first`]).
+    pub failed: bool,
+}
+
+impl Hit {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        form::first_value(&self.fields, name)
+    }
+}
+
+pub struct Jd {
+    pub url: String,
+    pub log: Mutex<Vec<Hit>>,
+    /// Answer HTTP 500 to the first this-many callbacks.
+    pub fail_first: AtomicU32,
+    /// The 通用交易 `code` to answer after that.
+    pub general_code: Mutex<String>,
+}
+
+/// 通用交易 signature (§2): non-empty fields but sign/signType, sorted, `k1v1k2v2…` + key, MD5.
+pub fn general_sign(fields: &[(String, String)]) -> String {
+    let mut p: Vec<&(String, String)> = fields
+        .iter()
+        .filter(|(k, v)| k != "sign" && k != "signType" && !v.is_empty())
+        .collect();
+    p.sort();
+    let mut s: String = p.iter().map(|(k, v)| format!("{k}{v}")).collect();
+    s.push_str(MD5_KEY);
+    common::crypto::md5_hex(s.as_bytes())
+}
+
+/// 游戏点卡 signature: non-empty params but sign, sorted, `k=v&…&` + key, MD5.
+pub fn game_sign(fields: &[(String, String)]) -> String {
+    let mut p: Vec<&(String, String)> = fields
+        .iter()
+        .filter(|(k, v)| k != "sign" && !v.is_empty())
+        .collect();
+    p.sort();
+    let mut s: String = p.iter().map(|(k, v)| format!("{k}={v}&")).collect();
+    s.push_str(GAME_KEY);
+    common::crypto::md5_hex(s.as_bytes())
+}
+
+async fn hit(State(jd): State<Arc<Jd>>, uri: Uri, body: Bytes) -> Response {
+    let fields = form::parse_form(&body);
+    let path = uri.path().to_owned();
+    let game = path.ends_with(".action");
+    let sign = form::first_value(&fields, "sign")
+        .unwrap_or_default()
+        .to_owned();
+    let (sign_ok, data, data_utf8) = if game {
+        let raw = form::first_value(&fields, "data").unwrap_or_default();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .unwrap_or_default();
+        let utf8 = std::str::from_utf8(&bytes).is_ok();
+        let (text, _, bad) = encoding_rs::GBK.decode(&bytes);
+        let json = (!bad)
+            .then(|| serde_json::from_str::<Value>(&text).ok())
+            .flatten();
+        (sign == game_sign(&fields), json, utf8)
+    } else {
+        (sign == general_sign(&fields), None, true)
+    };
+    let failed = {
+        let mut log = jd.log.lock().unwrap();
+        let failed = log.len() < jd.fail_first.load(Ordering::SeqCst) as usize;
+        log.push(Hit {
+            path,
+            fields,
+            sign_ok,
+            at: Instant::now(),
+            data,
+            data_utf8,
+            failed,
+        });
+        failed
+    };
+    if failed {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "系统繁忙").into_response();
+    }
+    if game {
+        axum::Json(serde_json::json!({"retCode": "100", "retMessage": "接收成功"})).into_response()
+    } else {
+        let code = jd.general_code.lock().unwrap().clone();
+        axum::Json(serde_json::json!({"code": code, "message": "x"})).into_response()
+    }
+}
+
+impl Jd {
+    pub async fn start(fail_first: u32, general_code: &str) -> Arc<Jd> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let jd = Arc::new(Jd {
+            url: format!("http://{}", listener.local_addr().unwrap()),
+            log: Mutex::default(),
+            fail_first: AtomicU32::new(fail_first),
+            general_code: Mutex::new(general_code.into()),
+        });
+        let app = axum::Router::new().fallback(hit).with_state(jd.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        jd
+    }
+
+    pub fn hits(&self) -> Vec<Hit> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+pub async fn general_shop(pool: &Pool, name: &str) -> u64 {
+    common::db::shops::insert(
+        pool,
+        &common::testing::master_key(),
+        &common::db::shops::NewShop {
+            platform: Some(Platform::JdGeneral),
+            name: name.into(),
+            merchant_id: VENDOR.into(),
+            md5_key: Some(MD5_KEY.into()),
+            aes_key: Some(AES_KEY.into()),
+            mode: Some(ShopMode::Prod),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+pub async fn game_shop(pool: &Pool, jd: &Jd) -> u64 {
+    common::db::shops::insert(
+        pool,
+        &common::testing::master_key(),
+        &common::db::shops::NewShop {
+            platform: Some(Platform::JdGame),
+            name: "game".into(),
+            merchant_id: CUSTOMER.into(),
+            private_key: Some(GAME_KEY.into()),
+            mode: Some(ShopMode::Prod),
+            direct_callback_url: Some(format!("{}/api/gameApi.action", jd.url)),
+            card_callback_url: Some(format!("{}/api/cardApi.action", jd.url)),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// A card product with `n` cards `C-<name>-<i>` / `P-<name>-<i>`.
+pub async fn card_product(pool: &Pool, name: &str, n: usize, platform: Platform) -> u64 {
+    let id = common::db::products::insert(
+        pool,
+        &common::db::products::NewProduct {
+            name: name.into(),
+            mode: FulfilmentMode::Card,
+            face_value_fen: Some(1000),
+            price_fen: None,
+            low_stock_threshold: None,
+            skus: vec![(platform, format!("sku-{name}"))],
+        },
+    )
+    .await
+    .unwrap();
+    let text: String = (0..n)
+        .map(|i| format!("C-{name}-{i},P-{name}-{i},2099-12-31\n"))
+        .collect();
+    common::db::cards::import(pool, &common::testing::master_key(), id, "b1", &text, true)
+        .await
+        .unwrap();
+    id
+}
+
+pub struct Seed<'a> {
+    pub platform: Platform,
+    pub shop: u64,
+    pub platform_no: &'a str,
+    pub kind: &'static str,
+    pub product: Option<u64>,
+    pub quantity: i32,
+    pub failure: Option<FailureReason>,
+    pub notify_url: Option<String>,
+}
+
+/// A final order (cards sold to it when it is a successful card order) and its
+/// `order.completed` outbox message. Returns (id, order_no).
+pub async fn final_order(pool: &Pool, s: Seed<'_>) -> (u64, String) {
+    insert_final_order(pool, s, true).await
+}
+
+/// [`final_order`] whose `order.completed` message was lost: no outbox row.
+pub async fn final_order_without_message(pool: &Pool, s: Seed<'_>) -> (u64, String) {
+    insert_final_order(pool, s, false).await
+}
+
+async fn insert_final_order(pool: &Pool, s: Seed<'_>, message: bool) -> (u64, String) {
+    let order_no = common::domain::OrderNo::generate(chrono::Utc::now())
+        .as_str()
+        .to_owned();
+    let status = if s.failure.is_some() {
+        "failed"
+    } else {
+        "succeeded"
+    };
+    let mut tx = pool.begin().await.unwrap();
+    let id = sqlx::query(
+        "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id,
+            sku, quantity, total_price_fen, status, failure_code, failure_reason, notify_url, completed_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'sku', ?, 1000, ?, ?, ?, ?, NOW(3))",
+    )
+    .bind(&order_no)
+    .bind(s.platform.as_str())
+    .bind(s.shop)
+    .bind(s.platform_no)
+    .bind(s.kind)
+    .bind(s.product)
+    .bind(s.quantity)
+    .bind(status)
+    .bind(s.failure.map(FailureReason::as_str))
+    .bind(s.failure.map(FailureReason::label_zh))
+    .bind(&s.notify_url)
+    .execute(&mut *tx)
+    .await
+    .unwrap()
+    .last_insert_id();
+    if s.failure.is_none() && s.kind == "card" {
+        sqlx::query(
+            "UPDATE cards SET status = 'sold', order_id = ?, sold_at = NOW(3)
+             WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT ?",
+        )
+        .bind(id)
+        .bind(s.product)
+        .bind(s.quantity)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    if message {
+        common::mq::outbox::enqueue(
+            &mut tx,
+            &Event::new(EventType::OrderCompleted, id, s.platform),
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    (id, order_no)
+}
+
+/// Starts the `notifier` binary of `stage` (polling every 50 ms) and waits until it is ready.
+pub async fn notifier(stage: &Stage, extra: &[(&str, &str)]) -> Proc {
+    let mut env = stage.env();
+    env.push(("NOTIFY_POLL_MS".into(), "50".into()));
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let mut p = Proc::spawn("notifier", &env);
+    p.wait_ready(Duration::from_secs(30)).await;
+    p
+}
+
+/// (notify_status, notify_attempts, notify_reason)
+pub async fn notify_state(pool: &Pool, id: u64) -> (String, i32, Option<String>) {
+    sqlx::query_as("SELECT notify_status, notify_attempts, notify_reason FROM orders WHERE id = ?")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+pub async fn wait_status(pool: &Pool, id: u64, want: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let (status, ..) = notify_state(pool, id).await;
+        if status == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "order {id} notify_status {status}, wanted {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
