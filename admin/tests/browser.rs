@@ -256,13 +256,61 @@ async fn wait_for(c: &Client, css: &str) {
 #[tokio::test]
 async fn operator_day_in_a_real_browser() {
     let app = App::start().await;
-    let (_product, order_id) = seed(&app.pool).await;
+    let (product, order_id) = seed(&app.pool).await;
     let driver = start_driver().await;
     let c = browser(&driver).await;
 
     login(&c, &app).await;
     assert_eq!(text_of(&c, "h1").await, "仪表盘");
     screenshot(&c, "dashboard").await;
+
+    // Import cards by paste: the preview counts new and duplicate lines, then the operator
+    // confirms and lands on the new batch, masked.
+    click(&c, "a[href=\"/admin/cards\"]").await;
+    wait_for(&c, "a[href^=\"/admin/cards/import\"]").await;
+    click(&c, "a[href^=\"/admin/cards/import\"]").await;
+    wait_for(&c, "select[name=product]").await;
+    c.find(Locator::Css("select[name=product]"))
+        .await
+        .unwrap()
+        .select_by_value(&product.to_string())
+        .await
+        .unwrap();
+    type_into(
+        &c,
+        "textarea[name=text]",
+        "BRIMPORT0001,BRIMPASS0001\nBRIMPORT0002,BRIMPASS0002\nBRIMPORT0001,BRIMPASS0001\n",
+    )
+    .await;
+    click(&c, "form.cards-import button[type=submit]").await;
+    wait_for(&c, "#count-new").await;
+    assert_eq!(text_of(&c, "#count-new").await, "2");
+    assert_eq!(text_of(&c, "#count-dup-file").await, "1");
+    click(
+        &c,
+        "form[action=\"/admin/cards/import/commit\"] button[type=submit]",
+    )
+    .await;
+    c.accept_alert().await.expect("a confirmation dialog");
+    wait_for(&c, ".cards-row").await;
+    assert_eq!(
+        c.find_all(Locator::Css(".cards-row")).await.unwrap().len(),
+        2
+    );
+    let page = c.source().await.unwrap();
+    assert!(
+        !page.contains("BRIMPASS0001") && !page.contains("BRIMPORT0001"),
+        "imported cards are shown masked"
+    );
+    screenshot(&c, "cards").await;
+    let imported: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM cards WHERE product_id = ? AND status = 'available'",
+    )
+    .bind(product)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(imported, 2);
 
     // Find the order by its JD number and complete it by hand with a card.
     click(&c, "a[href=\"/admin/orders\"]").await;

@@ -1,9 +1,499 @@
-//! (to be built)
+//! 死信队列: the messages the broker dead-lettered (collected into `dead_letters` by
+//! [`crate::dead_letters::collect`]), pending ones first, with their payload (pretty JSON, or
+//! text / hex when it is not), source queue, reason and count; replay (back through the outbox,
+//! for payloads that are order events) and discard, by operators, audited, each at most once.
 
+use askama::Template;
 use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use chrono::NaiveDateTime;
+use common::mq::Event;
+use common::mq::outbox;
 
-use super::AppState;
+use super::auth::{CurrentUser, Operator};
+use super::page::{self, Chrome, Nav, PageLink, Pager, Where};
+use super::shops::path_id;
+use super::{AppState, WebError, WebResult};
+
+pub const PER_PAGE: u64 = 50;
+/// Payload bytes read for the list (an order event is ~200 bytes).
+const PREVIEW_BYTES: usize = 4096;
+/// Payload bytes shown on the detail page.
+const DETAIL_BYTES: usize = 65_536;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/admin/dead-letters", get(list))
+        .route("/admin/dead-letters/{id}", get(detail))
+        .route("/admin/dead-letters/{id}/replay", post(replay))
+        .route("/admin/dead-letters/{id}/discard", post(discard))
+}
+
+/// `(value, label, badge class)` of the statuses.
+const STATUSES: [(&str, &str, &str); 3] = [
+    ("pending", "待处理", "pending"),
+    ("replayed", "已重放", "ok"),
+    ("discarded", "已丢弃", "void"),
+];
+
+fn status_label(s: &str) -> (String, &'static str) {
+    STATUSES
+        .iter()
+        .find(|(v, ..)| *v == s)
+        .map(|(_, l, c)| ((*l).to_owned(), *c))
+        .unwrap_or_else(|| (s.to_owned(), ""))
+}
+
+fn reason_label(r: &str) -> String {
+    match r {
+        "rejected" => "被消费者拒绝（rejected）".to_owned(),
+        "delivery_limit" => "超过投递次数上限（delivery_limit）".to_owned(),
+        "expired" => "已过期（expired）".to_owned(),
+        "maxlen" => "队列已满（maxlen）".to_owned(),
+        "" => "未知".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// A payload for display: pretty JSON when it parses, the text when it is UTF-8, otherwise a
+/// hex dump with the lossy text. Cut at `max_chars`.
+pub fn payload_text(bytes: &[u8], pretty: bool, max_chars: usize) -> String {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(s) => match serde_json::from_str::<serde_json::Value>(s) {
+            Ok(v) if pretty => serde_json::to_string_pretty(&v).unwrap_or_else(|_| s.to_owned()),
+            Ok(v) => v.to_string(),
+            Err(_) => s.to_owned(),
+        },
+        Err(_) => {
+            let head = &bytes[..bytes.len().min(256)];
+            let hex: Vec<String> = head
+                .chunks(32)
+                .map(|c| c.iter().map(|b| format!("{b:02x}")).collect::<String>())
+                .collect();
+            format!(
+                "（非 UTF-8 内容，{} 字节）\n十六进制：\n{}\n文本：{}",
+                bytes.len(),
+                hex.join("\n"),
+                String::from_utf8_lossy(bytes)
+            )
+        }
+    };
+    if text.chars().count() > max_chars {
+        let mut out: String = text.chars().take(max_chars).collect();
+        out.push_str("…（已截断）");
+        out
+    } else {
+        text
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: u64,
+    message_id: Option<String>,
+    routing_key: String,
+    source_queue: Option<String>,
+    reason: Option<String>,
+    death_count: i32,
+    payload: Vec<u8>,
+    size: i64,
+    status: String,
+    handled_by: Option<String>,
+    handled_at: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+}
+
+pub struct Line {
+    pub id: u64,
+    pub message_id: String,
+    pub routing_key: String,
+    pub source_queue: String,
+    pub reason: String,
+    pub count: i32,
+    pub payload: String,
+    pub size: String,
+    pub status: String,
+    pub status_class: &'static str,
+    pub handled: String,
+    pub created: String,
+    pub pending: bool,
+    pub replayable: bool,
+    pub order_id: Option<u64>,
+}
+
+fn line(r: Row) -> Line {
+    let (status, status_class) = status_label(&r.status);
+    let event = Event::parse(&r.payload).ok();
+    Line {
+        id: r.id,
+        message_id: r.message_id.unwrap_or_default(),
+        routing_key: r.routing_key,
+        source_queue: r.source_queue.unwrap_or_default(),
+        reason: reason_label(r.reason.as_deref().unwrap_or_default()),
+        count: r.death_count,
+        payload: payload_text(&r.payload, false, 300),
+        size: format!(
+            "{} 字节",
+            page::thousands(u64::try_from(r.size).unwrap_or(0))
+        ),
+        pending: r.status == "pending",
+        replayable: r.status == "pending" && event.is_some(),
+        order_id: event.map(|e| e.order_id),
+        status,
+        status_class,
+        handled: match (r.handled_by, r.handled_at) {
+            (Some(by), Some(at)) => format!("{by} · {}", page::beijing(at)),
+            (Some(by), None) => by,
+            _ => String::new(),
+        },
+        created: page::beijing(r.created_at),
+    }
+}
+
+pub struct Tab {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "dead_letters/list.html")]
+struct ListPage {
+    chrome: Chrome,
+    tabs: Vec<Tab>,
+    pending_total: String,
+    lines: Vec<Line>,
+    total: String,
+    links: Vec<PageLink>,
+    redirect: String,
+}
+
+async fn rows(
+    state: &AppState,
+    where_sql: &str,
+    status: Option<&str>,
+    limit: u64,
+    offset: u64,
+) -> WebResult<Vec<Row>> {
+    let sql = format!(
+        "SELECT id, message_id, routing_key, source_queue, reason, death_count,
+            SUBSTRING(payload, 1, {PREVIEW_BYTES}) AS payload, LENGTH(payload) AS size, status,
+            handled_by, handled_at, created_at
+         FROM dead_letters {where_sql} ORDER BY id DESC LIMIT {limit} OFFSET {offset}"
+    );
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    if let Some(s) = status {
+        q = q.bind(s.to_owned());
+    }
+    Ok(q.fetch_all(&state.db).await?)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<Vec<(String, String)>>,
+) -> WebResult<Response> {
+    let first = |name: &str| {
+        q.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let status = STATUSES
+        .iter()
+        .find(|(v, ..)| *v == first("status"))
+        .map(|(v, ..)| *v);
+    let page_no = first("page").parse().ok();
+    let mut pending_w = Where::new();
+    pending_w.push("status = ?", [page::Arg::Str("pending".into())]);
+    let pending = page::count_capped(&state.db, "dead_letters", &pending_w).await?;
+    let (pager, lines) = match status {
+        Some(s) => {
+            let mut w = Where::new();
+            w.push("status = ?", [page::Arg::Str(s.to_owned())]);
+            let total = page::count_capped(&state.db, "dead_letters", &w).await?;
+            let pager = Pager::new(
+                page_no,
+                PER_PAGE,
+                total,
+                format!("/admin/dead-letters?status={s}"),
+            );
+            let r = rows(
+                &state,
+                "WHERE status = ?",
+                Some(s),
+                pager.per_page,
+                pager.offset(),
+            )
+            .await?;
+            (pager, r)
+        }
+        None => {
+            // Pending first (index (status, id)), then the handled ones, newest first in each.
+            let all = page::count_capped(&state.db, "dead_letters", &Where::new()).await?;
+            let pager = Pager::new(page_no, PER_PAGE, all, "/admin/dead-letters".into());
+            let (p, off) = (pending.0, pager.offset());
+            let mut r = Vec::new();
+            if off < p {
+                r = rows(
+                    &state,
+                    "WHERE status = ?",
+                    Some("pending"),
+                    pager.per_page,
+                    off,
+                )
+                .await?;
+            }
+            let missing = pager.per_page - r.len() as u64;
+            if missing > 0 {
+                let off2 = off.saturating_sub(p);
+                r.extend(rows(&state, "WHERE status <> 'pending'", None, missing, off2).await?);
+            }
+            (pager, r)
+        }
+    };
+    let tabs = [
+        ("/admin/dead-letters", "全部（待处理在前）", None),
+        (
+            "/admin/dead-letters?status=pending",
+            "待处理",
+            Some("pending"),
+        ),
+        (
+            "/admin/dead-letters?status=replayed",
+            "已重放",
+            Some("replayed"),
+        ),
+        (
+            "/admin/dead-letters?status=discarded",
+            "已丢弃",
+            Some("discarded"),
+        ),
+    ]
+    .into_iter()
+    .map(|(href, label, s)| Tab {
+        href,
+        label,
+        active: s == status,
+    })
+    .collect();
+    let redirect = match status {
+        Some(s) => format!("/admin/dead-letters?status={s}"),
+        None => "/admin/dead-letters".to_owned(),
+    };
+    page::render(&ListPage {
+        chrome: Chrome::new(&user, Nav::DeadLetters),
+        tabs,
+        pending_total: if pending.1 {
+            format!("超过 {}", page::thousands(pending.0))
+        } else {
+            page::thousands(pending.0)
+        },
+        lines: lines.into_iter().map(line).collect(),
+        total: pager.total_label(),
+        links: pager.links(),
+        redirect,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "dead_letters/detail.html")]
+struct DetailPage {
+    chrome: Chrome,
+    l: Line,
+    payload: String,
+    event: String,
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let id = path_id(&id)?;
+    let r: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, message_id, routing_key, source_queue, reason, death_count,
+            SUBSTRING(payload, 1, {DETAIL_BYTES}) AS payload, LENGTH(payload) AS size, status,
+            handled_by, handled_at, created_at
+         FROM dead_letters WHERE id = ?"
+    )))
+    .bind(id)
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or(WebError::NotFound)?;
+    let payload = payload_text(&r.payload, true, DETAIL_BYTES);
+    let event = match Event::parse(&r.payload) {
+        Ok(e) => format!(
+            "订单事件 {}（订单 #{}，{}），可重放：重放后由 {} 重新处理。",
+            e.kind.as_str(),
+            e.order_id,
+            e.platform.label_zh(),
+            e.routing_key()
+        ),
+        Err(_) => "不是可识别的订单事件，不能重放，只能丢弃。".to_owned(),
+    };
+    page::render(&DetailPage {
+        chrome: Chrome::new(&user, Nav::DeadLetters),
+        l: line(r),
+        payload,
+        event,
+    })
+}
+
+/// Where to go back to after an action (a list URL of ours, else the list).
+fn back(q: &[(String, String)]) -> String {
+    q.iter()
+        .find(|(k, _)| k == "back")
+        .map(|(_, v)| v.as_str())
+        .filter(|v| v.starts_with("/admin/dead-letters") && !v.contains("//"))
+        .unwrap_or("/admin/dead-letters")
+        .to_owned()
+}
+
+async fn replay(
+    State(state): State<AppState>,
+    Operator(user): Operator,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> WebResult<Response> {
+    let id = path_id(&id)?;
+    let to = back(&q);
+    let mut tx = state.db.begin().await?;
+    let row: Option<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT status, payload FROM dead_letters WHERE id = ? FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((status, payload)) = row else {
+        return Err(WebError::NotFound);
+    };
+    if status != "pending" {
+        tx.rollback().await?;
+        return Ok(page::redirect_ok(
+            &to,
+            format!(
+                "死信 #{id} 已处理（{}），未重复操作。",
+                status_label(&status).0
+            ),
+        ));
+    }
+    let Ok(event) = Event::parse(&payload) else {
+        tx.rollback().await?;
+        return Ok(page::redirect_error(
+            &to,
+            format!("死信 #{id} 的内容不是可识别的订单事件，不能重放，只能丢弃。"),
+        ));
+    };
+    // The same event (same message id): if it dies again, the collector finds this row.
+    outbox::enqueue(&mut tx, &event).await?;
+    sqlx::query(
+        "UPDATE dead_letters SET status = 'replayed', handled_by = ?, handled_at = NOW(3)
+         WHERE id = ? AND status = 'pending'",
+    )
+    .bind(&user.username)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    user.audit(
+        &mut *tx,
+        "dead_letter.replay",
+        Some(("dead_letter", id.to_string())),
+        Some(format!(
+            "{}（订单 #{}，事件 {}）",
+            event.routing_key(),
+            event.order_id,
+            event.event_id
+        )),
+    )
+    .await?;
+    tx.commit().await?;
+    state.outbox.notify();
+    tracing::info!(dead_letter = id, order = event.order_id, user = %user.username, "dead letter replayed");
+    Ok(page::redirect_ok(
+        &to,
+        format!(
+            "死信 #{id} 已重放：{}（订单 #{}）",
+            event.routing_key(),
+            event.order_id
+        ),
+    ))
+}
+
+async fn discard(
+    State(state): State<AppState>,
+    Operator(user): Operator,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> WebResult<Response> {
+    let id = path_id(&id)?;
+    let to = back(&q);
+    let mut tx = state.db.begin().await?;
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT status, routing_key FROM dead_letters WHERE id = ? FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((status, routing_key)) = row else {
+        return Err(WebError::NotFound);
+    };
+    if status != "pending" {
+        tx.rollback().await?;
+        return Ok(page::redirect_ok(
+            &to,
+            format!(
+                "死信 #{id} 已处理（{}），未重复操作。",
+                status_label(&status).0
+            ),
+        ));
+    }
+    sqlx::query(
+        "UPDATE dead_letters SET status = 'discarded', handled_by = ?, handled_at = NOW(3)
+         WHERE id = ? AND status = 'pending'",
+    )
+    .bind(&user.username)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    user.audit(
+        &mut *tx,
+        "dead_letter.discard",
+        Some(("dead_letter", id.to_string())),
+        Some(routing_key),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(dead_letter = id, user = %user.username, "dead letter discarded");
+    Ok(page::redirect_ok(&to, format!("死信 #{id} 已丢弃。")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_are_shown_safely() {
+        assert_eq!(payload_text(br#"{"a": 1}"#, false, 100), r#"{"a":1}"#);
+        assert_eq!(payload_text(br#"{"a":1}"#, true, 100), "{\n  \"a\": 1\n}");
+        assert_eq!(payload_text(b"plain", true, 100), "plain");
+        let bin = payload_text(&[0xff, 0x00, 0x41], false, 1000);
+        assert!(bin.contains("ff0041"), "{bin}");
+        assert!(bin.contains("3 字节"));
+        let long = payload_text(&[b'x'; 50], false, 10);
+        assert!(long.starts_with("xxxxxxxxxx…"));
+        assert_eq!(status_label("pending").1, "pending");
+        assert_eq!(
+            reason_label("delivery_limit"),
+            "超过投递次数上限（delivery_limit）"
+        );
+        assert_eq!(
+            back(&[("back".into(), "/admin/dead-letters?status=pending".into())]),
+            "/admin/dead-letters?status=pending"
+        );
+        assert_eq!(
+            back(&[("back".into(), "https://evil.example".into())]),
+            "/admin/dead-letters"
+        );
+    }
 }

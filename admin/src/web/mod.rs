@@ -5,6 +5,7 @@
 //! and static files passes [`auth::guard`] (session + CSRF); handlers that write take an
 //! [`auth::Operator`] or [`auth::AdminUser`] extractor, so the role check is in their signature.
 
+pub mod account;
 pub mod audit;
 pub mod auth;
 pub mod callbacks;
@@ -91,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dead_letters::routes())
         .merge(audit::routes())
         .merge(users::routes())
+        .merge(account::routes())
         .fallback(|| async { WebError::NotFound })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -7,8 +7,10 @@ mod callbacks;
 mod cards;
 mod config;
 mod dashboard;
+mod dead_letters;
 mod orders;
 mod products;
+mod users;
 
 use std::time::Duration;
 

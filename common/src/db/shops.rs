@@ -164,3 +164,62 @@ pub async fn find_by_merchant(
     .fetch_optional(ex)
     .await
 }
+
+/// An edit of a shop. Secrets are clear text to replace, or `None` to keep the stored one; the
+/// platform never changes.
+#[derive(Default)]
+pub struct ShopUpdate {
+    pub name: String,
+    pub merchant_id: String,
+    pub agiso_service: String,
+    pub md5_key: Option<String>,
+    pub aes_key: Option<String>,
+    pub private_key: Option<String>,
+    pub app_secret: Option<String>,
+    pub access_token: Option<String>,
+    pub mode: Option<ShopMode>,
+    pub direct_callback_url: Option<String>,
+    pub card_callback_url: Option<String>,
+    pub base_url: Option<String>,
+    pub ip_allowlist: Option<String>,
+    pub enabled: bool,
+}
+
+/// Applies an edit (secrets given are encrypted; secrets not given stay as stored). Returns
+/// whether the shop exists.
+pub async fn update(
+    ex: impl MySqlExecutor<'_>,
+    key: &MasterKey,
+    id: u64,
+    s: &ShopUpdate,
+) -> sqlx::Result<bool> {
+    let enc = |v: &Option<String>| v.as_deref().map(|v| key.encrypt_str(v));
+    let r = sqlx::query(
+        "UPDATE shops SET name = ?, merchant_id = ?, agiso_service = ?,
+            md5_key_enc = COALESCE(?, md5_key_enc), aes_key_enc = COALESCE(?, aes_key_enc),
+            private_key_enc = COALESCE(?, private_key_enc),
+            app_secret_enc = COALESCE(?, app_secret_enc),
+            access_token_enc = COALESCE(?, access_token_enc),
+            mode = ?, direct_callback_url = ?, card_callback_url = ?, base_url = ?,
+            ip_allowlist = ?, enabled = ?, updated_at = NOW(3)
+         WHERE id = ?",
+    )
+    .bind(&s.name)
+    .bind(&s.merchant_id)
+    .bind(&s.agiso_service)
+    .bind(enc(&s.md5_key))
+    .bind(enc(&s.aes_key))
+    .bind(enc(&s.private_key))
+    .bind(enc(&s.app_secret))
+    .bind(enc(&s.access_token))
+    .bind(s.mode.unwrap_or(ShopMode::Prod).as_str())
+    .bind(&s.direct_callback_url)
+    .bind(&s.card_callback_url)
+    .bind(&s.base_url)
+    .bind(&s.ip_allowlist)
+    .bind(s.enabled)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -180,3 +180,43 @@ pub async fn for_product(
     .fetch_all(ex)
     .await
 }
+
+/// A product's supplier link with the supplier's name and state (the back office).
+#[derive(Debug, Clone, FromRow)]
+pub struct SupplierLink {
+    pub supplier_id: u64,
+    pub name: String,
+    pub enabled: bool,
+    pub priority: i32,
+    pub supplier_sku: String,
+}
+
+/// Every supplier linked to a product, enabled or not, in the order they are tried.
+pub async fn links_of_product(
+    ex: impl MySqlExecutor<'_>,
+    product_id: u64,
+) -> sqlx::Result<Vec<SupplierLink>> {
+    sqlx::query_as(
+        "SELECT ps.supplier_id, s.name, s.enabled, ps.priority, ps.supplier_sku
+         FROM product_suppliers ps JOIN suppliers s ON s.id = ps.supplier_id
+         WHERE ps.product_id = ?
+         ORDER BY ps.priority, ps.supplier_id",
+    )
+    .bind(product_id)
+    .fetch_all(ex)
+    .await
+}
+
+/// Removes a product's link to a supplier. False when there was none.
+pub async fn unlink_product(
+    ex: impl MySqlExecutor<'_>,
+    product_id: u64,
+    supplier_id: u64,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query("DELETE FROM product_suppliers WHERE product_id = ? AND supplier_id = ?")
+        .bind(product_id)
+        .bind(supplier_id)
+        .execute(ex)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}

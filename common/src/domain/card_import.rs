@@ -96,6 +96,49 @@ pub fn parse_file(text: &str, today: NaiveDate) -> (Vec<(usize, CardLine)>, Vec<
     (cards, invalid)
 }
 
+/// How an uploaded card file was encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileEncoding {
+    Utf8,
+    /// GBK / GB18030, what Chinese Windows tools (Notepad, Excel "CSV") save by default.
+    Gbk,
+    /// UTF-16 with a byte order mark (Windows Notepad's "Unicode").
+    Utf16,
+}
+
+impl FileEncoding {
+    pub fn label(self) -> &'static str {
+        match self {
+            FileEncoding::Utf8 => "UTF-8",
+            FileEncoding::Gbk => "GBK",
+            FileEncoding::Utf16 => "UTF-16",
+        }
+    }
+}
+
+/// The text of an uploaded card file: UTF-8 (with or without a byte order mark), UTF-16 with a
+/// byte order mark, otherwise GBK (decoded as GB18030, its superset). `None` when the bytes are
+/// none of these: nothing is guessed with replacement characters.
+pub fn decode_file(bytes: &[u8]) -> Option<(String, FileEncoding)> {
+    if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+        let text = encoding
+            .decode_without_bom_handling_and_without_replacement(&bytes[bom_len..])?
+            .into_owned();
+        let kind = if encoding == encoding_rs::UTF_8 {
+            FileEncoding::Utf8
+        } else {
+            FileEncoding::Utf16
+        };
+        return Some((text, kind));
+    }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Some((text.to_owned(), FileEncoding::Utf8));
+    }
+    encoding_rs::GBK
+        .decode_without_bom_handling_and_without_replacement(bytes)
+        .map(|t| (t.into_owned(), FileEncoding::Gbk))
+}
+
 /// The bytes the de-duplication fingerprint is computed over.
 pub fn fingerprint_input(card: &CardLine) -> Vec<u8> {
     let mut v = Vec::with_capacity(card.card_no.len() + card.password.len() + 1);
@@ -136,6 +179,28 @@ mod tests {
         assert!(parse_line("a,b,31/12/2026", today()).is_err());
         assert!(parse_line("卡,密", today()).is_err());
         assert!(parse_line(&format!("a,{}", "x".repeat(128)), today()).is_err());
+    }
+
+    #[test]
+    fn decodes_utf8_gbk_and_utf16() {
+        let (t, e) = decode_file("卡号,卡密\nA,1\n".as_bytes()).unwrap();
+        assert_eq!((t.as_str(), e), ("卡号,卡密\nA,1\n", FileEncoding::Utf8));
+        let (t, e) = decode_file(b"\xef\xbb\xbfA,1\n").unwrap();
+        assert_eq!((t.as_str(), e), ("A,1\n", FileEncoding::Utf8));
+        // "卡号,卡密" in GBK.
+        let gbk = b"\xbf\xa8\xba\xc5,\xbf\xa8\xc3\xdc\r\nA,1\r\n";
+        let (t, e) = decode_file(gbk).unwrap();
+        assert_eq!((t.as_str(), e), ("卡号,卡密\r\nA,1\r\n", FileEncoding::Gbk));
+        let (ok, bad) = parse_file(&t, today());
+        assert_eq!((ok.len(), bad.len()), (1, 0));
+        let utf16: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain("A,1".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let (t, e) = decode_file(&utf16).unwrap();
+        assert_eq!((t.as_str(), e), ("A,1", FileEncoding::Utf16));
+        // Neither UTF-8 nor GBK (0xff is no GBK lead byte): refused, never guessed.
+        assert!(decode_file(b"A,1\n\xff\xff\n").is_none());
     }
 
     #[test]

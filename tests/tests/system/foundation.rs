@@ -15,11 +15,15 @@ fn secret(s: &str) -> secrecy::SecretString {
     secrecy::SecretString::from(s.to_owned())
 }
 
-const TABLES: [&str; 17] = [
+const TABLES: [&str; 21] = [
     "admin_users",
     "audit_log",
     "callback_attempts",
+    "card_batches",
+    "card_import_draft_parts",
+    "card_import_drafts",
     "cards",
+    "dead_letters",
     "order_events",
     "orders",
     "outbox",

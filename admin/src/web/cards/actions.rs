@@ -1,0 +1,244 @@
+//! 作废 (one card, or every available card of a batch) and 导出 (a batch's unsold cards as CSV).
+//!
+//! Voiding is a conditional `UPDATE … WHERE status = 'available'`: a card being sold at that
+//! moment keeps its sale (the update waits for the fulfilment's row lock, then re-reads the
+//! status), and a repeated submit finds nothing left to void, changes nothing and writes no
+//! audit row. The export is the one place cards leave in clear text: Operator only, a POST
+//! (never cached, never prefetched), audited with its count, `Cache-Control: no-store`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+
+use super::{back_to, batch_url, form_fields, plausible_batch};
+use crate::web::auth::Operator;
+use crate::web::page::{self, redirect_error, redirect_ok};
+use crate::web::{AppState, WebError, WebResult};
+
+/// Cards read per query while exporting (keyset by id).
+const EXPORT_CHUNK: u64 = 5_000;
+
+/// `POST /admin/cards/{id}/void`.
+pub async fn void_card(
+    State(state): State<AppState>,
+    Operator(user): Operator,
+    Path(raw_id): Path<String>,
+    body: Bytes,
+) -> WebResult<Response> {
+    let id: u64 = raw_id.parse().map_err(|_| WebError::NotFound)?;
+    let back = back_to(&form_fields(&body));
+    let mut tx = state.db.begin().await?;
+    let card: Option<(String, String)> =
+        sqlx::query_as("SELECT status, batch_id FROM cards WHERE id = ? FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((status, batch)) = card else {
+        return Err(WebError::NotFound);
+    };
+    match status.as_str() {
+        "available" => {}
+        "void" => return Ok(redirect_ok(&back, format!("卡密 #{id} 已是作废状态。"))),
+        "sold" => {
+            return Ok(redirect_error(
+                &back,
+                format!("卡密 #{id} 已售出，不能作废。"),
+            ));
+        }
+        _ => {
+            return Ok(redirect_error(
+                &back,
+                format!("卡密 #{id} 状态异常，未作废。"),
+            ));
+        }
+    }
+    sqlx::query("UPDATE cards SET status = 'void' WHERE id = ? AND status = 'available'")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    user.audit(
+        &mut *tx,
+        "card.void",
+        Some(("card", id.to_string())),
+        Some(format!("作废卡密 #{id}（批次 {batch}）")),
+    )
+    .await?;
+    tx.commit().await?;
+    super::forget_stock(&state.db);
+    tracing::info!(user = %user.username, card_id = id, "card voided");
+    Ok(redirect_ok(&back, format!("卡密 #{id} 已作废。")))
+}
+
+/// `POST /admin/cards/batches/{batch}/void`: every available card of the batch.
+pub async fn void_batch(
+    State(state): State<AppState>,
+    Operator(user): Operator,
+    Path(batch): Path<String>,
+    body: Bytes,
+) -> WebResult<Response> {
+    if !plausible_batch(&batch) {
+        return Err(WebError::NotFound);
+    }
+    let fields = form_fields(&body);
+    let back = match fields.get("back") {
+        Some(_) => back_to(&fields),
+        None => batch_url(&batch),
+    };
+    let mut tx = state.db.begin().await?;
+    let voided =
+        sqlx::query("UPDATE cards SET status = 'void' WHERE batch_id = ? AND status = 'available'")
+            .bind(&batch)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    if voided == 0 {
+        tx.rollback().await?;
+        let known: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM cards WHERE batch_id = ? LIMIT 1")
+                .bind(&batch)
+                .fetch_optional(&state.db)
+                .await?;
+        return Ok(match known {
+            Some(_) => redirect_ok(
+                &back,
+                format!("批次 {batch} 没有可作废的卡密（可用卡密为 0）。"),
+            ),
+            None => redirect_error("/admin/cards", format!("批次 {batch} 不存在或没有卡密。")),
+        });
+    }
+    user.audit(
+        &mut *tx,
+        "card.void_batch",
+        Some(("card_batch", batch.clone())),
+        Some(format!("作废批次 {batch} 的全部可用卡密：{voided} 张")),
+    )
+    .await?;
+    tx.commit().await?;
+    super::forget_stock(&state.db);
+    tracing::info!(user = %user.username, batch = %batch, voided, "card batch voided");
+    Ok(redirect_ok(
+        &back,
+        format!(
+            "已作废批次 {batch} 的 {} 张可用卡密。",
+            page::thousands(voided)
+        ),
+    ))
+}
+
+/// `POST /admin/cards/batches/{batch}/export`: the batch's available cards as CSV in clear
+/// text (`卡号,卡密,有效期`, the import format: the file can be imported again as is).
+pub async fn export(
+    State(state): State<AppState>,
+    Operator(user): Operator,
+    Path(batch): Path<String>,
+) -> WebResult<Response> {
+    if !plausible_batch(&batch) {
+        return Err(WebError::NotFound);
+    }
+    let no_expiry = common::domain::card_import::no_expiry();
+    let mut out = String::from("\u{feff}卡号,卡密,有效期\r\n");
+    let mut count: u64 = 0;
+    let mut after: u64 = 0;
+    loop {
+        let rows: Vec<(u64, Vec<u8>, Vec<u8>, NaiveDate)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT id, card_no_enc, card_pass_enc, expires_at FROM cards
+                 WHERE batch_id = ? AND status = 'available' AND id > ?
+                 ORDER BY id LIMIT {EXPORT_CHUNK}"
+            )))
+            .bind(&batch)
+            .bind(after)
+            .fetch_all(&state.db)
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        let full = rows.len() as u64 == EXPORT_CHUNK;
+        for (id, no, pass, exp) in rows {
+            let (Ok(no), Ok(pass)) = (
+                state.key.decrypt_string(&no),
+                state.key.decrypt_string(&pass),
+            ) else {
+                return Err(WebError::Internal(anyhow::anyhow!(
+                    "card {id} of batch {batch} cannot be decrypted with MASTER_KEY"
+                )));
+            };
+            // Exact values: cards never hold commas, whitespace or line breaks (the import
+            // splits on them), so every line reads back as the card it was.
+            out.push_str(&no);
+            out.push(',');
+            out.push_str(&pass);
+            out.push(',');
+            if exp != no_expiry {
+                out.push_str(&exp.to_string());
+            }
+            out.push_str("\r\n");
+            count += 1;
+        }
+        if !full {
+            break;
+        }
+    }
+    if count == 0 {
+        return Ok(redirect_error(
+            &batch_url(&batch),
+            format!("批次 {batch} 没有未售出的卡密，无可导出。"),
+        ));
+    }
+    user.audit(
+        &state.db,
+        "card.export",
+        Some(("card_batch", batch.clone())),
+        Some(format!("导出批次 {batch} 的未售卡密（明文）：{count} 张")),
+    )
+    .await?;
+    tracing::info!(user = %user.username, batch = %batch, count, "card batch exported");
+    let name = format!(
+        "cards-{}-{}.csv",
+        file_safe(&batch),
+        chrono::Utc::now()
+            .with_timezone(&common::domain::beijing())
+            .format("%Y%m%d-%H%M%S")
+    );
+    let mut resp = out.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, max-age=0"),
+    );
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+/// The batch id as part of a file name.
+fn file_safe(batch: &str) -> String {
+    batch
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names() {
+        assert_eq!(file_safe("B2026/批次 1"), "B2026____1");
+    }
+}

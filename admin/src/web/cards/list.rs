@@ -1,0 +1,555 @@
+//! `GET /admin/cards`: stock per product, the filtered card list (50 per page, newest first,
+//! capped total, cards masked), the chosen batch's panel and the latest import batches.
+//!
+//! Every list form is an index range read in id order, at most `offset + 50` entries per status:
+//! no filter walks the primary key backwards; otherwise the index is named (`FORCE INDEX`: the
+//! optimizer otherwise sometimes took `ix_cards_pick`, whose `expires_at` column breaks the id
+//! order and costs a sort of all the product's cards): `ix_cards_batch` (batch_id, status, +id)
+//! when a batch is chosen, else `ix_cards_product_list` (product_id, status, id) for a product,
+//! else `ix_cards_status_list` (status, id). A product or batch without a status reads its index
+//! once per status (a UNION of three ordered, limited reads) and merges the three.
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
+use chrono::{NaiveDate, NaiveDateTime};
+use common::crypto::at_rest::MasterKey;
+
+use super::{STATUSES, batch_url, path_segment, plausible_batch, status_class, status_label};
+use crate::web::auth::CurrentUser;
+use crate::web::page::{self, Arg, Chrome, Nav, PageLink, Pager, Where};
+use crate::web::{AppState, WebResult};
+
+pub const PER_PAGE: u64 = 50;
+/// Batches listed under the cards.
+const BATCHES_SHOWN: u64 = 20;
+
+/// The raw filter values, as typed.
+#[derive(Debug, Clone, Default)]
+struct CardQuery {
+    product: String,
+    batch: String,
+    status: String,
+    page: String,
+}
+
+impl CardQuery {
+    fn parse(raw: Option<&str>) -> CardQuery {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(raw.unwrap_or_default()).unwrap_or_default();
+        let mut q = CardQuery::default();
+        for (k, v) in pairs {
+            let v = v.trim().to_owned();
+            match k.as_str() {
+                "product" => q.product = v,
+                "batch" => q.batch = v,
+                "status" => q.status = v,
+                "page" => q.page = v,
+                _ => {}
+            }
+        }
+        q
+    }
+}
+
+/// The understood filters.
+#[derive(Debug, Default)]
+struct Filter {
+    product: Option<u64>,
+    batch: Option<String>,
+    status: Option<&'static str>,
+    notes: Vec<String>,
+}
+
+impl Filter {
+    fn from(q: &CardQuery) -> Filter {
+        let mut f = Filter::default();
+        if !q.product.is_empty() {
+            match q.product.parse::<u64>() {
+                Ok(id) => f.product = Some(id),
+                Err(_) => f.notes.push("商品参数无效，已忽略。".into()),
+            }
+        }
+        if !q.batch.is_empty() {
+            if plausible_batch(&q.batch) {
+                f.batch = Some(q.batch.clone());
+            } else {
+                f.notes.push("批次号过长，已忽略。".into());
+            }
+        }
+        if !q.status.is_empty() {
+            match STATUSES.iter().find(|(v, _)| *v == q.status) {
+                Some((v, _)) => f.status = Some(v),
+                None => f.notes.push("无法识别的卡密状态，已忽略。".into()),
+            }
+        }
+        f
+    }
+
+    /// The clauses other than status, with their values.
+    fn base_clauses(&self) -> Vec<(&'static str, Arg)> {
+        let mut c = Vec::new();
+        if let Some(b) = &self.batch {
+            c.push(("batch_id = ?", Arg::Str(b.clone())));
+        }
+        if let Some(p) = self.product {
+            c.push(("product_id = ?", Arg::U64(p)));
+        }
+        c
+    }
+
+    fn where_all(&self) -> Where {
+        let mut w = Where::new();
+        for (clause, arg) in self.base_clauses() {
+            w.push(clause, [arg]);
+        }
+        if let Some(s) = self.status {
+            w.push("status = ?", [Arg::Str(s.into())]);
+        }
+        w
+    }
+
+    fn query_string(&self) -> String {
+        let product = self.product.map(|p| p.to_string()).unwrap_or_default();
+        page::query_string(&[
+            ("product", &product),
+            ("batch", self.batch.as_deref().unwrap_or_default()),
+            ("status", self.status.unwrap_or_default()),
+        ])
+    }
+
+    fn is_empty(&self) -> bool {
+        self.product.is_none() && self.batch.is_none() && self.status.is_none()
+    }
+}
+
+/// The ids of one page, newest first (see the module comment for the plan of each form).
+async fn page_ids(state: &AppState, f: &Filter, pager: &Pager) -> sqlx::Result<Vec<u64>> {
+    let base = f.base_clauses();
+    let statuses: Vec<&str> = match f.status {
+        Some(s) => vec![s],
+        None if base.is_empty() => Vec::new(),
+        None => STATUSES.iter().map(|(s, _)| *s).collect(),
+    };
+    let (limit, offset) = (pager.per_page, pager.offset());
+    let table = if f.batch.is_some() {
+        "cards FORCE INDEX (ix_cards_batch)"
+    } else if f.product.is_some() {
+        "cards FORCE INDEX (ix_cards_product_list)"
+    } else if f.status.is_some() {
+        "cards FORCE INDEX (ix_cards_status_list)"
+    } else {
+        "cards"
+    };
+    let (sql, args) = if statuses.len() <= 1 {
+        let w = f.where_all();
+        let mut args: Vec<Arg> = base.into_iter().map(|(_, a)| a).collect();
+        args.extend(statuses.iter().map(|s| Arg::Str((*s).into())));
+        (
+            format!(
+                "SELECT id FROM {table}{} ORDER BY id DESC LIMIT {limit} OFFSET {offset}",
+                w.sql()
+            ),
+            args,
+        )
+    } else {
+        let mut parts = Vec::new();
+        let mut args = Vec::new();
+        for s in &statuses {
+            let mut clauses: Vec<&str> = base.iter().map(|(c, _)| *c).collect();
+            clauses.push("status = ?");
+            parts.push(format!(
+                "(SELECT id FROM {table} WHERE {} ORDER BY id DESC LIMIT {})",
+                clauses.join(" AND "),
+                offset + limit
+            ));
+            args.extend(base.iter().map(|(_, a)| a.clone()));
+            args.push(Arg::Str((*s).into()));
+        }
+        (
+            format!(
+                "SELECT id FROM ({}) u ORDER BY id DESC LIMIT {limit} OFFSET {offset}",
+                parts.join(" UNION ALL ")
+            ),
+            args,
+        )
+    };
+    let mut q = sqlx::query_scalar::<_, u64>(sqlx::AssertSqlSafe(sql));
+    for a in args {
+        q = match a {
+            Arg::Str(s) => q.bind(s),
+            Arg::U64(v) => q.bind(v),
+            Arg::I64(v) => q.bind(v),
+            Arg::Time(t) => q.bind(t),
+        };
+    }
+    q.fetch_all(&state.db).await
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: u64,
+    product_id: u64,
+    product_name: Option<String>,
+    batch_id: String,
+    card_no_enc: Vec<u8>,
+    card_pass_enc: Vec<u8>,
+    expires_at: NaiveDate,
+    status: String,
+    order_id: Option<u64>,
+    order_no: Option<String>,
+    created_at: NaiveDateTime,
+    sold_at: Option<NaiveDateTime>,
+}
+
+struct Line {
+    id: u64,
+    product: String,
+    product_href: String,
+    batch: String,
+    batch_href: String,
+    card_no: String,
+    password: String,
+    expires: String,
+    expired: bool,
+    status: &'static str,
+    status_class: &'static str,
+    /// Link and number of the order a sold card went to ("" when none).
+    order_href: String,
+    order_no: String,
+    created: String,
+    sold: String,
+    can_void: bool,
+}
+
+/// Decrypted only to be masked.
+fn masked(key: &MasterKey, blob: &[u8]) -> String {
+    key.decrypt_string(blob)
+        .map(|s| page::mask(&s))
+        .unwrap_or_else(|_| "（无法解密）".into())
+}
+
+fn line(key: &MasterKey, r: Row, today: NaiveDate) -> Line {
+    let no_expiry = common::domain::card_import::no_expiry();
+    let expired = r.status == "available" && r.expires_at < today;
+    Line {
+        id: r.id,
+        product: r
+            .product_name
+            .unwrap_or_else(|| format!("#{}", r.product_id)),
+        product_href: format!("/admin/cards?product={}", r.product_id),
+        batch_href: batch_url(&r.batch_id),
+        batch: r.batch_id,
+        card_no: masked(key, &r.card_no_enc),
+        password: masked(key, &r.card_pass_enc),
+        expires: if r.expires_at == no_expiry {
+            "长期有效".into()
+        } else {
+            r.expires_at.to_string()
+        },
+        expired,
+        status: status_label(&r.status),
+        status_class: status_class(&r.status),
+        order_href: r
+            .order_id
+            .map(|id| format!("/admin/orders/{id}"))
+            .unwrap_or_default(),
+        order_no: match (r.order_id, r.order_no) {
+            (Some(_), Some(no)) => no,
+            (Some(id), None) => format!("#{id}"),
+            _ => String::new(),
+        },
+        created: page::beijing(r.created_at),
+        sold: page::beijing_opt(r.sold_at),
+        can_void: r.status == "available",
+    }
+}
+
+pub struct StockLine {
+    pub product: String,
+    pub href: String,
+    pub available: String,
+    pub sold: String,
+    pub void: String,
+    pub expired: String,
+    pub threshold: String,
+    pub low: bool,
+    pub selected: bool,
+}
+
+struct Opt {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+struct BatchLine {
+    id: String,
+    href: String,
+    action_base: String,
+    product: String,
+    source: String,
+    imported_by: String,
+    total_lines: i32,
+    inserted: i32,
+    duplicates: i32,
+    invalid: i32,
+    created: String,
+}
+
+/// The chosen batch: its import record and its cards by status now.
+struct BatchPanel {
+    id: String,
+    action_base: String,
+    record: Option<BatchLine>,
+    available: String,
+    sold: String,
+    void: String,
+    has_available: bool,
+}
+
+#[derive(Template)]
+#[template(path = "cards/list.html")]
+struct ListPage {
+    chrome: Chrome,
+    stock: Vec<StockLine>,
+    stock_at: String,
+    products: Vec<Opt>,
+    statuses: Vec<Opt>,
+    batch: String,
+    notes: Vec<String>,
+    lines: Vec<Line>,
+    total: String,
+    links: Vec<PageLink>,
+    back: String,
+    filtered: bool,
+    panel: Option<BatchPanel>,
+    batches: Vec<BatchLine>,
+    import_href: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct BatchRow {
+    id: String,
+    product_id: u64,
+    product_name: Option<String>,
+    source: String,
+    imported_by: String,
+    total_lines: i32,
+    inserted: i32,
+    duplicates: i32,
+    invalid: i32,
+    created_at: NaiveDateTime,
+}
+
+fn batch_line(b: BatchRow) -> BatchLine {
+    BatchLine {
+        href: batch_url(&b.id),
+        action_base: format!("/admin/cards/batches/{}", path_segment(&b.id)),
+        id: b.id,
+        product: b
+            .product_name
+            .unwrap_or_else(|| format!("#{}", b.product_id)),
+        source: b.source,
+        imported_by: b.imported_by,
+        total_lines: b.total_lines,
+        inserted: b.inserted,
+        duplicates: b.duplicates,
+        invalid: b.invalid,
+        created: page::beijing(b.created_at),
+    }
+}
+
+const BATCH_COLUMNS: &str = "b.id, b.product_id, p.name AS product_name, b.source, b.imported_by,
+    b.total_lines, b.inserted, b.duplicates, b.invalid, b.created_at";
+
+pub async fn show(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    RawQuery(raw): RawQuery,
+) -> WebResult<Response> {
+    let query = CardQuery::parse(raw.as_deref());
+    let f = Filter::from(&query);
+    let w = f.where_all();
+    let total = page::count_capped(&state.db, "cards", &w).await?;
+    let qs = f.query_string();
+    let back = if qs.is_empty() {
+        "/admin/cards".to_owned()
+    } else {
+        format!("/admin/cards?{qs}")
+    };
+    let pager = Pager::new(query.page.parse().ok(), PER_PAGE, total, back.clone());
+    let ids = page_ids(&state, &f, &pager).await?;
+    let rows: Vec<Row> = if ids.is_empty() {
+        Vec::new()
+    } else {
+        let sql = format!(
+            "SELECT c.id, c.product_id, p.name AS product_name, c.batch_id, c.card_no_enc,
+                    c.card_pass_enc, c.expires_at, c.status, c.order_id, o.order_no,
+                    c.created_at, c.sold_at
+             FROM cards c
+             LEFT JOIN products p ON p.id = c.product_id
+             LEFT JOIN orders o ON o.id = c.order_id
+             WHERE c.id IN ({})
+             ORDER BY c.id DESC",
+            common::db::placeholders(ids.len())
+        );
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for id in &ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(&state.db).await?
+    };
+    let today = page::beijing_today();
+    let lines = rows
+        .into_iter()
+        .map(|r| line(&state.key, r, today))
+        .collect();
+
+    let snap = super::cached_stock(&state.db).await?;
+    let stock = snap
+        .rows
+        .iter()
+        .map(|r| StockLine {
+            product: r.product_name.clone(),
+            href: format!("/admin/cards?product={}", r.product_id),
+            available: page::thousands(r.available.max(0) as u64),
+            sold: page::thousands(r.sold.max(0) as u64),
+            void: page::thousands(r.void.max(0) as u64),
+            expired: page::thousands(r.expired.max(0) as u64),
+            threshold: r
+                .low_stock_threshold
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "—".into()),
+            low: r
+                .low_stock_threshold
+                .is_some_and(|t| r.available < i64::from(t)),
+            selected: f.product == Some(r.product_id),
+        })
+        .collect();
+
+    let products: Vec<(u64, String)> =
+        sqlx::query_as("SELECT id, name FROM products WHERE mode = 'card' ORDER BY name")
+            .fetch_all(&state.db)
+            .await?;
+    let products = products
+        .into_iter()
+        .map(|(id, name)| Opt {
+            value: id.to_string(),
+            label: name,
+            selected: f.product == Some(id),
+        })
+        .collect();
+    let statuses = STATUSES
+        .iter()
+        .map(|(v, l)| Opt {
+            value: (*v).into(),
+            label: (*l).into(),
+            selected: f.status == Some(*v),
+        })
+        .collect();
+
+    let panel = match &f.batch {
+        Some(b) => Some(batch_panel(&state, b).await?),
+        None => None,
+    };
+    let batches: Vec<BatchRow> = match f.product {
+        Some(p) => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {BATCH_COLUMNS} FROM card_batches b LEFT JOIN products p ON p.id = b.product_id
+                 WHERE b.product_id = ? ORDER BY b.created_at DESC LIMIT {BATCHES_SHOWN}"
+        )))
+            .bind(p)
+            .fetch_all(&state.db)
+            .await?
+        }
+        None => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {BATCH_COLUMNS} FROM card_batches b LEFT JOIN products p ON p.id = b.product_id
+                 ORDER BY b.created_at DESC LIMIT {BATCHES_SHOWN}"
+        )))
+            .fetch_all(&state.db)
+            .await?
+        }
+    };
+    let import_href = match f.product {
+        Some(p) => format!("/admin/cards/import?product={p}"),
+        None => "/admin/cards/import".into(),
+    };
+    page::render(&ListPage {
+        chrome: Chrome::new(&user, Nav::Cards),
+        stock,
+        stock_at: page::beijing(snap.computed_at),
+        products,
+        statuses,
+        batch: f.batch.clone().unwrap_or_default(),
+        notes: f.notes.clone(),
+        lines,
+        total: pager.total_label(),
+        links: pager.links(),
+        back: if pager.page > 1 {
+            format!(
+                "{back}{}page={}",
+                if back.contains('?') { '&' } else { '?' },
+                pager.page
+            )
+        } else {
+            back
+        },
+        filtered: !f.is_empty(),
+        panel,
+        batches: batches.into_iter().map(batch_line).collect(),
+        import_href,
+    })
+}
+
+async fn batch_panel(state: &AppState, batch: &str) -> WebResult<BatchPanel> {
+    let record: Option<BatchRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {BATCH_COLUMNS} FROM card_batches b LEFT JOIN products p ON p.id = b.product_id
+         WHERE b.id = ?"
+    )))
+    .bind(batch)
+    .fetch_optional(&state.db)
+    .await?;
+    let counts: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, COUNT(*) FROM cards WHERE batch_id = ? GROUP BY status")
+            .bind(batch)
+            .fetch_all(&state.db)
+            .await?;
+    let n = |s: &str| {
+        counts
+            .iter()
+            .find(|(st, _)| st == s)
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
+    };
+    Ok(BatchPanel {
+        id: batch.to_owned(),
+        action_base: format!("/admin/cards/batches/{}", path_segment(batch)),
+        record: record.map(batch_line),
+        available: page::thousands(n("available").max(0) as u64),
+        sold: page::thousands(n("sold").max(0) as u64),
+        void: page::thousands(n("void").max(0) as u64),
+        has_available: n("available") > 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_are_lenient() {
+        let f = Filter::from(&CardQuery::parse(Some(
+            "product=x&status=gone&batch=B1&page=2&other=1",
+        )));
+        assert_eq!(f.product, None);
+        assert_eq!(f.status, None);
+        assert_eq!(f.batch.as_deref(), Some("B1"));
+        assert_eq!(f.notes.len(), 2);
+        assert_eq!(f.query_string(), "batch=B1");
+        let f = Filter::from(&CardQuery::parse(Some("product=7&status=void")));
+        assert_eq!((f.product, f.status), (Some(7), Some("void")));
+        assert_eq!(f.where_all().sql(), " WHERE product_id = ? AND status = ?");
+    }
+}

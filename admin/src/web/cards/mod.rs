@@ -1,0 +1,127 @@
+//! 卡密库存: stock per product, the card list (filters, capped totals, masked cards only), the
+//! import batches, the import itself (upload → preview → commit), voiding one card or a whole
+//! batch's available cards, and the audited CSV export of a batch's unsold cards — the one place
+//! cards leave the system in clear text.
+//!
+//! Card numbers and passwords are decrypted only to be masked (`page::mask`) for a page, or for
+//! the export. The import preview keeps the parsed cards server-side, encrypted, in
+//! `card_import_drafts` (see [`import`]); nothing in a form or page carries a clear card.
+
+mod actions;
+mod import;
+mod list;
+mod stock;
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use super::AppState;
+
+pub use stock::{cached_stock, forget_stock};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/cards", get(list::show))
+        .route("/admin/cards/import", get(import::form))
+        .route("/admin/cards/import/preview", post(import::preview))
+        .route("/admin/cards/import/commit", post(import::commit))
+        .route("/admin/cards/{id}/void", post(actions::void_card))
+        .route(
+            "/admin/cards/batches/{batch}/void",
+            post(actions::void_batch),
+        )
+        .route("/admin/cards/batches/{batch}/export", post(actions::export))
+}
+
+/// Card statuses as stored, with their labels.
+const STATUSES: [(&str, &str); 3] = [("available", "可用"), ("sold", "已售"), ("void", "作废")];
+
+fn status_label(s: &str) -> &'static str {
+    STATUSES
+        .iter()
+        .find(|(v, _)| *v == s)
+        .map(|(_, l)| *l)
+        .unwrap_or("未知")
+}
+
+/// A stored status as a CSS class: only known values, never raw data.
+fn status_class(s: &str) -> &'static str {
+    match s {
+        "available" => "available",
+        "sold" => "succeeded",
+        "void" => "void",
+        _ => "",
+    }
+}
+
+/// The fields of an urlencoded form body (later duplicates win); undecodable bodies are empty.
+fn form_fields(body: &[u8]) -> HashMap<String, String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
+
+/// Where to go back to after an action: the list URL the form was on, or the list.
+fn back_to(fields: &HashMap<String, String>) -> String {
+    match fields.get("back") {
+        Some(b)
+            if (b == "/admin/cards" || b.starts_with("/admin/cards?"))
+                && !b.contains(['\r', '\n', '\\']) =>
+        {
+            b.clone()
+        }
+        _ => "/admin/cards".to_owned(),
+    }
+}
+
+/// A value as one URL path segment (batch ids in action URLs).
+fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The list filtered to one batch.
+fn batch_url(batch: &str) -> String {
+    format!(
+        "/admin/cards?{}",
+        super::page::query_string(&[("batch", batch)])
+    )
+}
+
+/// Batch ids are at most 64 characters (the column); anything longer cannot exist.
+fn plausible_batch(batch: &str) -> bool {
+    !batch.is_empty() && batch.chars().count() <= 64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(status_label("sold"), "已售");
+        assert_eq!(status_class("\"><x"), "");
+        assert_eq!(path_segment("B2026-01_a.b"), "B2026-01_a.b");
+        assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
+        assert_eq!(path_segment("批"), "%E6%89%B9");
+        let f = form_fields(b"back=%2Fadmin%2Fcards%3Fstatus%3Dvoid&x=1");
+        assert_eq!(back_to(&f), "/admin/cards?status=void");
+        let f = form_fields(b"back=https%3A%2F%2Fevil.example%2F");
+        assert_eq!(back_to(&f), "/admin/cards");
+        let f = form_fields(b"back=%2Fadmin%2Fcardsx");
+        assert_eq!(back_to(&f), "/admin/cards");
+        assert_eq!(batch_url("B 1"), "/admin/cards?batch=B+1");
+        assert!(plausible_batch("B1"));
+        assert!(!plausible_batch(&"x".repeat(65)));
+    }
+}

@@ -1,9 +1,0 @@
-//! (to be built)
-
-use axum::Router;
-
-use super::AppState;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-}

@@ -1,0 +1,669 @@
+//! 系统配置: the shops of the three platforms (京东通用交易, 京东游戏点卡, 阿奇索) with their keys,
+//! mode, IP allow-list and callback / gateway overrides; create and edit (admins, audited), the
+//! per-shop self-test, and the resend of every callback a shop's orders gave up on (operators).
+//!
+//! Secrets are typed once, stored AES-256-GCM encrypted under MASTER_KEY (`common::db::shops`),
+//! shown only masked (`abcd****wxyz`) and never sent back to the browser: an edit form's secret
+//! fields are empty, and an empty secret field keeps the stored one.
+
+pub mod form;
+mod selftest;
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use common::crypto::MasterKey;
+use common::db::shops::{self, NewShop, ShopRow, ShopSecret, ShopUpdate};
+use common::domain::{Platform, ShopMode};
+use serde::de::DeserializeOwned;
+
+use self::form::{ShopForm, ValidShop};
+use super::auth::{AdminUser, CurrentUser, Operator};
+use super::page::{self, Chrome, Nav};
+use super::{AppState, WebError, WebResult};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/config", get(index))
+        .route("/admin/config/shops", post(create))
+        .route("/admin/config/shops/new", get(new_form))
+        .route("/admin/config/shops/{id}", post(update))
+        .route("/admin/config/shops/{id}/edit", get(edit_form))
+        .route("/admin/config/shops/{id}/test", get(selftest::show))
+        .route(
+            "/admin/config/shops/{id}/resend-giving-up",
+            post(resend_giving_up),
+        )
+}
+
+/// A urlencoded body into a struct of `#[serde(default)]` text fields. Never fails: a body that
+/// cannot be read (or repeats a field) gives the defaults, which validation then refuses.
+pub(crate) fn parse_form<T: DeserializeOwned + Default>(body: &Bytes) -> T {
+    serde_urlencoded::from_bytes(body).unwrap_or_default()
+}
+
+/// A path id; anything else is a missing page, never a 400.
+pub(crate) fn path_id(raw: &str) -> WebResult<u64> {
+    raw.parse().map_err(|_| WebError::NotFound)
+}
+
+fn mode_label(mode: ShopMode) -> &'static str {
+    match mode {
+        ShopMode::Test => "测试",
+        ShopMode::Prod => "生产",
+    }
+}
+
+fn merchant_label(platform: Platform) -> &'static str {
+    match platform {
+        Platform::JdGeneral => "vendorId",
+        Platform::JdGame => "customerId",
+        Platform::Agiso => "AppId",
+    }
+}
+
+fn service_label(service: &str) -> &'static str {
+    match service {
+        "alds" => "alds（淘宝）",
+        "aldsJd" => "aldsJd（京东）",
+        _ => "",
+    }
+}
+
+/// The secrets a platform's shops hold, with their labels.
+fn secrets_of(platform: Platform) -> &'static [(ShopSecret, &'static str)] {
+    match platform {
+        Platform::JdGeneral => &[
+            (ShopSecret::Md5Key, "MD5 密钥"),
+            (ShopSecret::AesKey, "AES 密钥"),
+        ],
+        Platform::JdGame => &[(ShopSecret::PrivateKey, "私钥")],
+        Platform::Agiso => &[
+            (ShopSecret::AppSecret, "AppSecret"),
+            (ShopSecret::AccessToken, "AccessToken"),
+        ],
+    }
+}
+
+/// A stored secret for display: masked, or why it cannot be shown.
+fn masked_secret(row: &ShopRow, key: &MasterKey, which: ShopSecret) -> String {
+    match row.secret(key, which) {
+        Ok(Some(s)) => page::mask(&s),
+        Ok(None) => "（未设置）".to_owned(),
+        Err(_) => "（无法解密：MASTER_KEY 不匹配？）".to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The list
+
+pub struct SecretLine {
+    pub label: &'static str,
+    pub masked: String,
+}
+
+pub struct ShopLine {
+    pub id: u64,
+    pub name: String,
+    pub merchant_label: &'static str,
+    pub merchant_id: String,
+    pub service: &'static str,
+    pub secrets: Vec<SecretLine>,
+    pub mode: &'static str,
+    pub mode_class: &'static str,
+    pub allowlist: String,
+    pub overrides: Vec<String>,
+    pub enabled: bool,
+    pub giving_up: i64,
+}
+
+pub struct PlatformGroup {
+    pub label: &'static str,
+    pub new_href: String,
+    pub hint: &'static str,
+    pub shops: Vec<ShopLine>,
+}
+
+#[derive(Template)]
+#[template(path = "config/index.html")]
+struct IndexPage {
+    chrome: Chrome,
+    groups: Vec<PlatformGroup>,
+}
+
+async fn index(State(state): State<AppState>, user: CurrentUser) -> WebResult<Response> {
+    let rows = shops::list(&state.db).await?;
+    // Orders whose callbacks were given up, per shop (rare: read through the notify index).
+    let giving_up: HashMap<u64, i64> = sqlx::query_as::<_, (u64, i64)>(
+        "SELECT shop_id, COUNT(*) FROM orders WHERE notify_status = 'giving_up' GROUP BY shop_id",
+    )
+    .fetch_all(&state.db)
+    .await?
+    .into_iter()
+    .collect();
+    let groups = Platform::ALL
+        .into_iter()
+        .map(|platform| PlatformGroup {
+            label: platform.label_zh(),
+            new_href: format!("/admin/config/shops/new?platform={}", platform.as_str()),
+            hint: match platform {
+                Platform::JdGeneral => "vendorId + MD5 密钥 + AES 密钥（32 个字符）",
+                Platform::JdGame => "customerId + 私钥，可覆盖直充 / 卡密回调地址",
+                Platform::Agiso => "AppId + AppSecret + AccessToken，服务 alds / aldsJd",
+            },
+            shops: rows
+                .iter()
+                .filter(|r| r.platform() == Some(platform))
+                .map(|r| shop_line(r, platform, &state.key, &giving_up))
+                .collect(),
+        })
+        .collect();
+    page::render(&IndexPage {
+        chrome: Chrome::new(&user, Nav::Shops),
+        groups,
+    })
+}
+
+fn shop_line(
+    r: &ShopRow,
+    platform: Platform,
+    key: &MasterKey,
+    giving_up: &HashMap<u64, i64>,
+) -> ShopLine {
+    let mode = r.mode();
+    let mut overrides = Vec::new();
+    if let Some(u) = &r.direct_callback_url {
+        overrides.push(format!("直充回调：{u}"));
+    }
+    if let Some(u) = &r.card_callback_url {
+        overrides.push(format!("卡密回调：{u}"));
+    }
+    if let Some(u) = &r.base_url {
+        overrides.push(format!("网关：{u}"));
+    }
+    ShopLine {
+        id: r.id,
+        name: r.name.clone(),
+        merchant_label: merchant_label(platform),
+        merchant_id: r.merchant_id.clone(),
+        service: service_label(&r.agiso_service),
+        secrets: secrets_of(platform)
+            .iter()
+            .map(|(which, label)| SecretLine {
+                label,
+                masked: masked_secret(r, key, *which),
+            })
+            .collect(),
+        mode: mode_label(mode),
+        mode_class: match mode {
+            ShopMode::Test => "warn",
+            ShopMode::Prod => "ok",
+        },
+        allowlist: r
+            .ip_allowlist
+            .clone()
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or_else(|| "不限".to_owned()),
+        overrides,
+        enabled: r.enabled,
+        giving_up: giving_up.get(&r.id).copied().unwrap_or(0),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Create / edit
+
+pub struct CurrentSecret {
+    pub label: &'static str,
+    pub masked: String,
+}
+
+#[derive(Template)]
+#[template(path = "config/shop_form.html")]
+struct FormPage {
+    chrome: Chrome,
+    title: String,
+    action: String,
+    platform: &'static str,
+    platform_label: &'static str,
+    creating: bool,
+    /// The non-secret values to show again (secret fields always render empty).
+    f: ShopForm,
+    errors: Vec<String>,
+    /// Edit: the stored secrets, masked.
+    current: Vec<CurrentSecret>,
+}
+
+impl FormPage {
+    fn current_of(&self, label: &str) -> String {
+        self.current
+            .iter()
+            .find(|c| c.label == label)
+            .map(|c| c.masked.clone())
+            .unwrap_or_default()
+    }
+
+    fn is_mode(&self, m: &str) -> bool {
+        self.f.mode == m
+    }
+
+    fn is_service(&self, s: &str) -> bool {
+        self.f.agiso_service == s
+    }
+}
+
+/// The form's values with every secret field emptied: secrets never go back to the browser.
+fn without_secrets(f: &ShopForm) -> ShopForm {
+    ShopForm {
+        md5_key: String::new(),
+        aes_key: String::new(),
+        private_key: String::new(),
+        app_secret: String::new(),
+        access_token: String::new(),
+        ..f.clone()
+    }
+}
+
+/// `?platform=jd_general` of the new-shop form and its submission.
+fn platform_of_query(q: Vec<(String, String)>) -> WebResult<Platform> {
+    q.into_iter()
+        .find(|(k, _)| k == "platform")
+        .and_then(|(_, v)| v.parse().ok())
+        .ok_or_else(|| WebError::bad("请选择平台：京东通用交易、京东游戏点卡或阿奇索。"))
+}
+
+fn render_form(page: FormPage, status: StatusCode) -> WebResult<Response> {
+    let mut resp = page::render(&page)?;
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+async fn new_form(
+    AdminUser(user): AdminUser,
+    Query(q): Query<Vec<(String, String)>>,
+) -> WebResult<Response> {
+    let platform = platform_of_query(q)?;
+    render_form(
+        FormPage {
+            chrome: Chrome::new(&user, Nav::Shops),
+            title: format!("新增{}店铺", platform.label_zh()),
+            action: format!("/admin/config/shops?platform={}", platform.as_str()),
+            platform: platform.as_str(),
+            platform_label: platform.label_zh(),
+            creating: true,
+            f: ShopForm {
+                mode: "prod".into(),
+                enabled: "1".into(),
+                agiso_service: if platform == Platform::Agiso {
+                    "aldsJd".into()
+                } else {
+                    String::new()
+                },
+                ..Default::default()
+            },
+            errors: Vec::new(),
+            current: Vec::new(),
+        },
+        StatusCode::OK,
+    )
+}
+
+async fn load(state: &AppState, raw_id: &str) -> WebResult<(ShopRow, Platform)> {
+    let id = path_id(raw_id)?;
+    let row = shops::get(&state.db, id).await?.ok_or(WebError::NotFound)?;
+    let platform = row
+        .platform()
+        .ok_or_else(|| WebError::bad("该店铺的平台无法识别，无法在此编辑。"))?;
+    Ok((row, platform))
+}
+
+fn current_secrets(row: &ShopRow, platform: Platform, key: &MasterKey) -> Vec<CurrentSecret> {
+    secrets_of(platform)
+        .iter()
+        .map(|(which, label)| CurrentSecret {
+            label,
+            masked: masked_secret(row, key, *which),
+        })
+        .collect()
+}
+
+fn form_of(row: &ShopRow) -> ShopForm {
+    ShopForm {
+        name: row.name.clone(),
+        merchant_id: row.merchant_id.clone(),
+        agiso_service: row.agiso_service.clone(),
+        mode: row.mode().as_str().to_owned(),
+        direct_callback_url: row.direct_callback_url.clone().unwrap_or_default(),
+        card_callback_url: row.card_callback_url.clone().unwrap_or_default(),
+        base_url: row.base_url.clone().unwrap_or_default(),
+        ip_allowlist: row.ip_allowlist.clone().unwrap_or_default(),
+        enabled: if row.enabled {
+            "1".into()
+        } else {
+            String::new()
+        },
+        ..Default::default()
+    }
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    AdminUser(user): AdminUser,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let (row, platform) = load(&state, &id).await?;
+    render_form(
+        FormPage {
+            chrome: Chrome::new(&user, Nav::Shops),
+            title: format!("编辑店铺：{}", row.name),
+            action: format!("/admin/config/shops/{}", row.id),
+            platform: platform.as_str(),
+            platform_label: platform.label_zh(),
+            creating: false,
+            f: form_of(&row),
+            errors: Vec::new(),
+            current: current_secrets(&row, platform, &state.key),
+        },
+        StatusCode::OK,
+    )
+}
+
+fn duplicate_message() -> String {
+    "店铺名称或商户号已被其他店铺使用（同一平台的商户号与服务只能对应一个店铺）".to_owned()
+}
+
+/// A short description of a shop for the audit log (never a secret).
+fn audit_summary(platform: Platform, v: &ValidShop) -> String {
+    let mut s = format!(
+        "{} {}，{} {}",
+        platform.label_zh(),
+        v.name,
+        merchant_label(platform),
+        v.merchant_id
+    );
+    if !v.agiso_service.is_empty() {
+        s.push_str(&format!("（{}）", v.agiso_service));
+    }
+    if let Some(m) = v.mode {
+        s.push_str(&format!("，{}模式", mode_label(m)));
+    }
+    s.push_str(&format!(
+        "，IP 白名单：{}",
+        v.ip_allowlist.as_deref().unwrap_or("不限")
+    ));
+    s.push_str(if v.enabled { "，启用" } else { "，停用" });
+    s
+}
+
+async fn create(
+    State(state): State<AppState>,
+    AdminUser(user): AdminUser,
+    Query(q): Query<Vec<(String, String)>>,
+    body: Bytes,
+) -> WebResult<Response> {
+    let platform = platform_of_query(q)?;
+    let f: ShopForm = parse_form(&body);
+    let again = |errors: Vec<String>| {
+        render_form(
+            FormPage {
+                chrome: Chrome::new(&user, Nav::Shops),
+                title: format!("新增{}店铺", platform.label_zh()),
+                action: format!("/admin/config/shops?platform={}", platform.as_str()),
+                platform: platform.as_str(),
+                platform_label: platform.label_zh(),
+                creating: true,
+                f: without_secrets(&f),
+                errors,
+                current: Vec::new(),
+            },
+            StatusCode::BAD_REQUEST,
+        )
+    };
+    let v = match form::validate(platform, &f, true) {
+        Ok(v) => v,
+        Err(errors) => return again(errors),
+    };
+    let new = NewShop {
+        platform: Some(platform),
+        name: v.name.clone(),
+        merchant_id: v.merchant_id.clone(),
+        agiso_service: v.agiso_service.clone(),
+        md5_key: v.md5_key.clone(),
+        aes_key: v.aes_key.clone(),
+        private_key: v.private_key.clone(),
+        app_secret: v.app_secret.clone(),
+        access_token: v.access_token.clone(),
+        mode: v.mode,
+        direct_callback_url: v.direct_callback_url.clone(),
+        card_callback_url: v.card_callback_url.clone(),
+        base_url: v.base_url.clone(),
+        ip_allowlist: v.ip_allowlist.clone(),
+    };
+    let mut tx = state.db.begin().await?;
+    let id = match shops::insert(&mut *tx, &state.key, &new).await {
+        Ok(id) => id,
+        Err(e) if common::db::is_unique_violation(&e) => {
+            return again(vec![duplicate_message()]);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !v.enabled {
+        sqlx::query("UPDATE shops SET enabled = 0 WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    user.audit(
+        &mut *tx,
+        "shop.create",
+        Some(("shop", id.to_string())),
+        Some(audit_summary(platform, &v)),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(shop = id, platform = %platform, user = %user.username, "shop created");
+    Ok(page::redirect_ok(
+        "/admin/config",
+        format!("已创建店铺「{}」（#{id}）", v.name),
+    ))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    AdminUser(user): AdminUser,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> WebResult<Response> {
+    let (row, platform) = load(&state, &id).await?;
+    let f: ShopForm = parse_form(&body);
+    let again = |errors: Vec<String>| {
+        render_form(
+            FormPage {
+                chrome: Chrome::new(&user, Nav::Shops),
+                title: format!("编辑店铺：{}", row.name),
+                action: format!("/admin/config/shops/{}", row.id),
+                platform: platform.as_str(),
+                platform_label: platform.label_zh(),
+                creating: false,
+                f: without_secrets(&f),
+                errors,
+                current: current_secrets(&row, platform, &state.key),
+            },
+            StatusCode::BAD_REQUEST,
+        )
+    };
+    let v = match form::validate(platform, &f, false) {
+        Ok(v) => v,
+        Err(errors) => return again(errors),
+    };
+    let upd = ShopUpdate {
+        name: v.name.clone(),
+        merchant_id: v.merchant_id.clone(),
+        agiso_service: v.agiso_service.clone(),
+        md5_key: v.md5_key.clone(),
+        aes_key: v.aes_key.clone(),
+        private_key: v.private_key.clone(),
+        app_secret: v.app_secret.clone(),
+        access_token: v.access_token.clone(),
+        mode: v.mode,
+        direct_callback_url: v.direct_callback_url.clone(),
+        card_callback_url: v.card_callback_url.clone(),
+        base_url: v.base_url.clone(),
+        ip_allowlist: v.ip_allowlist.clone(),
+        enabled: v.enabled,
+    };
+    let mut changed = changes(&row, &v);
+    let replaced = v.replaced_secrets();
+    if !replaced.is_empty() {
+        changed.push(format!("更换 {}", replaced.join("、")));
+    }
+    if changed.is_empty() {
+        return Ok(page::redirect_ok("/admin/config", "没有修改。"));
+    }
+    let mut tx = state.db.begin().await?;
+    match shops::update(&mut *tx, &state.key, row.id, &upd).await {
+        Ok(true) => {}
+        Ok(false) => return Err(WebError::NotFound),
+        Err(e) if common::db::is_unique_violation(&e) => {
+            return again(vec![duplicate_message()]);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    user.audit(
+        &mut *tx,
+        "shop.update",
+        Some(("shop", row.id.to_string())),
+        Some(format!("{}：{}", row.name, changed.join("；"))),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(shop = row.id, user = %user.username, "shop updated");
+    Ok(page::redirect_ok(
+        "/admin/config",
+        format!("已保存店铺「{}」", v.name),
+    ))
+}
+
+/// What an edit changes, in words (non-secret fields with old → new; secrets by name only).
+fn changes(row: &ShopRow, v: &ValidShop) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut diff = |label: &str, old: &str, new: &str| {
+        if old != new {
+            let show = |s: &str| {
+                if s.is_empty() {
+                    "（空）".to_owned()
+                } else {
+                    s.to_owned()
+                }
+            };
+            out.push(format!("{label} {} → {}", show(old), show(new)));
+        }
+    };
+    diff("名称", &row.name, &v.name);
+    diff("商户号", &row.merchant_id, &v.merchant_id);
+    diff("阿奇索服务", &row.agiso_service, &v.agiso_service);
+    diff(
+        "模式",
+        mode_label(row.mode()),
+        v.mode.map(mode_label).unwrap_or_default(),
+    );
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    diff(
+        "直充回调",
+        &opt(&row.direct_callback_url),
+        &opt(&v.direct_callback_url),
+    );
+    diff(
+        "卡密回调",
+        &opt(&row.card_callback_url),
+        &opt(&v.card_callback_url),
+    );
+    diff("网关地址", &opt(&row.base_url), &opt(&v.base_url));
+    diff("IP 白名单", &opt(&row.ip_allowlist), &opt(&v.ip_allowlist));
+    diff(
+        "状态",
+        if row.enabled { "启用" } else { "停用" },
+        if v.enabled { "启用" } else { "停用" },
+    );
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resend the callbacks a shop gave up on
+
+async fn resend_giving_up(
+    State(state): State<AppState>,
+    Operator(user): Operator,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let (row, _) = load(&state, &id).await?;
+    let mut tx = state.db.begin().await?;
+    let n = common::db::notify::resend_giving_up_of_shop(&mut *tx, row.id).await?;
+    if n == 0 {
+        tx.rollback().await?;
+        return Ok(page::redirect_ok(
+            "/admin/config",
+            format!("店铺「{}」没有已放弃回调的订单，无需重发。", row.name),
+        ));
+    }
+    user.audit(
+        &mut *tx,
+        "shop.resend_giving_up",
+        Some(("shop", row.id.to_string())),
+        Some(format!("{}：重新安排 {n} 个订单的回调", row.name)),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(shop = row.id, orders = n, user = %user.username, "giving-up callbacks rescheduled");
+    Ok(page::redirect_ok(
+        "/admin/config",
+        format!("已重新安排店铺「{}」{n} 个订单的回调。", row.name),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_never_carry_secrets_back() {
+        let f = ShopForm {
+            name: "店".into(),
+            md5_key: "m".into(),
+            aes_key: "a".into(),
+            private_key: "p".into(),
+            app_secret: "s".into(),
+            access_token: "t".into(),
+            ip_allowlist: "1.2.3.4".into(),
+            ..Default::default()
+        };
+        let g = without_secrets(&f);
+        assert_eq!(g.name, "店");
+        assert_eq!(g.ip_allowlist, "1.2.3.4");
+        for s in [
+            g.md5_key,
+            g.aes_key,
+            g.private_key,
+            g.app_secret,
+            g.access_token,
+        ] {
+            assert!(s.is_empty());
+        }
+    }
+
+    #[test]
+    fn bodies_and_ids() {
+        let f: ShopForm = parse_form(&Bytes::from_static(b"name=a+b&enabled=1&_csrf=x"));
+        assert_eq!((f.name.as_str(), f.enabled.as_str()), ("a b", "1"));
+        let f: ShopForm = parse_form(&Bytes::from_static(b"\xff\xfe=%%"));
+        assert!(f.name.is_empty());
+        assert!(path_id("x1").is_err());
+        assert_eq!(path_id("7").unwrap(), 7);
+    }
+}
