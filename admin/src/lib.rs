@@ -145,6 +145,9 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         })
     });
     let state = web::AppState::new(&infra, config);
+    // The costly aggregates are computed at start, not in an operator's first page view.
+    web::dashboard::warm(&infra.db);
+    web::cards::warm_stock(&infra.db);
     Service::bind(infra, web::router(state)).await
 }
 

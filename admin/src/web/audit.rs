@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::routing::get;
 use chrono::NaiveDateTime;
 
-use super::auth::CurrentUser;
+use super::auth::{CurrentUser, Role};
 use super::page::{self, Arg, Chrome, Nav, PageLink, Pager, Where};
 use super::{AppState, WebResult};
 
@@ -70,7 +70,7 @@ pub const TARGET_TYPES: [(&str, &str); 9] = [
     ("shop", "店铺"),
     ("product", "商品"),
     ("card", "卡密"),
-    ("batch", "卡密批次"),
+    ("card_batch", "卡密批次"),
     ("user", "用户"),
     ("supplier", "供应商"),
     ("dead_letter", "死信"),
@@ -93,8 +93,8 @@ fn target_type_label(t: &str) -> String {
         .unwrap_or_else(|| t.to_owned())
 }
 
-/// Where a target is shown, if it has a page.
-fn target_href(t: &str, id: &str) -> Option<String> {
+/// Where a target is shown, if it has a page that `role` may open.
+fn target_href(t: &str, id: &str, role: Role) -> Option<String> {
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -102,7 +102,8 @@ fn target_href(t: &str, id: &str) -> Option<String> {
         "order" => Some(format!("/admin/orders/{id}")),
         "shop" => Some("/admin/config".to_owned()),
         "dead_letter" => Some(format!("/admin/dead-letters/{id}")),
-        "user" => Some("/admin/users".to_owned()),
+        "product" => Some(format!("/admin/products/{id}")),
+        "user" if role >= Role::Admin => Some("/admin/users".to_owned()),
         _ => None,
     }
 }
@@ -248,7 +249,7 @@ async fn list(
                 action_label: action_label(&r.action),
                 action: r.action,
                 username: r.username,
-                target_href: target_href(&t, &id),
+                target_href: target_href(&t, &id, user.role),
                 target: if t.is_empty() {
                     String::new()
                 } else {
@@ -299,10 +300,15 @@ mod tests {
         assert_eq!(action_label("nope"), "");
         assert_eq!(target_type_label("order"), "订单");
         assert_eq!(
-            target_href("order", "12").as_deref(),
+            target_href("order", "12", Role::Viewer).as_deref(),
             Some("/admin/orders/12")
         );
-        assert_eq!(target_href("order", "x\"y"), None);
+        assert_eq!(target_href("order", "x\"y", Role::Admin), None);
+        assert_eq!(target_href("user", "3", Role::Operator), None);
+        assert_eq!(
+            target_href("user", "3", Role::Admin).as_deref(),
+            Some("/admin/users")
+        );
         let mut seen = std::collections::HashSet::new();
         assert!(
             ACTIONS.iter().all(|(a, _)| seen.insert(*a)),

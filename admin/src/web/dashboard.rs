@@ -3,12 +3,11 @@
 //! low stock, dead letters), orders per hour as a server-rendered SVG chart, the liveness of
 //! every service instance (heartbeats) and the depth of every queue.
 //!
-//! The aggregates over days of orders are cached for [`CACHE_TTL`]: with millions of orders an
-//! operator's refresh must not rescan them every time.
+//! The aggregates over days of orders are a cached [`Snapshots`] of [`CACHE_TTL`]: with millions
+//! of orders an operator's refresh must not rescan them every time.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use askama::Template;
 use axum::Router;
@@ -22,6 +21,7 @@ use common::mq::{Mq, QueueName};
 
 use super::auth::CurrentUser;
 use super::page::{self, Chrome, Nav};
+use super::snapshot::Snapshots;
 use super::{AppState, WebResult};
 
 const CACHE_TTL: Duration = Duration::from_secs(15);
@@ -101,39 +101,25 @@ struct Aggregates {
     computed_at: NaiveDateTime,
 }
 
-static CACHE: Mutex<Option<(Instant, String, Aggregates)>> = Mutex::new(None);
-static REFRESHING: AtomicBool = AtomicBool::new(false);
+static AGGREGATES: LazyLock<Snapshots<Aggregates>> = LazyLock::new(|| Snapshots::new(CACHE_TTL));
 
-/// The cached aggregates: fresh ones as they are; stale ones are returned at once while one
-/// background task recomputes them; computed in the request only the very first time.
-async fn aggregates(pool: &Pool) -> sqlx::Result<Aggregates> {
-    // The cache is per database (tests run several admins in one process).
-    let db_key = format!("{:?}", pool.connect_options().get_database());
-    let cached = CACHE
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-        .filter(|(_, key, _)| *key == db_key)
-        .map(|(at, _, a)| (at.elapsed() < CACHE_TTL, a.clone()));
-    match cached {
-        Some((true, a)) => Ok(a),
-        Some((false, a)) => {
-            if !REFRESHING.swap(true, Ordering::AcqRel) {
-                let pool = pool.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = compute(&pool, db_key).await {
-                        tracing::warn!(error = %e, "dashboard refresh failed");
-                    }
-                    REFRESHING.store(false, Ordering::Release);
-                });
-            }
-            Ok(a)
-        }
-        None => compute(pool, db_key).await,
-    }
+/// The cached aggregates ([`Snapshots`]: stale ones are served while one task recomputes them).
+async fn aggregates(pool: &Pool) -> sqlx::Result<Arc<Aggregates>> {
+    AGGREGATES.get(pool, compute).await
 }
 
-async fn compute(pool: &Pool, db_key: String) -> sqlx::Result<Aggregates> {
+/// Computes the first aggregates in the background (at start).
+pub fn warm(pool: &Pool) {
+    AGGREGATES.warm(pool, compute);
+}
+
+/// Drops the aggregates: the next view computes them afresh.
+pub fn forget(pool: &Pool) {
+    AGGREGATES.forget(pool);
+}
+
+async fn compute(pool: Pool) -> sqlx::Result<Aggregates> {
+    let pool = &pool;
     let today_start = page::beijing_day_start(&page::beijing_today().to_string())
         .unwrap_or_else(|| chrono::Utc::now().naive_utc());
     let week_start = today_start - chrono::Duration::days(6);
@@ -192,7 +178,6 @@ async fn compute(pool: &Pool, db_key: String) -> sqlx::Result<Aggregates> {
         queues_of_work,
         computed_at: now,
     };
-    *CACHE.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), db_key, a.clone()));
     Ok(a)
 }
 

@@ -17,6 +17,7 @@ pub mod orders;
 pub mod page;
 pub mod products;
 pub mod shops;
+pub mod snapshot;
 pub mod urls;
 pub mod users;
 

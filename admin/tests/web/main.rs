@@ -9,6 +9,7 @@ mod config;
 mod dashboard;
 mod dead_letters;
 mod orders;
+mod pages;
 mod products;
 mod users;
 

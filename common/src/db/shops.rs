@@ -185,6 +185,55 @@ pub struct ShopUpdate {
     pub enabled: bool,
 }
 
+impl ShopUpdate {
+    /// The shop to create from these fields (the back office's create form is an update of
+    /// nothing; `enabled` is applied by the caller).
+    pub fn to_new(&self, platform: Platform) -> NewShop {
+        NewShop {
+            platform: Some(platform),
+            name: self.name.clone(),
+            merchant_id: self.merchant_id.clone(),
+            agiso_service: self.agiso_service.clone(),
+            md5_key: self.md5_key.clone(),
+            aes_key: self.aes_key.clone(),
+            private_key: self.private_key.clone(),
+            app_secret: self.app_secret.clone(),
+            access_token: self.access_token.clone(),
+            mode: self.mode,
+            direct_callback_url: self.direct_callback_url.clone(),
+            card_callback_url: self.card_callback_url.clone(),
+            base_url: self.base_url.clone(),
+            ip_allowlist: self.ip_allowlist.clone(),
+        }
+    }
+
+    /// The names of the secrets this edit replaces (for the audit row: names only).
+    pub fn replaced_secrets(&self) -> Vec<&'static str> {
+        [
+            (self.md5_key.is_some(), "MD5 密钥"),
+            (self.aes_key.is_some(), "AES 密钥"),
+            (self.private_key.is_some(), "私钥"),
+            (self.app_secret.is_some(), "AppSecret"),
+            (self.access_token.is_some(), "AccessToken"),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| n)
+        .collect()
+    }
+}
+
+/// Shows no secret, only which ones the edit replaces.
+impl std::fmt::Debug for ShopUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopUpdate")
+            .field("name", &self.name)
+            .field("merchant_id", &self.merchant_id)
+            .field("replaced_secrets", &self.replaced_secrets())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Applies an edit (secrets given are encrypted; secrets not given stay as stored). Returns
 /// whether the shop exists.
 pub async fn update(

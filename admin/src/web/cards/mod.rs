@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 
 use super::AppState;
 
-pub use stock::{cached_stock, forget_stock};
+pub use stock::{cached_stock, forget_stock, warm_stock};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -53,52 +53,9 @@ impl std::fmt::Debug for ShopForm {
     }
 }
 
-/// A validated form. Secrets are `Some` only when typed (always on create). `Debug` shows no
-/// secret.
-#[derive(Default)]
-pub struct ValidShop {
-    pub name: String,
-    pub merchant_id: String,
-    pub agiso_service: String,
-    pub md5_key: Option<String>,
-    pub aes_key: Option<String>,
-    pub private_key: Option<String>,
-    pub app_secret: Option<String>,
-    pub access_token: Option<String>,
-    pub mode: Option<ShopMode>,
-    pub direct_callback_url: Option<String>,
-    pub card_callback_url: Option<String>,
-    pub base_url: Option<String>,
-    pub ip_allowlist: Option<String>,
-    pub enabled: bool,
-}
-
-impl std::fmt::Debug for ValidShop {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ValidShop")
-            .field("name", &self.name)
-            .field("merchant_id", &self.merchant_id)
-            .field("replaced_secrets", &self.replaced_secrets())
-            .finish_non_exhaustive()
-    }
-}
-
-impl ValidShop {
-    /// The names of the secrets this edit replaces (for the audit row: names only).
-    pub fn replaced_secrets(&self) -> Vec<&'static str> {
-        [
-            (self.md5_key.is_some(), "MD5 密钥"),
-            (self.aes_key.is_some(), "AES 密钥"),
-            (self.private_key.is_some(), "私钥"),
-            (self.app_secret.is_some(), "AppSecret"),
-            (self.access_token.is_some(), "AccessToken"),
-        ]
-        .into_iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, n)| n)
-        .collect()
-    }
-}
+/// A validated form is the shop update itself: secrets are `Some` only when typed (always on
+/// create); its `Debug` shows no secret.
+pub type ValidShop = common::db::shops::ShopUpdate;
 
 pub const MAX_NAME_CHARS: usize = 128;
 pub const MAX_URL_CHARS: usize = 512;

@@ -19,7 +19,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use common::crypto::MasterKey;
-use common::db::shops::{self, NewShop, ShopRow, ShopSecret, ShopUpdate};
+use common::db::shops::{self, ShopRow, ShopSecret};
 use common::domain::{Platform, ShopMode};
 use serde::de::DeserializeOwned;
 
@@ -429,24 +429,8 @@ async fn create(
         Ok(v) => v,
         Err(errors) => return again(errors),
     };
-    let new = NewShop {
-        platform: Some(platform),
-        name: v.name.clone(),
-        merchant_id: v.merchant_id.clone(),
-        agiso_service: v.agiso_service.clone(),
-        md5_key: v.md5_key.clone(),
-        aes_key: v.aes_key.clone(),
-        private_key: v.private_key.clone(),
-        app_secret: v.app_secret.clone(),
-        access_token: v.access_token.clone(),
-        mode: v.mode,
-        direct_callback_url: v.direct_callback_url.clone(),
-        card_callback_url: v.card_callback_url.clone(),
-        base_url: v.base_url.clone(),
-        ip_allowlist: v.ip_allowlist.clone(),
-    };
     let mut tx = state.db.begin().await?;
-    let id = match shops::insert(&mut *tx, &state.key, &new).await {
+    let id = match shops::insert(&mut *tx, &state.key, &v.to_new(platform)).await {
         Ok(id) => id,
         Err(e) if common::db::is_unique_violation(&e) => {
             return again(vec![duplicate_message()]);
@@ -502,22 +486,6 @@ async fn update(
         Ok(v) => v,
         Err(errors) => return again(errors),
     };
-    let upd = ShopUpdate {
-        name: v.name.clone(),
-        merchant_id: v.merchant_id.clone(),
-        agiso_service: v.agiso_service.clone(),
-        md5_key: v.md5_key.clone(),
-        aes_key: v.aes_key.clone(),
-        private_key: v.private_key.clone(),
-        app_secret: v.app_secret.clone(),
-        access_token: v.access_token.clone(),
-        mode: v.mode,
-        direct_callback_url: v.direct_callback_url.clone(),
-        card_callback_url: v.card_callback_url.clone(),
-        base_url: v.base_url.clone(),
-        ip_allowlist: v.ip_allowlist.clone(),
-        enabled: v.enabled,
-    };
     let mut changed = changes(&row, &v);
     let replaced = v.replaced_secrets();
     if !replaced.is_empty() {
@@ -527,7 +495,7 @@ async fn update(
         return Ok(page::redirect_ok("/admin/config", "没有修改。"));
     }
     let mut tx = state.db.begin().await?;
-    match shops::update(&mut *tx, &state.key, row.id, &upd).await {
+    match shops::update(&mut *tx, &state.key, row.id, &v).await {
         Ok(true) => {}
         Ok(false) => return Err(WebError::NotFound),
         Err(e) if common::db::is_unique_violation(&e) => {
