@@ -380,10 +380,19 @@ async fn every_binary_starts_ready_and_stops_on_sigterm() {
         assert!(metrics.contains("route=\"/readyz\""), "{name}");
     }
     let pool = db.pool().await;
-    let beats: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT service) FROM service_heartbeats")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    // The first beat is written by a background task started with the service: ready does not
+    // wait for it, so give it a moment.
+    let mut beats = 0i64;
+    for _ in 0..50 {
+        beats = sqlx::query_scalar("SELECT COUNT(DISTINCT service) FROM service_heartbeats")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if beats == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(beats, 5, "every service records a heartbeat");
     for (name, mut p) in procs {
         let status = tokio::task::spawn_blocking(move || p.terminate())

@@ -10,6 +10,8 @@ pub mod form;
 mod selftest;
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
+use std::time::Duration;
 
 use askama::Template;
 use axum::Router;
@@ -19,6 +21,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use common::crypto::MasterKey;
+use common::db::Pool;
 use common::db::shops::{self, ShopRow, ShopSecret};
 use common::domain::{Platform, ShopMode};
 use serde::de::DeserializeOwned;
@@ -26,6 +29,7 @@ use serde::de::DeserializeOwned;
 use self::form::{ShopForm, ValidShop};
 use super::auth::{AdminUser, CurrentUser, Operator};
 use super::page::{self, Chrome, Nav};
+use super::snapshot::Snapshots;
 use super::{AppState, WebError, WebResult};
 
 pub fn routes() -> Router<AppState> {
@@ -137,16 +141,30 @@ struct IndexPage {
     groups: Vec<PlatformGroup>,
 }
 
-async fn index(State(state): State<AppState>, user: CurrentUser) -> WebResult<Response> {
-    let rows = shops::list(&state.db).await?;
-    // Orders whose callbacks were given up, per shop (rare: read through the notify index).
-    let giving_up: HashMap<u64, i64> = sqlx::query_as::<_, (u64, i64)>(
+/// Orders whose callbacks were given up, per shop, as a snapshot: counting them reads one index
+/// entry per given-up order (tens of thousands in a bad week) on every view otherwise. A resend
+/// made here drops it; the notifier's changes show within the TTL.
+static GIVING_UP: LazyLock<Snapshots<HashMap<u64, i64>>> =
+    LazyLock::new(|| Snapshots::new(Duration::from_secs(15)));
+
+async fn count_giving_up(pool: Pool) -> sqlx::Result<HashMap<u64, i64>> {
+    Ok(sqlx::query_as::<_, (u64, i64)>(
         "SELECT shop_id, COUNT(*) FROM orders WHERE notify_status = 'giving_up' GROUP BY shop_id",
     )
-    .fetch_all(&state.db)
+    .fetch_all(&pool)
     .await?
     .into_iter()
-    .collect();
+    .collect())
+}
+
+/// Drops the per-shop counts of given-up callbacks: the next view counts afresh.
+pub fn forget_giving_up(pool: &Pool) {
+    GIVING_UP.forget(pool);
+}
+
+async fn index(State(state): State<AppState>, user: CurrentUser) -> WebResult<Response> {
+    let rows = shops::list(&state.db).await?;
+    let giving_up = GIVING_UP.get(&state.db, count_giving_up).await?;
     let groups = Platform::ALL
         .into_iter()
         .map(|platform| PlatformGroup {
@@ -588,6 +606,7 @@ async fn resend_giving_up(
     )
     .await?;
     tx.commit().await?;
+    forget_giving_up(&state.db);
     tracing::info!(shop = row.id, orders = n, user = %user.username, "giving-up callbacks rescheduled");
     Ok(page::redirect_ok(
         "/admin/config",
