@@ -11,7 +11,7 @@ use axum::routing::get;
 use chrono::NaiveDateTime;
 
 use super::auth::{CurrentUser, Role};
-use super::page::{self, Arg, Chrome, Nav, PageLink, Pager, Where};
+use super::page::{self, Arg, Chrome, DayEnd, Nav, PageLink, Pager, Where};
 use super::{AppState, WebResult};
 
 pub const PER_PAGE: u64 = 50;
@@ -199,22 +199,16 @@ async fn list(
     } else if !target_id.is_empty() {
         notes.push("按对象编号筛选时请同时选择对象类型。".to_owned());
     }
-    for (name, raw, next_day) in [("from", &from, false), ("to", &to, true)] {
+    for (name, raw, end) in [("from", &from, DayEnd::From), ("to", &to, DayEnd::To)] {
         if raw.is_empty() {
             continue;
         }
-        match page::beijing_day_start(raw) {
-            Some(t) if next_day => {
-                w.push("created_at < ?", [Arg::Time(t + chrono::Duration::days(1))]);
-                kept.push((name, raw.clone()));
-            }
-            Some(t) => {
-                w.push("created_at >= ?", [Arg::Time(t)]);
-                kept.push((name, raw.clone()));
-            }
-            None => notes.push(format!(
+        if page::push_day_bound(&mut w, end, raw) {
+            kept.push((name, raw.clone()));
+        } else {
+            notes.push(format!(
                 "日期「{raw}」格式不正确（应为 2026-11-25），已忽略。"
-            )),
+            ));
         }
     }
     let kept_refs: Vec<(&str, &str)> = kept.iter().map(|(k, v)| (*k, v.as_str())).collect();

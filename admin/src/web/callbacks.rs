@@ -14,7 +14,7 @@ use axum::routing::get;
 use chrono::NaiveDateTime;
 
 use super::auth::CurrentUser;
-use super::page::{self, Arg, Chrome, Nav, PageLink, Pager, Where};
+use super::page::{self, Arg, Chrome, DayEnd, Nav, PageLink, Pager, Where};
 use super::shops::path_id;
 use super::{AppState, WebError, WebResult};
 
@@ -212,22 +212,16 @@ async fn list(
             );
         }
     }
-    for (name, raw, next_day) in [("from", &f.from, false), ("to", &f.to, true)] {
+    for (name, raw, end) in [("from", &f.from, DayEnd::From), ("to", &f.to, DayEnd::To)] {
         if raw.is_empty() {
             continue;
         }
-        match page::beijing_day_start(raw) {
-            Some(t) => {
-                if next_day {
-                    w.push("created_at < ?", [Arg::Time(t + chrono::Duration::days(1))]);
-                } else {
-                    w.push("created_at >= ?", [Arg::Time(t)]);
-                }
-                kept.push((name, raw.clone()));
-            }
-            None => notes.push(format!(
+        if page::push_day_bound(&mut w, end, raw) {
+            kept.push((name, raw.clone()));
+        } else {
+            notes.push(format!(
                 "日期「{raw}」格式不正确（应为 2026-11-25），已忽略。"
-            )),
+            ));
         }
     }
     let kept_refs: Vec<(&str, &str)> = kept.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -352,6 +352,62 @@ fn back(q: &[(String, String)]) -> String {
         .to_owned()
 }
 
+/// A letter locked for an action while still pending: its routing key and payload.
+struct Pending {
+    routing_key: String,
+    payload: Vec<u8>,
+}
+
+/// Locks letter `id`: `Ok(Err(answer))` when it was handled already (a repeated submit: the
+/// answer says so and nothing changes), 404 when there is none.
+async fn lock_pending(
+    tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
+    id: u64,
+    to: &str,
+) -> WebResult<Result<Pending, Response>> {
+    let row: Option<(String, String, Vec<u8>)> = sqlx::query_as(
+        "SELECT status, routing_key, payload FROM dead_letters WHERE id = ? FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((status, routing_key, payload)) = row else {
+        return Err(WebError::NotFound);
+    };
+    if status != "pending" {
+        return Ok(Err(page::redirect_ok(
+            to,
+            format!(
+                "死信 #{id} 已处理（{}），未重复操作。",
+                status_label(&status).0
+            ),
+        )));
+    }
+    Ok(Ok(Pending {
+        routing_key,
+        payload,
+    }))
+}
+
+/// Marks a locked pending letter `replayed` or `discarded` by `user`.
+async fn mark_handled(
+    tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
+    id: u64,
+    status: &str,
+    user: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE dead_letters SET status = ?, handled_by = ?, handled_at = NOW(3)
+         WHERE id = ? AND status = 'pending'",
+    )
+    .bind(status)
+    .bind(user)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 async fn replay(
     State(state): State<AppState>,
     Operator(user): Operator,
@@ -361,24 +417,13 @@ async fn replay(
     let id = path_id(&id)?;
     let to = back(&q);
     let mut tx = state.db.begin().await?;
-    let row: Option<(String, Vec<u8>)> =
-        sqlx::query_as("SELECT status, payload FROM dead_letters WHERE id = ? FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((status, payload)) = row else {
-        return Err(WebError::NotFound);
+    let payload = match lock_pending(&mut tx, id, &to).await? {
+        Ok(letter) => letter.payload,
+        Err(answer) => {
+            tx.rollback().await?;
+            return Ok(answer);
+        }
     };
-    if status != "pending" {
-        tx.rollback().await?;
-        return Ok(page::redirect_ok(
-            &to,
-            format!(
-                "死信 #{id} 已处理（{}），未重复操作。",
-                status_label(&status).0
-            ),
-        ));
-    }
     let Ok(event) = Event::parse(&payload) else {
         tx.rollback().await?;
         return Ok(page::redirect_error(
@@ -388,14 +433,7 @@ async fn replay(
     };
     // The same event (same message id): if it dies again, the collector finds this row.
     outbox::enqueue(&mut tx, &event).await?;
-    sqlx::query(
-        "UPDATE dead_letters SET status = 'replayed', handled_by = ?, handled_at = NOW(3)
-         WHERE id = ? AND status = 'pending'",
-    )
-    .bind(&user.username)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    mark_handled(&mut tx, id, "replayed", &user.username).await?;
     user.audit(
         &mut *tx,
         "dead_letter.replay",
@@ -430,32 +468,14 @@ async fn discard(
     let id = path_id(&id)?;
     let to = back(&q);
     let mut tx = state.db.begin().await?;
-    let row: Option<(String, String)> =
-        sqlx::query_as("SELECT status, routing_key FROM dead_letters WHERE id = ? FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((status, routing_key)) = row else {
-        return Err(WebError::NotFound);
+    let routing_key = match lock_pending(&mut tx, id, &to).await? {
+        Ok(letter) => letter.routing_key,
+        Err(answer) => {
+            tx.rollback().await?;
+            return Ok(answer);
+        }
     };
-    if status != "pending" {
-        tx.rollback().await?;
-        return Ok(page::redirect_ok(
-            &to,
-            format!(
-                "死信 #{id} 已处理（{}），未重复操作。",
-                status_label(&status).0
-            ),
-        ));
-    }
-    sqlx::query(
-        "UPDATE dead_letters SET status = 'discarded', handled_by = ?, handled_at = NOW(3)
-         WHERE id = ? AND status = 'pending'",
-    )
-    .bind(&user.username)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    mark_handled(&mut tx, id, "discarded", &user.username).await?;
     user.audit(
         &mut *tx,
         "dead_letter.discard",

@@ -438,6 +438,29 @@ pub fn beijing_day_start(date: &str) -> Option<NaiveDateTime> {
     Some(d.and_hms_opt(0, 0, 0)? - chrono::Duration::hours(8))
 }
 
+/// An end of a list's date filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayEnd {
+    From,
+    To,
+}
+
+/// Bounds `created_at` by the whole Beijing day `date` (both ends inclusive: `To` is "before
+/// the next day starts"). False, with nothing added, when `date` is not a date.
+pub fn push_day_bound(w: &mut Where, end: DayEnd, date: &str) -> bool {
+    let Some(start) = beijing_day_start(date) else {
+        return false;
+    };
+    match end {
+        DayEnd::From => w.push("created_at >= ?", [Arg::Time(start)]),
+        DayEnd::To => w.push(
+            "created_at < ?",
+            [Arg::Time(start + chrono::Duration::days(1))],
+        ),
+    };
+    true
+}
+
 /// Today's date in Beijing, `2026-11-25`.
 pub fn beijing_today() -> chrono::NaiveDate {
     chrono::Utc::now()
@@ -473,6 +496,24 @@ mod tests {
                 .unwrap()
         );
         assert!(beijing_day_start("25/11/2026").is_none());
+    }
+
+    #[test]
+    fn day_bounds_cover_whole_beijing_days() {
+        let mut w = Where::new();
+        assert!(push_day_bound(&mut w, DayEnd::From, "2026-11-25"));
+        assert!(push_day_bound(&mut w, DayEnd::To, "2026-11-25"));
+        assert!(!push_day_bound(&mut w, DayEnd::To, "2026-13-01"));
+        assert_eq!(w.sql(), " WHERE created_at >= ? AND created_at < ?");
+        let times: Vec<String> = w
+            .args
+            .iter()
+            .map(|a| match a {
+                Arg::Time(t) => t.to_string(),
+                _ => panic!("a time"),
+            })
+            .collect();
+        assert_eq!(times, ["2026-11-24 16:00:00", "2026-11-25 16:00:00"]);
     }
 
     #[test]

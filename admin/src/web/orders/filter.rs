@@ -6,7 +6,7 @@
 use common::domain::{NotifyStatus, OrderStatus, Platform};
 
 use super::Opt;
-use crate::web::page::{self, Arg, Where};
+use crate::web::page::{self, Arg, DayEnd, Where};
 
 /// The longest search text looked up (the longest searched column is 128 characters).
 const SEARCH_MAX_CHARS: usize = 128;
@@ -119,28 +119,21 @@ impl OrderQuery {
             }
         }
         if !self.from.is_empty() {
-            match page::beijing_day_start(&self.from) {
-                Some(t) => {
-                    f.w.push("created_at >= ?", [Arg::Time(t)]);
-                    f.from = self.from.clone();
-                    f.keep("from", &self.from);
-                }
-                None => f
-                    .notes
-                    .push("开始日期格式错误（应为 yyyy-MM-dd），已忽略。".into()),
+            if page::push_day_bound(&mut f.w, DayEnd::From, &self.from) {
+                f.from = self.from.clone();
+                f.keep("from", &self.from);
+            } else {
+                f.notes
+                    .push("开始日期格式错误（应为 yyyy-MM-dd），已忽略。".into());
             }
         }
         if !self.to.is_empty() {
-            // Inclusive: everything before the start of the next Beijing day.
-            match page::beijing_day_start(&self.to) {
-                Some(t) => {
-                    f.w.push("created_at < ?", [Arg::Time(t + chrono::Duration::days(1))]);
-                    f.to = self.to.clone();
-                    f.keep("to", &self.to);
-                }
-                None => f
-                    .notes
-                    .push("结束日期格式错误（应为 yyyy-MM-dd），已忽略。".into()),
+            if page::push_day_bound(&mut f.w, DayEnd::To, &self.to) {
+                f.to = self.to.clone();
+                f.keep("to", &self.to);
+            } else {
+                f.notes
+                    .push("结束日期格式错误（应为 yyyy-MM-dd），已忽略。".into());
             }
         }
         f
