@@ -19,8 +19,11 @@ GRANT ALL PRIVILEGES ON `vgt\_%`.* TO 'vgtest'@'127.0.0.1';
 GRANT ALL PRIVILEGES ON `vgt\_%`.* TO 'vgtest'@'%';
 FLUSH PRIVILEGES;
 SQL
-# Databases left by an interrupted earlier run.
-stale=$(mysql_root -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'vgt\_%'" || true)
+# Databases left by an interrupted earlier run: those no connection uses (a test run going on
+# beside this one keeps its pool connected to its databases, which stay).
+stale=$(mysql_root -N -e "SELECT s.schema_name FROM information_schema.schemata s
+  WHERE s.schema_name LIKE 'vgt\_%'
+    AND NOT EXISTS (SELECT 1 FROM information_schema.processlist p WHERE p.db = s.schema_name)" || true)
 for db in $stale; do mysql_root -e "DROP DATABASE \`$db\`" || true; done
 
 export TEST_DATABASE_URL=${TEST_DATABASE_URL:-mysql://vgtest:vgtest@127.0.0.1:3306}

@@ -207,7 +207,10 @@ pub async fn run_low_stock(ctx: Arc<Fulfiller>, every: Duration, stop: Cancellat
 }
 
 /// If the product fell below its threshold and has not alerted since it last recovered, record
-/// one alert; if it is back above, re-arm the alert.
+/// one alert; if it is back above, re-arm the alert. The alert reports the available count at
+/// the time of the check: after the order, or the group of orders fulfilled together, that took
+/// stock below the threshold (checks run every interval, not per order), so a group that crosses
+/// the threshold in one step reports the count after the whole group.
 pub async fn check_low_stock(ctx: &Fulfiller, product: &ProductRow) {
     let Some(threshold) = product.low_stock_threshold.filter(|t| *t > 0) else {
         return;

@@ -127,7 +127,7 @@ async fn hit(State(jd): State<Arc<Jd>>, uri: Uri, body: Bytes) -> Response {
 
 impl Jd {
     pub async fn start(fail_first: u32, general_code: &str) -> Arc<Jd> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let jd = Arc::new(Jd {
             url: format!("http://{}", listener.local_addr().unwrap()),
             log: Mutex::default(),
@@ -135,9 +135,7 @@ impl Jd {
             general_code: Mutex::new(general_code.into()),
         });
         let app = axum::Router::new().fallback(hit).with_state(jd.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        crate::serve_apart(listener, app);
         jd
     }
 

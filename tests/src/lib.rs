@@ -114,13 +114,30 @@ impl Proc {
         let _ = self.child.wait();
     }
 
-    /// Sends SIGTERM and waits for the exit status.
-    pub fn terminate(&mut self) -> std::process::ExitStatus {
+    /// Sends SIGTERM and waits (without blocking the test's runtime, which may be serving the
+    /// fake JD or supplier that the stopping service still talks to) for the exit status.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        // `kill` returns at once; only the wait for the exit must not block.
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status();
-        self.child.wait().expect("wait for service")
+        self.wait_exit(Duration::from_secs(60)).await
+    }
+
+    /// Waits for the process to exit on its own (polling, so the runtime keeps running).
+    pub async fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for service") {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "service did not exit within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
@@ -135,6 +152,42 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// Waits until `queue` holds no ready message (its consumers took everything), or panics after
+/// `within`.
+pub async fn wait_queue_empty(queue: &str, within: Duration) {
+    use lapin::options::QueueDeclareOptions;
+    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .expect("amqp");
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        // A passive declare fails (and closes the channel) if the queue does not exist.
+        let ch = conn.create_channel().await.expect("channel");
+        let declared = ch
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..QueueDeclareOptions::default()
+                },
+                Default::default(),
+            )
+            .await
+            .expect("queue exists");
+        let ready = declared.message_count();
+        if ready == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{queue} still holds {ready} messages after {within:?}"
+        );
+        let _ = ch.close(200, "poll".into()).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = conn.close(200, "done".into()).await;
 }
 
 /// Reads up to `max` messages currently in `queue` (basic.get, acked), with their message ids.
@@ -195,6 +248,29 @@ impl Proc {
             .unwrap_or_else(|e| panic!("spawn {}: {e}", path.display()));
         Proc { child, port }
     }
+}
+
+/// Serves `app` on `listener` from a thread and runtime of its own, as a real outside party
+/// would: a test that blocks its own runtime (a synchronous command, a slow assertion) never
+/// freezes the fake JD or supplier that the services under test are talking to.
+pub fn serve_apart(listener: std::net::TcpListener, app: axum::Router) {
+    listener
+        .set_nonblocking(true)
+        .expect("nonblocking listener");
+    std::thread::Builder::new()
+        .name("fake-server".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("fake server runtime");
+            rt.block_on(async move {
+                let listener =
+                    tokio::net::TcpListener::from_std(listener).expect("fake server listener");
+                axum::serve(listener, app).await.expect("fake server");
+            });
+        })
+        .expect("fake server thread");
 }
 
 /// Shared pieces of the benchmark programs.

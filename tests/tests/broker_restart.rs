@@ -21,8 +21,17 @@ use system_tests::fake_jd::{
     Hit, Jd, Seed, card_product, final_order, game_shop, general_shop, notifier,
 };
 
-/// Runs `rabbitmqctl <args>`; panics with a clear message when it cannot.
-fn rabbitmqctl(args: &[&str]) {
+/// Runs `rabbitmqctl <args>` on a blocking thread; panics with a clear message when it cannot.
+/// Never on the test's runtime thread: stopping or starting the broker takes seconds (more on a
+/// busy machine), and a blocked runtime would also stall everything else this test runs on it.
+async fn rabbitmqctl(args: &[&str]) {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || rabbitmqctl_blocking(&args))
+        .await
+        .expect("rabbitmqctl thread");
+}
+
+fn rabbitmqctl_blocking(args: &[String]) {
     let out = Command::new("rabbitmqctl")
         .args(args)
         .output()
@@ -150,7 +159,7 @@ async fn seed_batch(pool: &Pool, jd: &Jd, shops: &Shops, first_no: u64) -> Vec<(
 #[tokio::test]
 async fn notifier_survives_a_rabbitmq_restart_with_retries_pending() {
     // Fails here, before anything else, when rabbitmqctl cannot reach the broker.
-    rabbitmqctl(&["await_startup", "--timeout", "60"]);
+    rabbitmqctl(&["await_startup", "--timeout", "60"]).await;
     let stage = Stage::new().await;
     let pool = &stage.pool;
     // JD is down (HTTP 500) until told otherwise.
@@ -169,6 +178,9 @@ async fn notifier_survives_a_rabbitmq_restart_with_retries_pending() {
         &stage,
         &[
             ("NOTIFY_SCHEDULE", schedule.as_str()),
+            // Short enough that a fake JD frozen while the broker restarts (the test runtime
+            // blocked, as it once was) shows up as callbacks JD never saw.
+            ("NOTIFY_HTTP_TIMEOUT_MS", "2000"),
             ("NOTIFY_SWEEP_MS", "3600000"),
             ("NOTIFY_SWEEP_GRACE_MS", "3600000"),
         ],
@@ -188,7 +200,7 @@ async fn notifier_survives_a_rabbitmq_restart_with_retries_pending() {
     }
 
     let guard = BrokerGuard;
-    rabbitmqctl(&["stop_app"]);
+    rabbitmqctl(&["stop_app"]).await;
     let down_at = Instant::now();
     // Completed while the broker is down: their messages wait in the outbox.
     let during = seed_batch(pool, &jd, &shops, 71_001).await;
@@ -198,8 +210,8 @@ async fn notifier_survives_a_rabbitmq_restart_with_retries_pending() {
         "the notifier exited while the broker was down"
     );
     let start_at = Instant::now();
-    rabbitmqctl(&["start_app"]);
-    rabbitmqctl(&["await_startup", "--timeout", "60"]);
+    rabbitmqctl(&["start_app"]).await;
+    rabbitmqctl(&["await_startup", "--timeout", "60"]).await;
     wait_amqp(Duration::from_secs(60)).await;
     let up_at = Instant::now();
     eprintln!(
@@ -284,7 +296,8 @@ async fn notifier_survives_a_rabbitmq_restart_with_retries_pending() {
         assert_eq!(
             (attempts as usize, logged.len()),
             (got.len(), got.len()),
-            "order {no}: every callback recorded once"
+            "order {no}: (notify_attempts, attempts logged) must both equal the callbacks JD \
+             received: every callback recorded once"
         );
         assert_eq!(logged.last().unwrap().outcome, "delivered");
     }
@@ -298,7 +311,7 @@ async fn notifier_survives_a_rabbitmq_restart_with_retries_pending() {
         );
     }
 
-    let status = proc_.terminate();
+    let status = proc_.terminate().await;
     assert!(
         status.success(),
         "clean shutdown after the restart: {status}"

@@ -448,7 +448,7 @@ async fn main() {
         idle_kib as f64 / 1024.0,
         peak_kib as f64 / 1024.0
     );
-    admin.terminate();
+    admin.terminate().await;
     pool.close().await;
     db.drop_database().await;
     common::testing::delete_topology(&prefix).await;

@@ -196,7 +196,7 @@ async fn scenario(orders: usize, products: usize) -> Run {
         .await
         .unwrap();
     assert_eq!(sold as usize, orders, "every order got exactly one card");
-    proc_.terminate();
+    proc_.terminate().await;
     mq.close().await;
     pool.close().await;
     common::testing::delete_topology(&prefix).await;

@@ -217,7 +217,7 @@ async fn main() {
     ]);
     table.print();
 
-    gw.terminate();
+    gw.terminate().await;
     pool.close().await;
     common::testing::delete_topology(&prefix).await;
     db.drop_database().await;

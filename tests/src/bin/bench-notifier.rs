@@ -169,7 +169,7 @@ async fn scenario(platform: Platform, orders: usize, jd_url: &str) -> Run {
     }
     let elapsed = started.elapsed();
     let peak_kib = status_kib(pid, "VmHWM");
-    proc_.terminate();
+    proc_.terminate().await;
     let logged: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM callback_attempts WHERE outcome = 'delivered'")
             .fetch_one(&pool)

@@ -150,13 +150,7 @@ async fn outbox_relay_killed_between_publish_and_delete_still_delivers() {
     let mut env = stage.env();
     env.push(("OUTBOX_FAILPOINT".into(), "abort-after-publish".into()));
     let mut crashing = Proc::spawn("gateway", &env);
-    let status = tokio::task::spawn_blocking(move || {
-        let s = crashing.child.wait().expect("wait");
-        (crashing, s)
-    })
-    .await
-    .unwrap()
-    .1;
+    let status = crashing.wait_exit(Duration::from_secs(30)).await;
     assert!(!status.success(), "the failpoint aborts the process");
 
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
@@ -197,7 +191,7 @@ async fn outbox_relay_killed_between_publish_and_delete_still_delivers() {
         "a re-delivery carries the same message id"
     );
     assert_eq!(first[0].1, second[0].1);
-    relay.terminate();
+    relay.terminate().await;
     stage.cleanup().await;
 }
 
@@ -383,7 +377,8 @@ async fn every_binary_starts_ready_and_stops_on_sigterm() {
     // The first beat is written by a background task started with the service: ready does not
     // wait for it, so give it a moment.
     let mut beats = 0i64;
-    for _ in 0..50 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
         beats = sqlx::query_scalar("SELECT COUNT(DISTINCT service) FROM service_heartbeats")
             .fetch_one(&pool)
             .await
@@ -395,9 +390,7 @@ async fn every_binary_starts_ready_and_stops_on_sigterm() {
     }
     assert_eq!(beats, 5, "every service records a heartbeat");
     for (name, mut p) in procs {
-        let status = tokio::task::spawn_blocking(move || p.terminate())
-            .await
-            .unwrap();
+        let status = p.terminate().await;
         assert!(status.success(), "{name} exited with {status}");
     }
     let beats: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM service_heartbeats")
@@ -430,7 +423,7 @@ async fn readyz_reports_an_unreachable_database() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["database"], "unreachable");
     assert_eq!(body["broker"], "ok");
-    p.terminate();
+    p.terminate().await;
     stage.cleanup().await;
 }
 

@@ -119,7 +119,7 @@ async fn notifier_jd_general_card_success_and_failure_are_delivered() {
     assert!(a.response_body.as_deref().unwrap().contains("\"code\""));
     assert_eq!(notify_state(pool, ok_id).await.1, 1);
 
-    proc_.terminate();
+    proc_.terminate().await;
     stage.cleanup().await;
 }
 
@@ -202,7 +202,7 @@ async fn notifier_jd_game_direct_and_card_callbacks_in_gbk() {
             .contains("账户余额不足")
     );
 
-    proc_.terminate();
+    proc_.terminate().await;
     stage.cleanup().await;
 }
 
@@ -262,7 +262,7 @@ async fn notifier_retries_on_schedule_until_jd_is_up() {
     }
     assert_eq!(notify_state(pool, id).await.1, 4);
 
-    proc_.terminate();
+    proc_.terminate().await;
     stage.cleanup().await;
 }
 
@@ -335,7 +335,7 @@ async fn notifier_stops_on_code_13_gives_up_after_schedule_and_resends_manually(
     );
     wait_status(pool, down_id, "delivered", Duration::from_secs(20)).await;
 
-    proc_.terminate();
+    proc_.terminate().await;
     stage.cleanup().await;
 }
 
@@ -373,14 +373,7 @@ async fn notifier_crash_between_send_and_record_sends_at_most_one_extra() {
         Proc::spawn("notifier", &env)
     };
     // The process dies right after JD got the callback, before recording it.
-    let exit = tokio::task::spawn_blocking(move || {
-        let status = crashing.child.wait().unwrap();
-        (crashing, status)
-    });
-    let (_crashed, status) = tokio::time::timeout(Duration::from_secs(20), exit)
-        .await
-        .expect("the failpoint aborts the notifier")
-        .unwrap();
+    let status = crashing.wait_exit(Duration::from_secs(20)).await;
     assert!(!status.success());
     assert_eq!(jd.hits().len(), 1);
     let (st, attempts, _) = notify_state(pool, id).await;
@@ -398,7 +391,7 @@ async fn notifier_crash_between_send_and_record_sends_at_most_one_extra() {
     assert_eq!(logged.len(), 1);
     assert_eq!(logged[0].outcome, "delivered");
 
-    proc_.terminate();
+    proc_.terminate().await;
     stage.cleanup().await;
 }
 
@@ -487,6 +480,6 @@ async fn notifier_sweep_sends_callbacks_whose_message_was_lost() {
             .unwrap();
     assert_eq!(next, None, "an order that is not final is never scheduled");
 
-    proc_.terminate();
+    proc_.terminate().await;
     stage.cleanup().await;
 }

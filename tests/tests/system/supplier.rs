@@ -70,7 +70,7 @@ struct Fake {
 
 impl Fake {
     async fn start(merchant: &str, secret: &str, behaviour: Behaviour) -> Arc<Fake> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let fake = Arc::new(Fake {
             merchant: merchant.into(),
             secret: secret.into(),
@@ -83,9 +83,7 @@ impl Fake {
             .route("/recharge", post(recharge))
             .route("/query", post(query))
             .with_state(fake.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        system_tests::serve_apart(listener, app);
         fake
     }
 
@@ -288,7 +286,7 @@ impl Setup {
     }
 
     async fn finish(mut self) {
-        self.proc_.terminate();
+        self.proc_.terminate().await;
         self.stage.cleanup().await;
     }
 }
