@@ -156,19 +156,12 @@ async fn try_group(ctx: &Fulfiller, ids: &[u64]) -> anyhow::Result<HashMap<u64, 
         }
     }
     // Pick cards per product; orders that the picked cards cannot cover go one by one.
+    let today = common::domain::beijing_today();
     let mut assignments: Vec<(u64, u64)> = Vec::new(); // (card id, order id)
     let mut served: Vec<&OrderRow> = Vec::new();
     for (product_id, list) in &by_product {
         let need: i64 = list.iter().map(|o| i64::from(o.quantity)).sum();
-        let cards: Vec<u64> = sqlx::query_scalar(
-            "SELECT id FROM cards
-             WHERE product_id = ? AND status = 'available' AND expires_at >= CURRENT_DATE()
-             ORDER BY expires_at, id LIMIT ? FOR UPDATE SKIP LOCKED",
-        )
-        .bind(product_id)
-        .bind(need)
-        .fetch_all(&mut *tx)
-        .await?;
+        let cards = common::db::cards::pick_available(&mut tx, *product_id, need, today).await?;
         let mut next = cards.iter();
         for o in list {
             let q = o.quantity as usize;

@@ -269,9 +269,30 @@ pub fn beijing() -> chrono::FixedOffset {
     chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset")
 }
 
+/// The Beijing calendar date at `now`: the day card expiry dates and operators count in (the
+/// database session runs in UTC, whose date lags Beijing's from 16:00 to 24:00 UTC).
+pub fn beijing_date(now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+    now.with_timezone(&beijing()).date_naive()
+}
+
+/// Today in Beijing.
+pub fn beijing_today() -> chrono::NaiveDate {
+    beijing_date(chrono::Utc::now())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn beijing_date_is_ahead_of_utc_from_16_to_24() {
+        use chrono::TimeZone;
+        let at = |h| chrono::Utc.with_ymd_and_hms(2026, 12, 1, h, 30, 0).unwrap();
+        let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+        assert_eq!(beijing_date(at(15)), day(1));
+        assert_eq!(beijing_date(at(16)), day(2));
+        assert_eq!(beijing_date(at(23)), day(2));
+    }
 
     #[test]
     fn platform_parses_both_spellings() {

@@ -655,3 +655,78 @@ async fn low_stock_alerts_once_per_dip_and_posts_to_the_webhook() {
     proc_.terminate();
     stage.cleanup().await;
 }
+
+/// Cards are good through their expiry day in Beijing (UTC+8), not in the database session's
+/// UTC, whose date lags Beijing's from 16:00 to 24:00 UTC: a card that expired yesterday in
+/// Beijing is never sold, one expiring today in Beijing is. Expiry dates are built from the
+/// computed Beijing date, so the test means the same at any hour.
+#[tokio::test]
+async fn card_expiry_counts_in_beijing_days() {
+    let stage = Stage::new().await;
+    let shop = shop(&stage.pool).await;
+    let p = product(&stage.pool, "E", "fail", 0, None).await;
+    cards(&stage.pool, p, "E", 3).await;
+    let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM cards WHERE product_id = ? ORDER BY id")
+        .bind(p)
+        .fetch_all(&stage.pool)
+        .await
+        .unwrap();
+    let today = common::domain::beijing_today();
+    let day = chrono::Days::new(1);
+    let expiries = [today - day, today, today + day];
+    for (id, expires) in ids.iter().zip(expiries) {
+        sqlx::query("UPDATE cards SET expires_at = ? WHERE id = ?")
+            .bind(expires)
+            .bind(id)
+            .execute(&stage.pool)
+            .await
+            .unwrap();
+    }
+    // The picking query takes the Beijing date as a parameter: a day ahead of the session's
+    // UTC date (as from 16:00 to 24:00 UTC), today's card is no longer sellable either.
+    let mut tx = stage.pool.begin().await.unwrap();
+    let pick = common::db::cards::pick_available(&mut tx, p, 10, today)
+        .await
+        .unwrap();
+    assert_eq!(pick, ids[1..]);
+    let pick = common::db::cards::pick_available(&mut tx, p, 10, today + day)
+        .await
+        .unwrap();
+    assert_eq!(pick, ids[2..]);
+    tx.rollback().await.unwrap();
+    // preCheck's count agrees with the pick.
+    assert_eq!(
+        common::db::cards::available_at_least(&stage.pool, p, 10)
+            .await
+            .unwrap(),
+        2
+    );
+
+    // Through the real process: three orders of one card; two get today's and tomorrow's
+    // cards, the third finds no sellable stock. Yesterday's card stays unsold.
+    let o = orders(&stage.pool, shop, p, 700, &[1, 1, 1]).await;
+    publish(&stage.prefix, &o, 1).await;
+    let mut proc_ = Proc::spawn("fulfillment", &stage.env());
+    proc_.wait_ready(Duration::from_secs(30)).await;
+    wait_until(
+        &stage.pool,
+        "SELECT COUNT(*) FROM orders WHERE status IN ('succeeded', 'failed')",
+        3,
+        Duration::from_secs(20),
+    )
+    .await;
+    let sold: Vec<u64> =
+        sqlx::query_scalar("SELECT id FROM cards WHERE status = 'sold' ORDER BY id")
+            .fetch_all(&stage.pool)
+            .await
+            .unwrap();
+    assert_eq!(sold, ids[1..], "yesterday's card (in Beijing) was sold");
+    let failed: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT status, failure_code FROM orders WHERE status = 'failed'")
+            .fetch_all(&stage.pool)
+            .await
+            .unwrap();
+    assert_eq!(failed, vec![("failed".into(), Some("out_of_stock".into()))]);
+    proc_.terminate();
+    stage.cleanup().await;
+}
