@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use common::db::orders::OrderRow;
 use common::db::products::ProductRow;
-use common::domain::{FulfilmentMode, OrderStatus, Platform};
+use common::domain::{FulfilmentMode, OrderKind, OrderStatus, Platform};
 use common::mq::{Event, EventType};
 use tokio::sync::{mpsc, oneshot};
 
@@ -148,7 +148,8 @@ async fn try_group(ctx: &Fulfiller, ids: &[u64]) -> anyhow::Result<HashMap<u64, 
         let Some(p) = o.product_id.and_then(|id| products.get(&id)) else {
             continue;
         };
-        if p.mode() == Some(FulfilmentMode::Card)
+        if o.kind() == Some(OrderKind::Card)
+            && p.mode() == Some(FulfilmentMode::Card)
             && p.out_of_stock_policy != "wait"
             && o.quantity > 0
         {

@@ -56,7 +56,7 @@ async fn world(app: &App) -> World {
             name: name.into(),
             mode,
             face_value_fen: Some(1000),
-            price_fen: None,
+            price_fen: Some(1000),
             low_stock_threshold: None,
             skus: Vec::new(),
         };

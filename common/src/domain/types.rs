@@ -119,6 +119,58 @@ impl FromStr for FulfilmentMode {
     }
 }
 
+/// What an order is (`orders.order_kind`), fixed when it arrives: it decides the fulfilment path,
+/// whatever its product's mode becomes later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderKind {
+    /// Cards from our inventory.
+    Card,
+    /// A recharge to the buyer's account (by an operator or a supplier).
+    Direct,
+}
+
+impl OrderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderKind::Card => "card",
+            OrderKind::Direct => "direct",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            OrderKind::Card => "卡密",
+            OrderKind::Direct => "直充",
+        }
+    }
+
+    /// The kind of order a product of `mode` takes.
+    pub fn of_mode(mode: FulfilmentMode) -> OrderKind {
+        match mode {
+            FulfilmentMode::Card => OrderKind::Card,
+            FulfilmentMode::DirectManual | FulfilmentMode::DirectSupplier => OrderKind::Direct,
+        }
+    }
+}
+
+impl fmt::Display for OrderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OrderKind {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "card" => Ok(OrderKind::Card),
+            "direct" => Ok(OrderKind::Direct),
+            _ => Err(err("order kind", "expected card or direct")),
+        }
+    }
+}
+
 /// Test shops call JD's self-test endpoints; production shops call the real ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

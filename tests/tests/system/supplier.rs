@@ -300,7 +300,7 @@ async fn product(pool: &Pool, name: &str) -> u64 {
             name: name.into(),
             mode: FulfilmentMode::DirectSupplier,
             face_value_fen: Some(10000),
-            price_fen: None,
+            price_fen: Some(10000),
             low_stock_threshold: None,
             skus: vec![(Platform::JdGame, format!("sku-{name}"))],
         },
