@@ -156,6 +156,9 @@ pub enum ProductCommand {
         skus: Vec<String>,
         #[arg(long)]
         face_value_fen: Option<i64>,
+        /// Unit price in fen (above zero): the gateway checks every order's total against it.
+        #[arg(long)]
+        price_fen: i64,
         /// Low-stock alert threshold.
         #[arg(long = "low-stock")]
         low_stock: Option<i32>,
@@ -367,6 +370,7 @@ pub async fn execute(
             mode,
             skus,
             face_value_fen,
+            price_fen,
             low_stock,
         }) => {
             let mut parsed = Vec::new();
@@ -386,21 +390,26 @@ pub async fn execute(
             if face_value_fen.is_some_and(|f| f < 0) {
                 return Err(fail("面值不能为负数"));
             }
+            if price_fen <= 0 {
+                return Err(fail(
+                    "单价（--price-fen，单位分）必须大于 0：网关按单价核对每笔订单的金额",
+                ));
+            }
             let pool = open(env).await?;
             let new = products::NewProduct {
                 name: name.clone(),
                 mode,
                 face_value_fen,
-                price_fen: None,
+                price_fen: Some(price_fen),
                 low_stock_threshold: low_stock,
                 skus: parsed,
             };
-            let id = products::insert(&pool, &new).await.map_err(|e| {
-                if db::is_unique_violation(&e) {
+            let id = products::insert(&pool, &new).await.map_err(|e| match e {
+                products::ProductError::Db(e) if db::is_unique_violation(&e) => {
                     fail("商品名称或 SKU 已存在")
-                } else {
-                    e.into()
                 }
+                products::ProductError::Db(e) => e.into(),
+                other => fail(other.message_zh().unwrap_or_default()),
             })?;
             audit_cli(
                 &pool,

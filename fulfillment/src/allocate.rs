@@ -11,7 +11,7 @@ pub enum AllocateError {
     Db(#[from] sqlx::Error),
 }
 
-/// Picks `quantity` available, unexpired cards of `product_id` (earliest expiry first, then
+/// Picks `quantity` available cards unexpired on today's Beijing date of `product_id` (earliest expiry first, then
 /// oldest import), skipping cards other transactions hold, and marks them sold to `order_id`.
 /// The conditional UPDATE's row count is checked: every card leaves inventory at most once.
 /// Takes either all `quantity` cards or none.
@@ -21,14 +21,12 @@ pub async fn take_cards(
     order_id: u64,
     quantity: u32,
 ) -> Result<Vec<u64>, AllocateError> {
-    let ids: Vec<u64> = sqlx::query_scalar(
-        "SELECT id FROM cards
-         WHERE product_id = ? AND status = 'available' AND expires_at >= CURRENT_DATE()
-         ORDER BY expires_at, id LIMIT ? FOR UPDATE SKIP LOCKED",
+    let ids = common::db::cards::pick_available(
+        tx,
+        product_id,
+        i64::from(quantity),
+        common::domain::beijing_today(),
     )
-    .bind(product_id)
-    .bind(quantity)
-    .fetch_all(&mut **tx)
     .await?;
     if ids.len() < quantity as usize {
         return Err(AllocateError::OutOfStock);

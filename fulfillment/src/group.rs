@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use common::db::orders::OrderRow;
 use common::db::products::ProductRow;
-use common::domain::{FulfilmentMode, OrderStatus, Platform};
+use common::domain::{FulfilmentMode, OrderKind, OrderStatus, Platform};
 use common::mq::{Event, EventType};
 use tokio::sync::{mpsc, oneshot};
 
@@ -148,7 +148,8 @@ async fn try_group(ctx: &Fulfiller, ids: &[u64]) -> anyhow::Result<HashMap<u64, 
         let Some(p) = o.product_id.and_then(|id| products.get(&id)) else {
             continue;
         };
-        if p.mode() == Some(FulfilmentMode::Card)
+        if o.kind() == Some(OrderKind::Card)
+            && p.mode() == Some(FulfilmentMode::Card)
             && p.out_of_stock_policy != "wait"
             && o.quantity > 0
         {
@@ -156,19 +157,12 @@ async fn try_group(ctx: &Fulfiller, ids: &[u64]) -> anyhow::Result<HashMap<u64, 
         }
     }
     // Pick cards per product; orders that the picked cards cannot cover go one by one.
+    let today = common::domain::beijing_today();
     let mut assignments: Vec<(u64, u64)> = Vec::new(); // (card id, order id)
     let mut served: Vec<&OrderRow> = Vec::new();
     for (product_id, list) in &by_product {
         let need: i64 = list.iter().map(|o| i64::from(o.quantity)).sum();
-        let cards: Vec<u64> = sqlx::query_scalar(
-            "SELECT id FROM cards
-             WHERE product_id = ? AND status = 'available' AND expires_at >= CURRENT_DATE()
-             ORDER BY expires_at, id LIMIT ? FOR UPDATE SKIP LOCKED",
-        )
-        .bind(product_id)
-        .bind(need)
-        .fetch_all(&mut *tx)
-        .await?;
+        let cards = common::db::cards::pick_available(&mut tx, *product_id, need, today).await?;
         let mut next = cards.iter();
         for o in list {
             let q = o.quantity as usize;

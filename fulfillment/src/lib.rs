@@ -113,6 +113,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
             config.supplier_poll_min,
             config.public_url.as_deref(),
             config.common.master_key.clone(),
+            config.common.db_max_connections,
         ),
     });
     let spec = ConsumerSpec {

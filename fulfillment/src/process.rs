@@ -3,7 +3,7 @@
 
 use common::db::orders::{self, OrderError, OrderRow};
 use common::db::products;
-use common::domain::{FailureReason, FulfilmentMode, OrderStatus, Platform};
+use common::domain::{FailureReason, FulfilmentMode, OrderKind, OrderStatus, Platform};
 use common::mq::EventType;
 use common::mq::consumer::{Disposition, Received};
 
@@ -135,29 +135,32 @@ async fn fulfil_once(ctx: &Fulfiller, order_id: u64) -> anyhow::Result<Outcome> 
         ctx.outbox.notify();
         return Ok(Outcome::Failed);
     };
-    let outcome = match product.mode() {
-        Some(FulfilmentMode::Card) => {
-            fulfil_cards(ctx, &mut tx, &order, status, platform, &product).await?
-        }
-        Some(FulfilmentMode::DirectSupplier) => {
-            crate::supplier::start(ctx, &mut tx, &order, status, &product).await?
-        }
-        Some(FulfilmentMode::DirectManual) | None => {
+    // The path comes from what the order is; the product only has to still fit it.
+    let outcome = match path(&order, &product) {
+        Path::Cards => fulfil_cards(ctx, &mut tx, &order, status, platform, &product).await?,
+        Path::Supplier => crate::supplier::start(ctx, &mut tx, &order, status, &product).await?,
+        Path::Manual(note) => {
             if status == OrderStatus::AwaitingManual {
                 Outcome::AlreadyHandled
             } else {
-                // A product without a known mode waits for an operator.
-                let note = match product.mode() {
-                    Some(FulfilmentMode::DirectManual) => "等待人工充值",
-                    _ => "等待人工充值（未配置可用的供应商）",
-                };
+                if !matches!(
+                    (order.kind(), product.mode()),
+                    (Some(OrderKind::Direct), Some(FulfilmentMode::DirectManual))
+                ) {
+                    tracing::warn!(
+                        order_id = order.id,
+                        order_kind = order.order_kind,
+                        product_mode = product.mode,
+                        "order and product do not fit; held for an operator"
+                    );
+                }
                 orders::transition(
                     &mut tx,
                     order.id,
                     status,
                     OrderStatus::AwaitingManual,
                     ACTOR,
-                    Some(note),
+                    Some(&note),
                 )
                 .await?;
                 Outcome::AwaitingManual
@@ -172,6 +175,46 @@ async fn fulfil_once(ctx: &Fulfiller, order_id: u64) -> anyhow::Result<Outcome> 
         ctx.low_stock.mark(product.id);
     }
     Ok(outcome)
+}
+
+/// How an order is fulfilled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Path {
+    /// A card order of a card product: cards from stock.
+    Cards,
+    /// A direct order of a `direct_supplier` product.
+    Supplier,
+    /// An operator acts, for the reason given (the timeline note): a `direct_manual` product, or
+    /// an order its product no longer fits (the mode changed since the order arrived), which is
+    /// never filled from stock when direct nor through a supplier when a card order.
+    Manual(String),
+}
+
+/// The order's stored kind decides the path; the product's mode has to fit it.
+fn path(order: &OrderRow, product: &products::ProductRow) -> Path {
+    match (order.kind(), product.mode()) {
+        (Some(OrderKind::Card), Some(FulfilmentMode::Card)) => Path::Cards,
+        (Some(OrderKind::Direct), Some(FulfilmentMode::DirectSupplier)) => Path::Supplier,
+        (Some(OrderKind::Direct), Some(FulfilmentMode::DirectManual)) => {
+            Path::Manual("等待人工充值".into())
+        }
+        (Some(kind), Some(mode)) => Path::Manual(format!(
+            "订单为{}订单，但商品「{}」现为{}模式（下单后改过履约方式），不自动履约，请人工处理",
+            kind.label_zh(),
+            product.name,
+            mode.label_zh()
+        )),
+        (Some(kind), None) => Path::Manual(format!(
+            "商品「{}」的履约方式未知（{}），{}订单不自动履约，请人工处理",
+            product.name,
+            product.mode,
+            kind.label_zh()
+        )),
+        (None, _) => Path::Manual(format!(
+            "订单类型未知（{}），不自动履约，请人工处理",
+            order.order_kind
+        )),
+    }
 }
 
 async fn fulfil_cards(
@@ -262,4 +305,69 @@ async fn to_waiting(
         .execute(&mut **tx)
         .await?;
     Ok(Outcome::AwaitingStock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(kind: &str) -> OrderRow {
+        OrderRow {
+            id: 1,
+            order_no: "N1".into(),
+            platform: "jd_game".into(),
+            shop_id: 1,
+            platform_order_no: "1".into(),
+            order_kind: kind.into(),
+            product_id: Some(1),
+            sku: "s".into(),
+            quantity: 1,
+            total_price_fen: 100,
+            recharge_account: None,
+            status: "received".into(),
+            failure_code: None,
+            failure_reason: None,
+            notify_status: "pending".into(),
+            notify_url: None,
+        }
+    }
+
+    fn product(mode: &str) -> products::ProductRow {
+        products::ProductRow {
+            id: 1,
+            name: "P".into(),
+            mode: mode.into(),
+            face_value_fen: None,
+            price_fen: Some(100),
+            low_stock_threshold: None,
+            out_of_stock_policy: "fail".into(),
+            stock_wait_seconds: 3600,
+            enabled: true,
+        }
+    }
+
+    #[test]
+    fn the_order_kind_decides_and_the_product_must_fit() {
+        assert_eq!(path(&order("card"), &product("card")), Path::Cards);
+        assert_eq!(
+            path(&order("direct"), &product("direct_supplier")),
+            Path::Supplier
+        );
+        assert_eq!(
+            path(&order("direct"), &product("direct_manual")),
+            Path::Manual("等待人工充值".into())
+        );
+        for (kind, mode) in [
+            ("card", "direct_manual"),
+            ("card", "direct_supplier"),
+            ("direct", "card"),
+            ("card", "gift"),
+            ("gift", "card"),
+        ] {
+            let Path::Manual(note) = path(&order(kind), &product(mode)) else {
+                panic!("{kind} order of a {mode} product must wait for an operator");
+            };
+            assert!(note.contains("请人工处理"), "{note}");
+        }
+    }
 }

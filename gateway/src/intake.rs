@@ -49,7 +49,7 @@ impl Kind {
 }
 
 /// Checks that `product` may be sold `quantity` times for `total`: enabled, of the endpoint's
-/// kind, and (when the product has a price) at exactly that price.
+/// kind, and at exactly its price (a product without a price above zero sells at none).
 pub fn check_product(
     product: Option<&Arc<ProductRow>>,
     kind: Kind,
@@ -69,9 +69,13 @@ pub fn check_product(
     if !product.enabled {
         return Err(ProductRefusal::Disabled);
     }
-    if let Some(price) = product.price_fen
-        && Some(total.0) != price.checked_mul(i64::from(quantity))
-    {
+    // No price (or a price of zero) never disables the check: nothing matches it, so such a
+    // product's orders are refused (the back office and the CLI require a price to enable).
+    let expected = product
+        .price_fen
+        .filter(|p| *p > 0)
+        .and_then(|p| p.checked_mul(i64::from(quantity)));
+    if expected != Some(total.0) {
         return Err(ProductRefusal::PriceMismatch);
     }
     Ok(product.clone())
@@ -231,6 +235,16 @@ mod tests {
             check_product(None, Kind::Any, 1, Fen(1)).unwrap_err(),
             ProductRefusal::Unknown
         );
+        // No price, or a price of zero, is not "any price".
+        for price in [None, Some(0)] {
+            let unpriced = product("card", true, price);
+            for total in [0, 1, 980] {
+                assert_eq!(
+                    check_product(Some(&unpriced), Kind::Card, 1, Fen(total)).unwrap_err(),
+                    ProductRefusal::PriceMismatch
+                );
+            }
+        }
         let off = product("direct_manual", false, None);
         assert_eq!(
             check_product(Some(&off), Kind::Direct, 1, Fen(1)).unwrap_err(),

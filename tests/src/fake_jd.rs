@@ -189,7 +189,7 @@ pub async fn card_product(pool: &Pool, name: &str, n: usize, platform: Platform)
             name: name.into(),
             mode: FulfilmentMode::Card,
             face_value_fen: Some(1000),
-            price_fen: None,
+            price_fen: Some(1000),
             low_stock_threshold: None,
             skus: vec![(platform, format!("sku-{name}"))],
         },

@@ -56,7 +56,7 @@ async fn world(app: &App) -> World {
             name: name.into(),
             mode,
             face_value_fen: Some(1000),
-            price_fen: None,
+            price_fen: Some(1000),
             low_stock_threshold: None,
             skus: Vec::new(),
         };
@@ -1271,4 +1271,63 @@ fn check(all: &[&str], html: String, yes: &[&String]) -> String {
         assert_eq!(html.contains(s), want, "{s} listed: expected {want}");
     }
     html
+}
+
+/// While a supplier holds an order (processing, its row submitted, no answer yet), manual
+/// success and failure are refused: either could charge twice or charge after JD's refund.
+/// Once the supplier's deadline hands the order to an operator, they act as usual.
+#[tokio::test]
+async fn manual_result_waits_while_a_supplier_holds_the_order() {
+    let app = App::start().await;
+    let w = world(&app).await;
+    let (d, _) = order(
+        &app,
+        w.jd_game,
+        w.supplier,
+        "direct",
+        1,
+        "GAME-5005",
+        Some("13900139000"),
+    )
+    .await;
+    walk(&app, d, &[OrderStatus::Processing]).await;
+    exec(&app, "INSERT INTO suppliers (id, name, base_url, merchant_id, secret_enc) VALUES (8, '甲供应商', 'https://sup.example', 'M8', X'00')").await;
+    exec(
+        &app,
+        &format!(
+            "INSERT INTO supplier_orders (order_id, supplier_id, status, poll_count) VALUES ({d}, 8, 'submitted', 1)"
+        ),
+    )
+    .await;
+    let op = app.login("operator").await;
+    let once = once_of(&op.get(&format!("/admin/orders/{d}")).await.body);
+    let h = act(&op, d, "fail", &[("once", &once), ("reason", "manual")]).await;
+    assert!(h.contains("供应商正在处理该订单"), "{h}");
+    let h = act(&op, d, "succeed", &[("once", &once), ("confirm", "1")]).await;
+    assert!(h.contains("供应商正在处理该订单"), "{h}");
+    assert_eq!(status_of(&app, d).await, "processing");
+    assert_eq!(audits(&app, "order.fail").await, 0);
+    assert_eq!(audits(&app, "order.succeed").await, 0);
+    // The deadline passed: the row is unknown and the order waits for an operator.
+    exec(
+        &app,
+        &format!("UPDATE supplier_orders SET status = 'unknown' WHERE order_id = {d}"),
+    )
+    .await;
+    let mut tx = app.pool.begin().await.unwrap();
+    orders::transition(
+        &mut tx,
+        d,
+        OrderStatus::Processing,
+        OrderStatus::AwaitingManual,
+        "fulfillment",
+        Some("测试"),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let h = act(&op, d, "fail", &[("once", &once), ("reason", "manual")]).await;
+    assert!(h.contains("订单已手动失败"), "{h}");
+    assert_eq!(status_of(&app, d).await, "failed");
+    app.stop().await;
 }

@@ -93,7 +93,7 @@ async fn seed(app: &App, admin: &Browser) -> u64 {
             name: "巡检卡密商品".into(),
             mode: FulfilmentMode::Card,
             face_value_fen: Some(500),
-            price_fen: None,
+            price_fen: Some(1000),
             low_stock_threshold: Some(5),
             skus: Vec::new(),
         },

@@ -163,7 +163,7 @@ async fn create_edit_and_list_products() {
         "卡密",
         "人工直充",
         "100.50",
-        "不检查",
+        "未设置（不接单）",
         "停用",
         "等待补货 600 秒",
         "未映射",
@@ -179,7 +179,7 @@ async fn create_edit_and_list_products() {
     assert!(edit.body.contains("value=\"10.00\""));
     let changed = fields(&[
         ("name", "腾讯Q币10元（新）"),
-        ("price", ""),
+        ("price", "8.00"),
         ("policy", "fail"),
         ("low_stock", "0"),
     ]);
@@ -194,7 +194,7 @@ async fn create_edit_and_list_products() {
             s.out_of_stock_policy.as_str(),
             s.low_stock_threshold
         ),
-        ("腾讯Q币10元（新）", None, "fail", Some(0))
+        ("腾讯Q币10元（新）", Some(800), "fail", Some(0))
     );
     let detail: String = sqlx::query_scalar(
         "SELECT detail FROM audit_log WHERE action = 'product.update' AND target_id = ?",
@@ -203,7 +203,7 @@ async fn create_edit_and_list_products() {
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    assert!(detail.contains("单价: 9.80 → 未设置"), "{detail}");
+    assert!(detail.contains("单价: 9.80 → 8.00"), "{detail}");
     assert!(detail.contains("低库存预警: 5 → 0"), "{detail}");
     // Saving the same values again: nothing changes, no second audit row.
     let a = b.post(&format!("/admin/products/{id}"), &changed).await;
@@ -594,5 +594,131 @@ async fn only_admins_write_products() {
             .await,
         audit_rows
     );
+    app.stop().await;
+}
+
+/// An open order keeps its product on its side of card / direct: switching the mode between
+/// card and direct is refused (with the reason, in Chinese) while the product has orders that
+/// are not final; between the two direct modes, and once the orders are final, it is allowed.
+#[tokio::test]
+async fn mode_switch_between_card_and_direct_waits_for_open_orders() {
+    let app = App::start().await;
+    let b = app.login("admin").await;
+    let p = create(&b, &[("mode", "card")]).await;
+    let shop = sqlx::query(
+        "INSERT INTO shops (platform, name, merchant_id) VALUES ('jd_game', 'm', '77')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap()
+    .last_insert_id();
+    let order = sqlx::query(
+        "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id,
+            sku, quantity, total_price_fen, status)
+         VALUES ('M1', 'jd_game', ?, 'M1', 'card', ?, 'x', 1, 980, 'awaiting_stock')",
+    )
+    .bind(shop)
+    .bind(p)
+    .execute(&app.pool)
+    .await
+    .unwrap()
+    .last_insert_id();
+    let path = format!("/admin/products/{p}");
+    for mode in ["direct_manual", "direct_supplier"] {
+        let a = b.post(&path, &fields(&[("mode", mode)])).await;
+        assert_eq!(a.status, 400, "{mode}: {}", a.body);
+        assert!(
+            a.body.contains("该商品还有 1 笔未完结的订单")
+                && a.body.contains("不能在卡密和直充之间切换履约方式"),
+            "{}",
+            a.body
+        );
+        assert_eq!(stored(&app, p).await.mode, "card");
+    }
+    // Other settings still save.
+    follow(&b, &b.post(&path, &fields(&[("price", "9.90")])).await).await;
+    assert_eq!(stored(&app, p).await.price_fen, Some(990));
+    // Once the order is final, the switch goes through.
+    sqlx::query("UPDATE orders SET status = 'failed' WHERE id = ?")
+        .bind(order)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    follow(
+        &b,
+        &b.post(&path, &fields(&[("mode", "direct_manual")])).await,
+    )
+    .await;
+    assert_eq!(stored(&app, p).await.mode, "direct_manual");
+    // Between the direct modes, open orders do not matter (they stay direct orders).
+    sqlx::query("UPDATE orders SET status = 'awaiting_manual', order_kind = 'direct' WHERE id = ?")
+        .bind(order)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    follow(
+        &b,
+        &b.post(&path, &fields(&[("mode", "direct_supplier")])).await,
+    )
+    .await;
+    assert_eq!(stored(&app, p).await.mode, "direct_supplier");
+    let a = b.post(&path, &fields(&[("mode", "card")])).await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert_eq!(audits(&app, "product.update").await, 3);
+    app.stop().await;
+}
+
+/// An enabled product has a price above zero: the form refuses to create or save one without,
+/// and enabling a product that has none is refused; a disabled product may stay unpriced.
+#[tokio::test]
+async fn an_enabled_product_needs_a_price() {
+    let app = App::start().await;
+    let b = app.login("admin").await;
+    for price in ["", "0", "0.00"] {
+        let a = b
+            .post("/admin/products", &fields(&[("price", price)]))
+            .await;
+        assert_eq!(a.status, 400, "price {price:?}: {}", a.body);
+        assert!(
+            a.body.contains("启用的商品必须设置大于 0 的单价"),
+            "{}",
+            a.body
+        );
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM products").await, 0);
+    let p = create(&b, &[("price", ""), ("enabled", "")]).await;
+    assert_eq!(stored(&app, p).await.price_fen, None);
+    assert!(!stored(&app, p).await.enabled);
+    let a = b
+        .post(&format!("/admin/products/{p}"), &fields(&[("price", "")]))
+        .await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(a.body.contains("启用的商品必须设置大于 0 的单价"));
+    let page = follow(
+        &b,
+        &b.post(&format!("/admin/products/{p}/enabled"), &[("enabled", "1")])
+            .await,
+    )
+    .await;
+    assert!(page.contains("启用的商品必须设置大于 0 的单价"), "{page}");
+    assert!(!stored(&app, p).await.enabled);
+    assert_eq!(audits(&app, "product.enable").await, 0);
+    // With a price it can be enabled.
+    follow(
+        &b,
+        &b.post(
+            &format!("/admin/products/{p}"),
+            &fields(&[("price", "1.50"), ("enabled", "")]),
+        )
+        .await,
+    )
+    .await;
+    follow(
+        &b,
+        &b.post(&format!("/admin/products/{p}/enabled"), &[("enabled", "1")])
+            .await,
+    )
+    .await;
+    assert!(stored(&app, p).await.enabled);
     app.stop().await;
 }

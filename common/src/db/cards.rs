@@ -348,10 +348,11 @@ pub async fn stock(pool: &super::Pool) -> sqlx::Result<Vec<StockRow>> {
     .await?;
     let counts: Vec<(u64, String, i64, i64)> = sqlx::query_as(
         "SELECT product_id, status, COUNT(*),
-            CAST(COALESCE(SUM(expires_at < CURRENT_DATE()), 0) AS SIGNED)
+            CAST(COALESCE(SUM(expires_at < ?), 0) AS SIGNED)
          FROM cards FORCE INDEX (ix_cards_pick)
          GROUP BY product_id, status",
     )
+    .bind(crate::domain::beijing_today())
     .fetch_all(pool)
     .await?;
     let mut by_product: HashMap<u64, StockRow> = HashMap::with_capacity(products.len());
@@ -436,6 +437,7 @@ pub async fn issued_to_order(
 }
 
 /// How many sellable cards `product_id` has, counting at most `cap` (cheap for preCheck).
+/// Sellable = available and not expired on today's Beijing date, as [`pick_available`] picks.
 pub async fn available_at_least(
     ex: impl MySqlExecutor<'_>,
     product_id: u64,
@@ -443,10 +445,34 @@ pub async fn available_at_least(
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM (SELECT 1 FROM cards WHERE product_id = ? AND status = 'available'
-            AND expires_at >= CURRENT_DATE() LIMIT ?) t",
+            AND expires_at >= ? LIMIT ?) t",
     )
     .bind(product_id)
+    .bind(crate::domain::beijing_today())
     .bind(cap)
     .fetch_one(ex)
+    .await
+}
+
+/// Locks up to `limit` sellable cards of `product_id` for the caller's transaction: available,
+/// expiring on or after `today` (the Beijing date, [`crate::domain::beijing_today`]; a card is
+/// good through its expiry day in Beijing, whatever the database session's time zone), earliest
+/// expiry first, then oldest import, in `ix_cards_pick` order. Cards other transactions hold are
+/// skipped (`SKIP LOCKED`). The caller marks them sold with a conditional update.
+pub async fn pick_available(
+    tx: &mut super::Tx,
+    product_id: u64,
+    limit: i64,
+    today: chrono::NaiveDate,
+) -> sqlx::Result<Vec<u64>> {
+    sqlx::query_scalar(
+        "SELECT id FROM cards
+         WHERE product_id = ? AND status = 'available' AND expires_at >= ?
+         ORDER BY expires_at, id LIMIT ? FOR UPDATE SKIP LOCKED",
+    )
+    .bind(product_id)
+    .bind(today)
+    .bind(limit)
+    .fetch_all(&mut **tx)
     .await
 }

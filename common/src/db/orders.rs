@@ -119,6 +119,11 @@ impl OrderRow {
         self.status.parse()
     }
 
+    /// What the order is; `None` for a value this version does not know.
+    pub fn kind(&self) -> Option<crate::domain::OrderKind> {
+        self.order_kind.parse().ok()
+    }
+
     pub fn failure(&self) -> Option<crate::domain::FailureReason> {
         self.failure_code.as_deref().and_then(|c| c.parse().ok())
     }

@@ -2,7 +2,57 @@
 
 use sqlx::{FromRow, MySqlExecutor};
 
-use crate::domain::{FulfilmentMode, Platform};
+use crate::domain::{FulfilmentMode, OrderKind, Platform};
+
+/// Why a product's settings cannot be saved.
+#[derive(Debug, thiserror::Error)]
+pub enum ProductError {
+    /// An enabled product needs a unit price above zero: the gateway checks every order's total
+    /// against it, and without one it refuses the product's orders.
+    #[error("an enabled product needs a price above zero")]
+    PriceRequired,
+    /// The mode would switch between card and direct while orders of the product are still
+    /// open: they were taken as the old kind and must be finished as such.
+    #[error("{open} open orders keep the product's order kind")]
+    OpenOrders { open: i64 },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl ProductError {
+    /// The operator's message, in Chinese; `None` for a database error.
+    pub fn message_zh(&self) -> Option<String> {
+        match self {
+            ProductError::PriceRequired => {
+                Some("启用的商品必须设置大于 0 的单价：网关按单价核对每笔订单的金额。".into())
+            }
+            ProductError::OpenOrders { open } => Some(format!(
+                "该商品还有 {open} 笔未完结的订单（已接单、处理中、等待补货或等待人工），不能在卡密和直充之间切换履约方式：\
+                 这些订单已按原类型接单。请先处理完这些订单，或新建一个商品。"
+            )),
+            ProductError::Db(_) => None,
+        }
+    }
+}
+
+/// An enabled product must have a price above zero.
+pub fn check_price(enabled: bool, price_fen: Option<i64>) -> Result<(), ProductError> {
+    if enabled && price_fen.is_none_or(|p| p <= 0) {
+        return Err(ProductError::PriceRequired);
+    }
+    Ok(())
+}
+
+/// How many orders of `product_id` are not final yet (`ix_orders_product_status`).
+pub async fn open_orders(ex: impl MySqlExecutor<'_>, product_id: u64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM orders WHERE product_id = ?
+           AND status IN ('received', 'processing', 'awaiting_stock', 'awaiting_manual')",
+    )
+    .bind(product_id)
+    .fetch_one(ex)
+    .await
+}
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ProductRow {
@@ -35,8 +85,9 @@ pub struct NewProduct {
 const COLUMNS: &str = "id, name, mode, face_value_fen, price_fen, low_stock_threshold, \
     out_of_stock_policy, stock_wait_seconds, enabled";
 
-/// Creates the product and its SKU mappings in one transaction.
-pub async fn insert(pool: &super::Pool, p: &NewProduct) -> sqlx::Result<u64> {
+/// Creates the product (enabled, so it needs a price) and its SKU mappings in one transaction.
+pub async fn insert(pool: &super::Pool, p: &NewProduct) -> Result<u64, ProductError> {
+    check_price(true, p.price_fen)?;
     let mut tx = pool.begin().await?;
     let id = sqlx::query(
         "INSERT INTO products (name, mode, face_value_fen, price_fen, low_stock_threshold)
@@ -154,7 +205,8 @@ impl ProductFields {
 }
 
 /// Creates a product without SKUs (they are added one by one, see [`add_sku`]).
-pub async fn create(ex: impl MySqlExecutor<'_>, f: &ProductFields) -> sqlx::Result<u64> {
+pub async fn create(ex: impl MySqlExecutor<'_>, f: &ProductFields) -> Result<u64, ProductError> {
+    check_price(f.enabled, f.price_fen)?;
     let r = sqlx::query(
         "INSERT INTO products (name, mode, face_value_fen, price_fen, low_stock_threshold,
             out_of_stock_policy, stock_wait_seconds, enabled)
@@ -174,8 +226,30 @@ pub async fn create(ex: impl MySqlExecutor<'_>, f: &ProductFields) -> sqlx::Resu
 }
 
 /// Saves every field; a changed low-stock threshold re-arms the low-stock alert. False when
-/// the product does not exist.
-pub async fn update(ex: impl MySqlExecutor<'_>, id: u64, f: &ProductFields) -> sqlx::Result<bool> {
+/// the product does not exist. Refused when enabled without a price, and when the mode would
+/// switch between card and direct while the product has open orders (the product row is locked
+/// first, in the caller's transaction).
+pub async fn update(
+    conn: &mut sqlx::MySqlConnection,
+    id: u64,
+    f: &ProductFields,
+) -> Result<bool, ProductError> {
+    check_price(f.enabled, f.price_fen)?;
+    let mode: Option<String> =
+        sqlx::query_scalar("SELECT mode FROM products WHERE id = ? FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(mode) = mode else {
+        return Ok(false);
+    };
+    let old_kind = mode.parse::<FulfilmentMode>().ok().map(OrderKind::of_mode);
+    if old_kind != Some(OrderKind::of_mode(f.mode)) {
+        let open = open_orders(&mut *conn, id).await?;
+        if open > 0 {
+            return Err(ProductError::OpenOrders { open });
+        }
+    }
     // MySQL assigns left to right: the alert flag is compared with the old threshold first.
     let r = sqlx::query(
         "UPDATE products SET
@@ -194,18 +268,33 @@ pub async fn update(ex: impl MySqlExecutor<'_>, id: u64, f: &ProductFields) -> s
     .bind(f.stock_wait_seconds)
     .bind(f.enabled)
     .bind(id)
-    .execute(ex)
+    .execute(&mut *conn)
     .await?;
     Ok(r.rows_affected() == 1)
 }
 
-/// Enables or disables a product. True when the value changed.
-pub async fn set_enabled(ex: impl MySqlExecutor<'_>, id: u64, enabled: bool) -> sqlx::Result<bool> {
+/// Enables or disables a product. True when the value changed. Enabling a product without a
+/// price above zero is refused ([`ProductError::PriceRequired`]).
+pub async fn set_enabled(
+    conn: &mut sqlx::MySqlConnection,
+    id: u64,
+    enabled: bool,
+) -> Result<bool, ProductError> {
+    if enabled {
+        let price: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT price_fen FROM products WHERE id = ? FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if let Some(price) = price {
+            check_price(true, price)?;
+        }
+    }
     let r = sqlx::query("UPDATE products SET enabled = ? WHERE id = ? AND enabled <> ?")
         .bind(enabled)
         .bind(id)
         .bind(enabled)
-        .execute(ex)
+        .execute(&mut *conn)
         .await?;
     Ok(r.rows_affected() == 1)
 }

@@ -119,6 +119,58 @@ impl FromStr for FulfilmentMode {
     }
 }
 
+/// What an order is (`orders.order_kind`), fixed when it arrives: it decides the fulfilment path,
+/// whatever its product's mode becomes later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderKind {
+    /// Cards from our inventory.
+    Card,
+    /// A recharge to the buyer's account (by an operator or a supplier).
+    Direct,
+}
+
+impl OrderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderKind::Card => "card",
+            OrderKind::Direct => "direct",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            OrderKind::Card => "卡密",
+            OrderKind::Direct => "直充",
+        }
+    }
+
+    /// The kind of order a product of `mode` takes.
+    pub fn of_mode(mode: FulfilmentMode) -> OrderKind {
+        match mode {
+            FulfilmentMode::Card => OrderKind::Card,
+            FulfilmentMode::DirectManual | FulfilmentMode::DirectSupplier => OrderKind::Direct,
+        }
+    }
+}
+
+impl fmt::Display for OrderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OrderKind {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "card" => Ok(OrderKind::Card),
+            "direct" => Ok(OrderKind::Direct),
+            _ => Err(err("order kind", "expected card or direct")),
+        }
+    }
+}
+
 /// Test shops call JD's self-test endpoints; production shops call the real ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -269,9 +321,30 @@ pub fn beijing() -> chrono::FixedOffset {
     chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset")
 }
 
+/// The Beijing calendar date at `now`: the day card expiry dates and operators count in (the
+/// database session runs in UTC, whose date lags Beijing's from 16:00 to 24:00 UTC).
+pub fn beijing_date(now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+    now.with_timezone(&beijing()).date_naive()
+}
+
+/// Today in Beijing.
+pub fn beijing_today() -> chrono::NaiveDate {
+    beijing_date(chrono::Utc::now())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn beijing_date_is_ahead_of_utc_from_16_to_24() {
+        use chrono::TimeZone;
+        let at = |h| chrono::Utc.with_ymd_and_hms(2026, 12, 1, h, 30, 0).unwrap();
+        let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+        assert_eq!(beijing_date(at(15)), day(1));
+        assert_eq!(beijing_date(at(16)), day(2));
+        assert_eq!(beijing_date(at(23)), day(2));
+    }
 
     #[test]
     fn platform_parses_both_spellings() {

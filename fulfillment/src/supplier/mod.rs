@@ -61,6 +61,9 @@ pub struct Suppliers {
     pub http: reqwest::Client,
     /// Wakes the poller when a new row is due.
     pub wake: tokio::sync::Notify,
+    /// Submits in flight at once: each holds the order's row lock, and so a pooled connection,
+    /// for up to the supplier's timeout.
+    pub submit_slots: tokio::sync::Semaphore,
 }
 
 impl Suppliers {
@@ -69,6 +72,7 @@ impl Suppliers {
         poll_min: Duration,
         public_url: Option<&str>,
         master_key: MasterKey,
+        db_connections: u32,
     ) -> Suppliers {
         Suppliers {
             deadline,
@@ -80,6 +84,7 @@ impl Suppliers {
                 .build()
                 .unwrap_or_default(),
             wake: tokio::sync::Notify::new(),
+            submit_slots: tokio::sync::Semaphore::new((db_connections as usize / 3).max(1)),
         }
     }
 
@@ -218,15 +223,42 @@ pub async fn apply(
     source: Source,
 ) -> anyhow::Result<Applied> {
     let mut tx = ctx.db.begin().await?;
+    let applied = apply_in(ctx, &mut tx, so_id, report, raw, source).await?;
+    tx.commit().await?;
+    applied_committed(ctx, applied);
+    Ok(applied)
+}
+
+/// Wakes whoever acts on what [`apply_in`] committed: the outbox relay for a final order, the
+/// poller for a supplier queued next.
+pub(crate) fn applied_committed(ctx: &Fulfiller, applied: Applied) {
+    if matches!(applied, Applied::Succeeded | Applied::Failed) {
+        ctx.outbox.notify();
+    }
+    if applied == Applied::FailedOver {
+        ctx.suppliers.wake.notify_one();
+    }
+}
+
+/// [`apply`] inside the caller's transaction `tx` (which may already hold the order's lock);
+/// the caller commits and then calls [`applied_committed`].
+pub(crate) async fn apply_in(
+    ctx: &Fulfiller,
+    tx: &mut common::db::Tx,
+    so_id: u64,
+    report: &Report,
+    raw: Option<&str>,
+    source: Source,
+) -> anyhow::Result<Applied> {
     let order_id: Option<u64> =
         sqlx::query_scalar("SELECT order_id FROM supplier_orders WHERE id = ?")
             .bind(so_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
     let Some(order_id) = order_id else {
         anyhow::bail!("supplier order {so_id} does not exist");
     };
-    let Some(order) = orders::lock(&mut tx, order_id).await? else {
+    let Some(order) = orders::lock(tx, order_id).await? else {
         anyhow::bail!("order {order_id} does not exist");
     };
     let row: LockedRow = sqlx::query_as(
@@ -235,15 +267,14 @@ pub async fn apply(
          FROM supplier_orders WHERE id = ? FOR UPDATE",
     )
     .bind(so_id)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
     if matches!(row.status.as_str(), "succeeded" | "failed") {
-        tx.commit().await?;
         return Ok(Applied::Repeated);
     }
     let status = order.status()?;
     let platform: Platform = order.platform.parse()?;
-    let name = supplier_name(&mut tx, row.supplier_id).await?;
+    let name = supplier_name(tx, row.supplier_id).await?;
     let raw = raw.map(cut);
     let set_row = |st: &'static str, next_poll: bool| {
         // next_poll: keep the schedule column as the caller sets it below; else clear it.
@@ -262,20 +293,13 @@ pub async fn apply(
     };
     let applied = match report {
         Report::Success { supplier_order_no } => {
-            set_row("succeeded", false).execute(&mut *tx).await?;
+            set_row("succeeded", false).execute(&mut **tx).await?;
             let no = supplier_order_no.as_deref().unwrap_or("-");
             match status {
                 OrderStatus::Processing | OrderStatus::AwaitingManual => {
                     let note = format!("供应商「{name}」充值成功（供应商单号 {no}）");
-                    orders::finish_succeeded(
-                        &mut tx,
-                        order.id,
-                        status,
-                        platform,
-                        ACTOR,
-                        Some(&note),
-                    )
-                    .await?;
+                    orders::finish_succeeded(tx, order.id, status, platform, ACTOR, Some(&note))
+                        .await?;
                 }
                 other => tracing::error!(
                     order_id = order.id,
@@ -287,7 +311,7 @@ pub async fn apply(
             Applied::Succeeded
         }
         Report::Failed { failure, reason } => {
-            set_row("failed", false).execute(&mut *tx).await?;
+            set_row("failed", false).execute(&mut **tx).await?;
             let why = match reason {
                 Some(r) => format!("{}：{r}", protocol::failure_label_zh(failure)),
                 None => protocol::failure_label_zh(failure).to_owned(),
@@ -295,7 +319,7 @@ pub async fn apply(
             match status {
                 OrderStatus::Processing => {
                     fail_over(
-                        &mut tx,
+                        tx,
                         &order,
                         platform,
                         so_id,
@@ -308,15 +332,8 @@ pub async fn apply(
                 }
                 OrderStatus::AwaitingManual => {
                     let note = format!("供应商「{name}」回报充值失败（{why}），订单仍待人工处理");
-                    orders::record_event(
-                        &mut tx,
-                        order.id,
-                        Some(status),
-                        status,
-                        ACTOR,
-                        Some(&note),
-                    )
-                    .await?;
+                    orders::record_event(tx, order.id, Some(status), status, ACTOR, Some(&note))
+                        .await?;
                     Applied::Failed
                 }
                 _ => Applied::Failed,
@@ -324,21 +341,23 @@ pub async fn apply(
         }
         Report::Pending { .. } | Report::NotFound | Report::Unknown(_) => {
             if source == Source::Callback {
-                set_row(row.status_static(), true).execute(&mut *tx).await?;
+                set_row(row.status_static(), true)
+                    .execute(&mut **tx)
+                    .await?;
                 Applied::Pending
             } else if status != OrderStatus::Processing {
                 // Someone else settled the order: stop polling.
-                set_row("unknown", false).execute(&mut *tx).await?;
+                set_row("unknown", false).execute(&mut **tx).await?;
                 Applied::Pending
             } else if row.past_deadline != 0 {
-                set_row("unknown", false).execute(&mut *tx).await?;
+                set_row("unknown", false).execute(&mut **tx).await?;
                 let note = format!(
                     "供应商「{name}」在 {} 秒内未返回最终结果，转人工处理：请先在供应商后台核实订单 {} 的状态，避免重复充值",
                     ctx.suppliers.deadline.as_secs(),
                     order.order_no
                 );
                 orders::transition(
-                    &mut tx,
+                    tx,
                     order.id,
                     status,
                     OrderStatus::AwaitingManual,
@@ -348,7 +367,7 @@ pub async fn apply(
                 .await?;
                 Applied::TimedOut
             } else {
-                set_row("submitted", true).execute(&mut *tx).await?;
+                set_row("submitted", true).execute(&mut **tx).await?;
                 let wait = ctx.suppliers.backoff(row.poll_count);
                 sqlx::query(
                     "UPDATE supplier_orders SET poll_count = poll_count + 1,
@@ -358,19 +377,12 @@ pub async fn apply(
                 )
                 .bind(wait.as_micros() as i64)
                 .bind(so_id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 Applied::Pending
             }
         }
     };
-    tx.commit().await?;
-    if matches!(applied, Applied::Succeeded | Applied::Failed) {
-        ctx.outbox.notify();
-    }
-    if applied == Applied::FailedOver {
-        ctx.suppliers.wake.notify_one();
-    }
     Ok(applied)
 }
 

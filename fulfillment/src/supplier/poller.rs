@@ -10,8 +10,11 @@ use common::db::suppliers::{self, SupplierRow};
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
+use common::db::Tx;
+use common::domain::OrderStatus;
+
 use super::protocol::{self, Report};
-use super::{Source, apply, cut};
+use super::{Source, applied_committed, apply, apply_in, cut};
 use crate::Fulfiller;
 
 /// Rows claimed per round.
@@ -136,15 +139,16 @@ async fn work_row(ctx: &Fulfiller, row: Claimed) -> anyhow::Result<()> {
                 None,
             )
         } else {
-            submit(&call, &order).await?
+            return submit_locked(&call, row.id).await;
         }
     } else {
-        match call
+        let (report, raw, attempt) = call
             .post("query", query_body(&supplier, &order.order_no))
-            .await
-        {
-            (Report::NotFound, _) if !past => submit(&call, &order).await?,
-            other => other,
+            .await;
+        attempt.record(&ctx.db).await;
+        match report {
+            Report::NotFound if !past => return submit_locked(&call, row.id).await,
+            other => (other, raw),
         }
     };
     let applied = apply(ctx, row.id, &report, raw.as_deref(), Source::Poll).await?;
@@ -155,6 +159,40 @@ async fn work_row(ctx: &Fulfiller, row: Claimed) -> anyhow::Result<()> {
         ?applied,
         "supplier answer recorded"
     );
+    Ok(())
+}
+
+/// Submits the order to the supplier under the order's row lock, and records the answer in the
+/// same transaction. The order's status is re-checked under that lock first: an order an
+/// operator (or anyone) has settled since it was queued is never sent, and an operator's
+/// manual success or failure waits until the submit and its answer are recorded (and then
+/// sees the supplier holding the order). If the commit fails after the call, the row stays
+/// `submitted` and is queried after its lease, never blindly submitted elsewhere.
+async fn submit_locked(call: &Call<'_>, so_id: u64) -> anyhow::Result<()> {
+    let ctx = call.ctx;
+    // Each submit holds a pooled connection for up to the supplier's timeout: only a few at a
+    // time, so the consumers keep connections.
+    let _slot = ctx.suppliers.submit_slots.acquire().await?;
+    let mut tx = ctx.db.begin().await?;
+    let Some(order) = common::db::orders::lock(&mut tx, call.order_id).await? else {
+        anyhow::bail!("order {} is gone", call.order_id);
+    };
+    let applied = if order.status()? != OrderStatus::Processing {
+        tracing::info!(
+            order_id = order.id,
+            status = order.status,
+            "order settled before its submit; nothing sent to the supplier"
+        );
+        let report = Report::Unknown("order is no longer processing".into());
+        apply_in(ctx, &mut tx, so_id, &report, None, Source::Poll).await?
+    } else {
+        let (report, raw, attempt) = submit(call, &order, &mut tx).await?;
+        attempt.record(&mut *tx).await;
+        apply_in(ctx, &mut tx, so_id, &report, raw.as_deref(), Source::Poll).await?
+    };
+    tx.commit().await?;
+    applied_committed(ctx, applied);
+    tracing::debug!(order_id = order.id, ?applied, "supplier submit recorded");
     Ok(())
 }
 
@@ -173,9 +211,10 @@ fn query_body(supplier: &SupplierRow, order_no: &str) -> Map<String, Value> {
 async fn submit(
     call: &Call<'_>,
     order: &common::db::orders::OrderRow,
-) -> anyhow::Result<(Report, Option<String>)> {
+    tx: &mut Tx,
+) -> anyhow::Result<(Report, Option<String>, Attempt)> {
     let product_id = order.product_id.unwrap_or_default();
-    let Some(link) = suppliers::link(&call.ctx.db, product_id, call.supplier.id).await? else {
+    let Some(link) = suppliers::link(&mut **tx, product_id, call.supplier.id).await? else {
         // Unlinked since the row was queued: nothing was sent, so trying the next one is safe.
         return Ok((
             Report::Failed {
@@ -183,11 +222,12 @@ async fn submit(
                 reason: Some("商品已不再关联该供应商".into()),
             },
             None,
+            Attempt::none(),
         ));
     };
     let face: Option<i64> = sqlx::query_scalar("SELECT face_value_fen FROM products WHERE id = ?")
         .bind(product_id)
-        .fetch_optional(&call.ctx.db)
+        .fetch_optional(&mut **tx)
         .await?
         .flatten();
     let mut m = Map::new();
@@ -220,12 +260,17 @@ struct Call<'a> {
 }
 
 impl Call<'_> {
-    /// Signs and posts one message; every call is logged in `callback_attempts`.
-    async fn post(&self, path: &str, body: Map<String, Value>) -> (Report, Option<String>) {
+    /// Signs and posts one message; the caller records the returned [`Attempt`] in
+    /// `callback_attempts` (every call is logged).
+    async fn post(
+        &self,
+        path: &str,
+        body: Map<String, Value>,
+    ) -> (Report, Option<String>, Attempt) {
         let url = format!("{}/{path}", self.supplier.base_url.trim_end_matches('/'));
         let body = match protocol::signed(body, self.secret) {
             Ok(b) => b,
-            Err(e) => return (Report::Unknown(e), None),
+            Err(e) => return (Report::Unknown(e), None, Attempt::none()),
         };
         let request = Value::Object(body).to_string();
         let started = Instant::now();
@@ -270,26 +315,6 @@ impl Call<'_> {
             }
         };
         let duration_ms = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
-        let logged = sqlx::query(
-            "INSERT INTO callback_attempts (order_id, target, attempt_no, url, request_body, http_status,
-                 response_body, duration_ms, outcome, error)
-             SELECT ?, 'supplier', COALESCE(MAX(attempt_no), 0) + 1, ?, ?, ?, ?, ?, ?, ?
-             FROM callback_attempts WHERE order_id = ? AND target = 'supplier'",
-        )
-        .bind(self.order_id)
-        .bind(&url)
-        .bind(&request)
-        .bind(http_status)
-        .bind(text.as_deref().map(cut))
-        .bind(duration_ms)
-        .bind(report.outcome())
-        .bind(error.as_deref().map(|e| e.chars().take(500).collect::<String>()))
-        .bind(self.order_id)
-        .execute(&self.ctx.db)
-        .await;
-        if let Err(e) = logged {
-            tracing::warn!(error = %e, "could not log the supplier call");
-        }
         tracing::info!(
             order_id = self.order_id,
             supplier_id = self.supplier.id,
@@ -299,7 +324,62 @@ impl Call<'_> {
             outcome = report.outcome(),
             "supplier call"
         );
-        (report, text)
+        let attempt = Attempt(Some(AttemptRow {
+            order_id: self.order_id,
+            url,
+            request,
+            http_status,
+            response: text.as_deref().map(cut),
+            duration_ms,
+            outcome: report.outcome(),
+            error: error.map(|e| e.chars().take(500).collect()),
+        }));
+        (report, text, attempt)
+    }
+}
+
+/// A supplier call to log in `callback_attempts` (none when nothing was sent).
+struct Attempt(Option<AttemptRow>);
+
+struct AttemptRow {
+    order_id: u64,
+    url: String,
+    request: String,
+    http_status: Option<u16>,
+    response: Option<String>,
+    duration_ms: i32,
+    outcome: &'static str,
+    error: Option<String>,
+}
+
+impl Attempt {
+    fn none() -> Attempt {
+        Attempt(None)
+    }
+
+    /// Writes the row; a failure is only logged (the call itself already happened).
+    async fn record(&self, ex: impl sqlx::MySqlExecutor<'_>) {
+        let Some(a) = &self.0 else { return };
+        let logged = sqlx::query(
+            "INSERT INTO callback_attempts (order_id, target, attempt_no, url, request_body, http_status,
+                 response_body, duration_ms, outcome, error)
+             SELECT ?, 'supplier', COALESCE(MAX(attempt_no), 0) + 1, ?, ?, ?, ?, ?, ?, ?
+             FROM callback_attempts WHERE order_id = ? AND target = 'supplier'",
+        )
+        .bind(a.order_id)
+        .bind(&a.url)
+        .bind(&a.request)
+        .bind(a.http_status)
+        .bind(&a.response)
+        .bind(a.duration_ms)
+        .bind(a.outcome)
+        .bind(&a.error)
+        .bind(a.order_id)
+        .execute(ex)
+        .await;
+        if let Err(e) = logged {
+            tracing::warn!(error = %e, "could not log the supplier call");
+        }
     }
 }
 

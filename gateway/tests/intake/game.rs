@@ -433,3 +433,27 @@ async fn tolerant_parsing_gbk_plus_as_space_json_body_query_string() {
     assert_eq!(app.count("orders").await, 3);
     app.stop().await;
 }
+
+/// A missing or zero price never turns the price check off: an enabled product without a price
+/// above zero (as data from before the price became required could have it) sells at no price,
+/// so its orders are refused with the price code and nothing is stored.
+#[tokio::test]
+async fn an_unpriced_product_sells_at_no_price() {
+    let app = App::start().await;
+    for price in [None, Some(0_i64)] {
+        sqlx::query("UPDATE products SET price_fen = ?, enabled = 1 WHERE name = '点卡50'")
+            .bind(price)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        for (no, total) in [("801", "0"), ("802", "50"), ("803", "0.01")] {
+            let req = request(&format!(
+                r#"{{"orderId":"{no}","buyNum":1,"skuId":"20001","totalPrice":"{total}"}}"#
+            ));
+            let a = call(&app, "cardOrder", &req).await;
+            assert_eq!(a.ret_code, RetCode::PriceMismatch, "{price:?} {total}");
+        }
+    }
+    assert_eq!(app.count("orders").await, 0);
+    app.stop().await;
+}

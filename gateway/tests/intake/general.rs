@@ -37,14 +37,15 @@ fn doc_example() -> Vec<(String, String)> {
     f
 }
 
-/// A card-goods beginDistill for `ware_no`, freshly signed.
+/// A card-goods beginDistill for `ware_no`, freshly signed, at 点卡50's price (50.00 a unit).
 fn card_request(jd_order_no: &str, ware_no: &str, quantity: &str) -> Vec<(String, String)> {
+    let total = (5000 * quantity.parse::<i64>().unwrap_or(1)).to_string();
     proto::sign_form(
         &pairs(&[
             ("wareNo", ware_no),
             ("quantity", quantity),
             ("jdOrderNo", jd_order_no),
-            ("totalPrice", "5000"),
+            ("totalPrice", &total),
             ("payTime", "20240101120000"),
             ("notifyUrl", "https://vtpnotify.jd.com/vtp"),
             ("vendorId", "1201"),

@@ -159,13 +159,13 @@ async fn seed(pool: &Pool) {
             "话费直充100",
             FulfilmentMode::DirectManual,
             vec![(Platform::JdGeneral, "45001")],
-            None,
+            Some(10000),
         ),
         (
             "点卡50",
             FulfilmentMode::Card,
             vec![(Platform::JdGeneral, "45002"), (Platform::JdGame, "20001")],
-            None,
+            Some(5000),
         ),
         (
             "游戏直充",
@@ -177,7 +177,7 @@ async fn seed(pool: &Pool) {
             "停售商品",
             FulfilmentMode::Card,
             vec![(Platform::JdGeneral, "45009"), (Platform::JdGame, "20009")],
-            None,
+            Some(100),
         ),
     ] {
         products::insert(

@@ -78,7 +78,7 @@ async fn scenario(orders: usize, products: usize) -> Run {
                 name: format!("bench-{p}"),
                 mode: FulfilmentMode::Card,
                 face_value_fen: None,
-                price_fen: None,
+                price_fen: Some(100),
                 low_stock_threshold: Some(5),
                 skus: vec![(Platform::JdGame, format!("b{p}"))],
             },

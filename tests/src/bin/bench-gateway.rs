@@ -314,7 +314,7 @@ async fn seed(pool: &common::db::Pool) {
             name: "bench-card".into(),
             mode: FulfilmentMode::Card,
             face_value_fen: Some(5000),
-            price_fen: None,
+            price_fen: Some(5000),
             low_stock_threshold: None,
             skus: vec![
                 (Platform::JdGeneral, "45002".into()),

@@ -260,6 +260,8 @@ async fn provisioning_commands() {
             "jd-game:10022039398",
             "--face-value-fen",
             "5000",
+            "--price-fen",
+            "4900",
             "--low-stock",
             "3",
         ],
@@ -276,9 +278,29 @@ async fn provisioning_commands() {
             "direct-manual",
             "--sku",
             "jd-game:200",
+            "--price-fen",
+            "1000",
         ],
         None,
     ));
+    // A price is required, and must be above zero: no price is never "any price".
+    for price in [None, Some("0"), Some("-5")] {
+        let mut args = vec![
+            "product",
+            "add",
+            "--name",
+            "无价",
+            "--mode",
+            "card",
+            "--sku",
+            "jd-game:201",
+        ];
+        if let Some(p) = price {
+            args.extend(["--price-fen", p]);
+        }
+        let refused = admin(s, &args, None);
+        assert_ne!(refused.code, 0, "{price:?}");
+    }
     let dup_sku = admin(
         s,
         &[
@@ -290,6 +312,8 @@ async fn provisioning_commands() {
             "card",
             "--sku",
             "jd-general:45001",
+            "--price-fen",
+            "100",
         ],
         None,
     );
@@ -297,7 +321,16 @@ async fn provisioning_commands() {
     let bad_sku = admin(
         s,
         &[
-            "product", "add", "--name", "other", "--mode", "card", "--sku", "45001",
+            "product",
+            "add",
+            "--name",
+            "other",
+            "--mode",
+            "card",
+            "--sku",
+            "45001",
+            "--price-fen",
+            "100",
         ],
         None,
     );
@@ -388,6 +421,8 @@ async fn provisioning_commands() {
             "direct-supplier",
             "--sku",
             "jd-game:300",
+            "--price-fen",
+            "1000",
         ],
         None,
     ));

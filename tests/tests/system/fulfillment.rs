@@ -23,7 +23,7 @@ async fn product(
             name: name.into(),
             mode: FulfilmentMode::Card,
             face_value_fen: None,
-            price_fen: None,
+            price_fen: Some(100),
             low_stock_threshold: threshold,
             skus: vec![(Platform::JdGame, format!("sku-{name}"))],
         },
@@ -629,5 +629,153 @@ async fn low_stock_alerts_once_per_dip_and_posts_to_the_webhook() {
     assert!(body.contains("库存预警"), "{body}");
     assert!(rx.try_recv().is_err(), "one webhook message per dip");
     proc_.terminate().await;
+    stage.cleanup().await;
+}
+
+/// Cards are good through their expiry day in Beijing (UTC+8), not in the database session's
+/// UTC, whose date lags Beijing's from 16:00 to 24:00 UTC: a card that expired yesterday in
+/// Beijing is never sold, one expiring today in Beijing is. Expiry dates are built from the
+/// computed Beijing date, so the test means the same at any hour.
+#[tokio::test]
+async fn card_expiry_counts_in_beijing_days() {
+    let stage = Stage::new().await;
+    let shop = shop(&stage.pool).await;
+    let p = product(&stage.pool, "E", "fail", 0, None).await;
+    cards(&stage.pool, p, "E", 3).await;
+    let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM cards WHERE product_id = ? ORDER BY id")
+        .bind(p)
+        .fetch_all(&stage.pool)
+        .await
+        .unwrap();
+    let today = common::domain::beijing_today();
+    let day = chrono::Days::new(1);
+    let expiries = [today - day, today, today + day];
+    for (id, expires) in ids.iter().zip(expiries) {
+        sqlx::query("UPDATE cards SET expires_at = ? WHERE id = ?")
+            .bind(expires)
+            .bind(id)
+            .execute(&stage.pool)
+            .await
+            .unwrap();
+    }
+    // The picking query takes the Beijing date as a parameter: a day ahead of the session's
+    // UTC date (as from 16:00 to 24:00 UTC), today's card is no longer sellable either.
+    let mut tx = stage.pool.begin().await.unwrap();
+    let pick = common::db::cards::pick_available(&mut tx, p, 10, today)
+        .await
+        .unwrap();
+    assert_eq!(pick, ids[1..]);
+    let pick = common::db::cards::pick_available(&mut tx, p, 10, today + day)
+        .await
+        .unwrap();
+    assert_eq!(pick, ids[2..]);
+    tx.rollback().await.unwrap();
+    // preCheck's count agrees with the pick.
+    assert_eq!(
+        common::db::cards::available_at_least(&stage.pool, p, 10)
+            .await
+            .unwrap(),
+        2
+    );
+
+    // Through the real process: three orders of one card; two get today's and tomorrow's
+    // cards, the third finds no sellable stock. Yesterday's card stays unsold.
+    let o = orders(&stage.pool, shop, p, 700, &[1, 1, 1]).await;
+    publish(&stage.prefix, &o, 1).await;
+    let mut proc_ = Proc::spawn("fulfillment", &stage.env());
+    proc_.wait_ready(Duration::from_secs(30)).await;
+    wait_until(
+        &stage.pool,
+        "SELECT COUNT(*) FROM orders WHERE status IN ('succeeded', 'failed')",
+        3,
+        Duration::from_secs(20),
+    )
+    .await;
+    let sold: Vec<u64> =
+        sqlx::query_scalar("SELECT id FROM cards WHERE status = 'sold' ORDER BY id")
+            .fetch_all(&stage.pool)
+            .await
+            .unwrap();
+    assert_eq!(sold, ids[1..], "yesterday's card (in Beijing) was sold");
+    let failed: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT status, failure_code FROM orders WHERE status = 'failed'")
+            .fetch_all(&stage.pool)
+            .await
+            .unwrap();
+    assert_eq!(failed, vec![("failed".into(), Some("out_of_stock".into()))]);
+    proc_.terminate();
+    stage.cleanup().await;
+}
+
+/// The order's stored kind decides the path, not the product's mode now: a card order whose
+/// product became direct, and a direct order whose product became card (with cards in stock),
+/// both wait for an operator with a reason, and no card leaves the stock.
+#[tokio::test]
+async fn an_order_is_fulfilled_as_what_it_is_not_as_its_product_is_now() {
+    let stage = Stage::new().await;
+    let shop = shop(&stage.pool).await;
+    let was_card = product(&stage.pool, "WasCard", "fail", 0, None).await;
+    let now_card = product(&stage.pool, "NowCard", "fail", 0, None).await;
+    cards(&stage.pool, was_card, "A", 2).await;
+    cards(&stage.pool, now_card, "B", 2).await;
+    // A card order of a product switched to direct charge since.
+    let card_order = orders(&stage.pool, shop, was_card, 800, &[1]).await;
+    sqlx::query("UPDATE products SET mode = 'direct_manual' WHERE id = ?")
+        .bind(was_card)
+        .execute(&stage.pool)
+        .await
+        .unwrap();
+    // A direct order of a product that is a card product now.
+    let direct_order = orders(&stage.pool, shop, now_card, 900, &[1]).await;
+    sqlx::query("UPDATE orders SET order_kind = 'direct', recharge_account = 'acc' WHERE id = ?")
+        .bind(direct_order[0])
+        .execute(&stage.pool)
+        .await
+        .unwrap();
+    let all = [card_order[0], direct_order[0]];
+    publish(&stage.prefix, &all, 2).await;
+    let mut p = Proc::spawn("fulfillment", &stage.env());
+    p.wait_ready(Duration::from_secs(30)).await;
+    wait_until(
+        &stage.pool,
+        "SELECT COUNT(*) FROM orders WHERE status = 'awaiting_manual'",
+        2,
+        Duration::from_secs(20),
+    )
+    .await;
+    for (id, want) in [
+        (
+            card_order[0],
+            "订单为卡密订单，但商品「WasCard」现为人工直充模式",
+        ),
+        (
+            direct_order[0],
+            "订单为直充订单，但商品「NowCard」现为卡密模式",
+        ),
+    ] {
+        let notes: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT to_status, note FROM order_events WHERE order_id = ? ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&stage.pool)
+        .await
+        .unwrap();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(notes[0].0, "awaiting_manual");
+        let note = notes[0].1.clone().unwrap_or_default();
+        assert!(note.starts_with(want), "{note}");
+        assert!(note.contains("请人工处理"), "{note}");
+    }
+    let sold: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cards WHERE status <> 'available'")
+        .fetch_one(&stage.pool)
+        .await
+        .unwrap();
+    assert_eq!(sold, 0, "no card left the stock");
+    let supplier_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM supplier_orders")
+        .fetch_one(&stage.pool)
+        .await
+        .unwrap();
+    assert_eq!(supplier_rows, 0);
+    p.terminate();
     stage.cleanup().await;
 }

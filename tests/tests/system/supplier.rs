@@ -298,7 +298,7 @@ async fn product(pool: &Pool, name: &str) -> u64 {
             name: name.into(),
             mode: FulfilmentMode::DirectSupplier,
             face_value_fen: Some(10000),
-            price_fen: None,
+            price_fen: Some(10000),
             low_stock_threshold: None,
             skus: vec![(Platform::JdGame, format!("sku-{name}"))],
         },
@@ -764,5 +764,118 @@ async fn crash_between_submit_and_recording_leads_to_a_query_not_a_resubmit() {
         supplier_rows(pool, n1).await,
         vec![(sa, "succeeded".into(), 0)]
     );
+    setup.finish().await;
+}
+
+/// An operator's manual result and the supplier submit never race: the submit re-checks the
+/// order under its row lock. Here an operator holds the order (as the admin's 手动失败 does,
+/// `orders::lock`) while the poller claims the order's due row; the poller must wait for that
+/// lock rather than submit from a stale read, and once the operator has failed the order (JD
+/// refunds), nothing is ever sent to the supplier.
+#[tokio::test]
+async fn an_order_finished_by_an_operator_before_submit_is_never_submitted() {
+    let a = Fake::start("MA", "secret-a", Behaviour::Succeed { after: 0 }).await;
+    let ids = Arc::new(Mutex::new(0));
+    let ids2 = ids.clone();
+    let fa = a.clone();
+    let setup = Setup::start(&[], async move |pool: &Pool| {
+        let p = product(pool, "P").await;
+        let sa = supplier(pool, "A", &fa).await;
+        link(pool, p, sa, 1).await;
+        let shop: u64 = sqlx::query_scalar("SELECT id FROM shops LIMIT 1")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        // Queued for the supplier (processing, its row pending) but not due yet.
+        let id = sqlx::query(
+            "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id, sku,
+                quantity, total_price_fen, recharge_account, status)
+             VALUES ('K1', 'jd_game', ?, 'K1', 'direct', ?, 'x', 1, 10000, 'acc', 'processing')",
+        )
+        .bind(shop)
+        .bind(p)
+        .execute(pool)
+        .await
+        .unwrap()
+        .last_insert_id();
+        sqlx::query(
+            "INSERT INTO supplier_orders (order_id, supplier_id, status, next_poll_at, deadline_at)
+             VALUES (?, ?, 'pending', NOW(3) + INTERVAL 1 HOUR, NOW(3) + INTERVAL 600 SECOND)",
+        )
+        .bind(id)
+        .bind(sa)
+        .execute(pool)
+        .await
+        .unwrap();
+        *ids2.lock().unwrap() = id;
+    })
+    .await;
+    let order = *ids.lock().unwrap();
+    let pool = setup.pool();
+
+    // The operator's transaction takes the order's lock.
+    let mut operator = pool.begin().await.unwrap();
+    let locked = common::db::orders::lock(&mut operator, order)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(locked.status, "processing");
+    // The row falls due; the poller claims it.
+    sqlx::query("UPDATE supplier_orders SET next_poll_at = NOW(3) WHERE order_id = ?")
+        .bind(order)
+        .execute(pool)
+        .await
+        .unwrap();
+    // Either the poller now waits for the order's lock (statement of this database's
+    // connections, visible to the same user), or it sent the recharge from a stale read.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST
+             WHERE DB = DATABASE() AND ID <> CONNECTION_ID()
+               AND INFO LIKE '%FROM orders WHERE id = ? FOR UPDATE%'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting > 0 || a.paths().iter().any(|p| p == "recharge") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the poller neither waited for the order nor submitted it"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // 手动失败: the order fails (JD will refund).
+    common::db::orders::finish_failed(
+        &mut operator,
+        order,
+        common::domain::OrderStatus::Processing,
+        Platform::JdGame,
+        common::domain::FailureReason::UpstreamFailed,
+        "人工处理：充值失败",
+        "operator:test",
+    )
+    .await
+    .unwrap();
+    operator.commit().await.unwrap();
+
+    // The poller finds the order settled and closes the row without calling the supplier.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while supplier_rows(pool, order).await[0].1 == "submitted"
+        || supplier_rows(pool, order).await[0].1 == "pending"
+    {
+        assert!(tokio::time::Instant::now() < deadline, "row still open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(supplier_rows(pool, order).await[0].1, "unknown");
+    assert_eq!(status_of(pool, order).await, "failed");
+    assert!(
+        !a.paths().iter().any(|p| p == "recharge"),
+        "a failed (refunded) order was submitted: {:?}",
+        a.paths()
+    );
+    assert_eq!(a.recharges(), 0);
     setup.finish().await;
 }

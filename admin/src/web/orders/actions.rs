@@ -21,7 +21,7 @@ use common::domain::card_import::{self, CardLine};
 use common::domain::{FailureReason, FulfilmentMode, OrderStatus, Platform};
 use common::mq::{Event, EventType};
 
-use super::detail::live_supplier_orders;
+use super::detail::{live_supplier_orders, supplier_has_it};
 use super::{order_id, order_url, status_label};
 use crate::web::auth::{CurrentUser, Operator};
 use crate::web::page::{redirect_error, redirect_ok};
@@ -190,6 +190,26 @@ fn order_error(e: OrderError) -> WebError {
     }
 }
 
+/// Manual success or failure of a `processing` order a supplier holds (submitted, answer not
+/// in yet) is refused: succeeding could charge twice, failing makes JD refund an order the
+/// supplier may still recharge. Checked under the order's lock, which the supplier submit also
+/// takes (fulfillment's `submit_locked`), so the two never cross.
+async fn supplier_refusal(
+    tx: &mut Tx,
+    back: &str,
+    order: &orders::OrderRow,
+    status: OrderStatus,
+) -> WebResult<Option<Response>> {
+    if status != OrderStatus::Processing || !supplier_has_it(&mut **tx, order.id).await? {
+        return Ok(None);
+    }
+    Ok(Some(redirect_error(
+        back,
+        "供应商正在处理该订单（已提交，结果未定）：为避免重复充值或退款后仍被充值，现在不能手动成功或失败。\
+         请等待供应商的结果；超过供应商处理时限后订单会转为“等待人工”，届时先到供应商后台核实再操作。",
+    )))
+}
+
 fn final_refusal(back: &str, status: OrderStatus) -> Response {
     redirect_error(
         back,
@@ -226,6 +246,9 @@ pub async fn succeed(
     let back = order_url(order.id);
     if status.is_final() {
         return Ok(final_refusal(&back, status));
+    }
+    if let Some(r) = supplier_refusal(&mut tx, &back, &order, status).await? {
+        return Ok(r);
     }
     let note = form.text("note", NOTE_MAX_CHARS);
     let (event_note, detail) = if order.order_kind == "card" {
@@ -433,6 +456,9 @@ pub async fn fail(
     let back = order_url(order.id);
     if status.is_final() {
         return Ok(final_refusal(&back, status));
+    }
+    if let Some(r) = supplier_refusal(&mut tx, &back, &order, status).await? {
+        return Ok(r);
     }
     let Ok(reason) = form.get("reason").parse::<FailureReason>() else {
         return Ok(redirect_error(&back, "请选择失败原因。"));

@@ -88,6 +88,21 @@ pub(super) async fn live_supplier_orders(
     .await
 }
 
+/// Whether a supplier holds `order_id` right now: a `processing` order with a row the poller
+/// has claimed (`submitted`), whose answer is not recorded yet.
+pub(super) async fn supplier_has_it(
+    ex: impl sqlx::MySqlExecutor<'_>,
+    order_id: u64,
+) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM supplier_orders WHERE order_id = ? AND status = 'submitted'",
+    )
+    .bind(order_id)
+    .fetch_one(ex)
+    .await?;
+    Ok(n > 0)
+}
+
 struct Field {
     label: &'static str,
     value: String,

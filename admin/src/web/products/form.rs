@@ -111,6 +111,8 @@ impl ProductForm {
             .map_err(|_| "请选择履约方式（卡密 / 人工直充 / 供应商直充）。".to_owned())?;
         let face_value_fen = yuan("面值", &self.face_value)?;
         let price_fen = yuan("单价", &self.price)?;
+        common::db::products::check_price(self.enabled, price_fen)
+            .map_err(|e| e.message_zh().unwrap_or_default())?;
         let low_stock_threshold = if self.low_stock.is_empty() {
             None
         } else {

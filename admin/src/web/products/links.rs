@@ -34,9 +34,17 @@ pub async fn set_enabled(
     };
     let word = if enabled { "启用" } else { "停用" };
     let mut tx = state.db.begin().await?;
-    if !products::set_enabled(&mut *tx, id, enabled).await? {
-        tx.rollback().await?;
-        return Ok(redirect_ok(&back, format!("商品已是{word}状态。")));
+    match products::set_enabled(&mut tx, id, enabled).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tx.rollback().await?;
+            return Ok(redirect_ok(&back, format!("商品已是{word}状态。")));
+        }
+        Err(products::ProductError::Db(e)) => return Err(e.into()),
+        Err(e) => {
+            tx.rollback().await?;
+            return Ok(redirect_error(&back, e.message_zh().unwrap_or_default()));
+        }
     }
     user.audit(
         &mut *tx,

@@ -18,7 +18,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use common::db::products::{self, ProductFields, ProductRow};
+use common::db::products::{self, ProductError, ProductFields, ProductRow};
 use common::domain::{Fen, FulfilmentMode, Platform};
 
 use self::form::{POLICIES, ProductForm, changes, mode_label, policy_label};
@@ -144,7 +144,7 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> WebResult<Res
                 price: p
                     .price_fen
                     .map(|f| Fen(f).to_yuan_string())
-                    .unwrap_or_else(|| "不检查".into()),
+                    .unwrap_or_else(|| "未设置（不接单）".into()),
                 stock: stock
                     .map(|s| page::thousands(s.available.max(0) as u64))
                     .unwrap_or_else(|| "—".into()),
@@ -237,11 +237,12 @@ async fn create(
     let mut tx = state.db.begin().await?;
     let id = match products::create(&mut *tx, &fields).await {
         Ok(id) => id,
-        Err(e) if common::db::is_unique_violation(&e) => {
+        Err(ProductError::Db(e)) if common::db::is_unique_violation(&e) => {
             let msg = format!("商品名称「{}」已存在，请换一个名称。", fields.name);
             return new_page(&user, form, Some(msg));
         }
-        Err(e) => return Err(e.into()),
+        Err(ProductError::Db(e)) => return Err(e.into()),
+        Err(e) => return new_page(&user, form, e.message_zh()),
     };
     user.audit(
         &mut *tx,
@@ -458,9 +459,9 @@ async fn update(
         tx.rollback().await?;
         return Ok(redirect_ok(&product_url(id), "没有修改。"));
     }
-    match products::update(&mut *tx, id, &fields).await {
+    match products::update(&mut tx, id, &fields).await {
         Ok(_) => {}
-        Err(e) if common::db::is_unique_violation(&e) => {
+        Err(ProductError::Db(e)) if common::db::is_unique_violation(&e) => {
             tx.rollback().await?;
             let msg = format!(
                 "商品名称「{}」已被其他商品使用，请换一个名称。",
@@ -468,7 +469,11 @@ async fn update(
             );
             return edit_page(&state, &user, &current, form, Some(msg)).await;
         }
-        Err(e) => return Err(e.into()),
+        Err(ProductError::Db(e)) => return Err(e.into()),
+        Err(e) => {
+            tx.rollback().await?;
+            return edit_page(&state, &user, &current, form, e.message_zh()).await;
+        }
     }
     user.audit(
         &mut *tx,
