@@ -703,7 +703,7 @@ async fn card_expiry_counts_in_beijing_days() {
             .await
             .unwrap();
     assert_eq!(failed, vec![("failed".into(), Some("out_of_stock".into()))]);
-    proc_.terminate();
+    proc_.terminate().await;
     stage.cleanup().await;
 }
 
@@ -776,6 +776,6 @@ async fn an_order_is_fulfilled_as_what_it_is_not_as_its_product_is_now() {
         .await
         .unwrap();
     assert_eq!(supplier_rows, 0);
-    p.terminate();
+    p.terminate().await;
     stage.cleanup().await;
 }
