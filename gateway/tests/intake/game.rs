@@ -433,3 +433,33 @@ async fn tolerant_parsing_gbk_plus_as_space_json_body_query_string() {
     assert_eq!(app.count("orders").await, 3);
     app.stop().await;
 }
+
+/// A succeeded card order holding fewer cards than `buyNum`: cardQuery answers in progress
+/// (100, orderStatus 1, no cards) and a repeated cardOrder answers 100 without data.
+#[tokio::test]
+async fn wrong_card_count_is_answered_in_progress_not_success() {
+    let app = App::start().await;
+    let order = r#"{"orderId":"301189719001","buyNum":2,"skuId":"20001","brandId":"1","totalPrice":"100.00","sourceType":0}"#;
+    call(&app, "cardOrder", &request(order)).await;
+    let id = order_id(&app.pool, "301189719001").await;
+    succeed_with_cards(&app.pool, id, &[("C1", "P1", None)]).await;
+    let a = call(&app, "cardQuery", &request(r#"{"orderId":"301189719001"}"#)).await;
+    assert_eq!(a.ret_code, RetCode::Success);
+    let d = data_json(&a);
+    assert_eq!(d["orderStatus"].as_i64(), Some(1), "{d}");
+    assert!(d.get("cardinfos").is_none(), "{d}");
+    let again = call(&app, "cardOrder", &request(order)).await;
+    assert_eq!(
+        (again.ret_code, again.data.as_deref()),
+        (RetCode::Success, None)
+    );
+    let notes: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM order_events WHERE order_id = ? AND note LIKE '卡密数量异常%'",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(notes, 1);
+    app.stop().await;
+}

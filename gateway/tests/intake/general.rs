@@ -354,3 +354,36 @@ async fn ip_allow_list_and_key_changes_apply_without_restart() {
     );
     app.stop().await;
 }
+
+/// A succeeded card order holding fewer cards than its quantity is never answered as a success:
+/// findDistill and a repeated beginDistill say "in progress" (JDO_201 / 3) and the alert is on
+/// the order's timeline once.
+#[tokio::test]
+async fn wrong_card_count_is_answered_in_progress_not_success() {
+    let app = App::start().await;
+    answer(&app, BEGIN, &card_request("40101", "45002", "2")).await;
+    let id = order_id(&app.pool, "40101").await;
+    succeed_with_cards(&app.pool, id, &[("CARD0101", "PWD-0101", None)]).await;
+    let find = proto::sign_form(
+        &pairs(&[("jdOrderNo", "40101"), ("timestamp", "20210207170426")]),
+        GENERAL_KEY,
+    );
+    for a in [
+        answer(&app, FIND, &find).await,
+        answer(&app, BEGIN, &card_request("40101", "45002", "2")).await,
+    ] {
+        assert_eq!(
+            (a.code, a.produce_status, a.product.as_deref()),
+            (ProduceCode::InProgress, ProduceStatus::InProgress, None)
+        );
+    }
+    let notes: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM order_events WHERE order_id = ? AND note LIKE '卡密数量异常%'",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(notes, 1);
+    app.stop().await;
+}
