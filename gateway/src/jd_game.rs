@@ -115,8 +115,10 @@ async fn authenticate(
         ));
     }
     if !intake::timestamp_fresh(gw, &params.timestamp) {
+        // An authentication failure like a bad sign, and a retry code like it (106): a clock
+        // skew must make JD ask again, never refund (104 would).
         return Err(Reply::ok(
-            GameAnswer::error_with_message(RetCode::InvalidParams, "timestamp 超出允许的时间范围"),
+            GameAnswer::error_with_message(RetCode::SignFailed, "timestamp 超出允许的时间范围"),
             "stale_timestamp",
             format!(
                 "customerId={} timestamp {} outside the window",

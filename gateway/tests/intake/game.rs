@@ -463,3 +463,31 @@ async fn wrong_card_count_is_answered_in_progress_not_success() {
     assert_eq!(notes, 1);
     app.stop().await;
 }
+
+/// With the timestamp window on, a stale timestamp is answered with a retry code (106), never
+/// 104 (which would make JD refund); a fresh one is accepted.
+#[tokio::test]
+async fn stale_timestamp_answers_a_retry_code() {
+    let app = App::start_with(&[("GATEWAY_TIMESTAMP_WINDOW_SECS", "300")]).await;
+    let order = r#"{"orderId":"301189719101","buyNum":1,"skuId":"20001","totalPrice":50}"#;
+    let a = call(
+        &app,
+        "cardOrder",
+        &request_bytes(order.as_bytes(), "20240101120000"),
+    )
+    .await;
+    assert_eq!(a.ret_code, RetCode::SignFailed, "{a:?}");
+    assert!(a.ret_code.is_retry());
+    assert_eq!(app.count("orders").await, 0);
+    let a = call(
+        &app,
+        "directQuery",
+        &request_bytes(br#"{"orderId":"1"}"#, "20240101120000"),
+    )
+    .await;
+    assert_eq!(a.ret_code, RetCode::SignFailed);
+    let now = common::protocol::beijing_timestamp(chrono::Utc::now());
+    let a = call(&app, "cardOrder", &request_bytes(order.as_bytes(), &now)).await;
+    assert_eq!(a.ret_code, RetCode::Success, "{a:?}");
+    app.stop().await;
+}
