@@ -245,14 +245,18 @@ async fn begin(gw: &Gateway, fields: &[(String, String)], ip: Option<std::net::I
     let req = match BeginDistillRequest::parse(fields) {
         Ok(r) => r,
         Err(e) => {
-            let mut reply = Reply::new(
+            let refused = Reply::new(
                 DistillAnswer::rejected(&e),
-                Some(shop),
+                Some(shop.clone()),
                 "invalid",
                 e.reason.clone(),
             );
-            reply.answer.produce_status = e.produce_status();
-            return reply;
+            // A repeat of an order we hold gets the stored answer even when this copy of the
+            // request does not parse: its refusal would contradict what JD was told before.
+            return match e.jd_order_no {
+                Some(no) => stored_unless_unknown(gw, &shop, no, refused).await,
+                None => refused,
+            };
         }
     };
     let jd = Some(req.jd_order_no);
@@ -340,6 +344,24 @@ async fn refusal_unless_repeat(
     code: ProduceCode,
     reason: &str,
 ) -> Reply {
+    let refused = Reply::refuse(
+        Some(jd_order_no),
+        code,
+        code.suggested_status(),
+        Some(shop.clone()),
+        "refused",
+        reason,
+    );
+    stored_unless_unknown(gw, shop, jd_order_no, refused).await
+}
+
+/// The stored order's answer when `jd_order_no` is an order of `shop`, else `refused`.
+async fn stored_unless_unknown(
+    gw: &Gateway,
+    shop: &Arc<Shop>,
+    jd_order_no: i64,
+    refused: Reply,
+) -> Reply {
     match common::db::orders::find_by_platform_no(
         &gw.infra_db,
         Platform::JdGeneral,
@@ -349,14 +371,7 @@ async fn refusal_unless_repeat(
     .await
     {
         Ok(Some(order)) => stored_answer(gw, shop.clone(), order, "repeat").await,
-        Ok(None) => Reply::refuse(
-            Some(jd_order_no),
-            code,
-            code.suggested_status(),
-            Some(shop.clone()),
-            "refused",
-            reason,
-        ),
+        Ok(None) => refused,
         Err(e) => system_error(
             Some(jd_order_no),
             Some(shop.clone()),
@@ -457,7 +472,7 @@ async fn find(gw: &Gateway, fields: &[(String, String)], ip: Option<std::net::Ip
         Ok(r) => r,
         Err(e) => {
             return Reply::new(
-                DistillAnswer::rejected(&e),
+                DistillAnswer::query_rejected(&e),
                 Some(shop),
                 "invalid",
                 e.reason.clone(),

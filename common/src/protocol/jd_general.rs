@@ -654,6 +654,15 @@ impl DistillAnswer {
         }
     }
 
+    /// The answer to a `findDistill` we could not parse: the code with produceStatus 4, never 2.
+    /// A query that fails to parse says nothing about the order, so it must not refund it.
+    pub fn query_rejected(error: &RequestError) -> DistillAnswer {
+        DistillAnswer {
+            produce_status: ProduceStatus::Exception,
+            ..DistillAnswer::rejected(error)
+        }
+    }
+
     fn non_empty(value: &Option<String>) -> Option<&str> {
         value.as_deref().filter(|v| !v.is_empty())
     }
@@ -1521,5 +1530,26 @@ mod tests {
             CallbackVerdict::Retry { reason } => assert!(reason.contains("<html>502</html>")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_find_distill_that_fails_parsing_is_never_answered_with_a_refund() {
+        // Signed but without timestamp: JDO_303, which a beginDistill pairs with 2.
+        let fields = pairs(&[("jdOrderNo", "10001"), ("sign", "x")]);
+        let e = FindDistillRequest::parse(&fields).unwrap_err();
+        assert_eq!(e.code, ProduceCode::InvalidParams);
+        assert_eq!(
+            DistillAnswer::rejected(&e).produce_status,
+            ProduceStatus::Failed
+        );
+        let a = DistillAnswer::query_rejected(&e);
+        assert_eq!(
+            (a.code, a.jd_order_no, a.produce_status),
+            (
+                ProduceCode::InvalidParams,
+                Some(10001),
+                ProduceStatus::Exception
+            )
+        );
     }
 }

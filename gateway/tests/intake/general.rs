@@ -387,3 +387,46 @@ async fn wrong_card_count_is_answered_in_progress_not_success() {
     assert_eq!(notes, 1);
     app.stop().await;
 }
+
+/// A findDistill that fails parsing answers produceStatus 4 (never 2, a refund); a beginDistill
+/// repeat that fails parsing still gets the stored order's answer.
+#[tokio::test]
+async fn parse_errors_never_refund_a_known_order() {
+    let app = App::start().await;
+    let accepted = answer(&app, BEGIN, &card_request("40201", "45002", "1")).await;
+    // Signed correctly but without timestamp: the request does not parse.
+    let find = proto::sign_form(&pairs(&[("jdOrderNo", "40201")]), GENERAL_KEY);
+    let a = answer(&app, FIND, &find).await;
+    assert_eq!(
+        (a.code, a.produce_status),
+        (ProduceCode::InvalidParams, ProduceStatus::Exception)
+    );
+    // The same order repeated without payTime (signed): the stored answer, not JDO_303 / 2.
+    let mut repeat = card_request("40201", "45002", "1");
+    repeat.retain(|(k, _)| k != "payTime" && k != "sign");
+    let repeat = proto::sign_form(&repeat, GENERAL_KEY);
+    let a = answer(&app, BEGIN, &repeat).await;
+    assert_eq!(
+        (a.code, a.produce_status, a.agent_order_no.clone()),
+        (
+            ProduceCode::InProgress,
+            ProduceStatus::InProgress,
+            accepted.agent_order_no.clone()
+        )
+    );
+    let id = order_id(&app.pool, "40201").await;
+    succeed_with_cards(&app.pool, id, &[("CARD0201", "PWD-0201", None)]).await;
+    let a = answer(&app, BEGIN, &repeat).await;
+    assert_eq!(
+        (a.code, a.produce_status),
+        (ProduceCode::Success, ProduceStatus::Success)
+    );
+    assert!(a.product.is_some());
+    // An unknown order that fails parsing is still refused as before.
+    let mut unknown = card_request("40202", "45002", "1");
+    unknown.retain(|(k, _)| k != "payTime" && k != "sign");
+    let a = answer(&app, BEGIN, &proto::sign_form(&unknown, GENERAL_KEY)).await;
+    assert_eq!(a.code, ProduceCode::InvalidParams);
+    assert_eq!(app.count("orders").await, 1);
+    app.stop().await;
+}
