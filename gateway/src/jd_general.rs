@@ -9,7 +9,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use common::db::orders::{Created, NewOrder};
-use common::domain::{Platform, RechargeAccount};
+use common::domain::{Platform, RechargeAccount, ShopMode};
 use common::protocol::beijing_timestamp;
 use common::protocol::jd_general::{
     self as proto, BeginDistillRequest, DistillAnswer, FindDistillRequest, ProduceCode,
@@ -242,7 +242,9 @@ async fn begin(gw: &Gateway, fields: &[(String, String)], ip: Option<std::net::I
         Ok(shop) => shop,
         Err(reply) => return reply,
     };
-    let req = match BeginDistillRequest::parse(fields) {
+    // A test-mode shop's callbacks go to the self-test platform, not to notifyUrl.
+    let require_notify_url = shop.mode != ShopMode::Test;
+    let req = match BeginDistillRequest::parse_for(fields, require_notify_url) {
         Ok(r) => r,
         Err(e) => {
             let refused = Reply::new(
@@ -282,15 +284,27 @@ async fn begin(gw: &Gateway, fields: &[(String, String)], ip: Option<std::net::I
     let (product, account) = match checked {
         Ok(p) => {
             let account = if Kind::of(&p) == "direct" {
+                // 直充 is always one recharge (spec §4: quantity is 1 for direct goods); any other
+                // quantity is an invalid parameter (JDO_303), not a wrong account.
+                if req.quantity != 1 {
+                    return refusal_unless_repeat(
+                        gw,
+                        &shop,
+                        req.jd_order_no,
+                        ProduceCode::InvalidParams,
+                        "直充商品的数量必须为 1",
+                    )
+                    .await;
+                }
                 match req.produce_account.as_deref().map(RechargeAccount::parse) {
-                    Some(Ok(a)) if req.quantity == 1 => Some(a.into_inner()),
+                    Some(Ok(a)) => Some(a.into_inner()),
                     _ => {
                         return refusal_unless_repeat(
                             gw,
                             &shop,
                             req.jd_order_no,
                             ProduceCode::WrongAccount,
-                            "充值账号无效或直充数量不为 1",
+                            "充值账号无效",
                         )
                         .await;
                     }
@@ -320,7 +334,7 @@ async fn begin(gw: &Gateway, fields: &[(String, String)], ip: Option<std::net::I
         quantity: req.quantity as i32,
         total_price_fen: req.total_price.0,
         recharge_account: account,
-        notify_url: Some(req.notify_url.clone()),
+        notify_url: req.notify_url.clone(),
         raw_request: Some(intake::raw_request(fields)),
     };
     match intake::place_order(gw, &new).await {

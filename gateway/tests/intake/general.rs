@@ -430,3 +430,64 @@ async fn parse_errors_never_refund_a_known_order() {
     assert_eq!(app.count("orders").await, 1);
     app.stop().await;
 }
+
+/// A direct order with quantity ≠ 1 answers JDO_303 (invalid parameters); a wrong account stays
+/// JDO_301. A test-mode shop takes orders without (or with an odd) notifyUrl; a production shop
+/// still needs one.
+#[tokio::test]
+async fn direct_quantity_and_notify_url_rules() {
+    let app = App::start().await;
+    let direct = |no: &str, quantity: &str, account: &str, notify: Option<&str>| {
+        let mut f = pairs(&[
+            ("wareNo", "45001"),
+            ("quantity", quantity),
+            ("jdOrderNo", no),
+            ("produceAccount", account),
+            ("totalPrice", "10000"),
+            ("payTime", "20210208101218"),
+            ("vendorId", "1201"),
+            ("timestamp", "20210208101217"),
+        ]);
+        if let Some(url) = notify {
+            f.push(("notifyUrl".into(), url.into()));
+        }
+        proto::sign_form(&f, GENERAL_KEY)
+    };
+    let url = Some("http://vtp.jd.com/notify");
+    let a = answer(&app, BEGIN, &direct("50001", "2", "13333333333", url)).await;
+    assert_eq!(
+        (a.code, a.produce_status),
+        (ProduceCode::InvalidParams, ProduceStatus::Failed)
+    );
+    let a = answer(&app, BEGIN, &direct("50002", "1", "", url)).await;
+    assert_eq!(
+        (a.code, a.produce_status),
+        (ProduceCode::WrongAccount, ProduceStatus::Failed)
+    );
+    // Production shop: notifyUrl missing or not http(s) is JDO_303.
+    for (no, notify) in [("50003", None), ("50004", Some("vtp.jd.com/notify"))] {
+        let a = answer(&app, BEGIN, &direct(no, "1", "13333333333", notify)).await;
+        assert_eq!(a.code, ProduceCode::InvalidParams, "{no}");
+    }
+    assert_eq!(app.count("orders").await, 0);
+    // Test mode: accepted, stored without a notifyUrl.
+    sqlx::query("UPDATE shops SET mode = 'test' WHERE merchant_id = '1201'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    for (no, notify) in [("50005", None), ("50006", Some("vtp.jd.com/notify"))] {
+        let a = answer(&app, BEGIN, &direct(no, "1", "13333333333", notify)).await;
+        assert_eq!(
+            (a.code, a.produce_status),
+            (ProduceCode::InProgress, ProduceStatus::InProgress),
+            "{no}"
+        );
+    }
+    let stored: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT notify_url FROM orders ORDER BY platform_order_no")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, vec![None, None]);
+    app.stop().await;
+}
