@@ -336,6 +336,7 @@ async fn begin(gw: &Gateway, fields: &[(String, String)], ip: Option<std::net::I
         recharge_account: account,
         notify_url: req.notify_url.clone(),
         raw_request: Some(intake::raw_request(fields)),
+        rights: None,
     };
     match intake::place_order(gw, &new).await {
         Ok(Created::New(order)) => Reply::new(

@@ -347,6 +347,8 @@ pub async fn prepare(
                     .unwrap_or_else(|| "充值失败".to_owned());
                 GameCallback::failed(order_id, code, &reason)
             };
+            // A gift-rights top-up's callback echoes its rightsId (spec §6).
+            let callback = callback.with_rights_id(order.rights_id.clone());
             Ok(Some(Prepared::Game {
                 url,
                 callback,

@@ -71,6 +71,47 @@ impl Classified {
     pub fn total_lines(&self) -> usize {
         self.new.len() + self.dup_in_file.len() + self.dup_in_stock.len() + self.invalid.len()
     }
+
+    /// Moves the new cards JD 游戏点卡 would refuse ([`card_import::jd_game_problem`]) to
+    /// `invalid`, with the reason.
+    pub fn enforce_jd_game(&mut self) {
+        let mut moved = false;
+        self.new
+            .retain(|c| match card_import::jd_game_problem(&c.card) {
+                None => true,
+                Some(reason) => {
+                    self.invalid.push(InvalidLine {
+                        line_no: c.line_no,
+                        reason,
+                    });
+                    moved = true;
+                    false
+                }
+            });
+        if moved {
+            self.invalid.sort_by_key(|i| i.line_no);
+        }
+    }
+}
+
+/// Applies the card rules of the platforms `product_id` is sold on: a product with a JD 游戏点卡
+/// SKU takes only cards 游戏点卡 accepts ([`Classified::enforce_jd_game`]). Every import calls
+/// this after [`classify`].
+pub async fn apply_platform_rules(
+    ex: &mut MySqlConnection,
+    product_id: u64,
+    c: &mut Classified,
+) -> sqlx::Result<()> {
+    let on_jd_game: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM product_skus WHERE product_id = ? AND platform = 'jd_game' LIMIT 1",
+    )
+    .bind(product_id)
+    .fetch_optional(&mut *ex)
+    .await?;
+    if on_jd_game.is_some() {
+        c.enforce_jd_game();
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for Classified {
@@ -242,7 +283,8 @@ pub async fn import(
     commit: bool,
 ) -> sqlx::Result<ImportReport> {
     let mut conn = pool.acquire().await?;
-    let c = classify(&mut conn, key, product_id, text).await?;
+    let mut c = classify(&mut conn, key, product_id, text).await?;
+    apply_platform_rules(&mut conn, product_id, &mut c).await?;
     let mut report = ImportReport {
         new: c.new.len(),
         duplicate: c.dup_in_file.len() + c.dup_in_stock.len(),

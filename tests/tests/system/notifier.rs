@@ -568,3 +568,59 @@ async fn notifier_sends_no_success_callback_with_the_wrong_number_of_cards() {
     proc_.terminate();
     stage.cleanup().await;
 }
+
+/// A 游戏点卡 gift-rights top-up's callback echoes `"type":1` and its `rightsId` (spec §6); a
+/// normal top-up's does not.
+#[tokio::test]
+async fn notifier_game_rights_callback_echoes_the_rights_id() {
+    let stage = Stage::new().await;
+    let jd = Jd::start(0, "0").await;
+    let pool = &stage.pool;
+    let shop = game_shop(pool, &jd).await;
+    let mut ids = Vec::new();
+    for no in ["301189719301", "301189719302"] {
+        let (id, _) = final_order(
+            pool,
+            Seed {
+                platform: Platform::JdGame,
+                shop,
+                platform_no: no,
+                kind: "direct",
+                product: None,
+                quantity: 1,
+                failure: None,
+                notify_url: None,
+            },
+        )
+        .await;
+        ids.push(id);
+    }
+    sqlx::query("UPDATE orders SET rights_id = '88001' WHERE id = ?")
+        .bind(ids[0])
+        .execute(pool)
+        .await
+        .unwrap();
+    let mut proc_ = notifier(&stage, &[]).await;
+    for id in &ids {
+        wait_status(pool, *id, "delivered", Duration::from_secs(20)).await;
+    }
+    let hits = jd.hits();
+    assert_eq!(hits.len(), 2);
+    for h in &hits {
+        assert!(h.sign_ok);
+        assert_eq!(h.path, "/api/gameApi.action");
+        let data = h.data.as_ref().expect("data");
+        assert_eq!(data["orderStatus"], "0");
+        if data["orderId"] == "301189719301" {
+            assert_eq!(data["type"], 1);
+            assert_eq!(data["rightsId"], "88001");
+        } else {
+            assert!(
+                data.get("type").is_none() && data.get("rightsId").is_none(),
+                "{data}"
+            );
+        }
+    }
+    proc_.terminate();
+    stage.cleanup().await;
+}
