@@ -329,6 +329,7 @@ mod tests {
             failure_reason: None,
             notify_status: "pending".into(),
             notify_url: None,
+            rights_id: None,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use common::db::cards::{self, IssuedCard};
+use common::db::cards::{self, IssuedCard, SuccessCards};
 use common::db::orders::{Created, NewOrder, OrderRow};
 use common::db::products::ProductRow;
 use common::domain::{FailureReason, Fen, FulfilmentMode, OrderStatus};
@@ -103,17 +103,18 @@ pub enum Phase {
     Failed { reason: FailureReason, text: String },
 }
 
-/// Reads the stored state of `order` (and decrypts its cards when it succeeded).
+/// Reads the stored state of `order` (and decrypts its cards when it succeeded). A succeeded
+/// card order that does not hold exactly `quantity` sold cards is shown as in progress, never as
+/// a success ([`cards::for_success`] raises the alert).
 pub async fn view(gw: &Gateway, order: OrderRow) -> anyhow::Result<OrderView> {
     let phase = match order.status()? {
-        OrderStatus::Succeeded => {
-            let cards = if order.order_kind == "card" {
-                cards::issued_to_order(&gw.infra_db, &gw.master_key, order.id).await?
-            } else {
-                Vec::new()
-            };
-            Phase::Succeeded { cards }
+        OrderStatus::Succeeded if order.order_kind == "card" => {
+            match cards::for_success(&gw.infra_db, &gw.master_key, &order, "gateway").await? {
+                SuccessCards::Complete(cards) => Phase::Succeeded { cards },
+                SuccessCards::Mismatch { .. } => Phase::InProgress,
+            }
         }
+        OrderStatus::Succeeded => Phase::Succeeded { cards: Vec::new() },
         OrderStatus::Failed => {
             let reason = order.failure().unwrap_or(FailureReason::UpstreamFailed);
             let text = order

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use common::db::orders::{Created, NewOrder, OrderRow};
+use common::db::orders::{Created, NewOrder, OrderRow, RightsTopUp};
 use common::domain::{Fen, Platform, RechargeAccount};
 use common::protocol::jd_game::{
     self as proto, CardOrderRequest, CardQueryRequest, DirectChargeRequest, DirectQueryRequest,
@@ -115,8 +115,10 @@ async fn authenticate(
         ));
     }
     if !intake::timestamp_fresh(gw, &params.timestamp) {
+        // An authentication failure like a bad sign, and a retry code like it (106): a clock
+        // skew must make JD ask again, never refund (104 would).
         return Err(Reply::ok(
-            GameAnswer::error_with_message(RetCode::InvalidParams, "timestamp 超出允许的时间范围"),
+            GameAnswer::error_with_message(RetCode::SignFailed, "timestamp 超出允许的时间范围"),
             "stale_timestamp",
             format!(
                 "customerId={} timestamp {} outside the window",
@@ -278,6 +280,7 @@ async fn take_order(
     ask: Ask<'_>,
     product: Result<Arc<common::db::products::ProductRow>, ProductRefusal>,
     params: &GameParams,
+    rights: Option<RightsTopUp>,
 ) -> Reply {
     let order_no = order_id.to_string();
     let existing = match common::db::orders::find_by_platform_no(
@@ -310,6 +313,7 @@ async fn take_order(
         recharge_account: ask.account.map(str::to_owned),
         notify_url: None,
         raw_request: Some(raw_request(params)),
+        rights,
     };
     match intake::place_order(gw, &new).await {
         Ok(Created::New(order)) => Reply::ok(
@@ -399,7 +403,13 @@ async fn direct_charge_inner(gw: &Gateway, shop: Arc<Shop>, params: &GameParams)
         total: req.total_price,
         account: Some(account.as_str()),
     };
-    take_order(gw, &shop, req.order_id, ask, checked, params).await
+    let rights = req
+        .rights_top_up()
+        .map(|(rights_id, rights_json)| RightsTopUp {
+            rights_id,
+            rights_json,
+        });
+    take_order(gw, &shop, req.order_id, ask, checked, params, rights).await
 }
 
 /// cardOrder (卡密接单): accepted asynchronously (100 without data); a repeat of a succeeded
@@ -424,7 +434,7 @@ async fn card_order_inner(gw: &Gateway, shop: Arc<Shop>, params: &GameParams) ->
         total: req.total_price,
         account: None,
     };
-    take_order(gw, &shop, req.order_id, ask, checked, params).await
+    take_order(gw, &shop, req.order_id, ask, checked, params, None).await
 }
 
 /// directQuery / cardQuery: answered from the database (the source of truth the callbacks use).
@@ -456,21 +466,24 @@ async fn query(gw: &Gateway, shop: &Shop, order_id: i64, cards_wanted: bool) -> 
         "orderId={order_id} order {} is {}",
         view.order.order_no, view.order.status
     );
+    // directQuery echoes a gift-rights top-up's rightsId (§5.3).
+    let status_data = |status| match cards_wanted {
+        true => proto::order_status_data(status),
+        false => proto::direct_status_data(status, view.order.rights_id.as_deref()),
+    };
     let answer = match &view.phase {
-        Phase::InProgress => GameAnswer::success(
-            "查询成功",
-            Some(proto::order_status_data(GameOrderStatus::Processing)),
-        ),
+        Phase::InProgress => {
+            GameAnswer::success("查询成功", Some(status_data(GameOrderStatus::Processing)))
+        }
         Phase::Succeeded { cards } if cards_wanted => GameAnswer::success(
             "充值成功",
             Some(proto::card_query_success_data(&proto::card_infos_from(
                 cards,
             ))),
         ),
-        Phase::Succeeded { .. } => GameAnswer::success(
-            "查询成功",
-            Some(proto::order_status_data(GameOrderStatus::Success)),
-        ),
+        Phase::Succeeded { .. } => {
+            GameAnswer::success("查询成功", Some(status_data(GameOrderStatus::Success)))
+        }
         Phase::Failed { reason, text } => failed_answer(*reason, text),
     };
     Reply::ok(answer, "answered", detail)

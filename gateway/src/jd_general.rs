@@ -9,7 +9,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use common::db::orders::{Created, NewOrder};
-use common::domain::{Platform, RechargeAccount};
+use common::domain::{Platform, RechargeAccount, ShopMode};
 use common::protocol::beijing_timestamp;
 use common::protocol::jd_general::{
     self as proto, BeginDistillRequest, DistillAnswer, FindDistillRequest, ProduceCode,
@@ -242,17 +242,23 @@ async fn begin(gw: &Gateway, fields: &[(String, String)], ip: Option<std::net::I
         Ok(shop) => shop,
         Err(reply) => return reply,
     };
-    let req = match BeginDistillRequest::parse(fields) {
+    // A test-mode shop's callbacks go to the self-test platform, not to notifyUrl.
+    let require_notify_url = shop.mode != ShopMode::Test;
+    let req = match BeginDistillRequest::parse_for(fields, require_notify_url) {
         Ok(r) => r,
         Err(e) => {
-            let mut reply = Reply::new(
+            let refused = Reply::new(
                 DistillAnswer::rejected(&e),
-                Some(shop),
+                Some(shop.clone()),
                 "invalid",
                 e.reason.clone(),
             );
-            reply.answer.produce_status = e.produce_status();
-            return reply;
+            // A repeat of an order we hold gets the stored answer even when this copy of the
+            // request does not parse: its refusal would contradict what JD was told before.
+            return match e.jd_order_no {
+                Some(no) => stored_unless_unknown(gw, &shop, no, refused).await,
+                None => refused,
+            };
         }
     };
     let jd = Some(req.jd_order_no);
@@ -278,15 +284,27 @@ async fn begin(gw: &Gateway, fields: &[(String, String)], ip: Option<std::net::I
     let (product, account) = match checked {
         Ok(p) => {
             let account = if Kind::of(&p) == "direct" {
+                // 直充 is always one recharge (spec §4: quantity is 1 for direct goods); any other
+                // quantity is an invalid parameter (JDO_303), not a wrong account.
+                if req.quantity != 1 {
+                    return refusal_unless_repeat(
+                        gw,
+                        &shop,
+                        req.jd_order_no,
+                        ProduceCode::InvalidParams,
+                        "直充商品的数量必须为 1",
+                    )
+                    .await;
+                }
                 match req.produce_account.as_deref().map(RechargeAccount::parse) {
-                    Some(Ok(a)) if req.quantity == 1 => Some(a.into_inner()),
+                    Some(Ok(a)) => Some(a.into_inner()),
                     _ => {
                         return refusal_unless_repeat(
                             gw,
                             &shop,
                             req.jd_order_no,
                             ProduceCode::WrongAccount,
-                            "充值账号无效或直充数量不为 1",
+                            "充值账号无效",
                         )
                         .await;
                     }
@@ -316,8 +334,9 @@ async fn begin(gw: &Gateway, fields: &[(String, String)], ip: Option<std::net::I
         quantity: req.quantity as i32,
         total_price_fen: req.total_price.0,
         recharge_account: account,
-        notify_url: Some(req.notify_url.clone()),
+        notify_url: req.notify_url.clone(),
         raw_request: Some(intake::raw_request(fields)),
+        rights: None,
     };
     match intake::place_order(gw, &new).await {
         Ok(Created::New(order)) => Reply::new(
@@ -340,6 +359,24 @@ async fn refusal_unless_repeat(
     code: ProduceCode,
     reason: &str,
 ) -> Reply {
+    let refused = Reply::refuse(
+        Some(jd_order_no),
+        code,
+        code.suggested_status(),
+        Some(shop.clone()),
+        "refused",
+        reason,
+    );
+    stored_unless_unknown(gw, shop, jd_order_no, refused).await
+}
+
+/// The stored order's answer when `jd_order_no` is an order of `shop`, else `refused`.
+async fn stored_unless_unknown(
+    gw: &Gateway,
+    shop: &Arc<Shop>,
+    jd_order_no: i64,
+    refused: Reply,
+) -> Reply {
     match common::db::orders::find_by_platform_no(
         &gw.infra_db,
         Platform::JdGeneral,
@@ -349,14 +386,7 @@ async fn refusal_unless_repeat(
     .await
     {
         Ok(Some(order)) => stored_answer(gw, shop.clone(), order, "repeat").await,
-        Ok(None) => Reply::refuse(
-            Some(jd_order_no),
-            code,
-            code.suggested_status(),
-            Some(shop.clone()),
-            "refused",
-            reason,
-        ),
+        Ok(None) => refused,
         Err(e) => system_error(
             Some(jd_order_no),
             Some(shop.clone()),
@@ -457,7 +487,7 @@ async fn find(gw: &Gateway, fields: &[(String, String)], ip: Option<std::net::Ip
         Ok(r) => r,
         Err(e) => {
             return Reply::new(
-                DistillAnswer::rejected(&e),
+                DistillAnswer::query_rejected(&e),
                 Some(shop),
                 "invalid",
                 e.reason.clone(),

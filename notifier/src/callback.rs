@@ -188,13 +188,19 @@ async fn cards(
     key: &MasterKey,
     order: &OrderRow,
 ) -> Result<Vec<db::cards::IssuedCard>, PrepareError> {
-    let cards = db::cards::issued_to_order(pool, key, order.id)
+    // The shared gate: a success callback only with exactly `quantity` cards. Otherwise no
+    // callback is sent; the attempt is recorded with the reason and retried on the schedule
+    // (giving up, operator-visible, when it is used up), while queries answer "in progress".
+    match db::cards::for_success(pool, key, order, "notifier")
         .await
-        .map_err(|_| config("订单卡密无法读取或解密"))?;
-    if cards.is_empty() {
-        return Err(config("成功的卡密订单没有已发放的卡密"));
+        .map_err(|_| config("订单卡密无法读取或解密"))?
+    {
+        db::cards::SuccessCards::Complete(cards) => Ok(cards),
+        db::cards::SuccessCards::Mismatch { expected, found } => Err(config(format!(
+            "{}：应有 {expected} 张，实有 {found} 张，不发送成功回调",
+            db::cards::CARD_COUNT_MISMATCH_NOTE
+        ))),
     }
-    Ok(cards)
 }
 
 /// A shop as read at an instant (`None`: it did not exist).
@@ -341,6 +347,8 @@ pub async fn prepare(
                     .unwrap_or_else(|| "充值失败".to_owned());
                 GameCallback::failed(order_id, code, &reason)
             };
+            // A gift-rights top-up's callback echoes its rightsId (spec §6).
+            let callback = callback.with_rights_id(order.rights_id.clone());
             Ok(Some(Prepared::Game {
                 url,
                 callback,

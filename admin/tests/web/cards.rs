@@ -952,3 +952,38 @@ async fn a_hundred_thousand_cards_import_whole() {
     );
     app.stop().await;
 }
+
+/// A product sold on 游戏点卡 takes only cards JD 游戏点卡 accepts: the preview counts a card
+/// number with other characters as invalid, with the reason.
+#[tokio::test]
+async fn preview_applies_jd_game_card_rules_to_game_products() {
+    let app = App::start().await;
+    let product = products::insert(
+        &app.pool,
+        &NewProduct {
+            name: "游戏点卡商品".into(),
+            mode: FulfilmentMode::Card,
+            face_value_fen: Some(1000),
+            price_fen: None,
+            low_stock_threshold: None,
+            skus: vec![(common::domain::Platform::JdGame, "77001".into())],
+        },
+    )
+    .await
+    .unwrap();
+    let b = app.login("operator").await;
+    let a = preview(
+        &b,
+        paste(&b, product, "GOOD-CARD_1,PASS-1\nBAD#CARD2,PASS-2\n"),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(counts(&a.body), (1, 0, 0, 1));
+    assert!(
+        a.body
+            .contains("京东游戏点卡的卡号只能包含英文字母、数字、- 和 _"),
+        "{}",
+        a.body
+    );
+    app.stop().await;
+}

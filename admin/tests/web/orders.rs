@@ -96,6 +96,7 @@ async fn order(
         raw_request: Some(format!(
             r#"{{"vendorId":"V1001","jdOrderNo":"{platform_no}","note":"{RAW_KEY}","buyNum":"{quantity}"}}"#
         )),
+        rights: None,
     };
     match orders::create(&app.pool, &new, "gateway").await.unwrap() {
         Created::New(o) => (o.id, o.order_no),

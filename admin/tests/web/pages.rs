@@ -130,6 +130,7 @@ async fn seed(app: &App, admin: &Browser) -> u64 {
         recharge_account: None,
         notify_url: Some("http://127.0.0.1:9/jd".into()),
         raw_request: Some(r#"{"vendorId":"7001","jdOrderNo":"JDCRAWL0001"}"#.into()),
+        rights: None,
     };
     let Created::New(order) = orders::create(&app.pool, &new, "gateway").await.unwrap() else {
         panic!("order exists");

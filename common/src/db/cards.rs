@@ -71,6 +71,47 @@ impl Classified {
     pub fn total_lines(&self) -> usize {
         self.new.len() + self.dup_in_file.len() + self.dup_in_stock.len() + self.invalid.len()
     }
+
+    /// Moves the new cards JD 游戏点卡 would refuse ([`card_import::jd_game_problem`]) to
+    /// `invalid`, with the reason.
+    pub fn enforce_jd_game(&mut self) {
+        let mut moved = false;
+        self.new
+            .retain(|c| match card_import::jd_game_problem(&c.card) {
+                None => true,
+                Some(reason) => {
+                    self.invalid.push(InvalidLine {
+                        line_no: c.line_no,
+                        reason,
+                    });
+                    moved = true;
+                    false
+                }
+            });
+        if moved {
+            self.invalid.sort_by_key(|i| i.line_no);
+        }
+    }
+}
+
+/// Applies the card rules of the platforms `product_id` is sold on: a product with a JD 游戏点卡
+/// SKU takes only cards 游戏点卡 accepts ([`Classified::enforce_jd_game`]). Every import calls
+/// this after [`classify`].
+pub async fn apply_platform_rules(
+    ex: &mut MySqlConnection,
+    product_id: u64,
+    c: &mut Classified,
+) -> sqlx::Result<()> {
+    let on_jd_game: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM product_skus WHERE product_id = ? AND platform = 'jd_game' LIMIT 1",
+    )
+    .bind(product_id)
+    .fetch_optional(&mut *ex)
+    .await?;
+    if on_jd_game.is_some() {
+        c.enforce_jd_game();
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for Classified {
@@ -242,7 +283,8 @@ pub async fn import(
     commit: bool,
 ) -> sqlx::Result<ImportReport> {
     let mut conn = pool.acquire().await?;
-    let c = classify(&mut conn, key, product_id, text).await?;
+    let mut c = classify(&mut conn, key, product_id, text).await?;
+    apply_platform_rules(&mut conn, product_id, &mut c).await?;
     let mut report = ImportReport {
         new: c.new.len(),
         duplicate: c.dup_in_file.len() + c.dup_in_stock.len(),
@@ -435,6 +477,77 @@ pub async fn issued_to_order(
         })
         .collect()
 }
+
+/// The cards of a succeeded card order, as a platform may be told them.
+#[derive(Debug)]
+pub enum SuccessCards {
+    /// Exactly the order's `quantity` sold cards, in issue order.
+    Complete(Vec<IssuedCard>),
+    /// The order holds another number of sold cards than it was bought with: it must not be
+    /// reported as a success (the alert is already raised).
+    Mismatch { expected: i64, found: usize },
+}
+
+/// Stable log event name of the card-count alert.
+pub const CARD_COUNT_MISMATCH_EVENT: &str = "order.card_count_mismatch";
+
+/// The one gate before any "success" with cards reaches a platform (query answers, repeated
+/// orders, callbacks): loads the cards sold to `order` and checks that there are exactly
+/// `order.quantity` of them. On a mismatch it raises the alert — an error log line with the
+/// stable event [`CARD_COUNT_MISMATCH_EVENT`] and, once per order, an `order_events` note the
+/// operators see on the order's timeline — and returns [`SuccessCards::Mismatch`], which callers
+/// answer as "in progress" (or a system error) and never as a success.
+pub async fn for_success(
+    pool: &super::Pool,
+    key: &MasterKey,
+    order: &super::orders::OrderRow,
+    actor: &str,
+) -> anyhow::Result<SuccessCards> {
+    let cards = issued_to_order(pool, key, order.id).await?;
+    let expected = i64::from(order.quantity);
+    if i64::try_from(cards.len()).ok() == Some(expected) && expected > 0 {
+        return Ok(SuccessCards::Complete(cards));
+    }
+    let found = cards.len();
+    tracing::error!(
+        event = CARD_COUNT_MISMATCH_EVENT,
+        order_id = order.id,
+        order_no = %order.order_no,
+        expected,
+        found,
+        actor,
+        "succeeded card order holds the wrong number of sold cards; not reported as a success"
+    );
+    let note = format!(
+        "{CARD_COUNT_MISMATCH_NOTE}：应有 {expected} 张，实有 {found} 张，未向平台报告成功，请人工核查"
+    );
+    // One note per order: JD polls, and every poll would otherwise add a row.
+    let noted = sqlx::query(
+        "INSERT INTO order_events (order_id, from_status, to_status, actor, note)
+         SELECT ?, o.status, o.status, ?, ? FROM orders o
+         WHERE o.id = ? AND NOT EXISTS (
+             SELECT 1 FROM order_events e WHERE e.order_id = o.id AND e.note LIKE ?)",
+    )
+    .bind(order.id)
+    .bind(actor)
+    .bind(&note)
+    .bind(order.id)
+    .bind(format!("{CARD_COUNT_MISMATCH_NOTE}%"))
+    .execute(pool)
+    .await;
+    if let Err(e) = noted {
+        tracing::error!(
+            event = CARD_COUNT_MISMATCH_EVENT,
+            order_id = order.id,
+            error = %e,
+            "card-count alert could not be recorded on the order's timeline"
+        );
+    }
+    Ok(SuccessCards::Mismatch { expected, found })
+}
+
+/// How the card-count alert starts on the order's timeline (operators read Chinese).
+pub const CARD_COUNT_MISMATCH_NOTE: &str = "卡密数量异常";
 
 /// How many sellable cards `product_id` has, counting at most `cap` (cheap for preCheck).
 /// Sellable = available and not expired on today's Beijing date, as [`pick_available`] picks.

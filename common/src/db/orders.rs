@@ -112,6 +112,9 @@ pub struct OrderRow {
     pub failure_reason: Option<String>,
     pub notify_status: String,
     pub notify_url: Option<String>,
+    /// 游戏点卡 gift-rights top-up (`type=1`): the rights order id to echo; `None` otherwise.
+    #[sqlx(default)]
+    pub rights_id: Option<String>,
 }
 
 impl OrderRow {
@@ -130,7 +133,7 @@ impl OrderRow {
 }
 
 pub const ORDER_COLUMNS: &str = "id, order_no, platform, shop_id, platform_order_no, order_kind, product_id, sku, \
-    quantity, total_price_fen, recharge_account, status, failure_code, failure_reason, notify_status, notify_url";
+    quantity, total_price_fen, recharge_account, status, failure_code, failure_reason, notify_status, notify_url, rights_id";
 
 /// An order to create, as parsed from a platform's request.
 #[derive(Debug, Clone)]
@@ -147,6 +150,17 @@ pub struct NewOrder {
     pub recharge_account: Option<String>,
     pub notify_url: Option<String>,
     pub raw_request: Option<String>,
+    /// 游戏点卡 gift-rights top-up (`type=1`), else `None`.
+    pub rights: Option<RightsTopUp>,
+}
+
+/// The rights of a 游戏点卡 gift-rights top-up, as stored with the order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RightsTopUp {
+    /// Echoed as `rightsId` in directQuery and the callback.
+    pub rights_id: String,
+    /// The received `rights` array, JSON text (for operators).
+    pub rights_json: String,
 }
 
 impl NewOrder {
@@ -157,6 +171,10 @@ impl NewOrder {
             + self.recharge_account.as_deref().map_or(0, str::len)
             + self.notify_url.as_deref().map_or(0, str::len)
             + self.raw_request.as_deref().map_or(0, str::len)
+            + self
+                .rights
+                .as_ref()
+                .map_or(0, |r| r.rights_id.len() + r.rights_json.len())
     }
 }
 
@@ -183,8 +201,9 @@ pub async fn create(
         let mut tx = pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id,
-                sku, quantity, total_price_fen, recharge_account, status, notify_status, notify_url, raw_request)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 'pending', ?, ?)",
+                sku, quantity, total_price_fen, recharge_account, status, notify_status, notify_url, raw_request,
+                rights_id, rights)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 'pending', ?, ?, ?, ?)",
         )
         .bind(order_no.as_str())
         .bind(new.platform.as_str())
@@ -198,6 +217,8 @@ pub async fn create(
         .bind(&new.recharge_account)
         .bind(&new.notify_url)
         .bind(&new.raw_request)
+        .bind(new.rights.as_ref().map(|r| &r.rights_id))
+        .bind(new.rights.as_ref().map(|r| &r.rights_json))
         .execute(&mut *tx)
         .await;
         let id = match inserted {
@@ -408,9 +429,10 @@ async fn try_group(
     if !fresh.is_empty() {
         let sql = format!(
             "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id,
-                sku, quantity, total_price_fen, recharge_account, status, notify_status, notify_url, raw_request)
+                sku, quantity, total_price_fen, recharge_account, status, notify_status, notify_url, raw_request,
+                rights_id, rights)
              VALUES {}",
-            vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 'pending', ?, ?)"; fresh.len()].join(", ")
+            vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 'pending', ?, ?, ?, ?)"; fresh.len()].join(", ")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (i, order_no) in &fresh {
@@ -427,7 +449,9 @@ async fn try_group(
                 .bind(n.total_price_fen)
                 .bind(&n.recharge_account)
                 .bind(&n.notify_url)
-                .bind(&n.raw_request);
+                .bind(&n.raw_request)
+                .bind(n.rights.as_ref().map(|r| &r.rights_id))
+                .bind(n.rights.as_ref().map(|r| &r.rights_json));
         }
         q.execute(&mut *tx).await?;
 
@@ -509,6 +533,7 @@ fn new_row(id: u64, order_no: &str, new: &NewOrder) -> OrderRow {
         failure_reason: None,
         notify_status: "pending".to_owned(),
         notify_url: new.notify_url.clone(),
+        rights_id: new.rights.as_ref().map(|r| r.rights_id.clone()),
     }
 }
 

@@ -76,6 +76,30 @@ pub fn parse_line(line: &str, today: NaiveDate) -> Result<CardLine, &'static str
     })
 }
 
+/// JD 游戏点卡 `cardno` (spec §5.4): at most 200 bytes of letters, digits, `-` and `_`.
+pub const JD_GAME_CARDNO_MAX_BYTES: usize = 200;
+/// JD 游戏点卡 `cardpass` (spec §5.4): at most 5000 bytes of ASCII letters, digits, `-`, `_`
+/// "and similar" (read as printable ASCII).
+pub const JD_GAME_CARDPASS_MAX_BYTES: usize = 5000;
+
+/// Why JD 游戏点卡 would not accept `card` (a card of a product sold there), in Chinese for the
+/// operator; `None` when it would. Checked at import, so a card JD refuses is never sold there.
+pub fn jd_game_problem(card: &CardLine) -> Option<&'static str> {
+    let no = card.card_no.as_str();
+    if no.len() > JD_GAME_CARDNO_MAX_BYTES
+        || !no
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Some("京东游戏点卡的卡号只能包含英文字母、数字、- 和 _");
+    }
+    let pass = card.password.as_str();
+    if pass.len() > JD_GAME_CARDPASS_MAX_BYTES || !pass.bytes().all(|b| b.is_ascii_graphic()) {
+        return Some("京东游戏点卡的卡密只能包含英文字母、数字和符号");
+    }
+    None
+}
+
 /// Parses a whole file; blank lines and a `卡号,卡密` header are skipped.
 pub fn parse_file(text: &str, today: NaiveDate) -> (Vec<(usize, CardLine)>, Vec<InvalidLine>) {
     let mut cards = Vec::new();
@@ -214,5 +238,26 @@ mod tests {
                 reason: "格式错误：应为 卡号,卡密[,有效期]"
             }]
         );
+    }
+
+    #[test]
+    fn jd_game_cardno_charset_and_lengths() {
+        let card = |no: &str, pass: &str| CardLine {
+            card_no: no.into(),
+            password: pass.into(),
+            expires_on: None,
+        };
+        assert_eq!(
+            jd_game_problem(&card("DXFD-XCV-000000814", "193-4343-32322814")),
+            None
+        );
+        assert_eq!(jd_game_problem(&card("A_b-9", "p#w.d/+=")), None);
+        for bad in ["C#1", "C.1", "C/1", "卡1", "C 1", "C+1"] {
+            assert!(jd_game_problem(&card(bad, "P1")).is_some(), "{bad}");
+        }
+        assert!(jd_game_problem(&card(&"A".repeat(201), "P1")).is_some());
+        assert_eq!(jd_game_problem(&card(&"A".repeat(200), "P1")), None);
+        assert!(jd_game_problem(&card("C1", "密码")).is_some());
+        assert!(jd_game_problem(&card("C1", &"p".repeat(5001))).is_some());
     }
 }

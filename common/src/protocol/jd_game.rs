@@ -686,6 +686,13 @@ impl DirectChargeRequest {
                 });
             }
         };
+        let rights = d.array("rights");
+        if rights_top_up && first_rights_id(rights.as_deref()).is_none() {
+            return Err(GameError::InvalidField {
+                field: "rights",
+                why: "type=1（权益充值）时必须提供 rights 及其 rightsId".to_string(),
+            });
+        }
         Ok(DirectChargeRequest {
             customer_id: params.customer_id.clone(),
             order_id: d.required_long("orderId")?,
@@ -705,12 +712,36 @@ impl DirectChargeRequest {
             game_server: d.id_name("gameServer"),
             address: d.object("address"),
             rights_top_up,
-            rights: d.array("rights"),
+            rights,
             features: d.object("features"),
             out_id: d.text("outId"),
             promotion_price: d.text("promotionPrice"),
         })
     }
+}
+
+impl DirectChargeRequest {
+    /// For a gift-rights top-up (`type=1`): the rights order id that directQuery and the
+    /// callback echo as `rightsId` (the first `rights` item's; JD sends one), and the `rights`
+    /// array as JSON text. `None` for a normal top-up.
+    pub fn rights_top_up(&self) -> Option<(String, String)> {
+        if !self.rights_top_up {
+            return None;
+        }
+        let id = first_rights_id(self.rights.as_deref())?;
+        let json = serde_json::to_string(self.rights.as_deref().unwrap_or_default()).ok()?;
+        Some((id, json))
+    }
+}
+
+/// The first `rights` item's `rightsId` (a Long, sent as a number or a string), as text.
+fn first_rights_id(rights: Option<&[Value]>) -> Option<String> {
+    let id = match rights?.first()?.get("rightsId")? {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.trim().to_string(),
+        _ => return None,
+    };
+    (!id.is_empty() && id.len() <= 64).then_some(id)
 }
 
 /// directQuery (直充订单查询, §5.3).
@@ -881,6 +912,19 @@ pub fn order_status_data(status: GameOrderStatus) -> String {
     encode_answer_data(&format!(r#"{{"orderStatus":{}}}"#, status.code()))
 }
 
+/// directQuery answer data (§5.3): [`order_status_data`], plus `"type":1,"rightsId":…` for a
+/// gift-rights top-up.
+pub fn direct_status_data(status: GameOrderStatus, rights_id: Option<&str>) -> String {
+    match rights_id {
+        None => order_status_data(status),
+        Some(id) => encode_answer_data(&json_string(&serde_json::json!({
+            "orderStatus": status.code(),
+            "type": 1,
+            "rightsId": id,
+        }))),
+    }
+}
+
 #[derive(Serialize)]
 struct CardQueryData<'a> {
     #[serde(rename = "orderStatus")]
@@ -1002,6 +1046,8 @@ pub struct GameCallback {
     pub failed_reason: Option<String>,
     /// Card orders on success: all N cards.
     pub cardinfos: Vec<CardInfo>,
+    /// Gift-rights top-ups (`type=1`): the rights order id, sent with `"type":1`.
+    pub rights_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -1015,6 +1061,10 @@ struct GameCallbackJson<'a> {
     failed_reason: Option<String>,
     #[serde(skip_serializing_if = "<[CardInfo]>::is_empty")]
     cardinfos: &'a [CardInfo],
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rights_id: Option<&'a str>,
 }
 
 impl GameCallback {
@@ -1026,7 +1076,14 @@ impl GameCallback {
             failed_code: None,
             failed_reason: None,
             cardinfos: cards,
+            rights_id: None,
         }
+    }
+
+    /// Echo a gift-rights top-up's `rightsId` (with `"type":1`), as §6 requires.
+    pub fn with_rights_id(mut self, rights_id: Option<String>) -> GameCallback {
+        self.rights_id = rights_id;
+        self
     }
 
     /// Final failure with the code and reason shown to the buyer.
@@ -1037,6 +1094,7 @@ impl GameCallback {
             failed_code: Some(code),
             failed_reason: Some(reason.to_string()),
             cardinfos: Vec::new(),
+            rights_id: None,
         }
     }
 
@@ -1052,6 +1110,8 @@ impl GameCallback {
                 .as_deref()
                 .map(|r| r.chars().take(FAILED_REASON_MAX_CHARS).collect()),
             cardinfos: &self.cardinfos,
+            kind: self.rights_id.as_ref().map(|_| 1),
+            rights_id: self.rights_id.as_deref(),
         })
     }
 
@@ -1122,6 +1182,7 @@ impl GameCallback {
             failed_code,
             failed_reason: d.text("failedReason"),
             cardinfos,
+            rights_id: d.text("rightsId"),
         })
     }
 }

@@ -336,8 +336,9 @@ pub struct BeginDistillRequest {
     pub quantity: u32,
     pub total_price: Fen,
     pub pay_time: String,
-    /// Callback base URL; see [`callback_url`].
-    pub notify_url: String,
+    /// Callback base URL; see [`callback_url`]. `None` only from [`Self::parse_for`] with
+    /// `require_notify_url = false` when the field is missing or not an http(s) address.
+    pub notify_url: Option<String>,
     /// Account to recharge; absent for card goods.
     pub produce_account: Option<String>,
     /// Encrypted extra attributes as received; see [`decrypt_expand`].
@@ -351,6 +352,16 @@ pub struct BeginDistillRequest {
 impl BeginDistillRequest {
     /// Reads the decoded form. Errors carry the JDO code to answer with.
     pub fn parse(fields: &[(String, String)]) -> Result<BeginDistillRequest, RequestError> {
+        Self::parse_for(fields, true)
+    }
+
+    /// [`Self::parse`]; with `require_notify_url = false` (a test-mode shop, whose callbacks go
+    /// to the self-test platform) a missing or odd `notifyUrl` is no reason to refuse the order:
+    /// it is read as `None`.
+    pub fn parse_for(
+        fields: &[(String, String)],
+        require_notify_url: bool,
+    ) -> Result<BeginDistillRequest, RequestError> {
         let r = FieldReader::new(fields)?;
         let jd_order_no = r.jd_order_no.unwrap_or_default();
         let vendor_id = r.required_long("vendorId")?;
@@ -367,13 +378,23 @@ impl BeginDistillRequest {
             })?;
         let total_price = Fen(r.required_long("totalPrice")?);
         let pay_time = r.required("payTime")?.to_string();
-        let notify_url = r.required("notifyUrl")?.trim().to_string();
-        if !(notify_url.starts_with("http://") || notify_url.starts_with("https://")) {
-            return Err(RequestError::invalid(
-                "参数 notifyUrl 不是 http(s) 地址".to_string(),
-                r.jd_order_no,
-            ));
-        }
+        let notify_url = match r.required("notifyUrl") {
+            Ok(url) => {
+                let url = url.trim();
+                if url.starts_with("http://") || url.starts_with("https://") {
+                    Some(url.to_string())
+                } else if require_notify_url {
+                    return Err(RequestError::invalid(
+                        "参数 notifyUrl 不是 http(s) 地址".to_string(),
+                        r.jd_order_no,
+                    ));
+                } else {
+                    None
+                }
+            }
+            Err(e) if require_notify_url => return Err(e),
+            Err(_) => None,
+        };
         Ok(BeginDistillRequest {
             jd_order_no,
             vendor_id,
@@ -651,6 +672,15 @@ impl DistillAnswer {
             agent_order_no: None,
             produce_status: error.produce_status(),
             product: None,
+        }
+    }
+
+    /// The answer to a `findDistill` we could not parse: the code with produceStatus 4, never 2.
+    /// A query that fails to parse says nothing about the order, so it must not refund it.
+    pub fn query_rejected(error: &RequestError) -> DistillAnswer {
+        DistillAnswer {
+            produce_status: ProduceStatus::Exception,
+            ..DistillAnswer::rejected(error)
         }
     }
 
@@ -994,7 +1024,7 @@ mod tests {
         assert_eq!(req.quantity, 1);
         assert_eq!(req.total_price, Fen(10000));
         assert_eq!(req.pay_time, "20210208101218");
-        assert_eq!(req.notify_url, "http://vtp.jd.com/notify");
+        assert_eq!(req.notify_url.as_deref(), Some("http://vtp.jd.com/notify"));
         assert_eq!(req.produce_account.as_deref(), Some("13333333333"));
         assert_eq!(req.expand, None);
         assert_eq!(req.timestamp, "20210208101217");
@@ -1521,5 +1551,61 @@ mod tests {
             CallbackVerdict::Retry { reason } => assert!(reason.contains("<html>502</html>")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_find_distill_that_fails_parsing_is_never_answered_with_a_refund() {
+        // Signed but without timestamp: JDO_303, which a beginDistill pairs with 2.
+        let fields = pairs(&[("jdOrderNo", "10001"), ("sign", "x")]);
+        let e = FindDistillRequest::parse(&fields).unwrap_err();
+        assert_eq!(e.code, ProduceCode::InvalidParams);
+        assert_eq!(
+            DistillAnswer::rejected(&e).produce_status,
+            ProduceStatus::Failed
+        );
+        let a = DistillAnswer::query_rejected(&e);
+        assert_eq!(
+            (a.code, a.jd_order_no, a.produce_status),
+            (
+                ProduceCode::InvalidParams,
+                Some(10001),
+                ProduceStatus::Exception
+            )
+        );
+    }
+
+    #[test]
+    fn a_test_mode_shop_does_not_need_a_notify_url() {
+        let without: Vec<(String, String)> = s1_form()
+            .into_iter()
+            .filter(|(k, _)| k != "notifyUrl")
+            .collect();
+        assert!(BeginDistillRequest::parse(&without).is_err());
+        let req = BeginDistillRequest::parse_for(&without, false).expect("lenient");
+        assert_eq!(req.notify_url, None);
+        let odd: Vec<(String, String)> = s1_form()
+            .into_iter()
+            .map(|(k, v)| {
+                if k == "notifyUrl" {
+                    (k, "vtp.jd.com".into())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect();
+        assert!(BeginDistillRequest::parse(&odd).is_err());
+        assert_eq!(
+            BeginDistillRequest::parse_for(&odd, false)
+                .unwrap()
+                .notify_url,
+            None
+        );
+        assert_eq!(
+            BeginDistillRequest::parse_for(&s1_form(), false)
+                .unwrap()
+                .notify_url
+                .as_deref(),
+            Some("http://vtp.jd.com/notify")
+        );
     }
 }

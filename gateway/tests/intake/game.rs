@@ -457,3 +457,159 @@ async fn an_unpriced_product_sells_at_no_price() {
     assert_eq!(app.count("orders").await, 0);
     app.stop().await;
 }
+
+/// A succeeded card order holding fewer cards than `buyNum`: cardQuery answers in progress
+/// (100, orderStatus 1, no cards) and a repeated cardOrder answers 100 without data.
+#[tokio::test]
+async fn wrong_card_count_is_answered_in_progress_not_success() {
+    let app = App::start().await;
+    let order = r#"{"orderId":"301189719001","buyNum":2,"skuId":"20001","brandId":"1","totalPrice":"100.00","sourceType":0}"#;
+    call(&app, "cardOrder", &request(order)).await;
+    let id = order_id(&app.pool, "301189719001").await;
+    succeed_with_cards(&app.pool, id, &[("C1", "P1", None)]).await;
+    let a = call(&app, "cardQuery", &request(r#"{"orderId":"301189719001"}"#)).await;
+    assert_eq!(a.ret_code, RetCode::Success);
+    let d = data_json(&a);
+    assert_eq!(d["orderStatus"].as_i64(), Some(1), "{d}");
+    assert!(d.get("cardinfos").is_none(), "{d}");
+    let again = call(&app, "cardOrder", &request(order)).await;
+    assert_eq!(
+        (again.ret_code, again.data.as_deref()),
+        (RetCode::Success, None)
+    );
+    let notes: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM order_events WHERE order_id = ? AND note LIKE '卡密数量异常%'",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(notes, 1);
+    app.stop().await;
+}
+
+/// With the timestamp window on, a stale timestamp is answered with a retry code (106), never
+/// 104 (which would make JD refund); a fresh one is accepted.
+#[tokio::test]
+async fn stale_timestamp_answers_a_retry_code() {
+    let app = App::start_with(&[("GATEWAY_TIMESTAMP_WINDOW_SECS", "300")]).await;
+    let order = r#"{"orderId":"301189719101","buyNum":1,"skuId":"20001","totalPrice":50}"#;
+    let a = call(
+        &app,
+        "cardOrder",
+        &request_bytes(order.as_bytes(), "20240101120000"),
+    )
+    .await;
+    assert_eq!(a.ret_code, RetCode::SignFailed, "{a:?}");
+    assert!(a.ret_code.is_retry());
+    assert_eq!(app.count("orders").await, 0);
+    let a = call(
+        &app,
+        "directQuery",
+        &request_bytes(br#"{"orderId":"1"}"#, "20240101120000"),
+    )
+    .await;
+    assert_eq!(a.ret_code, RetCode::SignFailed);
+    let now = common::protocol::beijing_timestamp(chrono::Utc::now());
+    let a = call(&app, "cardOrder", &request_bytes(order.as_bytes(), &now)).await;
+    assert_eq!(a.ret_code, RetCode::Success, "{a:?}");
+    app.stop().await;
+}
+
+/// directCharge `type=1` (gift rights): `rights` is required; its `rightsId` is stored and
+/// echoed by directQuery with `type` 1, in progress and after success.
+#[tokio::test]
+async fn rights_top_up_stores_and_echoes_the_rights_id() {
+    let app = App::start().await;
+    let charge = r#"{"orderId":"301189719201","buyNum":"1","skuId":"10022039398","totalPrice":"9.80","gameAccount":"13800000000","type":1,"rights":[{"rightsId":88001,"buyNum":1,"rightsType":1,"account":"13800000000"}]}"#;
+    let a = call(&app, "directCharge", &request(charge)).await;
+    assert_eq!(a.ret_code, RetCode::Success, "{a:?}");
+    let stored: (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT rights_id, rights FROM orders WHERE platform_order_no = '301189719201'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored.0.as_deref(), Some("88001"));
+    assert!(stored.1.unwrap().contains("\"rightsType\":1"));
+    let q = request(r#"{"orderId":"301189719201"}"#);
+    let d = data_json(&call(&app, "directQuery", &q).await);
+    assert_eq!(
+        d,
+        serde_json::json!({"orderStatus":1,"type":1,"rightsId":"88001"})
+    );
+    let id = order_id(&app.pool, "301189719201").await;
+    succeed_with_cards(&app.pool, id, &[]).await;
+    let d = data_json(&call(&app, "directQuery", &q).await);
+    assert_eq!(
+        d,
+        serde_json::json!({"orderStatus":0,"type":1,"rightsId":"88001"})
+    );
+
+    // A normal top-up has neither.
+    let plain = r#"{"orderId":"301189719202","buyNum":"1","skuId":"10022039398","totalPrice":"9.80","gameAccount":"13800000000"}"#;
+    call(&app, "directCharge", &request(plain)).await;
+    let d = data_json(
+        &call(
+            &app,
+            "directQuery",
+            &request(r#"{"orderId":"301189719202"}"#),
+        )
+        .await,
+    );
+    assert_eq!(d, serde_json::json!({"orderStatus":1}));
+
+    // type=1 without rights (or without a rightsId): invalid parameters, nothing stored.
+    for bad in [
+        r#"{"orderId":"301189719203","buyNum":"1","skuId":"10022039398","totalPrice":"9.80","gameAccount":"13800000000","type":1}"#,
+        r#"{"orderId":"301189719203","buyNum":"1","skuId":"10022039398","totalPrice":"9.80","gameAccount":"13800000000","type":"1","rights":[{"buyNum":1}]}"#,
+    ] {
+        let a = call(&app, "directCharge", &request(bad)).await;
+        assert_eq!(a.ret_code, RetCode::InvalidParams, "{a:?}");
+    }
+    assert_eq!(app.count("orders").await, 2);
+    app.stop().await;
+}
+
+/// Cards of a product sold on 游戏点卡 are checked at import against JD's `cardno` charset; a
+/// product sold only on 通用交易 keeps the general rules.
+#[tokio::test]
+async fn card_import_applies_jd_game_rules_to_game_products() {
+    let app = App::start().await;
+    let key = common::testing::master_key();
+    let game_product: u64 = sqlx::query_scalar("SELECT id FROM products WHERE name = '点卡50'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let general_only = common::db::products::insert(
+        &app.pool,
+        &common::db::products::NewProduct {
+            name: "通用卡".into(),
+            mode: common::domain::FulfilmentMode::Card,
+            face_value_fen: None,
+            price_fen: None,
+            low_stock_threshold: None,
+            skus: vec![(common::domain::Platform::JdGeneral, "45100".into())],
+        },
+    )
+    .await
+    .unwrap();
+    let text = "C-ok_1,P-1\nC#2,P-2\nC.3,P-3\n";
+    let r = common::db::cards::import(&app.pool, &key, game_product, "G1", text, true)
+        .await
+        .unwrap();
+    assert_eq!((r.new, r.invalid), (1, 2));
+    assert_eq!(
+        r.invalid_lines
+            .iter()
+            .map(|l| l.line_no)
+            .collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+    assert!(r.invalid_lines[0].reason.contains("游戏点卡"));
+    let r = common::db::cards::import(&app.pool, &key, general_only, "N1", text, true)
+        .await
+        .unwrap();
+    assert_eq!((r.new, r.invalid), (3, 0));
+    app.stop().await;
+}

@@ -355,3 +355,140 @@ async fn ip_allow_list_and_key_changes_apply_without_restart() {
     );
     app.stop().await;
 }
+
+/// A succeeded card order holding fewer cards than its quantity is never answered as a success:
+/// findDistill and a repeated beginDistill say "in progress" (JDO_201 / 3) and the alert is on
+/// the order's timeline once.
+#[tokio::test]
+async fn wrong_card_count_is_answered_in_progress_not_success() {
+    let app = App::start().await;
+    answer(&app, BEGIN, &card_request("40101", "45002", "2")).await;
+    let id = order_id(&app.pool, "40101").await;
+    succeed_with_cards(&app.pool, id, &[("CARD0101", "PWD-0101", None)]).await;
+    let find = proto::sign_form(
+        &pairs(&[("jdOrderNo", "40101"), ("timestamp", "20210207170426")]),
+        GENERAL_KEY,
+    );
+    for a in [
+        answer(&app, FIND, &find).await,
+        answer(&app, BEGIN, &card_request("40101", "45002", "2")).await,
+    ] {
+        assert_eq!(
+            (a.code, a.produce_status, a.product.as_deref()),
+            (ProduceCode::InProgress, ProduceStatus::InProgress, None)
+        );
+    }
+    let notes: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM order_events WHERE order_id = ? AND note LIKE '卡密数量异常%'",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(notes, 1);
+    app.stop().await;
+}
+
+/// A findDistill that fails parsing answers produceStatus 4 (never 2, a refund); a beginDistill
+/// repeat that fails parsing still gets the stored order's answer.
+#[tokio::test]
+async fn parse_errors_never_refund_a_known_order() {
+    let app = App::start().await;
+    let accepted = answer(&app, BEGIN, &card_request("40201", "45002", "1")).await;
+    // Signed correctly but without timestamp: the request does not parse.
+    let find = proto::sign_form(&pairs(&[("jdOrderNo", "40201")]), GENERAL_KEY);
+    let a = answer(&app, FIND, &find).await;
+    assert_eq!(
+        (a.code, a.produce_status),
+        (ProduceCode::InvalidParams, ProduceStatus::Exception)
+    );
+    // The same order repeated without payTime (signed): the stored answer, not JDO_303 / 2.
+    let mut repeat = card_request("40201", "45002", "1");
+    repeat.retain(|(k, _)| k != "payTime" && k != "sign");
+    let repeat = proto::sign_form(&repeat, GENERAL_KEY);
+    let a = answer(&app, BEGIN, &repeat).await;
+    assert_eq!(
+        (a.code, a.produce_status, a.agent_order_no.clone()),
+        (
+            ProduceCode::InProgress,
+            ProduceStatus::InProgress,
+            accepted.agent_order_no.clone()
+        )
+    );
+    let id = order_id(&app.pool, "40201").await;
+    succeed_with_cards(&app.pool, id, &[("CARD0201", "PWD-0201", None)]).await;
+    let a = answer(&app, BEGIN, &repeat).await;
+    assert_eq!(
+        (a.code, a.produce_status),
+        (ProduceCode::Success, ProduceStatus::Success)
+    );
+    assert!(a.product.is_some());
+    // An unknown order that fails parsing is still refused as before.
+    let mut unknown = card_request("40202", "45002", "1");
+    unknown.retain(|(k, _)| k != "payTime" && k != "sign");
+    let a = answer(&app, BEGIN, &proto::sign_form(&unknown, GENERAL_KEY)).await;
+    assert_eq!(a.code, ProduceCode::InvalidParams);
+    assert_eq!(app.count("orders").await, 1);
+    app.stop().await;
+}
+
+/// A direct order with quantity ≠ 1 answers JDO_303 (invalid parameters); a wrong account stays
+/// JDO_301. A test-mode shop takes orders without (or with an odd) notifyUrl; a production shop
+/// still needs one.
+#[tokio::test]
+async fn direct_quantity_and_notify_url_rules() {
+    let app = App::start().await;
+    let direct = |no: &str, quantity: &str, account: &str, notify: Option<&str>| {
+        let mut f = pairs(&[
+            ("wareNo", "45001"),
+            ("quantity", quantity),
+            ("jdOrderNo", no),
+            ("produceAccount", account),
+            ("totalPrice", "10000"),
+            ("payTime", "20210208101218"),
+            ("vendorId", "1201"),
+            ("timestamp", "20210208101217"),
+        ]);
+        if let Some(url) = notify {
+            f.push(("notifyUrl".into(), url.into()));
+        }
+        proto::sign_form(&f, GENERAL_KEY)
+    };
+    let url = Some("http://vtp.jd.com/notify");
+    let a = answer(&app, BEGIN, &direct("50001", "2", "13333333333", url)).await;
+    assert_eq!(
+        (a.code, a.produce_status),
+        (ProduceCode::InvalidParams, ProduceStatus::Failed)
+    );
+    let a = answer(&app, BEGIN, &direct("50002", "1", "", url)).await;
+    assert_eq!(
+        (a.code, a.produce_status),
+        (ProduceCode::WrongAccount, ProduceStatus::Failed)
+    );
+    // Production shop: notifyUrl missing or not http(s) is JDO_303.
+    for (no, notify) in [("50003", None), ("50004", Some("vtp.jd.com/notify"))] {
+        let a = answer(&app, BEGIN, &direct(no, "1", "13333333333", notify)).await;
+        assert_eq!(a.code, ProduceCode::InvalidParams, "{no}");
+    }
+    assert_eq!(app.count("orders").await, 0);
+    // Test mode: accepted, stored without a notifyUrl.
+    sqlx::query("UPDATE shops SET mode = 'test' WHERE merchant_id = '1201'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    for (no, notify) in [("50005", None), ("50006", Some("vtp.jd.com/notify"))] {
+        let a = answer(&app, BEGIN, &direct(no, "1", "13333333333", notify)).await;
+        assert_eq!(
+            (a.code, a.produce_status),
+            (ProduceCode::InProgress, ProduceStatus::InProgress),
+            "{no}"
+        );
+    }
+    let stored: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT notify_url FROM orders ORDER BY platform_order_no")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, vec![None, None]);
+    app.stop().await;
+}

@@ -483,3 +483,137 @@ async fn notifier_sweep_sends_callbacks_whose_message_was_lost() {
     proc_.terminate().await;
     stage.cleanup().await;
 }
+
+/// A succeeded card order that holds fewer sold cards than its quantity is never called back as
+/// a success: the attempt is recorded with the reason, the order stays pending (retried on the
+/// schedule), and the alert is on the order's timeline once.
+#[tokio::test]
+async fn notifier_sends_no_success_callback_with_the_wrong_number_of_cards() {
+    let stage = Stage::new().await;
+    let jd = Jd::start(0, "0").await;
+    let pool = &stage.pool;
+    let general = general_shop(pool, "general").await;
+    let game = game_shop(pool, &jd).await;
+    // One card in stock each, orders of two: each holds one sold card.
+    let gp = card_product(pool, "short-g", 1, Platform::JdGeneral).await;
+    let kp = card_product(pool, "short-k", 1, Platform::JdGame).await;
+    let (general_id, _) = final_order(
+        pool,
+        Seed {
+            platform: Platform::JdGeneral,
+            shop: general,
+            platform_no: "60001",
+            kind: "card",
+            product: Some(gp),
+            quantity: 2,
+            failure: None,
+            notify_url: Some(format!("{}/vtp", jd.url)),
+        },
+    )
+    .await;
+    let (game_id, _) = final_order(
+        pool,
+        Seed {
+            platform: Platform::JdGame,
+            shop: game,
+            platform_no: "60002",
+            kind: "card",
+            product: Some(kp),
+            quantity: 2,
+            failure: None,
+            notify_url: None,
+        },
+    )
+    .await;
+    let mut proc_ = notifier(&stage, &[("NOTIFY_SCHEDULE", "300ms,10m")]).await;
+    // Wait for two attempts of each (the first and the scheduled retry).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for id in [general_id, game_id] {
+        while notify_state(pool, id).await.1 < 2 {
+            assert!(
+                Instant::now() < deadline,
+                "order {id} was not attempted twice: {:?}",
+                notify_state(pool, id).await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    assert!(jd.hits().is_empty(), "no callback reaches JD");
+    for id in [general_id, game_id] {
+        let (status, ..) = notify_state(pool, id).await;
+        assert_eq!(status, "pending", "kept pending on the schedule");
+        let attempts = common::db::notify::attempts(pool, id).await.unwrap();
+        assert!(attempts.iter().all(|a| a.outcome == "retry"));
+        let error = attempts[0].error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains("卡密数量异常：应有 2 张，实有 1 张"),
+            "{error}"
+        );
+        let notes: Vec<Option<String>> = sqlx::query_scalar(
+            "SELECT note FROM order_events WHERE order_id = ? AND note LIKE '卡密数量异常%'",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        assert_eq!(notes.len(), 1, "one alert on the timeline: {notes:?}");
+    }
+    proc_.terminate().await;
+    stage.cleanup().await;
+}
+
+/// A 游戏点卡 gift-rights top-up's callback echoes `"type":1` and its `rightsId` (spec §6); a
+/// normal top-up's does not.
+#[tokio::test]
+async fn notifier_game_rights_callback_echoes_the_rights_id() {
+    let stage = Stage::new().await;
+    let jd = Jd::start(0, "0").await;
+    let pool = &stage.pool;
+    let shop = game_shop(pool, &jd).await;
+    let mut ids = Vec::new();
+    for no in ["301189719301", "301189719302"] {
+        let (id, _) = final_order(
+            pool,
+            Seed {
+                platform: Platform::JdGame,
+                shop,
+                platform_no: no,
+                kind: "direct",
+                product: None,
+                quantity: 1,
+                failure: None,
+                notify_url: None,
+            },
+        )
+        .await;
+        ids.push(id);
+    }
+    sqlx::query("UPDATE orders SET rights_id = '88001' WHERE id = ?")
+        .bind(ids[0])
+        .execute(pool)
+        .await
+        .unwrap();
+    let mut proc_ = notifier(&stage, &[]).await;
+    for id in &ids {
+        wait_status(pool, *id, "delivered", Duration::from_secs(20)).await;
+    }
+    let hits = jd.hits();
+    assert_eq!(hits.len(), 2);
+    for h in &hits {
+        assert!(h.sign_ok);
+        assert_eq!(h.path, "/api/gameApi.action");
+        let data = h.data.as_ref().expect("data");
+        assert_eq!(data["orderStatus"], "0");
+        if data["orderId"] == "301189719301" {
+            assert_eq!(data["type"], 1);
+            assert_eq!(data["rightsId"], "88001");
+        } else {
+            assert!(
+                data.get("type").is_none() && data.get("rightsId").is_none(),
+                "{data}"
+            );
+        }
+    }
+    proc_.terminate().await;
+    stage.cleanup().await;
+}

@@ -274,6 +274,7 @@ impl Setup {
                 recharge_account: Some("13800138000".into()),
                 notify_url: None,
                 raw_request: None,
+                rights: None,
             },
             "test",
         )

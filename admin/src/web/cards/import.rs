@@ -331,7 +331,8 @@ pub async fn preview(
     };
     drop(upload);
     let mut conn = state.db.acquire().await?;
-    let c = cards::classify(&mut conn, &state.key, product_id, &text).await?;
+    let mut c = cards::classify(&mut conn, &state.key, product_id, &text).await?;
+    cards::apply_platform_rules(&mut conn, product_id, &mut c).await?;
     drop(conn);
     drop(text);
     if c.total_lines() == 0 {
