@@ -216,8 +216,8 @@ fn upload_text(u: &Upload) -> Result<(String, String, FileEncoding), String> {
 fn sample(card: &CardLine, line_no: usize, note: String) -> Sample {
     Sample {
         line_no,
-        card_no: page::mask(&card.card_no),
-        password: page::mask(&card.password),
+        card_no: page::mask_card_no(&card.card_no),
+        password: page::mask_card_password(&card.password),
         expires: card
             .expires_on
             .map(|d| d.to_string())

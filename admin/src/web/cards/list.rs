@@ -1,5 +1,6 @@
-//! `GET /admin/cards`: stock per product, the filtered card list (50 per page, newest first,
-//! capped total, cards masked), the chosen batch's panel and the latest import batches.
+//! `GET /admin/cards` (operators only): stock per product, the filtered card list (50 per
+//! page, newest first, capped total, cards masked: no character of a password, at most the last
+//! 4 of a number), the chosen batch's panel and the latest import batches.
 //!
 //! Every list form is an index range read in id order, at most `offset + 50` entries per status:
 //! no filter walks the primary key backwards; otherwise the index is named (`FORCE INDEX`: the
@@ -16,7 +17,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use common::crypto::at_rest::MasterKey;
 
 use super::{STATUSES, batch_url, path_segment, plausible_batch, status_class, status_label};
-use crate::web::auth::CurrentUser;
+use crate::web::auth::Operator;
 use crate::web::page::{self, Arg, Chrome, Nav, PageLink, Pager, Where};
 use crate::web::{AppState, WebResult};
 
@@ -200,7 +201,6 @@ struct Row {
     product_name: Option<String>,
     batch_id: String,
     card_no_enc: Vec<u8>,
-    card_pass_enc: Vec<u8>,
     expires_at: NaiveDate,
     status: String,
     order_id: Option<u64>,
@@ -230,9 +230,9 @@ struct Line {
 }
 
 /// Decrypted only to be masked.
-fn masked(key: &MasterKey, blob: &[u8]) -> String {
+fn masked(key: &MasterKey, blob: &[u8], mask: fn(&str) -> String) -> String {
     key.decrypt_string(blob)
-        .map(|s| page::mask(&s))
+        .map(|s| mask(&s))
         .unwrap_or_else(|_| "（无法解密）".into())
 }
 
@@ -247,8 +247,9 @@ fn line(key: &MasterKey, r: Row, today: NaiveDate) -> Line {
         product_href: format!("/admin/cards?product={}", r.product_id),
         batch_href: batch_url(&r.batch_id),
         batch: r.batch_id,
-        card_no: masked(key, &r.card_no_enc),
-        password: masked(key, &r.card_pass_enc),
+        card_no: masked(key, &r.card_no_enc, page::mask_card_no),
+        // The password is never decrypted for the list: nothing of it is shown.
+        password: page::mask_card_password(""),
         expires: if r.expires_at == no_expiry {
             "长期有效".into()
         } else {
@@ -372,7 +373,7 @@ const BATCH_COLUMNS: &str = "b.id, b.product_id, p.name AS product_name, b.sourc
 
 pub async fn show(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Operator(user): Operator,
     RawQuery(raw): RawQuery,
 ) -> WebResult<Response> {
     let query = CardQuery::parse(raw.as_deref());
@@ -392,7 +393,7 @@ pub async fn show(
     } else {
         let sql = format!(
             "SELECT c.id, c.product_id, p.name AS product_name, c.batch_id, c.card_no_enc,
-                    c.card_pass_enc, c.expires_at, c.status, c.order_id, o.order_no,
+                    c.expires_at, c.status, c.order_id, o.order_no,
                     c.created_at, c.sold_at
              FROM cards c
              LEFT JOIN products p ON p.id = c.product_id

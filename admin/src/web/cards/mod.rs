@@ -1,10 +1,11 @@
 //! 卡密库存: stock per product, the card list (filters, capped totals, masked cards only), the
 //! import batches, the import itself (upload → preview → commit), voiding one card or a whole
 //! batch's available cards, and the audited CSV export of a batch's unsold cards — the one place
-//! cards leave the system in clear text.
+//! cards leave the system in clear text. Every page here is for operators (admin and operator
+//! roles): even masked, stock is nobody else's business.
 //!
-//! Card numbers and passwords are decrypted only to be masked (`page::mask`) for a page, or for
-//! the export. The import preview keeps the parsed cards server-side, encrypted, in
+//! Card numbers and passwords are decrypted only to be masked (`page::mask_card_no`: at most the
+//! last 4 characters; `page::mask_card_password`: nothing) for a page, or for the export. The import preview keeps the parsed cards server-side, encrypted, in
 //! `card_import_drafts` (see [`import`]); nothing in a form or page carries a clear card.
 
 mod actions;
