@@ -502,6 +502,12 @@ pub async fn execute(
                 report.duplicate,
                 report.invalid
             )?;
+            for (name, n) in &report.held_elsewhere {
+                writeln!(
+                    out,
+                    "  {n} 张已在其他商品「{name}」的库存中，未导入（同一张卡密只能售出一次）"
+                )?;
+            }
             for bad in report.invalid_lines.iter().take(20) {
                 writeln!(out, "  第 {} 行: {}", bad.line_no, bad.reason)?;
             }

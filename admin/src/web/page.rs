@@ -468,9 +468,20 @@ pub fn beijing_today() -> chrono::NaiveDate {
         .date_naive()
 }
 
-/// A secret or card value for display: `abcd****wxyz`.
+/// A secret (shop keys, tokens) for display: `abcd****wxyz`. Never for cards: they use
+/// [`mask_card_no`] and [`mask_card_password`].
 pub fn mask(s: &str) -> String {
     common::crypto::at_rest::mask_secret(s)
+}
+
+/// A card number for display: at most its last 4 characters.
+pub fn mask_card_no(s: &str) -> String {
+    common::crypto::at_rest::mask_card_no(s)
+}
+
+/// A card password for display: no character of it.
+pub fn mask_card_password(s: &str) -> String {
+    common::crypto::at_rest::mask_card_password(s)
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
-//! 卡密库存: the stock table, the list's filters, pages and capped totals with masked cards only;
-//! the import preview's exact counts (new / repeated in the file / already in stock / invalid)
-//! for pasted text and UTF-8 and GBK files; the commit importing exactly the new cards once even
-//! when submitted twice, and never for another user; voiding one card or a batch; the export of
-//! exactly a batch's available cards; viewers refused on every write.
+//! 卡密库存: the stock table, the list's filters, pages and capped totals with masked cards only
+//! (no character of a password, at most the last 4 of a number); the import preview's exact
+//! counts (new / repeated in the file / already in stock of any product, named / invalid) for
+//! pasted text and UTF-8 and GBK files; the commit importing exactly the new cards once even
+//! when submitted twice, and never for another user, nor a card another product took since the
+//! preview; voiding one card or a batch; the export of exactly a batch's available cards, which
+//! become `exported` unless kept, audited either way; viewers refused on every card page.
 
 use common::db::products::{self, NewProduct};
 use common::domain::FulfilmentMode;
@@ -157,8 +159,14 @@ async fn preview_counts_are_exact_and_cards_stay_masked() {
     let p = card_product(&app, "腾讯Q币10元", None).await;
     let other = card_product(&app, "网易一卡通", None).await;
     stock(&app, p, "old", &STOCKED).await;
-    // The same card in another product's stock is no duplicate here.
-    stock(&app, other, "elsewhere", &[NEW[2]]).await;
+    // The same card in another product's stock is a duplicate too: a card is sold once.
+    stock(
+        &app,
+        other,
+        "elsewhere",
+        &[("NEWCARD000005", "NEWPASS000005")],
+    )
+    .await;
     let b = app.login("operator").await;
 
     let form = b.get("/admin/cards/import").await;
@@ -169,16 +177,30 @@ async fn preview_counts_are_exact_and_cards_stay_masked() {
     let a = preview(&b, paste(&b, p, CRAFTED)).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(counts(&a.body), (3, 2, 2, 2));
+    let crafted = format!("{CRAFTED}NEWCARD000005,NEWPASS000005\n");
+    let a2 = preview(&b, paste(&b, p, &crafted)).await;
+    assert_eq!(counts(&a2.body), (3, 2, 3, 2), "held by another product");
+    assert!(
+        a2.body.contains("已在其他商品「网易一卡通」"),
+        "names the product holding it: {}",
+        a2.body
+    );
+    assert!(a2.body.contains("商品「网易一卡通」1 张"));
+    assert!(a2.body.contains("本商品库存中已有（可用）"));
+    assert_no_secret(&a2.body, &clear_values());
+    assert_no_fragment(&a2.body, &["NEWCARD000005", "NEWPASS000005"]);
     assert!(a.body.contains("第 6 行"), "invalid line numbers");
     assert!(a.body.contains("格式错误"));
     assert!(a.body.contains("第 7 行"));
     assert!(a.body.contains("卡密已过期"));
     assert!(a.body.contains("与第 2 行重复"));
     assert!(a.body.contains("与第 3 行重复"));
-    assert!(a.body.contains("NEWC****0001"), "masked samples");
-    assert!(a.body.contains("STOC****0002"));
+    assert!(a.body.contains("****0001"), "masked samples");
+    assert!(a.body.contains("****0002"));
+    assert!(a.body.contains("******"));
     assert!(a.body.contains("2099-12-31"));
     assert_no_secret(&a.body, &clear_values());
+    assert_no_fragment(&a.body, &clear_values());
     let draft = draft_of(&a.body);
 
     // Nothing imported yet; the draft holds the three new cards encrypted, for this user.
@@ -362,9 +384,10 @@ async fn commit_imports_the_new_cards_once_even_when_submitted_twice() {
     let page = b.get(&format!("/admin/cards?batch={}", batch)).await;
     assert_eq!(page.status, 200);
     assert_eq!(rows_in(&page.body), 3);
-    assert!(page.body.contains("NEWC****0004"));
+    assert!(page.body.contains(">****0004<"));
     assert!(page.body.contains("新增 3 张"));
     assert_no_secret(&page.body, &clear_values());
+    assert_no_fragment(&page.body, &clear_values());
     let list = b.get("/admin/cards").await;
     assert!(
         list.body.contains("data-available=\"5\""),
@@ -408,6 +431,94 @@ async fn commit_imports_the_new_cards_once_even_when_submitted_twice() {
         .await,
         0,
         "an expired draft's cards are deleted"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_card_is_in_stock_once_across_products() {
+    let app = App::start().await;
+    let a = card_product(&app, "腾讯Q币10元", None).await;
+    let b_id = card_product(&app, "网易一卡通", None).await;
+    stock(&app, a, "in-a", &[("ONCECARD0001", "ONCEPASS0001")]).await;
+    let key = common::testing::master_key();
+
+    // The CLI's import: a card of another product is a duplicate, and the report names it.
+    let r = common::db::cards::import(
+        &app.pool,
+        &key,
+        b_id,
+        "in-b",
+        "ONCECARD0001,ONCEPASS0001\nONCECARD0002,ONCEPASS0002\n",
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.new, r.duplicate), (1, 1));
+    assert_eq!(r.held_elsewhere, vec![("腾讯Q币10元".to_owned(), 1)]);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM cards WHERE product_id = {b_id}"
+        ))
+        .await,
+        1
+    );
+
+    // Imported into another product between preview and commit: skipped at the commit.
+    let op = app.login("operator").await;
+    let pv = preview(
+        &op,
+        paste(
+            &op,
+            b_id,
+            "ONCECARD0003,ONCEPASS0003\nONCECARD0004,ONCEPASS0004",
+        ),
+    )
+    .await;
+    assert_eq!(counts(&pv.body), (2, 0, 0, 0));
+    stock(&app, a, "late", &[("ONCECARD0003", "ONCEPASS0003")]).await;
+    let done = op
+        .post(
+            "/admin/cards/import/commit",
+            &[("draft", &draft_of(&pv.body))],
+        )
+        .await;
+    let page = follow(&op, &done).await;
+    assert!(page.contains("新增 1 张"), "{page}");
+    assert!(page.contains("另有 1 张在预览后已被导入库存"), "{page}");
+    let holders: Vec<u64> =
+        sqlx::query_scalar("SELECT product_id FROM cards WHERE fingerprint = ?")
+            .bind(
+                key.fingerprint(&common::domain::card_import::fingerprint_input(
+                    &common::domain::card_import::CardLine {
+                        card_no: "ONCECARD0003".into(),
+                        password: "ONCEPASS0003".into(),
+                        expires_on: None,
+                    },
+                ))
+                .as_slice(),
+            )
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        holders,
+        vec![a],
+        "one copy, in the product that took it first"
+    );
+
+    // The database itself refuses a second copy in any product, whatever the writer.
+    let copy = sqlx::query(
+        "INSERT INTO cards (product_id, batch_id, card_no_enc, card_pass_enc, fingerprint)
+         SELECT ?, 'raw', card_no_enc, card_pass_enc, fingerprint FROM cards
+         WHERE batch_id = 'in-a'",
+    )
+    .bind(b_id)
+    .execute(&app.pool)
+    .await;
+    assert!(
+        copy.as_ref().is_err_and(common::db::is_unique_violation),
+        "{copy:?}"
     );
     app.stop().await;
 }
@@ -536,30 +647,31 @@ async fn list_filters_pages_stock_and_masking() {
         .flat_map(|(n, p)| [n.as_str(), p.as_str()])
         .chain(["BBBCARD000001", "BBBPASS000002"])
         .collect();
-    let b = app.login("viewer").await;
+    let b = app.login("operator").await;
 
     let all = b.get("/admin/cards").await;
     assert_eq!(all.status, 200);
     assert_eq!(rows_in(&all.body), 50);
     assert!(all.body.contains("共 62 条"));
-    assert!(all.body.contains("BBBC****0002"), "newest first");
+    assert!(all.body.contains(">****0002<"), "newest first");
     assert!(all.body.contains("data-available=\"52\""));
     assert!(all.body.contains("data-available=\"2\""));
     assert!(!all.body.contains("库存不足"), "52 available, threshold 50");
     assert_no_secret(&all.body, &secrets);
-    assert!(!all.body.contains("/void\""), "no actions for viewers");
+    assert_no_fragment(&all.body, &secrets);
 
     let page2 = b.get("/admin/cards?page=2").await;
     assert_eq!(rows_in(&page2.body), 12);
-    assert!(page2.body.contains("AAAC****0000"), "oldest last");
+    assert!(page2.body.contains(">****0000<"), "oldest last");
     assert_no_secret(&page2.body, &secrets);
+    assert_no_fragment(&page2.body, &secrets);
 
     let only_a = b.get(&format!("/admin/cards?product={a}")).await;
     assert!(only_a.body.contains("共 60 条"));
-    assert!(!only_a.body.contains("BBBC****"));
+    assert!(!only_a.body.contains("batch-b1</a>"));
     let a_page2 = b.get(&format!("/admin/cards?product={a}&page=2")).await;
     assert_eq!(rows_in(&a_page2.body), 10);
-    assert!(a_page2.body.contains("AAAC****0000"));
+    assert!(a_page2.body.contains(">****0000<"));
     for (query, total) in [
         (format!("product={a}&status=sold"), 5),
         (format!("product={a}&status=void"), 3),
@@ -580,6 +692,7 @@ async fn list_filters_pages_stock_and_masking() {
         );
         assert_eq!(rows_in(&page.body), total.min(50), "{query}");
         assert_no_secret(&page.body, &secrets);
+        assert_no_fragment(&page.body, &secrets);
     }
     // Sold rows keep their sale time; status filter rows all carry the badge.
     let sold = b
@@ -591,7 +704,7 @@ async fn list_filters_pages_stock_and_masking() {
     assert!(
         panel
             .body
-            .contains("可用 <strong>32</strong> 张，已售 5 张，作废 3 张")
+            .contains("可用 <strong>32</strong> 张，已售 5 张，作废 3 张，已导出 0 张")
     );
     // Bad filters are ignored with a note.
     let bad = b.get("/admin/cards?product=abc&status=lost&page=x").await;
@@ -607,7 +720,7 @@ async fn list_filters_pages_stock_and_masking() {
         &format!("UPDATE products SET low_stock_threshold = 53 WHERE id = {a}"),
     )
     .await;
-    let op = app.login("operator").await;
+    let op = &b;
     let id: u64 = sqlx::query_scalar(
         "SELECT id FROM cards WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT 1",
     )
@@ -653,7 +766,7 @@ async fn totals_are_capped() {
     .await
     .unwrap();
     admin::web::cards::forget_stock(&app.pool);
-    let b = app.login("viewer").await;
+    let b = app.login("operator").await;
     for path in [
         "/admin/cards".to_owned(),
         format!("/admin/cards?product={p}"),
@@ -844,10 +957,66 @@ async fn export_holds_exactly_the_batch_available_cards() {
     assert_eq!(audit[0].1.as_deref(), Some("B-exp/1"));
     let detail = audit[0].2.clone().unwrap();
     assert!(detail.contains("2 张"), "{detail}");
+    assert!(detail.contains("已标记为已导出"), "{detail}");
     assert_no_secret(&detail, &["EXPCARD00002", "EXPPASS00003"]);
+    // The exported cards left the sellable stock: `exported`, never picked for an order.
+    let by_status: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, COUNT(*) FROM cards WHERE batch_id = 'B-exp/1' GROUP BY status ORDER BY status",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        by_status,
+        vec![
+            ("exported".to_owned(), 2),
+            ("sold".to_owned(), 2),
+            ("void".to_owned(), 1)
+        ]
+    );
+    assert_eq!(
+        common::db::cards::available_at_least(&app.pool, p, 10)
+            .await
+            .unwrap(),
+        1,
+        "only the other batch's card is sellable"
+    );
+    let panel = b.get("/admin/cards?batch=B-exp%2F1").await;
+    assert!(panel.body.contains("已导出 2 张"), "{}", panel.body);
+    assert!(panel.body.contains("badge warn\">已导出"));
+    // Exporting again finds nothing left: a message, no file, no audit row.
+    let twice = b.post("/admin/cards/batches/B-exp%2F1/export", &[]).await;
+    assert!(
+        follow(&b, &twice)
+            .await
+            .contains("没有可用（未售出）的卡密")
+    );
     // The file reads back as the same cards: all already in stock.
     let again = preview(&b, upload(&b, p, "export.csv", a.body.into_bytes())).await;
     assert_eq!(counts(&again.body), (0, 0, 2, 0));
+    assert!(again.body.contains("本商品库存中已有（已导出）"));
+
+    // "Keep them available": the same file, the cards still sellable, audited as kept.
+    let kept = b
+        .post("/admin/cards/batches/other/export", &[("keep", "1")])
+        .await;
+    assert_eq!(kept.status, 200, "{}", kept.body);
+    assert!(kept.body.contains("OTHCARD00001,OTHPASS00001,"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM cards WHERE batch_id = 'other' AND status = 'available'")
+            .await,
+        1
+    );
+    let detail: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'card.export' AND target_id = 'other'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        detail.contains("1 张") && detail.contains("仍保留为可用"),
+        "{detail}"
+    );
     // Nothing unsold: a message, no file, no audit row.
     exec(
         &app,
@@ -855,11 +1024,11 @@ async fn export_holds_exactly_the_batch_available_cards() {
     )
     .await;
     let none = b.post("/admin/cards/batches/other/export", &[]).await;
-    assert!(follow(&b, &none).await.contains("没有未售出的卡密"));
+    assert!(follow(&b, &none).await.contains("没有可用（未售出）的卡密"));
     assert_eq!(
         app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'card.export'")
             .await,
-        1
+        2
     );
     app.stop().await;
 }
@@ -882,8 +1051,29 @@ async fn viewers_are_refused_every_card_write() {
     let drafts = app.count("SELECT COUNT(*) FROM card_import_drafts").await;
 
     let v = app.login("viewer").await;
-    assert_eq!(v.get("/admin/cards").await.status, 200);
-    assert_eq!(v.get("/admin/cards/import").await.status, 403);
+    // Not even the masked list: cards are the operators' business.
+    for path in [
+        "/admin/cards".to_owned(),
+        format!("/admin/cards?product={p}"),
+        "/admin/cards?batch=batch-x".to_owned(),
+        "/admin/cards/import".to_owned(),
+    ] {
+        let a = v.get(&path).await;
+        assert_eq!(a.status, 403, "{path}");
+        assert_no_fragment(&a.body, &["VIEWCARD0001", "VIEWPASS0001"]);
+    }
+    let home = v.get("/admin/").await;
+    assert!(
+        !home.body.contains("href=\"/admin/cards"),
+        "no link for viewers"
+    );
+    assert!(
+        op.get("/admin/")
+            .await
+            .body
+            .contains("href=\"/admin/cards\""),
+        "operators have the link"
+    );
     let a = preview(&v, paste(&v, p, "VIEWCARD0003,VIEWPASS0003")).await;
     assert_eq!(a.status, 403);
     for path in [
@@ -964,7 +1154,7 @@ async fn preview_applies_jd_game_card_rules_to_game_products() {
             name: "游戏点卡商品".into(),
             mode: FulfilmentMode::Card,
             face_value_fen: Some(1000),
-            price_fen: None,
+            price_fen: Some(1000),
             low_stock_threshold: None,
             skus: vec![(common::domain::Platform::JdGame, "77001".into())],
         },
@@ -986,4 +1176,137 @@ async fn preview_applies_jd_game_card_rules_to_game_products() {
         a.body
     );
     app.stop().await;
+}
+
+/// Asserts the page shows neither a password's first 4 characters nor a card number's: masked
+/// cards show nothing of a password and at most the last 4 of a number. `values`
+/// alternate number, password (as the tests' card lists do).
+fn assert_no_fragment(page: &str, values: &[&str]) {
+    for pair in values.chunks(2) {
+        let chars: Vec<char> = pair[0].chars().collect();
+        let head: String = chars[..4].iter().collect();
+        assert!(
+            !page.contains(&head),
+            "page shows the start of card {}",
+            pair[0]
+        );
+        if let Some(pw) = pair.get(1) {
+            let chars: Vec<char> = pw.chars().collect();
+            let head: String = chars[..4].iter().collect();
+            assert!(
+                !page.contains(&head),
+                "page shows the start of password {pw}"
+            );
+        }
+    }
+}
+
+/// The migration that makes fingerprints unique across products, over a database holding the
+/// same cards in several products (what the per-product key allowed): the earliest copy keeps
+/// the fingerprint, the others keep their rows with a retired one; an available copy survives
+/// only as the earliest of a card never sold; a sold copy stays with its order.
+#[tokio::test]
+async fn migration_settles_cards_held_by_several_products() {
+    const MINE: &str = "20261202000200_h2_card_fingerprint_global.sql";
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    files.sort();
+    let db = common::testing::TestDb::create().await;
+    let pool = db.pool().await;
+    let mut conn = pool.acquire().await.unwrap();
+    let run = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    for f in files.iter().filter(|f| f.as_str() < MINE) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(run(f)))
+            .execute(&mut *conn)
+            .await
+            .unwrap_or_else(|e| panic!("{f}: {e}"));
+    }
+    sqlx::raw_sql(
+        "INSERT INTO products (id, name, mode) VALUES (1, '甲', 'card'), (2, '乙', 'card'),
+            (3, '丙', 'card')",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    let key = common::testing::master_key();
+    let fp = |no: &str, pw: &str| {
+        key.fingerprint(&common::domain::card_import::fingerprint_input(
+            &common::domain::card_import::CardLine {
+                card_no: no.into(),
+                password: pw.into(),
+                expires_on: None,
+            },
+        ))
+    };
+    // (id, product, card, status): card 1 in three products, never sold; card 2 sold in a
+    // later copy; card 3 held once.
+    let rows = [
+        (1u64, 1u64, ("MIGCARD0001", "MIGPASS0001"), "available"),
+        (2, 2, ("MIGCARD0001", "MIGPASS0001"), "available"),
+        (3, 3, ("MIGCARD0001", "MIGPASS0001"), "void"),
+        (4, 1, ("MIGCARD0002", "MIGPASS0002"), "available"),
+        (5, 2, ("MIGCARD0002", "MIGPASS0002"), "sold"),
+        (6, 1, ("MIGCARD0003", "MIGPASS0003"), "available"),
+    ];
+    for (id, product, (no, pw), status) in rows {
+        sqlx::query(
+            "INSERT INTO cards (id, product_id, batch_id, card_no_enc, card_pass_enc,
+                fingerprint, status, order_id)
+             VALUES (?, ?, 'old', ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(product)
+        .bind(key.encrypt_str(no))
+        .bind(key.encrypt_str(pw))
+        .bind(fp(no, pw).as_slice())
+        .bind(status)
+        .bind((status == "sold").then_some(77u64))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(run(MINE)))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+
+    let after: Vec<(u64, String, Option<u64>, Vec<u8>)> =
+        sqlx::query_as("SELECT id, status, order_id, fingerprint FROM cards ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let statuses: Vec<(u64, &str)> = after.iter().map(|r| (r.0, r.1.as_str())).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            (1, "available"),
+            (2, "void"),
+            (3, "void"),
+            (4, "void"),
+            (5, "sold"),
+            (6, "available")
+        ]
+    );
+    assert_eq!(after[4].2, Some(77), "the sale keeps its order");
+    let real = |id: usize, no: &str, pw: &str| after[id].3 == fp(no, pw).as_slice();
+    assert!(
+        real(0, "MIGCARD0001", "MIGPASS0001"),
+        "the earliest keeps it"
+    );
+    assert!(!real(1, "MIGCARD0001", "MIGPASS0001") && !real(2, "MIGCARD0001", "MIGPASS0001"));
+    assert!(real(3, "MIGCARD0002", "MIGPASS0002") && !real(4, "MIGCARD0002", "MIGPASS0002"));
+    assert!(real(5, "MIGCARD0003", "MIGPASS0003"));
+    // Still refused as a duplicate anywhere, naming the product holding the kept copy.
+    let r = common::db::cards::import(&pool, &key, 3, "new", "MIGCARD0001,MIGPASS0001\n", true)
+        .await
+        .unwrap();
+    assert_eq!((r.new, r.duplicate), (0, 1));
+    assert_eq!(r.held_elsewhere, vec![("甲".to_owned(), 1)]);
+    pool.close().await;
+    db.drop_database().await;
 }

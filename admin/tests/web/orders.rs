@@ -692,8 +692,8 @@ async fn order_page_timeline_cards_attempts_and_reveal() {
         "发出 1 张卡密",
         "已接收",
         "成功",
-        "CARD****CRET",
-        "CARD****CRET",
+        ">****CRET<",
+        ">******<",
         "https://jd.example/produce/result",
         "京东返回 502，稍后重试",
         "待重试",
@@ -714,6 +714,10 @@ async fn order_page_timeline_cards_attempts_and_reveal() {
             SHOP_MD5_KEY,
             RAW_KEY,
             "0123456789abcdef0123456789abcdef",
+            // Masked cards: nothing of the password, at most the number's last 4.
+            "CARDN",
+            "CARDP",
+            "-SECRET",
         ],
     );
     for form in [
@@ -777,7 +781,10 @@ async fn order_page_timeline_cards_attempts_and_reveal() {
     );
     // Once: the next view is masked again.
     let again = op.get(&format!("/admin/orders/{a}")).await;
-    assert_no_secret(&again.body, &[CARD_NO, CARD_PW]);
+    assert_no_secret(
+        &again.body,
+        &[CARD_NO, CARD_PW, "CARDN", "CARDP", "-SECRET"],
+    );
     // An order without cards: nothing to reveal, nothing audited.
     let nothing = op.post(&format!("/admin/orders/{d}/reveal"), &[]).await;
     assert_eq!(nothing.status, 200);
@@ -934,9 +941,56 @@ async fn manual_success_of_a_card_order_happens_once() {
         &[("once", &once), ("cards", "CARD-A1,PW-A1")],
     )
     .await;
-    assert!(h.contains("已在该商品的库存中"), "{h}");
+    assert!(h.contains("已在商品「腾讯Q币10元」的库存中（已售）"), "{h}");
     assert_eq!(status_of(&app, f).await, "awaiting_manual");
     assert_eq!(app.count("SELECT COUNT(*) FROM cards").await, 2);
+    // So is a card in another product's stock, in any status: a card is sold once, anywhere.
+    let other = products::insert(
+        &app.pool,
+        &NewProduct {
+            name: "网易一卡通".into(),
+            mode: FulfilmentMode::Card,
+            face_value_fen: Some(1000),
+            price_fen: None,
+            low_stock_threshold: None,
+            skus: Vec::new(),
+        },
+    )
+    .await
+    .unwrap();
+    let r = common::db::cards::import(
+        &app.pool,
+        &common::testing::master_key(),
+        other,
+        "elsewhere",
+        "CARD-X1,PW-X1\nCARD-X2,PW-X2\n",
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.new, 2);
+    exec(
+        &app,
+        "UPDATE cards SET status = 'void' WHERE batch_id = 'elsewhere' ORDER BY id LIMIT 1",
+    )
+    .await;
+    for (cards, shown) in [
+        ("CARD-X1,PW-X1", "已在商品「网易一卡通」的库存中（作废）"),
+        ("CARD-X2,PW-X2", "已在商品「网易一卡通」的库存中（可用）"),
+    ] {
+        let once = once_of(&op.get(&format!("/admin/orders/{f}")).await.body);
+        let h = act(&op, f, "succeed", &[("once", &once), ("cards", cards)]).await;
+        assert!(h.contains(shown), "{h}");
+        assert!(h.contains("同一张卡密只能售出一次"), "{h}");
+    }
+    assert_eq!(status_of(&app, f).await, "awaiting_manual");
+    assert_eq!(app.count("SELECT COUNT(*) FROM cards").await, 4);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM cards WHERE order_id IS NOT NULL")
+            .await,
+        2,
+        "nothing issued to the order"
+    );
     // The form id is required.
     let h = act(&op, f, "succeed", &[("cards", "CARD-C1,PW-C1")]).await;
     assert!(h.contains("表单已失效"));

@@ -134,6 +134,25 @@ pub fn mask_secret(s: &str) -> String {
     format!("{head}****{tail}")
 }
 
+/// What a masked card password shows: no character of it, and not its length.
+pub const MASKED_CARD_PASSWORD: &str = "******";
+
+/// Masks a card number for display: `****` and at most its last 4 characters, only when it
+/// has more than 8 (a short number shows nothing).
+pub fn mask_card_no(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= 8 {
+        return "****".to_string();
+    }
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("****{tail}")
+}
+
+/// Masks a card password for display: nothing of it is shown, whatever its length.
+pub fn mask_card_password(_s: &str) -> String {
+    MASKED_CARD_PASSWORD.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,5 +280,17 @@ mod tests {
         assert_eq!(mask_secret("12345678"), "****");
         assert_eq!(mask_secret(""), "****");
         assert_eq!(mask_secret("京东密钥一二三四五六"), "京东密钥****三四五六");
+    }
+
+    #[test]
+    fn card_masking_shows_no_password_and_at_most_four_number_characters() {
+        assert_eq!(mask_card_no("1234567890123456"), "****3456");
+        assert_eq!(mask_card_no("123456789"), "****6789");
+        assert_eq!(mask_card_no("12345678"), "****");
+        assert_eq!(mask_card_no(""), "****");
+        assert_eq!(mask_card_no("卡号一二三四五六七八"), "****五六七八");
+        for pw in ["PW-123456789", "x", "", "密码一二三四五六七八九十"] {
+            assert_eq!(mask_card_password(pw), "******");
+        }
     }
 }

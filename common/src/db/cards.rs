@@ -1,15 +1,21 @@
 //! Card inventory: encrypted import with de-duplication, and stock counts.
 //!
+//! A card is in stock at most once across all products: the fingerprint (HMAC of number and
+//! password) is unique in `cards`, whatever the product or status, so one card can be sold once.
+//!
 //! An import is [`classify`] (parse, fingerprint, find duplicates within the text and against
-//! the product's stock) then [`insert_cards`] (encrypted, `INSERT IGNORE` on the fingerprint
-//! key). [`import`] does both at once (the CLI); the back office previews with [`classify`] and
-//! commits later, in its own transaction, with [`insert_cards`] and [`record_batch`].
+//! every product's stock, naming the product that holds each) then [`insert_cards`] (encrypted,
+//! `INSERT IGNORE` on the fingerprint key). [`import`] does both at once (the CLI); the back
+//! office previews with [`classify`] and commits later, in its own transaction, with
+//! [`insert_cards`] and [`record_batch`]. [`held`] tells any other writer (手动成功) which cards
+//! are already in stock; [`take_for_export`] hands a batch's unsold cards out in clear text.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sqlx::{FromRow, MySqlConnection, MySqlExecutor};
 
 use crate::crypto::at_rest::MasterKey;
+use crate::domain::CardStatus;
 use crate::domain::card_import::{self, CardLine, InvalidLine};
 
 /// What an import did (or, for a preview, would do).
@@ -21,6 +27,9 @@ pub struct ImportReport {
     pub invalid: usize,
     #[serde(skip)]
     pub invalid_lines: Vec<InvalidLine>,
+    /// Of the duplicates found in stock, those held by other products: (product, cards), by
+    /// product name.
+    pub held_elsewhere: Vec<(String, usize)>,
 }
 
 /// Rows per INSERT at most, and about [`CHUNK_BYTES`] of bound values: statements stay small
@@ -50,11 +59,23 @@ pub struct RepeatedCard {
     pub card: CardLine,
 }
 
-/// A card already in the product's stock (any status: available, sold or void).
+/// A card already in stock (any product, any status: available, sold, void or exported).
 #[derive(Clone)]
 pub struct StockedCard {
     pub line_no: usize,
     pub card: CardLine,
+    /// The product whose stock holds it.
+    pub held_by: Holder,
+}
+
+/// Which product holds a card already in stock, and the card's status there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub product_id: u64,
+    /// `#<id>` when the product row is gone.
+    pub product_name: String,
+    /// `None` for a status this build does not know.
+    pub status: Option<CardStatus>,
 }
 
 /// A text sorted into what an import would do with each line. `Debug` shows counts only.
@@ -91,6 +112,21 @@ impl Classified {
         if moved {
             self.invalid.sort_by_key(|i| i.line_no);
         }
+    }
+
+    /// The cards already held by a product other than `product_id`: (product name, count), by
+    /// name.
+    pub fn held_elsewhere(&self, product_id: u64) -> Vec<(String, usize)> {
+        let mut by_name: std::collections::BTreeMap<&str, usize> = Default::default();
+        for c in &self.dup_in_stock {
+            if c.held_by.product_id != product_id {
+                *by_name.entry(c.held_by.product_name.as_str()).or_default() += 1;
+            }
+        }
+        by_name
+            .into_iter()
+            .map(|(name, n)| (name.to_owned(), n))
+            .collect()
     }
 }
 
@@ -133,12 +169,12 @@ fn beijing_today() -> chrono::NaiveDate {
         .date_naive()
 }
 
-/// Parses `text` and sorts every line: new, repeat of an earlier line, already in
-/// `product_id`'s stock, or invalid (with its reason). Reads the database, writes nothing.
+/// Parses `text` and sorts every line: new, repeat of an earlier line, already in stock (of
+/// any product: a card is sold once), or invalid (with its reason). Reads the database, writes
+/// nothing.
 pub async fn classify(
     ex: &mut MySqlConnection,
     key: &MasterKey,
-    product_id: u64,
     text: &str,
 ) -> sqlx::Result<Classified> {
     let (cards, invalid) = card_import::parse_file(text, beijing_today());
@@ -168,27 +204,39 @@ pub async fn classify(
     }
     drop(first_seen);
     for chunk in unique.chunks(LOOKUP_CHUNK) {
-        let existing =
-            existing_fingerprints(&mut *ex, product_id, chunk.iter().map(|c| &c.fingerprint))
-                .await?;
+        let existing = held_chunk(&mut *ex, chunk.iter().map(|c| &c.fingerprint)).await?;
         for c in chunk {
-            if existing.contains(&c.fingerprint) {
-                out.dup_in_stock.push(StockedCard {
+            match existing.get(&c.fingerprint) {
+                Some(holder) => out.dup_in_stock.push(StockedCard {
                     line_no: c.line_no,
                     card: c.card.clone(),
-                });
-            } else {
-                out.new.push(c.clone());
+                    held_by: holder.clone(),
+                }),
+                None => out.new.push(c.clone()),
             }
         }
     }
     Ok(out)
 }
 
+/// Which of `fingerprints` are already in stock (any product, any status), and who holds them.
+/// On a transaction that must not race an import, lock first (the unique key still refuses a
+/// concurrent insert of the same card).
+pub async fn held(
+    ex: &mut MySqlConnection,
+    fingerprints: &[[u8; 32]],
+) -> sqlx::Result<HashMap<[u8; 32], Holder>> {
+    let mut out = HashMap::new();
+    for chunk in fingerprints.chunks(LOOKUP_CHUNK) {
+        out.extend(held_chunk(&mut *ex, chunk.iter()).await?);
+    }
+    Ok(out)
+}
+
 /// Encrypts and inserts `cards` into `product_id`'s stock under `batch_id`, a few dozen rows
-/// per statement, on the caller's connection (or transaction). Cards whose fingerprint the
-/// product already has (imported concurrently since they were classified) are skipped by the
-/// unique key. Returns how many were inserted.
+/// per statement, on the caller's connection (or transaction). Cards already in stock (of any
+/// product: imported concurrently since they were classified) are skipped by the unique key.
+/// Returns how many were inserted.
 pub async fn insert_cards(
     ex: &mut MySqlConnection,
     key: &MasterKey,
@@ -270,10 +318,10 @@ pub async fn record_batch(ex: impl MySqlExecutor<'_>, b: &BatchRecord<'_>) -> sq
 }
 
 /// Parses, de-duplicates and inserts `text` for `product_id` under `batch_id` (or, when
-/// `commit` is false, only reports what it would do). Cards already in the product's stock
-/// (same number and password, any status) are counted as duplicates and skipped; the unique
-/// key makes this safe against concurrent imports too. A committed import is recorded in
-/// `card_batches` as imported by `cli`.
+/// `commit` is false, only reports what it would do). Cards already in stock (same number and
+/// password, any product, any status) are counted as duplicates, those of other products named
+/// in the report, and skipped; the unique key makes this safe against concurrent imports too.
+/// A committed import is recorded in `card_batches` as imported by `cli`.
 pub async fn import(
     pool: &super::Pool,
     key: &MasterKey,
@@ -283,13 +331,14 @@ pub async fn import(
     commit: bool,
 ) -> sqlx::Result<ImportReport> {
     let mut conn = pool.acquire().await?;
-    let mut c = classify(&mut conn, key, product_id, text).await?;
+    let mut c = classify(&mut conn, key, text).await?;
     apply_platform_rules(&mut conn, product_id, &mut c).await?;
     let mut report = ImportReport {
         new: c.new.len(),
         duplicate: c.dup_in_file.len() + c.dup_in_stock.len(),
         invalid: c.invalid.len(),
         invalid_lines: c.invalid.clone(),
+        held_elsewhere: c.held_elsewhere(product_id),
     };
     if !commit || c.new.is_empty() {
         return Ok(report);
@@ -341,27 +390,40 @@ pub async fn rearm_low_stock(pool: &super::Pool, product_id: u64) -> sqlx::Resul
     Ok(())
 }
 
-async fn existing_fingerprints<'a>(
+/// One lookup on `uq_cards_fingerprint` for at most [`LOOKUP_CHUNK`] fingerprints.
+async fn held_chunk<'a>(
     ex: impl MySqlExecutor<'_>,
-    product_id: u64,
     fps: impl Iterator<Item = &'a [u8; 32]>,
-) -> sqlx::Result<HashSet<[u8; 32]>> {
+) -> sqlx::Result<HashMap<[u8; 32], Holder>> {
     let fps: Vec<&[u8; 32]> = fps.collect();
     if fps.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(HashMap::new());
     }
     let sql = format!(
-        "SELECT fingerprint FROM cards WHERE product_id = ? AND fingerprint IN ({})",
+        "SELECT c.fingerprint, c.product_id, p.name, c.status
+         FROM cards c LEFT JOIN products p ON p.id = c.product_id
+         WHERE c.fingerprint IN ({})",
         super::placeholders(fps.len())
     );
-    let mut q = sqlx::query_scalar::<_, Vec<u8>>(sqlx::AssertSqlSafe(sql)).bind(product_id);
+    let mut q =
+        sqlx::query_as::<_, (Vec<u8>, u64, Option<String>, String)>(sqlx::AssertSqlSafe(sql));
     for fp in fps {
         q = q.bind(fp.as_slice());
     }
     Ok(q.fetch_all(ex)
         .await?
         .into_iter()
-        .filter_map(|v| v.try_into().ok())
+        .filter_map(|(fp, product_id, name, status)| {
+            let fp: [u8; 32] = fp.try_into().ok()?;
+            Some((
+                fp,
+                Holder {
+                    product_id,
+                    product_name: name.unwrap_or_else(|| format!("#{product_id}")),
+                    status: status.parse().ok(),
+                },
+            ))
+        })
         .collect())
 }
 
@@ -372,6 +434,7 @@ pub struct StockRow {
     pub available: i64,
     pub sold: i64,
     pub void: i64,
+    pub exported: i64,
     pub expired: i64,
     pub low_stock_threshold: Option<i32>,
 }
@@ -407,6 +470,7 @@ pub async fn stock(pool: &super::Pool) -> sqlx::Result<Vec<StockRow>> {
                 available: 0,
                 sold: 0,
                 void: 0,
+                exported: 0,
                 expired: 0,
                 low_stock_threshold: *threshold,
             },
@@ -416,14 +480,15 @@ pub async fn stock(pool: &super::Pool) -> sqlx::Result<Vec<StockRow>> {
         let Some(row) = by_product.get_mut(&product_id) else {
             continue;
         };
-        match status.as_str() {
-            "available" => {
+        match status.parse::<CardStatus>() {
+            Ok(CardStatus::Available) => {
                 row.available += n - expired;
                 row.expired += expired;
             }
-            "sold" => row.sold += n,
-            "void" => row.void += n,
-            _ => {}
+            Ok(CardStatus::Sold) => row.sold += n,
+            Ok(CardStatus::Void) => row.void += n,
+            Ok(CardStatus::Exported) => row.exported += n,
+            Err(_) => {}
         }
     }
     Ok(products
@@ -588,4 +653,78 @@ pub async fn pick_available(
     .bind(limit)
     .fetch_all(&mut **tx)
     .await
+}
+
+/// A card handed out by [`take_for_export`], in clear text.
+pub struct ExportedCard {
+    pub card_no: String,
+    pub password: String,
+    /// `None` for cards without expiry.
+    pub expires_on: Option<chrono::NaiveDate>,
+}
+
+/// Cards read per query while exporting (keyset by id).
+const EXPORT_CHUNK: u64 = 5_000;
+
+/// The available cards of `batch_id`, decrypted, in id order, locked (`FOR UPDATE`) on the
+/// caller's transaction: a card being sold either keeps its sale (and is not exported) or is
+/// exported (and cannot be sold). Unless `keep_available`, they are marked `exported` in the
+/// same transaction, so the clear-text file and our stock never both sell the same card.
+pub async fn take_for_export(
+    ex: &mut MySqlConnection,
+    key: &MasterKey,
+    batch_id: &str,
+    keep_available: bool,
+) -> anyhow::Result<Vec<ExportedCard>> {
+    let no_expiry = card_import::no_expiry();
+    let mut out = Vec::new();
+    let mut after: u64 = 0;
+    loop {
+        let rows: Vec<(u64, Vec<u8>, Vec<u8>, chrono::NaiveDate)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT id, card_no_enc, card_pass_enc, expires_at FROM cards
+                 WHERE batch_id = ? AND status = 'available' AND id > ?
+                 ORDER BY id LIMIT {EXPORT_CHUNK} FOR UPDATE"
+            )))
+            .bind(batch_id)
+            .bind(after)
+            .fetch_all(&mut *ex)
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        let full = rows.len() as u64 == EXPORT_CHUNK;
+        let ids: Vec<u64> = rows.iter().map(|r| r.0).collect();
+        for (id, no, pass, exp) in rows {
+            let (Ok(card_no), Ok(password)) = (key.decrypt_string(&no), key.decrypt_string(&pass))
+            else {
+                anyhow::bail!("card {id} of batch {batch_id} cannot be decrypted with MASTER_KEY");
+            };
+            out.push(ExportedCard {
+                card_no,
+                password,
+                expires_on: (exp != no_expiry).then_some(exp),
+            });
+        }
+        if !keep_available {
+            for chunk in ids.chunks(1_000) {
+                let sql = format!(
+                    "UPDATE cards SET status = 'exported' WHERE status = 'available' AND id IN ({})",
+                    super::placeholders(chunk.len())
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                let n = q.execute(&mut *ex).await?.rows_affected();
+                anyhow::ensure!(
+                    n == chunk.len() as u64,
+                    "locked cards of batch {batch_id} changed during the export"
+                );
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(out)
 }

@@ -1,11 +1,13 @@
 //! Business types shared by every service: money, identifiers, platforms, order status machine.
 
 pub mod card_import;
+pub mod card_status;
 pub mod failure;
 pub mod money;
 pub mod order;
 pub mod types;
 
+pub use card_status::CardStatus;
 pub use failure::FailureReason;
 pub use money::Fen;
 pub use order::{NotifyStatus, OrderStatus, TransitionError};

@@ -587,7 +587,7 @@ async fn card_import_applies_jd_game_rules_to_game_products() {
             name: "通用卡".into(),
             mode: common::domain::FulfilmentMode::Card,
             face_value_fen: None,
-            price_fen: None,
+            price_fen: Some(5000),
             low_stock_threshold: None,
             skus: vec![(common::domain::Platform::JdGeneral, "45100".into())],
         },

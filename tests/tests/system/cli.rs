@@ -369,6 +369,32 @@ async fn provisioning_commands() {
         None,
     ));
     assert!(out.contains("new 0, duplicate 4, invalid 2"), "{out}");
+    // A card is in stock once across products: the same file into another card product finds
+    // every card a duplicate and names the product that holds them.
+    ok(admin(
+        s,
+        &[
+            "product",
+            "add",
+            "--name",
+            "话费卡100",
+            "--mode",
+            "card",
+            "--sku",
+            "jd-general:45100",
+        ],
+        None,
+    ));
+    let out = ok(admin(
+        s,
+        &["cards", "import", "--product", "话费卡100", "--file", path],
+        None,
+    ));
+    assert!(out.contains("new 0, duplicate 4, invalid 2"), "{out}");
+    assert!(
+        out.contains("3 张已在其他商品「话费卡50」的库存中"),
+        "{out}"
+    );
     let not_card = admin(
         s,
         &["cards", "import", "--product", "直充Q币", "--file", path],
@@ -407,7 +433,7 @@ async fn provisioning_commands() {
         .fetch_one(&s.pool)
         .await
         .unwrap();
-    assert_eq!(audited, 1 + 3 + 2 + 2, "user, shops, products, imports");
+    assert_eq!(audited, 1 + 3 + 3 + 3, "user, shops, products, imports");
 
     // Suppliers for direct-charge products.
     ok(admin(

@@ -1,24 +1,24 @@
-//! 作废 (one card, or every available card of a batch) and 导出 (a batch's unsold cards as CSV).
+//! 作废 (one card, or every available card of a batch) and 导出 (a batch's available cards as
+//! CSV; they become `exported` unless the operator keeps them available).
 //!
 //! Voiding is a conditional `UPDATE … WHERE status = 'available'`: a card being sold at that
 //! moment keeps its sale (the update waits for the fulfilment's row lock, then re-reads the
 //! status), and a repeated submit finds nothing left to void, changes nothing and writes no
 //! audit row. The export is the one place cards leave in clear text: Operator only, a POST
-//! (never cached, never prefetched), audited with its count, `Cache-Control: no-store`.
+//! (never cached, never prefetched), audited with its count and choice, `Cache-Control:
+//! no-store`. The exported cards are marked `exported` in the export's transaction (so a card
+//! in the file is never also sold by us) unless the form ticks `keep`.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use chrono::NaiveDate;
+use common::domain::CardStatus;
 
 use super::{back_to, batch_url, form_fields, plausible_batch};
 use crate::web::auth::Operator;
 use crate::web::page::{self, redirect_error, redirect_ok};
 use crate::web::{AppState, WebError, WebResult};
-
-/// Cards read per query while exporting (keyset by id).
-const EXPORT_CHUNK: u64 = 5_000;
 
 /// `POST /admin/cards/{id}/void`.
 pub async fn void_card(
@@ -38,16 +38,24 @@ pub async fn void_card(
     let Some((status, batch)) = card else {
         return Err(WebError::NotFound);
     };
-    match status.as_str() {
-        "available" => {}
-        "void" => return Ok(redirect_ok(&back, format!("卡密 #{id} 已是作废状态。"))),
-        "sold" => {
+    match status.parse::<CardStatus>() {
+        Ok(CardStatus::Available) => {}
+        Ok(CardStatus::Void) => {
+            return Ok(redirect_ok(&back, format!("卡密 #{id} 已是作废状态。")));
+        }
+        Ok(CardStatus::Sold) => {
             return Ok(redirect_error(
                 &back,
                 format!("卡密 #{id} 已售出，不能作废。"),
             ));
         }
-        _ => {
+        Ok(CardStatus::Exported) => {
+            return Ok(redirect_error(
+                &back,
+                format!("卡密 #{id} 已导出，不在可发放库存中，无需作废。"),
+            ));
+        }
+        Err(_) => {
             return Ok(redirect_error(
                 &back,
                 format!("卡密 #{id} 状态异常，未作废。"),
@@ -127,73 +135,64 @@ pub async fn void_batch(
     ))
 }
 
-/// `POST /admin/cards/batches/{batch}/export`: the batch's available cards as CSV in clear
-/// text (`卡号,卡密,有效期`, the import format: the file can be imported again as is).
+/// `POST /admin/cards/batches/{batch}/export` (`keep=1`: leave them available): the batch's
+/// available cards as CSV in clear text (`卡号,卡密,有效期`, the import format: the file can be
+/// imported again as is), marked `exported` unless kept, audited either way.
 pub async fn export(
     State(state): State<AppState>,
     Operator(user): Operator,
     Path(batch): Path<String>,
+    body: Bytes,
 ) -> WebResult<Response> {
     if !plausible_batch(&batch) {
         return Err(WebError::NotFound);
     }
-    let no_expiry = common::domain::card_import::no_expiry();
-    let mut out = String::from("\u{feff}卡号,卡密,有效期\r\n");
-    let mut count: u64 = 0;
-    let mut after: u64 = 0;
-    loop {
-        let rows: Vec<(u64, Vec<u8>, Vec<u8>, NaiveDate)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT id, card_no_enc, card_pass_enc, expires_at FROM cards
-                 WHERE batch_id = ? AND status = 'available' AND id > ?
-                 ORDER BY id LIMIT {EXPORT_CHUNK}"
-            )))
-            .bind(&batch)
-            .bind(after)
-            .fetch_all(&state.db)
-            .await?;
-        let Some(last) = rows.last() else { break };
-        after = last.0;
-        let full = rows.len() as u64 == EXPORT_CHUNK;
-        for (id, no, pass, exp) in rows {
-            let (Ok(no), Ok(pass)) = (
-                state.key.decrypt_string(&no),
-                state.key.decrypt_string(&pass),
-            ) else {
-                return Err(WebError::Internal(anyhow::anyhow!(
-                    "card {id} of batch {batch} cannot be decrypted with MASTER_KEY"
-                )));
-            };
-            // Exact values: cards never hold commas, whitespace or line breaks (the import
-            // splits on them), so every line reads back as the card it was.
-            out.push_str(&no);
-            out.push(',');
-            out.push_str(&pass);
-            out.push(',');
-            if exp != no_expiry {
-                out.push_str(&exp.to_string());
-            }
-            out.push_str("\r\n");
-            count += 1;
-        }
-        if !full {
-            break;
-        }
-    }
+    let keep = form_fields(&body).get("keep").is_some_and(|v| v == "1");
+    let mut tx = state.db.begin().await?;
+    let cards = common::db::cards::take_for_export(&mut tx, &state.key, &batch, keep)
+        .await
+        .map_err(WebError::Internal)?;
+    let count = cards.len() as u64;
     if count == 0 {
+        tx.rollback().await?;
         return Ok(redirect_error(
             &batch_url(&batch),
-            format!("批次 {batch} 没有未售出的卡密，无可导出。"),
+            format!("批次 {batch} 没有可用（未售出）的卡密，无可导出。"),
         ));
     }
+    let mut out = String::from("\u{feff}卡号,卡密,有效期\r\n");
+    for c in &cards {
+        // Exact values: cards never hold commas, whitespace or line breaks (the import
+        // splits on them), so every line reads back as the card it was.
+        out.push_str(&c.card_no);
+        out.push(',');
+        out.push_str(&c.password);
+        out.push(',');
+        if let Some(d) = c.expires_on {
+            out.push_str(&d.to_string());
+        }
+        out.push_str("\r\n");
+    }
+    drop(cards);
+    let kept = if keep {
+        "，仍保留为可用（未标记）"
+    } else {
+        "，已标记为已导出、不再发放"
+    };
     user.audit(
-        &state.db,
+        &mut *tx,
         "card.export",
         Some(("card_batch", batch.clone())),
-        Some(format!("导出批次 {batch} 的未售卡密（明文）：{count} 张")),
+        Some(format!(
+            "导出批次 {batch} 的可用卡密（明文）：{count} 张{kept}"
+        )),
     )
     .await?;
-    tracing::info!(user = %user.username, batch = %batch, count, "card batch exported");
+    tx.commit().await?;
+    if !keep {
+        super::forget_stock(&state.db);
+    }
+    tracing::info!(user = %user.username, batch = %batch, count, keep, "card batch exported");
     let name = format!(
         "cards-{}-{}.csv",
         file_safe(&batch),

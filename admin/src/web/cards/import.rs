@@ -7,8 +7,9 @@
 //! valid for [`DRAFT_TTL_MINUTES`]. The commit locks the draft row, imports its cards, writes
 //! the `card_batches` row and the audit row and marks the draft committed — one transaction —
 //! so a double submit imports once: the second waits for the first's lock and then finds the
-//! draft committed. The fingerprint key (product_id, fingerprint) still skips cards imported by
-//! someone else since the preview.
+//! draft committed. The fingerprint key (unique across products: a card is in stock once) still
+//! skips cards imported by someone else, into any product, since the preview. A line already in
+//! another product's stock is a duplicate, and the preview names that product.
 
 use std::collections::HashMap;
 
@@ -83,6 +84,8 @@ struct PreviewPage {
     new_samples: Vec<Sample>,
     dup_file_samples: Vec<Sample>,
     dup_stock_samples: Vec<Sample>,
+    /// Cards held by other products: "商品「X」2 张", one entry per product.
+    held_elsewhere: Vec<String>,
     invalid_lines: Vec<Invalid>,
     invalid_more: usize,
     /// Empty when there is nothing to import.
@@ -216,8 +219,8 @@ fn upload_text(u: &Upload) -> Result<(String, String, FileEncoding), String> {
 fn sample(card: &CardLine, line_no: usize, note: String) -> Sample {
     Sample {
         line_no,
-        card_no: page::mask(&card.card_no),
-        password: page::mask(&card.password),
+        card_no: page::mask_card_no(&card.card_no),
+        password: page::mask_card_password(&card.password),
         expires: card
             .expires_on
             .map(|d| d.to_string())
@@ -331,7 +334,7 @@ pub async fn preview(
     };
     drop(upload);
     let mut conn = state.db.acquire().await?;
-    let mut c = cards::classify(&mut conn, &state.key, product_id, &text).await?;
+    let mut c = cards::classify(&mut conn, &state.key, &text).await?;
     cards::apply_platform_rules(&mut conn, product_id, &mut c).await?;
     drop(conn);
     drop(text);
@@ -436,7 +439,12 @@ pub async fn preview(
             .dup_in_stock
             .iter()
             .take(SAMPLES)
-            .map(|x| sample(&x.card, x.line_no, "库存中已有（可能已售出或作废）".into()))
+            .map(|x| sample(&x.card, x.line_no, stocked_note(product_id, &x.held_by)))
+            .collect(),
+        held_elsewhere: c
+            .held_elsewhere(product_id)
+            .into_iter()
+            .map(|(name, n)| format!("商品「{name}」{} 张", page::thousands(n as u64)))
             .collect(),
         invalid_lines: c
             .invalid
@@ -451,6 +459,19 @@ pub async fn preview(
         draft,
         ttl_minutes: DRAFT_TTL_MINUTES,
     })
+}
+
+/// Why a card already in stock is not imported: which product holds it, and its status there.
+fn stocked_note(product_id: u64, h: &cards::Holder) -> String {
+    let status = h.status.map(|s| s.label_zh()).unwrap_or("未知");
+    if h.product_id == product_id {
+        format!("本商品库存中已有（{status}）")
+    } else {
+        format!(
+            "已在其他商品「{}」（#{}）的库存中（{status}），同一张卡密只能售出一次",
+            h.product_name, h.product_id
+        )
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -617,7 +638,7 @@ pub async fn commit(
     );
     if late_dups > 0 {
         msg.push_str(&format!(
-            "另有 {late_dups} 张在预览后已被导入库存，已跳过。"
+            "另有 {late_dups} 张在预览后已被导入库存（本商品或其他商品），已跳过。"
         ));
     }
     Ok(redirect_ok(&batch_url(&batch), msg).into_response())

@@ -1,5 +1,6 @@
-//! `GET /admin/cards`: stock per product, the filtered card list (50 per page, newest first,
-//! capped total, cards masked), the chosen batch's panel and the latest import batches.
+//! `GET /admin/cards` (operators only): stock per product, the filtered card list (50 per
+//! page, newest first, capped total, cards masked: no character of a password, at most the last
+//! 4 of a number), the chosen batch's panel and the latest import batches.
 //!
 //! Every list form is an index range read in id order, at most `offset + 50` entries per status:
 //! no filter walks the primary key backwards; otherwise the index is named (`FORCE INDEX`: the
@@ -7,16 +8,17 @@
 //! order and costs a sort of all the product's cards): `ix_cards_batch` (batch_id, status, +id)
 //! when a batch is chosen, else `ix_cards_product_list` (product_id, status, id) for a product,
 //! else `ix_cards_status_list` (status, id). A product or batch without a status reads its index
-//! once per status (a UNION of three ordered, limited reads) and merges the three.
+//! once per status (a UNION of four ordered, limited reads) and merges them.
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use chrono::{NaiveDate, NaiveDateTime};
 use common::crypto::at_rest::MasterKey;
+use common::domain::CardStatus;
 
-use super::{STATUSES, batch_url, path_segment, plausible_batch, status_class, status_label};
-use crate::web::auth::CurrentUser;
+use super::{batch_url, path_segment, plausible_batch, status_class, status_label};
+use crate::web::auth::Operator;
 use crate::web::page::{self, Arg, Chrome, Nav, PageLink, Pager, Where};
 use crate::web::{AppState, WebResult};
 
@@ -57,7 +59,7 @@ impl CardQuery {
 struct Filter {
     product: Option<u64>,
     batch: Option<String>,
-    status: Option<&'static str>,
+    status: Option<CardStatus>,
     notes: Vec<String>,
 }
 
@@ -78,9 +80,9 @@ impl Filter {
             }
         }
         if !q.status.is_empty() {
-            match STATUSES.iter().find(|(v, _)| *v == q.status) {
-                Some((v, _)) => f.status = Some(v),
-                None => f.notes.push("无法识别的卡密状态，已忽略。".into()),
+            match q.status.parse::<CardStatus>() {
+                Ok(v) => f.status = Some(v),
+                Err(_) => f.notes.push("无法识别的卡密状态，已忽略。".into()),
             }
         }
         f
@@ -99,7 +101,7 @@ impl Filter {
     }
 
     /// The table with the index every read of this filter takes (named: the optimizer may
-    /// otherwise count a product's cards of one status through `uq_cards_fingerprint`, one
+    /// otherwise count a product's cards of one status through another index, one
     /// clustered-row lookup per card).
     fn table(&self) -> &'static str {
         if self.batch.is_some() {
@@ -119,7 +121,7 @@ impl Filter {
             w.push(clause, [arg]);
         }
         if let Some(s) = self.status {
-            w.push("status = ?", [Arg::Str(s.into())]);
+            w.push("status = ?", [Arg::Str(s.as_str().into())]);
         }
         w
     }
@@ -129,7 +131,10 @@ impl Filter {
         page::query_string(&[
             ("product", &product),
             ("batch", self.batch.as_deref().unwrap_or_default()),
-            ("status", self.status.unwrap_or_default()),
+            (
+                "status",
+                self.status.map(CardStatus::as_str).unwrap_or_default(),
+            ),
         ])
     }
 
@@ -142,9 +147,9 @@ impl Filter {
 async fn page_ids(state: &AppState, f: &Filter, pager: &Pager) -> sqlx::Result<Vec<u64>> {
     let base = f.base_clauses();
     let statuses: Vec<&str> = match f.status {
-        Some(s) => vec![s],
+        Some(s) => vec![s.as_str()],
         None if base.is_empty() => Vec::new(),
-        None => STATUSES.iter().map(|(s, _)| *s).collect(),
+        None => CardStatus::ALL.iter().map(|s| s.as_str()).collect(),
     };
     let (limit, offset) = (pager.per_page, pager.offset());
     let table = f.table();
@@ -200,7 +205,6 @@ struct Row {
     product_name: Option<String>,
     batch_id: String,
     card_no_enc: Vec<u8>,
-    card_pass_enc: Vec<u8>,
     expires_at: NaiveDate,
     status: String,
     order_id: Option<u64>,
@@ -230,15 +234,16 @@ struct Line {
 }
 
 /// Decrypted only to be masked.
-fn masked(key: &MasterKey, blob: &[u8]) -> String {
+fn masked(key: &MasterKey, blob: &[u8], mask: fn(&str) -> String) -> String {
     key.decrypt_string(blob)
-        .map(|s| page::mask(&s))
+        .map(|s| mask(&s))
         .unwrap_or_else(|_| "（无法解密）".into())
 }
 
 fn line(key: &MasterKey, r: Row, today: NaiveDate) -> Line {
     let no_expiry = common::domain::card_import::no_expiry();
-    let expired = r.status == "available" && r.expires_at < today;
+    let available = r.status == CardStatus::Available.as_str();
+    let expired = available && r.expires_at < today;
     Line {
         id: r.id,
         product: r
@@ -247,8 +252,9 @@ fn line(key: &MasterKey, r: Row, today: NaiveDate) -> Line {
         product_href: format!("/admin/cards?product={}", r.product_id),
         batch_href: batch_url(&r.batch_id),
         batch: r.batch_id,
-        card_no: masked(key, &r.card_no_enc),
-        password: masked(key, &r.card_pass_enc),
+        card_no: masked(key, &r.card_no_enc, page::mask_card_no),
+        // The password is never decrypted for the list: nothing of it is shown.
+        password: page::mask_card_password(""),
         expires: if r.expires_at == no_expiry {
             "长期有效".into()
         } else {
@@ -268,7 +274,7 @@ fn line(key: &MasterKey, r: Row, today: NaiveDate) -> Line {
         },
         created: page::beijing(r.created_at),
         sold: page::beijing_opt(r.sold_at),
-        can_void: r.status == "available",
+        can_void: available,
     }
 }
 
@@ -278,6 +284,7 @@ pub struct StockLine {
     pub available: String,
     pub sold: String,
     pub void: String,
+    pub exported: String,
     pub expired: String,
     pub threshold: String,
     pub low: bool,
@@ -312,6 +319,7 @@ struct BatchPanel {
     available: String,
     sold: String,
     void: String,
+    exported: String,
     has_available: bool,
 }
 
@@ -372,7 +380,7 @@ const BATCH_COLUMNS: &str = "b.id, b.product_id, p.name AS product_name, b.sourc
 
 pub async fn show(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Operator(user): Operator,
     RawQuery(raw): RawQuery,
 ) -> WebResult<Response> {
     let query = CardQuery::parse(raw.as_deref());
@@ -392,7 +400,7 @@ pub async fn show(
     } else {
         let sql = format!(
             "SELECT c.id, c.product_id, p.name AS product_name, c.batch_id, c.card_no_enc,
-                    c.card_pass_enc, c.expires_at, c.status, c.order_id, o.order_no,
+                    c.expires_at, c.status, c.order_id, o.order_no,
                     c.created_at, c.sold_at
              FROM cards c
              LEFT JOIN products p ON p.id = c.product_id
@@ -423,6 +431,7 @@ pub async fn show(
             available: page::thousands(r.available.max(0) as u64),
             sold: page::thousands(r.sold.max(0) as u64),
             void: page::thousands(r.void.max(0) as u64),
+            exported: page::thousands(r.exported.max(0) as u64),
             expired: page::thousands(r.expired.max(0) as u64),
             threshold: r
                 .low_stock_threshold
@@ -447,12 +456,12 @@ pub async fn show(
             selected: f.product == Some(id),
         })
         .collect();
-    let statuses = STATUSES
+    let statuses = CardStatus::ALL
         .iter()
-        .map(|(v, l)| Opt {
-            value: (*v).into(),
-            label: (*l).into(),
-            selected: f.status == Some(*v),
+        .map(|s| Opt {
+            value: s.as_str().into(),
+            label: s.label_zh().into(),
+            selected: f.status == Some(*s),
         })
         .collect();
 
@@ -534,10 +543,11 @@ async fn batch_panel(state: &AppState, batch: &str) -> WebResult<BatchPanel> {
         id: batch.to_owned(),
         action_base: format!("/admin/cards/batches/{}", path_segment(batch)),
         record: record.map(batch_line),
-        available: page::thousands(n("available").max(0) as u64),
-        sold: page::thousands(n("sold").max(0) as u64),
-        void: page::thousands(n("void").max(0) as u64),
-        has_available: n("available") > 0,
+        available: page::thousands(n(CardStatus::Available.as_str()).max(0) as u64),
+        sold: page::thousands(n(CardStatus::Sold.as_str()).max(0) as u64),
+        void: page::thousands(n(CardStatus::Void.as_str()).max(0) as u64),
+        exported: page::thousands(n(CardStatus::Exported.as_str()).max(0) as u64),
+        has_available: n(CardStatus::Available.as_str()) > 0,
     })
 }
 
@@ -556,7 +566,7 @@ mod tests {
         assert_eq!(f.notes.len(), 2);
         assert_eq!(f.query_string(), "batch=B1");
         let f = Filter::from(&CardQuery::parse(Some("product=7&status=void")));
-        assert_eq!((f.product, f.status), (Some(7), Some("void")));
+        assert_eq!((f.product, f.status), (Some(7), Some(CardStatus::Void)));
         assert_eq!(f.where_all().sql(), " WHERE product_id = ? AND status = ?");
     }
 }

@@ -1,10 +1,12 @@
 //! 卡密库存: stock per product, the card list (filters, capped totals, masked cards only), the
 //! import batches, the import itself (upload → preview → commit), voiding one card or a whole
 //! batch's available cards, and the audited CSV export of a batch's unsold cards — the one place
-//! cards leave the system in clear text.
+//! cards leave the system in clear text (they are then `exported`, no longer sold, unless the
+//! operator keeps them available). Every page here is for operators (admin and operator roles):
+//! even masked, stock is nobody else's business.
 //!
-//! Card numbers and passwords are decrypted only to be masked (`page::mask`) for a page, or for
-//! the export. The import preview keeps the parsed cards server-side, encrypted, in
+//! Card numbers and passwords are decrypted only to be masked (`page::mask_card_no`: at most the
+//! last 4 characters; `page::mask_card_password`: nothing) for a page, or for the export. The import preview keeps the parsed cards server-side, encrypted, in
 //! `card_import_drafts` (see [`import`]); nothing in a form or page carries a clear card.
 
 mod actions;
@@ -16,6 +18,7 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::routing::{get, post};
+use common::domain::CardStatus;
 
 use super::AppState;
 
@@ -35,24 +38,20 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/cards/batches/{batch}/export", post(actions::export))
 }
 
-/// Card statuses as stored, with their labels.
-const STATUSES: [(&str, &str); 3] = [("available", "可用"), ("sold", "已售"), ("void", "作废")];
-
 fn status_label(s: &str) -> &'static str {
-    STATUSES
-        .iter()
-        .find(|(v, _)| *v == s)
-        .map(|(_, l)| *l)
+    s.parse::<CardStatus>()
+        .map(CardStatus::label_zh)
         .unwrap_or("未知")
 }
 
 /// A stored status as a CSS class: only known values, never raw data.
 fn status_class(s: &str) -> &'static str {
-    match s {
-        "available" => "available",
-        "sold" => "succeeded",
-        "void" => "void",
-        _ => "",
+    match s.parse::<CardStatus>() {
+        Ok(CardStatus::Available) => "available",
+        Ok(CardStatus::Sold) => "succeeded",
+        Ok(CardStatus::Void) => "void",
+        Ok(CardStatus::Exported) => "warn",
+        Err(_) => "",
     }
 }
 
@@ -110,6 +109,8 @@ mod tests {
     #[test]
     fn helpers() {
         assert_eq!(status_label("sold"), "已售");
+        assert_eq!(status_label("exported"), "已导出");
+        assert_eq!(status_label("x"), "未知");
         assert_eq!(status_class("\"><x"), "");
         assert_eq!(path_segment("B2026-01_a.b"), "B2026-01_a.b");
         assert_eq!(path_segment("a/b c"), "a%2Fb%20c");

@@ -335,7 +335,8 @@ fn manual_cards(text: &str, quantity: i32, today: NaiveDate) -> Result<Vec<CardL
 }
 
 /// Stores the cards as sold to the order (encrypted with the master key and fingerprinted
-/// exactly as imports are), under the batch `manual-<order_no>`. `Ok(Err(msg))` refuses.
+/// exactly as imports are), under the batch `manual-<order_no>`. `Ok(Err(msg))` refuses, also
+/// when a card is already in stock anywhere (any product, any status: a card is sold once).
 async fn store_cards(
     state: &AppState,
     tx: &mut Tx,
@@ -371,21 +372,31 @@ async fn store_cards(
         .iter()
         .map(|c| key.fingerprint(&card_import::fingerprint_input(c)))
         .collect();
-    for chunk in prints.chunks(CARD_CHUNK) {
-        let sql = format!(
-            "SELECT COUNT(*) FROM cards WHERE product_id = ? AND fingerprint IN ({})",
-            common::db::placeholders(chunk.len())
-        );
-        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(product_id);
-        for fp in chunk {
-            q = q.bind(fp.as_slice());
-        }
-        let known = q.fetch_one(&mut **tx).await?;
-        if known > 0 {
-            return Ok(Err(format!(
-                "有 {known} 张卡密已在该商品的库存中（可能已售出或作废），未做任何更改；请核对后重新粘贴。"
-            )));
-        }
+    // A card already in stock, of any product and in any status, was or can be sold elsewhere.
+    let held = common::db::cards::held(tx, &prints).await?;
+    if !held.is_empty() {
+        let lines: Vec<(usize, &common::db::cards::Holder)> = prints
+            .iter()
+            .enumerate()
+            .filter_map(|(i, fp)| held.get(fp).map(|h| (i + 1, h)))
+            .collect();
+        let shown: Vec<String> = lines
+            .iter()
+            .take(5)
+            .map(|(line, h)| {
+                format!(
+                    "第 {line} 张已在商品「{}」的库存中（{}）",
+                    h.product_name,
+                    h.status.map(|s| s.label_zh()).unwrap_or("未知")
+                )
+            })
+            .collect();
+        return Ok(Err(format!(
+            "有 {} 张卡密已在库存中，同一张卡密只能售出一次，未做任何更改：{}{}；请核对后重新粘贴。",
+            lines.len(),
+            shown.join("；"),
+            if lines.len() > 5 { "……" } else { "" }
+        )));
     }
     let batch_id = format!("manual-{}", order.order_no);
     sqlx::query(
@@ -419,10 +430,11 @@ async fn store_cards(
         }
         match q.execute(&mut **tx).await {
             Ok(_) => {}
-            // Imported concurrently since the check above.
+            // Imported (into any product) concurrently since the check above.
             Err(e) if common::db::is_unique_violation(&e) => {
                 return Ok(Err(
-                    "有卡密刚被导入该商品的库存，未做任何更改；请核对后重新粘贴。".into(),
+                    "有卡密刚被导入库存，同一张卡密只能售出一次，未做任何更改；请核对后重新粘贴。"
+                        .into(),
                 ));
             }
             Err(e) => return Err(e.into()),

@@ -372,12 +372,13 @@ async fn build(
             card_no: if reveal {
                 c.card_no.clone()
             } else {
-                page::mask(&c.card_no)
+                page::mask_card_no(&c.card_no)
             },
+            // Masked, nothing of the password shows: the audited reveal is the only way to it.
             password: if reveal {
                 c.password.clone()
             } else {
-                page::mask(&c.password)
+                page::mask_card_password(&c.password)
             },
             expires: c
                 .expires_on

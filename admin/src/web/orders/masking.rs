@@ -3,7 +3,8 @@
 //! The stored texts are already secret-free by construction (the gateway drops `sign`, the
 //! notifier masks card data); this is the second line of defence: values under key-like names
 //! (`key`, `secret`, `sign`, `token`, `password`, card fields) and long key-shaped tokens (hex or
-//! Base64, 32 characters or more) are shown as `abcd****wxyz`.
+//! Base64, 32 characters or more) are shown as `abcd****wxyz`; values under card-password names
+//! show nothing of themselves, under card-number names at most their last 4 characters.
 
 use serde_json::Value;
 
@@ -31,6 +32,19 @@ fn sensitive_name(name: &str) -> bool {
     .any(|s| n.contains(s))
 }
 
+/// How a value under a sensitive name is masked: card passwords and numbers as cards are,
+/// anything else as a secret.
+fn mask_named(name: &str, value: &str) -> String {
+    let n = name.to_ascii_lowercase();
+    if ["pass", "pwd", "cardinfo"].iter().any(|s| n.contains(s)) {
+        page::mask_card_password(value)
+    } else if n.contains("card") {
+        page::mask_card_no(value)
+    } else {
+        page::mask(value)
+    }
+}
+
 /// A token that looks like key material: long, only hex / Base64 / URL-safe Base64 characters,
 /// and not just digits (long order numbers are digits).
 fn key_shaped(token: &str) -> bool {
@@ -48,7 +62,7 @@ pub fn mask_text(text: &str) -> String {
     if (trimmed.starts_with('{') || trimmed.starts_with('['))
         && let Ok(mut v) = serde_json::from_str::<Value>(trimmed)
     {
-        mask_value(&mut v, false);
+        mask_value(&mut v, None);
         return serde_json::to_string_pretty(&v).unwrap_or_default();
     }
     if looks_like_form(trimmed) {
@@ -79,7 +93,7 @@ fn mask_scalar(name: &str, value: &str) -> String {
         return String::new();
     }
     if sensitive_name(name) {
-        return page::mask(value);
+        return mask_named(name, value);
     }
     let t = value.trim();
     if (t.starts_with('{') || t.starts_with('[')) && serde_json::from_str::<Value>(t).is_ok() {
@@ -88,21 +102,29 @@ fn mask_scalar(name: &str, value: &str) -> String {
     mask_tokens(value)
 }
 
-fn mask_value(v: &mut Value, under_sensitive: bool) {
+/// `under` is the nearest sensitive field name above the value, if any.
+fn mask_value(v: &mut Value, under: Option<&str>) {
     match v {
         Value::Object(map) => {
             for (k, child) in map.iter_mut() {
-                mask_value(child, under_sensitive || sensitive_name(k));
+                let name = if sensitive_name(k) {
+                    Some(k.as_str())
+                } else {
+                    under
+                };
+                mask_value(child, name);
             }
         }
         Value::Array(items) => {
             for child in items {
-                mask_value(child, under_sensitive);
+                mask_value(child, under);
             }
         }
         Value::String(s) => {
-            if under_sensitive && !s.is_empty() {
-                *s = page::mask(s);
+            if let Some(name) = under
+                && !s.is_empty()
+            {
+                *s = mask_named(name, s);
                 return;
             }
             // A JSON document inside a string (游戏点卡 `data`): mask inside it.
@@ -110,14 +132,14 @@ fn mask_value(v: &mut Value, under_sensitive: bool) {
             if (t.starts_with('{') || t.starts_with('['))
                 && let Ok(mut inner) = serde_json::from_str::<Value>(t)
             {
-                mask_value(&mut inner, false);
+                mask_value(&mut inner, None);
                 *s = inner.to_string();
                 return;
             }
             *s = mask_tokens(s);
         }
-        Value::Number(n) if under_sensitive => {
-            *v = Value::String(page::mask(&n.to_string()));
+        Value::Number(n) if under.is_some() => {
+            *v = Value::String(mask_named(under.unwrap_or_default(), &n.to_string()));
         }
         _ => {}
     }
@@ -162,6 +184,19 @@ mod tests {
         assert!(!shown.contains("T0KEN-T0KEN-T0KEN"), "{shown}");
         assert!(!shown.contains("PW-123456789"), "{shown}");
         assert!(shown.contains("buyNum"), "{shown}");
+    }
+
+    #[test]
+    fn card_fields_show_no_password_character_and_at_most_four_of_a_number() {
+        let raw = r#"{"cardNo":"CARDNO-1234567890","cardPwd":"PASSWD-ABCDEFGHIJ","cards":[{"cardPass":"ZYXWVUTSRQ-998877"}]}"#;
+        let shown = mask_text(raw);
+        assert!(shown.contains("****7890"), "{shown}");
+        assert!(!shown.contains("CARD"), "{shown}");
+        for frag in ["PASS", "GHIJ", "ZYXW", "8877"] {
+            assert!(!shown.contains(frag), "{frag}: {shown}");
+        }
+        let shown = mask_text("card_pass=SECRETPW-99887766&cardNo=NO-1122334455");
+        assert_eq!(shown, "card_pass=******&cardNo=****4455");
     }
 
     #[test]
