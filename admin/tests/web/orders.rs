@@ -951,7 +951,7 @@ async fn manual_success_of_a_card_order_happens_once() {
             name: "网易一卡通".into(),
             mode: FulfilmentMode::Card,
             face_value_fen: Some(1000),
-            price_fen: None,
+            price_fen: Some(1000),
             low_stock_threshold: None,
             skus: Vec::new(),
         },
