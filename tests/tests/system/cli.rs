@@ -382,6 +382,8 @@ async fn provisioning_commands() {
             "card",
             "--sku",
             "jd-general:45100",
+            "--price-fen",
+            "10000",
         ],
         None,
     ));
