@@ -256,11 +256,19 @@ impl Sender {
         .await;
     }
 
-    /// The outcome of a failed attempt and the reason to log.
+    /// The outcome of a failed attempt and the reason to log. JD's "stop" and "misconfigured"
+    /// answers raise an alert (an error log line and `notify_callback_alerts_total`).
     fn after_failure(&self, attempt_no: i32, verdict: Verdict) -> (Outcome, String) {
         match verdict {
             Verdict::Delivered => (Outcome::Delivered, String::new()),
-            Verdict::Stop(reason) => (Outcome::GivingUp, reason),
+            Verdict::Stop(reason) => {
+                alert("stop", &reason);
+                (Outcome::GivingUp, reason)
+            }
+            Verdict::Misconfigured { code, reason } => {
+                alert(&code, &reason);
+                self.after_failure(attempt_no, Verdict::Retry(reason))
+            }
             Verdict::Retry(reason) => match schedule::next_delay(&self.config.schedule, attempt_no)
             {
                 Some(delay) => (Outcome::Retry(delay), reason),
@@ -277,4 +285,18 @@ impl Sender {
         // again (one extra identical send).
         self.recorder.record(attempt).await;
     }
+}
+
+/// Callback answers that need an operator, by JD answer code (`stop` for 通用交易 13).
+static ALERTS: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
+    common::metrics::counter_vec(
+        "notify_callback_alerts_total",
+        "Callback answers that need an operator: JD's stop (13) or a configuration error (10, 11, 19)",
+        &["code"],
+    )
+});
+
+fn alert(code: &str, reason: &str) {
+    ALERTS.with_label_values(&[code]).inc();
+    tracing::error!(code, %reason, "callback needs an operator");
 }

@@ -88,6 +88,11 @@ impl Proc {
         format!("http://127.0.0.1:{}{}", self.port, path)
     }
 
+    /// The service's `/metrics`.
+    pub fn metrics_url(&self) -> String {
+        self.url("/metrics")
+    }
+
     /// Waits until `/readyz` answers 200 (or panics after `timeout`).
     pub async fn wait_ready(&mut self, timeout: Duration) {
         let client = reqwest::Client::new();
