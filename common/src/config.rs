@@ -161,6 +161,9 @@ pub struct CommonConfig {
     pub master_key: MasterKey,
     pub mq_prefix: String,
     pub http_addr: SocketAddr,
+    /// The internal listener of `/metrics` and the detailed probes (`METRICS_ADDR`, default
+    /// loopback on the service's port + 1000): never the public port.
+    pub metrics_addr: SocketAddr,
     pub log_format: LogFormat,
     pub otel_endpoint: Option<String>,
     pub db_max_connections: u32,
@@ -184,6 +187,7 @@ impl fmt::Debug for CommonConfig {
             .field("master_key", &"[redacted]")
             .field("mq_prefix", &self.mq_prefix)
             .field("http_addr", &self.http_addr)
+            .field("metrics_addr", &self.metrics_addr)
             .field("log_format", &self.log_format)
             .field("otel_endpoint", &self.otel_endpoint)
             .field("db_max_connections", &self.db_max_connections)
@@ -198,6 +202,16 @@ pub mod ports {
     pub const NOTIFIER: u16 = 8082;
     pub const AGISO_SYNC: u16 = 8070;
     pub const ADMIN: u16 = 8090;
+
+    /// The default port of a service's internal metrics listener: its HTTP port + 1000 (9080,
+    /// 9081, 9082, 9070, 9090); 0 stays 0.
+    pub fn metrics(http_port: u16) -> u16 {
+        if http_port == 0 {
+            0
+        } else {
+            http_port.saturating_add(1000)
+        }
+    }
 }
 
 impl CommonConfig {
@@ -229,6 +243,15 @@ impl CommonConfig {
                 )
             })?,
         };
+        let metrics_addr = match env.raw("METRICS_ADDR") {
+            None => SocketAddr::from(([127, 0, 0, 1], ports::metrics(default_port))),
+            Some(v) => parse_listen_addr(v).ok_or_else(|| {
+                Env::malformed(
+                    "METRICS_ADDR",
+                    "host:port such as 127.0.0.1:9080, or a port number",
+                )
+            })?,
+        };
         let otel_endpoint = env.optional_str("OTEL_EXPORTER_OTLP_ENDPOINT");
         if let Some(e) = &otel_endpoint
             && !(e.starts_with("http://") || e.starts_with("https://"))
@@ -245,6 +268,7 @@ impl CommonConfig {
             master_key,
             mq_prefix,
             http_addr,
+            metrics_addr,
             log_format: env.parse_or("LOG_FORMAT", LogFormat::Text, "text or json")?,
             otel_endpoint,
             db_max_connections: env.parse_or(
@@ -336,6 +360,11 @@ mod tests {
     fn defaults() {
         let c = CommonConfig::from_env(&env(&[]), "gateway", ports::GATEWAY).unwrap();
         assert_eq!(c.http_addr, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(c.metrics_addr, "127.0.0.1:9080".parse().unwrap());
+        let c = CommonConfig::from_env(&env(&[]), "admin", ports::ADMIN).unwrap();
+        assert_eq!(c.metrics_addr, "127.0.0.1:9090".parse().unwrap());
+        let c = CommonConfig::from_env(&env(&[("METRICS_ADDR", "0.0.0.0:9999")]), "x", 1).unwrap();
+        assert_eq!(c.metrics_addr, "0.0.0.0:9999".parse().unwrap());
         assert_eq!(c.mq_prefix, "");
         assert_eq!(c.log_format, LogFormat::Text);
         assert!(c.run_migrations);
@@ -357,6 +386,7 @@ mod tests {
             ("AMQP_URL", "http://topsecret"),
             ("MASTER_KEY", "topsecret"),
             ("HTTP_ADDR", "nowhere"),
+            ("METRICS_ADDR", "nowhere"),
             ("LOG_FORMAT", "xml"),
             ("MQ_PREFIX", "a b"),
         ] {

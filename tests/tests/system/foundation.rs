@@ -356,6 +356,7 @@ async fn every_binary_starts_ready_and_stops_on_sigterm() {
     let client = reqwest::Client::new();
     for (name, p) in procs.iter_mut() {
         p.wait_ready(Duration::from_secs(60)).await;
+        // The public port: bare probes, no /metrics.
         let health: serde_json::Value = client
             .get(p.url("/healthz"))
             .send()
@@ -364,9 +365,34 @@ async fn every_binary_starts_ready_and_stops_on_sigterm() {
             .json()
             .await
             .unwrap();
+        assert_eq!(health, serde_json::json!({"status": "ok"}), "{name}");
+        let ready: serde_json::Value = client
+            .get(p.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(ready, serde_json::json!({"status": "ok"}), "{name}");
+        let r = client.get(p.url("/metrics")).send().await.unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            404,
+            "{name}: no /metrics on the public port"
+        );
+        // The internal listener: the details and /metrics.
+        let health: serde_json::Value = client
+            .get(p.internal_url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(health["service"], *name);
         let metrics = client
-            .get(p.url("/metrics"))
+            .get(p.metrics_url())
             .send()
             .await
             .unwrap()
@@ -425,11 +451,16 @@ async fn readyz_reports_an_unreachable_database() {
         .execute(&mut conn)
         .await
         .unwrap();
-    let r = reqwest::get(p.url("/readyz")).await.unwrap();
+    let r = reqwest::get(p.internal_url("/readyz")).await.unwrap();
     assert_eq!(r.status().as_u16(), 503);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["database"], "unreachable");
     assert_eq!(body["broker"], "ok");
+    // The public port says only that it is not ready.
+    let r = reqwest::get(p.url("/readyz")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"status": "unavailable"}));
     p.terminate();
     stage.cleanup().await;
 }
