@@ -164,6 +164,8 @@ pub struct CommonConfig {
     /// The internal listener of `/metrics` and the detailed probes (`METRICS_ADDR`, default
     /// loopback on the service's port + 1000): never the public port.
     pub metrics_addr: SocketAddr,
+    /// Slow-client limits of every listener (`HTTP_HEADER_TIMEOUT_MS`, `HTTP_BODY_TIMEOUT_MS`).
+    pub http_limits: crate::serve::Limits,
     pub log_format: LogFormat,
     pub otel_endpoint: Option<String>,
     pub db_max_connections: u32,
@@ -269,6 +271,11 @@ impl CommonConfig {
             mq_prefix,
             http_addr,
             metrics_addr,
+            http_limits: crate::serve::Limits {
+                header_timeout: positive_millis(env, "HTTP_HEADER_TIMEOUT_MS", 10_000)?,
+                body_timeout: positive_millis(env, "HTTP_BODY_TIMEOUT_MS", 60_000)?,
+                ..Default::default()
+            },
             log_format: env.parse_or("LOG_FORMAT", LogFormat::Text, "text or json")?,
             otel_endpoint,
             db_max_connections: env.parse_or(
@@ -292,6 +299,15 @@ impl CommonConfig {
             },
         })
     }
+}
+
+/// Milliseconds that must not be 0.
+fn positive_millis(env: &Env, name: &str, default_ms: u64) -> Result<Duration, ConfigError> {
+    let d = env.millis_or(name, default_ms)?;
+    if d.is_zero() {
+        return Err(Env::malformed(name, "a positive number of milliseconds"));
+    }
+    Ok(d)
 }
 
 /// `DATABASE_URL`, validated.

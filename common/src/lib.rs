@@ -9,6 +9,7 @@ pub mod http;
 pub mod metrics;
 pub mod mq;
 pub mod protocol;
+pub mod serve;
 pub mod service;
 pub mod telemetry;
 #[cfg(feature = "testing")]

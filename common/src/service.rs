@@ -158,8 +158,9 @@ impl Service {
         self.infra.stop.clone()
     }
 
-    /// Serves until SIGTERM, Ctrl-C or the stop token; then stops background tasks and waits
-    /// (up to 30 s) for their in-flight work.
+    /// Serves until SIGTERM, Ctrl-C or the stop token (slow clients limited by
+    /// [`crate::serve`]); then stops background tasks and waits (up to 30 s) for their in-flight
+    /// work.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Service {
             listener,
@@ -174,29 +175,20 @@ impl Service {
             metrics = %metrics_listener.local_addr()?,
             "listening"
         );
-        let internal = internal_router(infra.probes());
-        let internal_stop = stop.clone();
-        let internal = tokio::spawn(async move {
-            axum::serve(metrics_listener, internal)
-                .with_graceful_shutdown(async move { internal_stop.cancelled().await })
-                .await
-        });
+        let internal = tokio::spawn(crate::serve::serve(
+            metrics_listener,
+            internal_router(infra.probes()),
+            infra.config.http_limits,
+            stop.clone(),
+        ));
         let signal_stop = stop.clone();
         tokio::spawn(async move {
             shutdown_signal().await;
             signal_stop.cancel();
         });
-        let server_stop = stop.clone();
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { server_stop.cancelled().await })
-        .await?;
+        crate::serve::serve(listener, router, infra.config.http_limits, stop.clone()).await;
         stop.cancel();
-        if let Ok(Err(e)) = internal.await {
-            tracing::warn!(error = %e, "metrics listener failed");
-        }
+        let _ = internal.await;
         tracing::info!(service = infra.config.service, "stopping background tasks");
         let drain = async { while infra.tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(Duration::from_secs(30), drain)

@@ -562,6 +562,9 @@ pub struct LoginForm {
     next: String,
 }
 
+/// The most an unauthenticated login form may carry (username, password, tokens, `next`).
+pub const LOGIN_BODY_LIMIT: usize = 4 * 1024;
+
 /// A hash to verify against when the user does not exist, so both cases take as long.
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| password::hash("no such user").unwrap_or_default());

@@ -79,7 +79,9 @@ pub fn router(state: AppState) -> Router {
     let admin = Router::new()
         .route(
             "/admin/login",
-            get(auth::login_form).post(auth::login_submit),
+            get(auth::login_form)
+                .post(auth::login_submit)
+                .layer(DefaultBodyLimit::max(auth::LOGIN_BODY_LIMIT)),
         )
         .route("/admin/logout", post(auth::logout))
         .route("/admin/static/{file}", get(static_file))

@@ -165,3 +165,28 @@ async fn bootstrap_admin_from_environment() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn login_bodies_are_small() {
+    let app = App::start().await;
+    let b = app.browser();
+    let form = b.get("/admin/login").await;
+    let token = csrf_of(&form.body).expect("login form token");
+    let huge = "x".repeat(64 * 1024);
+    let a = b
+        .post_raw(
+            "/admin/login",
+            &[("_csrf", &token), ("username", &huge), ("password", "x")],
+        )
+        .await;
+    assert_eq!(
+        a.status, 413,
+        "an unauthenticated body beyond 4 KiB is refused"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log").await,
+        0,
+        "nothing recorded"
+    );
+    app.stop().await;
+}

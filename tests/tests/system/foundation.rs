@@ -526,3 +526,77 @@ fn every_binary_refuses_a_missing_or_malformed_database_url_or_master_key() {
         }
     }
 }
+
+/// A client that never finishes its headers, or its body, is cut off by the listener's limits,
+/// and a connection left hanging does not keep the service from stopping on SIGTERM.
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_do_not_hold_the_stop() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    let stage = Stage::new().await;
+    let mut env = stage.env();
+    env.push(("HTTP_HEADER_TIMEOUT_MS".into(), "1000".into()));
+    env.push(("HTTP_BODY_TIMEOUT_MS".into(), "1000".into()));
+    let mut p = Proc::spawn("gateway", &env);
+    p.wait_ready(Duration::from_secs(30)).await;
+    let addr = ("127.0.0.1", p.port);
+
+    // Headers never finished: the server closes the connection after the header timeout.
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"POST /api/jd/game/preCheck HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut buf)).await;
+    assert!(
+        closed.is_ok(),
+        "a connection stalled in its headers is closed"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Body never finished: the request ends after the body timeout (answered or closed).
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(
+        b"POST /api/jd/game/preCheck HTTP/1.1\r\nHost: x\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ncustomerId=1",
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    let ended = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut buf)).await;
+    assert!(ended.is_ok(), "a request stalled in its body ends");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A stalled connection open at SIGTERM: the gateway still stops promptly.
+    let mut hanging = TcpStream::connect(addr).await.unwrap();
+    hanging
+        .write_all(b"POST /api/jd/game/preCheck HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::task::spawn_blocking(move || p.terminate()),
+    )
+    .await
+    .expect("the gateway stops within 20 s of SIGTERM")
+    .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(hanging);
+    stage.cleanup().await;
+}
