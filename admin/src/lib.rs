@@ -43,8 +43,9 @@ pub struct Config {
     pub lockout: Duration,
     /// `ADMIN_LOGIN_RATE_PER_MINUTE`: login attempts per client IP per minute.
     pub login_rate_per_minute: u32,
-    /// `ADMIN_TRUST_FORWARDED_FOR`: take the client IP from `X-Forwarded-For` (behind a proxy).
-    pub trust_forwarded_for: bool,
+    /// `ADMIN_TRUST_FORWARDED_FOR` (take the client IP from `X-Forwarded-For`, behind a proxy)
+    /// with the shared `TRUSTED_PROXIES`.
+    pub client_ip: common::client_ip::ClientIp,
     /// `ADMIN_BOOTSTRAP_USER` / `ADMIN_BOOTSTRAP_PASSWORD`: the first admin, created at start when
     /// there is no user at all.
     pub bootstrap: Option<(String, secrecy::SecretString)>,
@@ -100,8 +101,8 @@ impl Config {
         let hours: u64 = env.parse_or("ADMIN_SESSION_HOURS", 12, "a number of hours")?;
         let lockout_min: u64 = env.parse_or("ADMIN_LOCKOUT_MINUTES", 15, "a number of minutes")?;
         let upload_mb: usize = env.parse_or("ADMIN_MAX_UPLOAD_MB", 32, "a number of MB")?;
+        let common = CommonConfig::from_env(env, SERVICE, ports::ADMIN)?;
         Ok(Self {
-            common: CommonConfig::from_env(env, SERVICE, ports::ADMIN)?,
             session_ttl: Duration::from_secs(hours.max(1) * 3600),
             cookie_secure,
             login_max_failures: env
@@ -111,7 +112,11 @@ impl Config {
             login_rate_per_minute: env
                 .parse_or("ADMIN_LOGIN_RATE_PER_MINUTE", 10u32, "a number")?
                 .max(1),
-            trust_forwarded_for: env.bool_or("ADMIN_TRUST_FORWARDED_FOR", false)?,
+            client_ip: common::client_ip::ClientIp {
+                trust_forwarded_for: env.bool_or("ADMIN_TRUST_FORWARDED_FOR", false)?,
+                trusted_proxies: common.trusted_proxies.clone(),
+            },
+            common,
             bootstrap,
             public_base_url,
             max_upload_bytes: upload_mb.max(1) * 1024 * 1024,

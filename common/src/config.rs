@@ -164,6 +164,10 @@ pub struct CommonConfig {
     /// The internal listener of `/metrics` and the detailed probes (`METRICS_ADDR`, default
     /// loopback on the service's port + 1000): never the public port.
     pub metrics_addr: SocketAddr,
+    /// `TRUSTED_PROXIES`: reverse proxies (IPs / CIDRs) besides the socket peer whose
+    /// `X-Forwarded-For` hops are skipped when a service trusts that header
+    /// ([`crate::client_ip`]).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Slow-client limits of every listener (`HTTP_HEADER_TIMEOUT_MS`, `HTTP_BODY_TIMEOUT_MS`).
     pub http_limits: crate::serve::Limits,
     pub log_format: LogFormat,
@@ -271,6 +275,15 @@ impl CommonConfig {
             mq_prefix,
             http_addr,
             metrics_addr,
+            trusted_proxies: crate::client_ip::parse_networks(
+                env.raw("TRUSTED_PROXIES").unwrap_or_default(),
+            )
+            .map_err(|_| {
+                Env::malformed(
+                    "TRUSTED_PROXIES",
+                    "IP addresses or CIDR networks separated by commas",
+                )
+            })?,
             http_limits: crate::serve::Limits {
                 header_timeout: positive_millis(env, "HTTP_HEADER_TIMEOUT_MS", 10_000)?,
                 body_timeout: positive_millis(env, "HTTP_BODY_TIMEOUT_MS", 60_000)?,
@@ -403,6 +416,7 @@ mod tests {
             ("MASTER_KEY", "topsecret"),
             ("HTTP_ADDR", "nowhere"),
             ("METRICS_ADDR", "nowhere"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, nowhere"),
             ("LOG_FORMAT", "xml"),
             ("MQ_PREFIX", "a b"),
         ] {

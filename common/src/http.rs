@@ -116,19 +116,12 @@ pub async fn track_metrics(req: Request, next: Next) -> Response {
     resp
 }
 
-/// The caller's address: the socket peer, or the first `X-Forwarded-For` hop when the service
-/// sits behind a proxy that is configured as trusted.
+/// The caller's address: the socket peer, or behind trusted proxies the right-most
+/// `X-Forwarded-For` hop that is not one of them ([`crate::client_ip`]).
 pub fn client_ip(
     peer: std::net::SocketAddr,
     headers: &axum::http::HeaderMap,
-    trust_forwarded_for: bool,
+    how: &crate::client_ip::ClientIp,
 ) -> Option<std::net::IpAddr> {
-    if trust_forwarded_for {
-        return headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok());
-    }
-    Some(peer.ip())
+    how.of(peer.ip(), headers)
 }

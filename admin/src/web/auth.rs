@@ -217,7 +217,7 @@ fn client_ip(
     peer: Option<SocketAddr>,
 ) -> Option<IpAddr> {
     let peer = peer.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-    common::http::client_ip(peer, req_headers, state.config.trust_forwarded_for)
+    common::http::client_ip(peer, req_headers, &state.config.client_ip)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -26,10 +26,17 @@ pub struct App {
 
 impl App {
     pub async fn start() -> App {
+        App::start_with(&[]).await
+    }
+
+    pub async fn start_with(extra_env: &[(&str, &str)]) -> App {
         let (db, pool) = TestDb::migrated().await;
         let prefix = unique("t") + ".";
         let mut env = service_env(&db.url, &prefix);
         env.set("GATEWAY_CACHE_TTL_MS", "0");
+        for (k, v) in extra_env {
+            env.set(k, *v);
+        }
         let config = gateway::Config::from_env(&env).expect("config");
         let service = gateway::build(config).await.expect("gateway starts");
         let base = format!("http://{}", service.local_addr());
