@@ -35,6 +35,8 @@ pub struct Config {
     pub common: CommonConfig,
     /// `ADMIN_SESSION_HOURS`: a session ends this long after its last use.
     pub session_ttl: Duration,
+    /// `ADMIN_SESSION_MAX_HOURS`: a session ends this long after the login, however active.
+    pub session_max: Duration,
     /// `ADMIN_COOKIE_SECURE`: auto | true | false.
     pub cookie_secure: CookieSecure,
     /// `ADMIN_LOGIN_MAX_FAILURES`: wrong passwords in a row before the account is locked.
@@ -104,6 +106,11 @@ impl Config {
         let common = CommonConfig::from_env(env, SERVICE, ports::ADMIN)?;
         Ok(Self {
             session_ttl: Duration::from_secs(hours.max(1) * 3600),
+            session_max: Duration::from_secs(
+                env.parse_or("ADMIN_SESSION_MAX_HOURS", 24u64, "a number of hours")?
+                    .max(1)
+                    * 3600,
+            ),
             cookie_secure,
             login_max_failures: env
                 .parse_or("ADMIN_LOGIN_MAX_FAILURES", 5i32, "a number")?
@@ -184,6 +191,7 @@ mod tests {
     fn config_defaults_and_errors() {
         let c = Config::from_env(&env(&[])).expect("defaults");
         assert_eq!(c.session_ttl, Duration::from_secs(12 * 3600));
+        assert_eq!(c.session_max, Duration::from_secs(24 * 3600));
         assert_eq!(c.cookie_secure, CookieSecure::Auto);
         assert_eq!(c.login_max_failures, 5);
         assert!(c.bootstrap.is_none());

@@ -231,14 +231,17 @@ struct SessionRow {
     seen_secs_ago: i64,
 }
 
-async fn load_session(pool: &Pool, token: &str) -> sqlx::Result<Option<SessionRow>> {
+/// A live session: not idle past its expiry, and younger than the absolute lifetime `max`.
+async fn load_session(pool: &Pool, token: &str, max: Duration) -> sqlx::Result<Option<SessionRow>> {
     sqlx::query_as(
         "SELECT s.user_id, u.username, u.role, s.csrf_token,
                 TIMESTAMPDIFF(SECOND, s.last_seen_at, NOW(3)) AS seen_secs_ago
          FROM sessions s JOIN admin_users u ON u.id = s.user_id
-         WHERE s.id = ? AND s.expires_at > NOW(3) AND u.enabled = 1",
+         WHERE s.id = ? AND s.expires_at > NOW(3) AND s.created_at > NOW(3) - INTERVAL ? SECOND
+           AND u.enabled = 1",
     )
     .bind(token_hash(token))
+    .bind(max.as_secs())
     .fetch_optional(pool)
     .await
 }
@@ -333,7 +336,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         return WebError::NotFound.into_response();
     }
     let session = match cookie(req.headers(), SESSION_COOKIE) {
-        Some(token) => match load_session(&state.db, token).await {
+        Some(token) => match load_session(&state.db, token, state.config.session_max).await {
             Ok(s) => s.map(|s| (token.to_owned(), s)),
             Err(e) => return WebError::from(e).into_response(),
         },
@@ -372,13 +375,15 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         }
     };
 
-    // Sliding expiry, written at most once a minute per session.
+    // Sliding expiry, written at most once a minute per session, never past the absolute end.
     if s.seen_secs_ago >= 60 {
         let _ = sqlx::query(
-            "UPDATE sessions SET last_seen_at = NOW(3), expires_at = NOW(3) + INTERVAL ? SECOND
+            "UPDATE sessions SET last_seen_at = NOW(3),
+                expires_at = LEAST(NOW(3) + INTERVAL ? SECOND, created_at + INTERVAL ? SECOND)
              WHERE id = ?",
         )
         .bind(state.config.session_ttl.as_secs())
+        .bind(state.config.session_max.as_secs())
         .bind(token_hash(&token))
         .execute(&state.db)
         .await;

@@ -266,3 +266,43 @@ async fn login_bodies_are_small() {
     );
     app.stop().await;
 }
+
+/// However active, a session ends `ADMIN_SESSION_MAX_HOURS` after its login; the sliding idle
+/// expiry never extends it past that.
+#[tokio::test]
+async fn sessions_have_an_absolute_lifetime() {
+    let app = App::start_with(&[("ADMIN_SESSION_MAX_HOURS", "2")]).await;
+    let b = app.login("operator").await;
+    assert_eq!(b.get("/admin/").await.status, 200);
+    // Active a minute ago, logged in 1 h 59 min ago: still valid, and its idle expiry slides
+    // only up to the absolute end.
+    sqlx::query(
+        "UPDATE sessions SET created_at = NOW(3) - INTERVAL 119 MINUTE,
+            last_seen_at = NOW(3) - INTERVAL 2 MINUTE",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(b.get("/admin/").await.status, 200);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM sessions
+             WHERE expires_at <= created_at + INTERVAL 2 HOUR AND expires_at > NOW(3)"
+        )
+        .await,
+        1,
+        "the idle expiry stops at the absolute end"
+    );
+    // Logged in just over 2 h ago, idle expiry still hours away: the session is over.
+    sqlx::query(
+        "UPDATE sessions SET created_at = NOW(3) - INTERVAL 121 MINUTE,
+            expires_at = NOW(3) + INTERVAL 10 HOUR",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let a = b.get("/admin/").await;
+    assert_eq!(a.status, 303);
+    assert_eq!(a.location.as_deref(), Some("/admin/login"));
+    app.stop().await;
+}
