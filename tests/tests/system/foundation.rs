@@ -15,7 +15,7 @@ fn secret(s: &str) -> secrecy::SecretString {
     secrecy::SecretString::from(s.to_owned())
 }
 
-const TABLES: [&str; 21] = [
+const TABLES: [&str; 22] = [
     "admin_users",
     "audit_log",
     "callback_attempts",
@@ -24,6 +24,7 @@ const TABLES: [&str; 21] = [
     "card_import_drafts",
     "cards",
     "dead_letters",
+    "login_rate",
     "order_events",
     "orders",
     "outbox",
