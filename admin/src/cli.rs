@@ -100,6 +100,9 @@ pub enum ShopCommand {
     },
 }
 
+/// The shop's secrets are never flags (they would show in `ps` and the shell history): each is
+/// read from its environment variable ([`SecretInput`]) or else as one line of standard input, in
+/// this order: 通用交易 MD5 key, AES key; 游戏点卡 private key; 阿奇索 AppSecret, AccessToken.
 #[derive(Debug, Args)]
 pub struct ShopAdd {
     /// jd-general | jd-game | agiso
@@ -110,21 +113,12 @@ pub struct ShopAdd {
     /// JD 通用交易 vendorId.
     #[arg(long)]
     pub vendor_id: Option<String>,
-    /// JD 通用交易 MD5 key.
-    #[arg(long)]
-    pub md5_key: Option<String>,
-    /// JD 通用交易 AES key (exactly 32 characters).
-    #[arg(long)]
-    pub aes_key: Option<String>,
     /// test | prod
     #[arg(long)]
     pub mode: Option<ShopMode>,
     /// JD 游戏点卡 customerId.
     #[arg(long)]
     pub customer_id: Option<String>,
-    /// JD 游戏点卡 private key.
-    #[arg(long)]
-    pub private_key: Option<String>,
     #[arg(long)]
     pub direct_callback_url: Option<String>,
     #[arg(long)]
@@ -134,10 +128,6 @@ pub struct ShopAdd {
     pub service: Option<String>,
     #[arg(long)]
     pub app_id: Option<String>,
-    #[arg(long)]
-    pub app_secret: Option<String>,
-    #[arg(long)]
-    pub access_token: Option<String>,
     #[arg(long)]
     pub base_url: Option<String>,
 }
@@ -318,7 +308,13 @@ pub async fn execute(
         Command::Shop(ShopCommand::Add(add)) => {
             let key = config::master_key(env)?;
             let pool = open(env).await?;
-            shop_add(&pool, &key, add, out).await
+            let stdin = std::io::stdin();
+            let mut secrets = SecretInput {
+                env,
+                input: &mut stdin.lock(),
+                prompt: std::io::IsTerminal::is_terminal(&std::io::stdin()),
+            };
+            shop_add(&pool, &key, add, &mut secrets, out).await
         }
         Command::Shop(ShopCommand::List { json }) => {
             let pool = open(env).await?;
@@ -715,10 +711,39 @@ fn require<'a>(v: &'a Option<String>, flag: &str, platform: &str) -> Result<&'a 
         .ok_or_else(|| fail(format!("{platform} 店铺需要 --{flag}")))
 }
 
+/// Where `shop add` reads secrets: an environment variable, else the next line of the input.
+pub struct SecretInput<'a> {
+    pub env: &'a Env,
+    pub input: &'a mut dyn BufRead,
+    /// Ask on stderr (the input is a terminal).
+    pub prompt: bool,
+}
+
+impl SecretInput<'_> {
+    fn read(&mut self, var: &str, label: &str) -> Result<String, CliError> {
+        if let Some(v) = self.env.raw(var) {
+            return Ok(v.to_owned());
+        }
+        if self.prompt {
+            eprint!("请输入{label}（或设置环境变量 {var}）：");
+        }
+        let mut line = String::new();
+        self.input.read_line(&mut line)?;
+        let v = line.trim();
+        if v.is_empty() {
+            return Err(fail(format!(
+                "缺少{label}：请在标准输入逐行提供，或设置环境变量 {var}（密钥不能作为命令行参数）"
+            )));
+        }
+        Ok(v.to_owned())
+    }
+}
+
 async fn shop_add(
     pool: &Pool,
     key: &MasterKey,
     a: Box<ShopAdd>,
+    secrets: &mut SecretInput<'_>,
     out: &mut dyn std::io::Write,
 ) -> Result<(), CliError> {
     let name = a.name.trim().to_owned();
@@ -738,10 +763,10 @@ async fn shop_add(
                 return Err(fail("vendorId 应为数字"));
             }
             new.merchant_id = vendor.to_owned();
-            new.md5_key = Some(require(&a.md5_key, "md5-key", "京东通用交易")?.to_owned());
-            let aes = require(&a.aes_key, "aes-key", "京东通用交易")?;
-            JdAesKey::new(aes).map_err(|_| fail("AES 密钥必须正好 32 个字符"))?;
-            new.aes_key = Some(aes.to_owned());
+            new.md5_key = Some(secrets.read("SHOP_MD5_KEY", "MD5 密钥")?);
+            let aes = secrets.read("SHOP_AES_KEY", "AES 密钥")?;
+            JdAesKey::new(&aes).map_err(|_| fail("AES 密钥必须正好 32 个字符"))?;
+            new.aes_key = Some(aes);
         }
         Platform::JdGame => {
             let customer = require(&a.customer_id, "customer-id", "京东游戏点卡")?;
@@ -749,8 +774,7 @@ async fn shop_add(
                 return Err(fail("customerId 应为数字"));
             }
             new.merchant_id = customer.to_owned();
-            new.private_key =
-                Some(require(&a.private_key, "private-key", "京东游戏点卡")?.to_owned());
+            new.private_key = Some(secrets.read("SHOP_PRIVATE_KEY", "私钥")?);
             new.direct_callback_url = check_url(a.direct_callback_url.as_deref())?;
             new.card_callback_url = check_url(a.card_callback_url.as_deref())?;
         }
@@ -761,8 +785,8 @@ async fn shop_add(
             }
             new.agiso_service = service.to_owned();
             new.merchant_id = require(&a.app_id, "app-id", "阿奇索")?.to_owned();
-            new.app_secret = Some(require(&a.app_secret, "app-secret", "阿奇索")?.to_owned());
-            new.access_token = Some(require(&a.access_token, "access-token", "阿奇索")?.to_owned());
+            new.app_secret = Some(secrets.read("SHOP_APP_SECRET", "AppSecret")?);
+            new.access_token = Some(secrets.read("SHOP_ACCESS_TOKEN", "AccessToken")?);
             new.base_url = check_url(a.base_url.as_deref())?;
         }
     }

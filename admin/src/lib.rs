@@ -35,6 +35,8 @@ pub struct Config {
     pub common: CommonConfig,
     /// `ADMIN_SESSION_HOURS`: a session ends this long after its last use.
     pub session_ttl: Duration,
+    /// `ADMIN_SESSION_MAX_HOURS`: a session ends this long after the login, however active.
+    pub session_max: Duration,
     /// `ADMIN_COOKIE_SECURE`: auto | true | false.
     pub cookie_secure: CookieSecure,
     /// `ADMIN_LOGIN_MAX_FAILURES`: wrong passwords in a row before the account is locked.
@@ -43,8 +45,9 @@ pub struct Config {
     pub lockout: Duration,
     /// `ADMIN_LOGIN_RATE_PER_MINUTE`: login attempts per client IP per minute.
     pub login_rate_per_minute: u32,
-    /// `ADMIN_TRUST_FORWARDED_FOR`: take the client IP from `X-Forwarded-For` (behind a proxy).
-    pub trust_forwarded_for: bool,
+    /// `ADMIN_TRUST_FORWARDED_FOR` (take the client IP from `X-Forwarded-For`, behind a proxy)
+    /// with the shared `TRUSTED_PROXIES`.
+    pub client_ip: common::client_ip::ClientIp,
     /// `ADMIN_BOOTSTRAP_USER` / `ADMIN_BOOTSTRAP_PASSWORD`: the first admin, created at start when
     /// there is no user at all.
     pub bootstrap: Option<(String, secrecy::SecretString)>,
@@ -100,9 +103,14 @@ impl Config {
         let hours: u64 = env.parse_or("ADMIN_SESSION_HOURS", 12, "a number of hours")?;
         let lockout_min: u64 = env.parse_or("ADMIN_LOCKOUT_MINUTES", 15, "a number of minutes")?;
         let upload_mb: usize = env.parse_or("ADMIN_MAX_UPLOAD_MB", 32, "a number of MB")?;
+        let common = CommonConfig::from_env(env, SERVICE, ports::ADMIN)?;
         Ok(Self {
-            common: CommonConfig::from_env(env, SERVICE, ports::ADMIN)?,
             session_ttl: Duration::from_secs(hours.max(1) * 3600),
+            session_max: Duration::from_secs(
+                env.parse_or("ADMIN_SESSION_MAX_HOURS", 24u64, "a number of hours")?
+                    .max(1)
+                    * 3600,
+            ),
             cookie_secure,
             login_max_failures: env
                 .parse_or("ADMIN_LOGIN_MAX_FAILURES", 5i32, "a number")?
@@ -111,7 +119,11 @@ impl Config {
             login_rate_per_minute: env
                 .parse_or("ADMIN_LOGIN_RATE_PER_MINUTE", 10u32, "a number")?
                 .max(1),
-            trust_forwarded_for: env.bool_or("ADMIN_TRUST_FORWARDED_FOR", false)?,
+            client_ip: common::client_ip::ClientIp {
+                trust_forwarded_for: env.bool_or("ADMIN_TRUST_FORWARDED_FOR", false)?,
+                trusted_proxies: common.trusted_proxies.clone(),
+            },
+            common,
             bootstrap,
             public_base_url,
             max_upload_bytes: upload_mb.max(1) * 1024 * 1024,
@@ -179,6 +191,7 @@ mod tests {
     fn config_defaults_and_errors() {
         let c = Config::from_env(&env(&[])).expect("defaults");
         assert_eq!(c.session_ttl, Duration::from_secs(12 * 3600));
+        assert_eq!(c.session_max, Duration::from_secs(24 * 3600));
         assert_eq!(c.cookie_secure, CookieSecure::Auto);
         assert_eq!(c.login_max_failures, 5);
         assert!(c.bootstrap.is_none());

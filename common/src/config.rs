@@ -161,6 +161,15 @@ pub struct CommonConfig {
     pub master_key: MasterKey,
     pub mq_prefix: String,
     pub http_addr: SocketAddr,
+    /// The internal listener of `/metrics` and the detailed probes (`METRICS_ADDR`, default
+    /// loopback on the service's port + 1000): never the public port.
+    pub metrics_addr: SocketAddr,
+    /// `TRUSTED_PROXIES`: reverse proxies (IPs / CIDRs) besides the socket peer whose
+    /// `X-Forwarded-For` hops are skipped when a service trusts that header
+    /// ([`crate::client_ip`]).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Slow-client limits of every listener (`HTTP_HEADER_TIMEOUT_MS`, `HTTP_BODY_TIMEOUT_MS`).
+    pub http_limits: crate::serve::Limits,
     pub log_format: LogFormat,
     pub otel_endpoint: Option<String>,
     pub db_max_connections: u32,
@@ -184,6 +193,7 @@ impl fmt::Debug for CommonConfig {
             .field("master_key", &"[redacted]")
             .field("mq_prefix", &self.mq_prefix)
             .field("http_addr", &self.http_addr)
+            .field("metrics_addr", &self.metrics_addr)
             .field("log_format", &self.log_format)
             .field("otel_endpoint", &self.otel_endpoint)
             .field("db_max_connections", &self.db_max_connections)
@@ -198,6 +208,16 @@ pub mod ports {
     pub const NOTIFIER: u16 = 8082;
     pub const AGISO_SYNC: u16 = 8070;
     pub const ADMIN: u16 = 8090;
+
+    /// The default port of a service's internal metrics listener: its HTTP port + 1000 (9080,
+    /// 9081, 9082, 9070, 9090); 0 stays 0.
+    pub fn metrics(http_port: u16) -> u16 {
+        if http_port == 0 {
+            0
+        } else {
+            http_port.saturating_add(1000)
+        }
+    }
 }
 
 impl CommonConfig {
@@ -229,6 +249,15 @@ impl CommonConfig {
                 )
             })?,
         };
+        let metrics_addr = match env.raw("METRICS_ADDR") {
+            None => SocketAddr::from(([127, 0, 0, 1], ports::metrics(default_port))),
+            Some(v) => parse_listen_addr(v).ok_or_else(|| {
+                Env::malformed(
+                    "METRICS_ADDR",
+                    "host:port such as 127.0.0.1:9080, or a port number",
+                )
+            })?,
+        };
         let otel_endpoint = env.optional_str("OTEL_EXPORTER_OTLP_ENDPOINT");
         if let Some(e) = &otel_endpoint
             && !(e.starts_with("http://") || e.starts_with("https://"))
@@ -245,6 +274,21 @@ impl CommonConfig {
             master_key,
             mq_prefix,
             http_addr,
+            metrics_addr,
+            trusted_proxies: crate::client_ip::parse_networks(
+                env.raw("TRUSTED_PROXIES").unwrap_or_default(),
+            )
+            .map_err(|_| {
+                Env::malformed(
+                    "TRUSTED_PROXIES",
+                    "IP addresses or CIDR networks separated by commas",
+                )
+            })?,
+            http_limits: crate::serve::Limits {
+                header_timeout: positive_millis(env, "HTTP_HEADER_TIMEOUT_MS", 10_000)?,
+                body_timeout: positive_millis(env, "HTTP_BODY_TIMEOUT_MS", 60_000)?,
+                ..Default::default()
+            },
             log_format: env.parse_or("LOG_FORMAT", LogFormat::Text, "text or json")?,
             otel_endpoint,
             db_max_connections: env.parse_or(
@@ -268,6 +312,15 @@ impl CommonConfig {
             },
         })
     }
+}
+
+/// Milliseconds that must not be 0.
+fn positive_millis(env: &Env, name: &str, default_ms: u64) -> Result<Duration, ConfigError> {
+    let d = env.millis_or(name, default_ms)?;
+    if d.is_zero() {
+        return Err(Env::malformed(name, "a positive number of milliseconds"));
+    }
+    Ok(d)
 }
 
 /// `DATABASE_URL`, validated.
@@ -336,6 +389,11 @@ mod tests {
     fn defaults() {
         let c = CommonConfig::from_env(&env(&[]), "gateway", ports::GATEWAY).unwrap();
         assert_eq!(c.http_addr, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(c.metrics_addr, "127.0.0.1:9080".parse().unwrap());
+        let c = CommonConfig::from_env(&env(&[]), "admin", ports::ADMIN).unwrap();
+        assert_eq!(c.metrics_addr, "127.0.0.1:9090".parse().unwrap());
+        let c = CommonConfig::from_env(&env(&[("METRICS_ADDR", "0.0.0.0:9999")]), "x", 1).unwrap();
+        assert_eq!(c.metrics_addr, "0.0.0.0:9999".parse().unwrap());
         assert_eq!(c.mq_prefix, "");
         assert_eq!(c.log_format, LogFormat::Text);
         assert!(c.run_migrations);
@@ -357,6 +415,8 @@ mod tests {
             ("AMQP_URL", "http://topsecret"),
             ("MASTER_KEY", "topsecret"),
             ("HTTP_ADDR", "nowhere"),
+            ("METRICS_ADDR", "nowhere"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, nowhere"),
             ("LOG_FORMAT", "xml"),
             ("MQ_PREFIX", "a b"),
         ] {

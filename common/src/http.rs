@@ -1,5 +1,7 @@
-//! The HTTP endpoints every service has (`/healthz`, `/readyz`, `/metrics`) and the request
-//! metrics middleware.
+//! The HTTP endpoints every service has and the request metrics middleware. The public port
+//! answers `/healthz` and `/readyz` with a bare status (nothing about the service's insides);
+//! the internal listener (`METRICS_ADDR`, loopback by default) serves `/metrics` and the same
+//! probes in detail (service name, database, broker).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,12 +24,35 @@ pub struct Probes {
     pub mq: Arc<Mq>,
 }
 
+/// The probes of the public port: status only.
 pub fn health_router(probes: Probes) -> Router {
+    Router::new()
+        .route("/healthz", get(public_healthz))
+        .route("/readyz", get(public_readyz))
+        .with_state(probes)
+}
+
+/// The internal listener's routes: `/metrics` and the detailed probes.
+pub fn internal_router(probes: Probes) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(probes)
+}
+
+async fn public_healthz() -> impl IntoResponse {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn public_readyz(State(p): State<Probes>) -> Response {
+    let status = readyz(State(p)).await.status();
+    let word = if status == StatusCode::OK {
+        "ok"
+    } else {
+        "unavailable"
+    };
+    (status, Json(serde_json::json!({"status": word}))).into_response()
 }
 
 async fn healthz(State(p): State<Probes>) -> impl IntoResponse {
@@ -91,19 +116,12 @@ pub async fn track_metrics(req: Request, next: Next) -> Response {
     resp
 }
 
-/// The caller's address: the socket peer, or the first `X-Forwarded-For` hop when the service
-/// sits behind a proxy that is configured as trusted.
+/// The caller's address: the socket peer, or behind trusted proxies the right-most
+/// `X-Forwarded-For` hop that is not one of them ([`crate::client_ip`]).
 pub fn client_ip(
     peer: std::net::SocketAddr,
     headers: &axum::http::HeaderMap,
-    trust_forwarded_for: bool,
+    how: &crate::client_ip::ClientIp,
 ) -> Option<std::net::IpAddr> {
-    if trust_forwarded_for {
-        return headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok());
-    }
-    Some(peer.ip())
+    how.of(peer.ip(), headers)
 }

@@ -1,6 +1,7 @@
 //! Shared building blocks of every service: configuration, telemetry, database access, messaging
 //! (topology, publisher, consumer, outbox relay), domain types, pure protocol codecs and crypto.
 
+pub mod client_ip;
 pub mod config;
 pub mod crypto;
 pub mod db;
@@ -9,6 +10,7 @@ pub mod http;
 pub mod metrics;
 pub mod mq;
 pub mod protocol;
+pub mod serve;
 pub mod service;
 pub mod telemetry;
 #[cfg(feature = "testing")]

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{CommonConfig, ConfigError, Env};
 use crate::db::{self, Pool};
-use crate::http::{Probes, health_router, track_metrics};
+use crate::http::{Probes, health_router, internal_router, track_metrics};
 use crate::mq::outbox::{OutboxRelay, OutboxSignal};
 use crate::mq::publisher::Publisher;
 use crate::mq::{Mq, Topology};
@@ -112,25 +112,34 @@ impl Infra {
     }
 }
 
-/// A bound, ready-to-run service: its routes plus the health endpoints.
+/// A bound, ready-to-run service: its routes plus the health endpoints on the public listener,
+/// `/metrics` and the detailed probes on the internal one.
 pub struct Service {
     listener: TcpListener,
     router: Router,
+    metrics_listener: TcpListener,
     infra: Infra,
 }
 
+async fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+}
+
 impl Service {
-    /// Binds `config.http_addr` (port 0 picks a free port, as tests do).
+    /// Binds `config.http_addr` and `config.metrics_addr` (port 0 picks a free port, as tests
+    /// do).
     pub async fn bind(infra: Infra, routes: Router) -> anyhow::Result<Service> {
-        let listener = TcpListener::bind(infra.config.http_addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", infra.config.http_addr))?;
+        let listener = listen(infra.config.http_addr).await?;
+        let metrics_listener = listen(infra.config.metrics_addr).await?;
         let router = routes
             .merge(health_router(infra.probes()))
             .layer(axum::middleware::from_fn(track_metrics));
         Ok(Service {
             listener,
             router,
+            metrics_listener,
             infra,
         })
     }
@@ -139,34 +148,47 @@ impl Service {
         self.listener.local_addr().expect("bound listener")
     }
 
+    /// The internal listener's address (`/metrics`).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_listener.local_addr().expect("bound listener")
+    }
+
     /// A token that stops the service when cancelled (tests use it instead of a signal).
     pub fn stop_token(&self) -> CancellationToken {
         self.infra.stop.clone()
     }
 
-    /// Serves until SIGTERM, Ctrl-C or the stop token; then stops background tasks and waits
-    /// (up to 30 s) for their in-flight work.
+    /// Serves until SIGTERM, Ctrl-C or the stop token (slow clients limited by
+    /// [`crate::serve`]); then stops background tasks and waits (up to 30 s) for their in-flight
+    /// work.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Service {
             listener,
             router,
+            metrics_listener,
             mut infra,
         } = self;
         let stop = infra.stop.clone();
-        tracing::info!(service = infra.config.service, addr = %listener.local_addr()?, "listening");
+        tracing::info!(
+            service = infra.config.service,
+            addr = %listener.local_addr()?,
+            metrics = %metrics_listener.local_addr()?,
+            "listening"
+        );
+        let internal = tokio::spawn(crate::serve::serve(
+            metrics_listener,
+            internal_router(infra.probes()),
+            infra.config.http_limits,
+            stop.clone(),
+        ));
         let signal_stop = stop.clone();
         tokio::spawn(async move {
             shutdown_signal().await;
             signal_stop.cancel();
         });
-        let server_stop = stop.clone();
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { server_stop.cancelled().await })
-        .await?;
+        crate::serve::serve(listener, router, infra.config.http_limits, stop.clone()).await;
         stop.cancel();
+        let _ = internal.await;
         tracing::info!(service = infra.config.service, "stopping background tasks");
         let drain = async { while infra.tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(Duration::from_secs(30), drain)

@@ -114,6 +114,7 @@ pub fn service_env(db_url: &str, mq_prefix: &str) -> Env {
         ("MASTER_KEY", TEST_MASTER_KEY.to_owned()),
         ("MQ_PREFIX", mq_prefix.to_owned()),
         ("HTTP_ADDR", "127.0.0.1:0".to_owned()),
+        ("METRICS_ADDR", "127.0.0.1:0".to_owned()),
         ("OUTBOX_POLL_MS", "100".to_owned()),
     ])
 }

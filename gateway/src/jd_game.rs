@@ -171,7 +171,7 @@ macro_rules! endpoint {
             uri: Uri,
             body: Body,
         ) -> Response {
-            let ip = request::client_ip(peer, &headers, gw.trust_forwarded_for);
+            let ip = request::client_ip(peer, &headers, &gw.client_ip);
             let reply = match authenticate(&gw, &uri, body, ip).await {
                 Ok((shop, params)) => $inner(&gw, shop, &params).await,
                 Err(reply) => reply,

@@ -227,7 +227,7 @@ pub async fn begin_distill(
     uri: Uri,
     body: Body,
 ) -> Response {
-    let ip = request::client_ip(peer, &headers, gw.trust_forwarded_for);
+    let ip = request::client_ip(peer, &headers, &gw.client_ip);
     let reply = match read_fields(&uri, body).await {
         Ok(fields) => begin(&gw, &fields, ip).await,
         Err(reply) => reply,
@@ -462,7 +462,7 @@ pub async fn find_distill(
     uri: Uri,
     body: Body,
 ) -> Response {
-    let ip = request::client_ip(peer, &headers, gw.trust_forwarded_for);
+    let ip = request::client_ip(peer, &headers, &gw.client_ip);
     let reply = match read_fields(&uri, body).await {
         Ok(fields) => find(&gw, &fields, ip).await,
         Err(reply) => reply,

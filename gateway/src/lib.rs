@@ -69,7 +69,8 @@ pub struct Gateway {
     /// Group-commits new orders (see [`common::db::orders::OrderWriter`]).
     pub orders: common::db::orders::OrderWriter,
     pub timestamp_window: Duration,
-    pub trust_forwarded_for: bool,
+    /// How the client address for IP allow-lists is found.
+    pub client_ip: common::client_ip::ClientIp,
 }
 
 pub type AppState = Arc<Gateway>;
@@ -110,7 +111,10 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
             config.order_writers,
         ),
         timestamp_window: config.timestamp_window,
-        trust_forwarded_for: config.trust_forwarded_for,
+        client_ip: common::client_ip::ClientIp {
+            trust_forwarded_for: config.trust_forwarded_for,
+            trusted_proxies: config.common.trusted_proxies.clone(),
+        },
     });
     Service::bind(infra, router(state)).await
 }

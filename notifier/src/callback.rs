@@ -49,8 +49,15 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Delivered,
-    /// Stop at once (通用交易 13, 10, 11, 19), with the operator's reason.
+    /// Stop at once (通用交易 13: the order is already final at JD), with the operator's reason.
     Stop(String),
+    /// A configuration problem JD reported (通用交易 10, 11, 19: key, IP list, vendorId): retried
+    /// on the schedule like [`Verdict::Retry`], since the operator can fix it meanwhile, and
+    /// alerted. `code` is JD's answer code.
+    Misconfigured {
+        code: String,
+        reason: String,
+    },
     Retry(String),
 }
 
@@ -149,6 +156,9 @@ impl Prepared {
             Prepared::General { .. } => match jd_general::CallbackAnswer::parse(body) {
                 jd_general::CallbackVerdict::Delivered => Verdict::Delivered,
                 jd_general::CallbackVerdict::Stop { reason, .. } => Verdict::Stop(reason),
+                jd_general::CallbackVerdict::Misconfigured { code, reason } => {
+                    Verdict::Misconfigured { code, reason }
+                }
                 jd_general::CallbackVerdict::Retry { reason } => Verdict::Retry(reason),
             },
             Prepared::Game { .. } => match jd_game::CallbackAnswer::parse(body) {

@@ -47,6 +47,8 @@ impl Sender {
             .timeout(config.http_timeout)
             .connect_timeout(config.http_timeout)
             .pool_max_idle_per_host(config.per_host_concurrency)
+            // A redirect is never followed: the callback goes where the order says, or nowhere.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Arc::new(Sender {
             recorder: Recorder::start(db.clone()),
@@ -144,7 +146,7 @@ impl Sender {
         let result = match sent {
             Ok(resp) => {
                 let status = resp.status().as_u16();
-                match resp.bytes().await {
+                match read_bounded(resp, MAX_ANSWER).await {
                     Ok(bytes) => Exchange {
                         http_status: Some(status),
                         body: Some(String::from_utf8_lossy(&bytes).into_owned()),
@@ -155,7 +157,7 @@ impl Sender {
                         http_status: Some(status),
                         body: None,
                         verdict: Verdict::Retry(format!("读取京东应答失败: {e}")),
-                        error: Some(e.to_string()),
+                        error: Some(e),
                     },
                 }
             }
@@ -256,11 +258,19 @@ impl Sender {
         .await;
     }
 
-    /// The outcome of a failed attempt and the reason to log.
+    /// The outcome of a failed attempt and the reason to log. JD's "stop" and "misconfigured"
+    /// answers raise an alert (an error log line and `notify_callback_alerts_total`).
     fn after_failure(&self, attempt_no: i32, verdict: Verdict) -> (Outcome, String) {
         match verdict {
             Verdict::Delivered => (Outcome::Delivered, String::new()),
-            Verdict::Stop(reason) => (Outcome::GivingUp, reason),
+            Verdict::Stop(reason) => {
+                alert("stop", &reason);
+                (Outcome::GivingUp, reason)
+            }
+            Verdict::Misconfigured { code, reason } => {
+                alert(&code, &reason);
+                self.after_failure(attempt_no, Verdict::Retry(reason))
+            }
             Verdict::Retry(reason) => match schedule::next_delay(&self.config.schedule, attempt_no)
             {
                 Some(delay) => (Outcome::Retry(delay), reason),
@@ -277,4 +287,33 @@ impl Sender {
         // again (one extra identical send).
         self.recorder.record(attempt).await;
     }
+}
+
+/// The most of JD's answer read (its answers are a few dozen bytes).
+const MAX_ANSWER: usize = 16 * 1024;
+
+/// The answer body, refused beyond `max` bytes (read chunk by chunk, never more than that).
+async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > max {
+            return Err(format!("应答超过 {} KiB", max / 1024));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Callback answers that need an operator, by JD answer code (`stop` for 通用交易 13).
+static ALERTS: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
+    common::metrics::counter_vec(
+        "notify_callback_alerts_total",
+        "Callback answers that need an operator: JD's stop (13) or a configuration error (10, 11, 19)",
+        &["code"],
+    )
+});
+
+fn alert(code: &str, reason: &str) {
+    ALERTS.with_label_values(&[code]).inc();
+    tracing::error!(code, %reason, "callback needs an operator");
 }

@@ -66,26 +66,27 @@ impl Stage {
 pub struct Proc {
     pub child: Child,
     pub port: u16,
+    /// The internal listener (`METRICS_ADDR`).
+    pub metrics_port: u16,
 }
 
 impl Proc {
     pub fn spawn(name: &str, env: &[(String, String)]) -> Proc {
-        let port = free_port();
-        let child = Command::new(binary(name))
-            .env_clear()
-            .envs(env.iter().cloned())
-            .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
-            .current_dir(std::env::temp_dir())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn service");
-        Proc { child, port }
+        Proc::spawn_path(&binary(name), env, free_port())
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// The service's `/metrics`, on its internal listener.
+    pub fn metrics_url(&self) -> String {
+        self.internal_url("/metrics")
+    }
+
+    /// A path on the internal listener (`/metrics`, the detailed probes).
+    pub fn internal_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.metrics_port, path)
     }
 
     /// Waits until `/readyz` answers 200 (or panics after `timeout`).
@@ -236,17 +237,23 @@ pub async fn drain_queue(
 impl Proc {
     /// Starts a binary at `path` listening on `port`.
     pub fn spawn_path(path: &std::path::Path, env: &[(String, String)], port: u16) -> Proc {
+        let metrics_port = free_port();
         let child = Command::new(path)
             .env_clear()
             .envs(env.iter().cloned())
             .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
             .current_dir(std::env::temp_dir())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", path.display()));
-        Proc { child, port }
+        Proc {
+            child,
+            port,
+            metrics_port,
+        }
     }
 }
 

@@ -1,11 +1,10 @@
-//! Who is asking, and may they: logins (argon2id, per-IP rate limit, per-account lockout),
+//! Who is asking, and may they: logins (argon2id, per-IP rate limit and per-account lockout, both counted in the database
+//! so every instance shares them),
 //! server-side sessions (only the SHA-256 of the cookie token is stored), the CSRF check of
 //! every write, roles checked by extractors, and the audit row every write leaves.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use askama::Template;
 use axum::body::{Body, Bytes};
@@ -217,7 +216,7 @@ fn client_ip(
     peer: Option<SocketAddr>,
 ) -> Option<IpAddr> {
     let peer = peer.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-    common::http::client_ip(peer, req_headers, state.config.trust_forwarded_for)
+    common::http::client_ip(peer, req_headers, &state.config.client_ip)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -232,14 +231,17 @@ struct SessionRow {
     seen_secs_ago: i64,
 }
 
-async fn load_session(pool: &Pool, token: &str) -> sqlx::Result<Option<SessionRow>> {
+/// A live session: not idle past its expiry, and younger than the absolute lifetime `max`.
+async fn load_session(pool: &Pool, token: &str, max: Duration) -> sqlx::Result<Option<SessionRow>> {
     sqlx::query_as(
         "SELECT s.user_id, u.username, u.role, s.csrf_token,
                 TIMESTAMPDIFF(SECOND, s.last_seen_at, NOW(3)) AS seen_secs_ago
          FROM sessions s JOIN admin_users u ON u.id = s.user_id
-         WHERE s.id = ? AND s.expires_at > NOW(3) AND u.enabled = 1",
+         WHERE s.id = ? AND s.expires_at > NOW(3) AND s.created_at > NOW(3) - INTERVAL ? SECOND
+           AND u.enabled = 1",
     )
     .bind(token_hash(token))
+    .bind(max.as_secs())
     .fetch_optional(pool)
     .await
 }
@@ -334,7 +336,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         return WebError::NotFound.into_response();
     }
     let session = match cookie(req.headers(), SESSION_COOKIE) {
-        Some(token) => match load_session(&state.db, token).await {
+        Some(token) => match load_session(&state.db, token, state.config.session_max).await {
             Ok(s) => s.map(|s| (token.to_owned(), s)),
             Err(e) => return WebError::from(e).into_response(),
         },
@@ -373,13 +375,15 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         }
     };
 
-    // Sliding expiry, written at most once a minute per session.
+    // Sliding expiry, written at most once a minute per session, never past the absolute end.
     if s.seen_secs_ago >= 60 {
         let _ = sqlx::query(
-            "UPDATE sessions SET last_seen_at = NOW(3), expires_at = NOW(3) + INTERVAL ? SECOND
+            "UPDATE sessions SET last_seen_at = NOW(3),
+                expires_at = LEAST(NOW(3) + INTERVAL ? SECOND, created_at + INTERVAL ? SECOND)
              WHERE id = ?",
         )
         .bind(state.config.session_ttl.as_secs())
+        .bind(state.config.session_max.as_secs())
         .bind(token_hash(&token))
         .execute(&state.db)
         .await;
@@ -451,32 +455,6 @@ async fn multipart_field(content_type: &str, body: Bytes, name: &str) -> Option<
         }
     }
     None
-}
-
-// ---------------------------------------------------------------------------------------------
-// Login rate limit
-
-/// Login attempts per client IP in fixed one-minute windows.
-#[derive(Default)]
-pub struct LoginLimiter {
-    windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
-}
-
-impl LoginLimiter {
-    /// Counts an attempt; false when the IP exceeded `per_minute` in the current window.
-    pub fn allow(&self, ip: IpAddr, per_minute: u32) -> bool {
-        let now = Instant::now();
-        let mut w = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if w.len() > 10_000 {
-            w.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
-        }
-        let entry = w.entry(ip).or_insert((now, 0));
-        if now.duration_since(entry.0) >= Duration::from_secs(60) {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        entry.1 <= per_minute
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -562,6 +540,16 @@ pub struct LoginForm {
     next: String,
 }
 
+/// A typed username that names no account, as the audit log keeps it: its first two characters
+/// and its length.
+fn masked_username(typed: &str) -> String {
+    let head: String = typed.chars().take(2).collect();
+    format!("{head}***（{} 个字符）", typed.chars().count())
+}
+
+/// The most an unauthenticated login form may carry (username, password, tokens, `next`).
+pub const LOGIN_BODY_LIMIT: usize = 4 * 1024;
+
 /// A hash to verify against when the user does not exist, so both cases take as long.
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| password::hash("no such user").unwrap_or_default());
@@ -590,10 +578,11 @@ pub async fn login_submit(
         Some(c) if same_token(c, &form.csrf) => {}
         _ => return WebError::Csrf.into_response(),
     }
-    if !state
-        .login_limiter
-        .allow(ip, state.config.login_rate_per_minute)
-    {
+    let attempts = match common::db::users::count_login_attempt(&state.db, &ip_text).await {
+        Ok(n) => n,
+        Err(e) => return WebError::from(e).into_response(),
+    };
+    if attempts > state.config.login_rate_per_minute {
         tracing::warn!(ip = %ip_text, "login rate limit reached");
         return fail(
             "登录尝试过于频繁，请一分钟后再试。",
@@ -605,8 +594,15 @@ pub async fn login_submit(
         Ok(u) => u,
         Err(e) => return WebError::from(e).into_response(),
     };
+    // What was typed is stored in full only when it names an existing account: an unknown name
+    // may be a password typed into the wrong field.
+    let audit_name = if user.is_some() {
+        username.clone()
+    } else {
+        masked_username(&username)
+    };
     let record = |action: &'static str, user_id: Option<u64>, detail: Option<String>| {
-        let (pool, username, ip_text) = (state.db.clone(), username.clone(), ip_text.clone());
+        let (pool, username, ip_text) = (state.db.clone(), audit_name.clone(), ip_text.clone());
         async move {
             let _ = audit::record(
                 &pool,
@@ -640,32 +636,26 @@ pub async fn login_submit(
     let locked = user
         .locked_until
         .is_some_and(|t| t > chrono::Utc::now().naive_utc());
+    // A locked account answers exactly like a wrong password: the answer tells a guesser
+    // nothing about the account.
     if locked {
         tracing::warn!(user = %user.username, ip = %ip_text, "login refused: account locked");
         record("login.locked", Some(user.id), None).await;
-        return fail(
-            "连续输错密码次数过多，账户已临时锁定，请稍后再试或联系管理员。",
-            axum::http::StatusCode::FORBIDDEN,
-        );
+        return fail(wrong, axum::http::StatusCode::UNAUTHORIZED);
     }
     if !ok {
-        let failures = user.failed_logins + 1;
-        let lock = failures >= state.config.login_max_failures;
-        let r = sqlx::query(
-            "UPDATE admin_users SET failed_logins = ?,
-                locked_until = IF(?, NOW(3) + INTERVAL ? SECOND, locked_until)
-             WHERE id = ?",
+        let lock = match common::db::users::record_login_failure(
+            &state.db,
+            user.id,
+            state.config.login_max_failures,
+            state.config.lockout,
         )
-        .bind(if lock { 0 } else { failures })
-        .bind(lock)
-        .bind(state.config.lockout.as_secs())
-        .bind(user.id)
-        .execute(&state.db)
-        .await;
-        if let Err(e) = r {
-            return WebError::from(e).into_response();
-        }
-        tracing::warn!(user = %user.username, ip = %ip_text, failures, lock, "login failed: wrong password");
+        .await
+        {
+            Ok(lock) => lock,
+            Err(e) => return WebError::from(e).into_response(),
+        };
+        tracing::warn!(user = %user.username, ip = %ip_text, lock, "login failed: wrong password");
         record(
             if lock {
                 "login.lockout"
@@ -673,28 +663,28 @@ pub async fn login_submit(
                 "login.failed"
             },
             Some(user.id),
-            Some(format!("连续失败 {failures} 次")),
+            Some(if lock {
+                "密码错误，账户已锁定".to_owned()
+            } else {
+                "密码错误".to_owned()
+            }),
         )
         .await;
-        if lock {
-            return fail(
-                "连续输错密码次数过多，账户已临时锁定，请稍后再试或联系管理员。",
-                axum::http::StatusCode::FORBIDDEN,
-            );
-        }
         return fail(wrong, axum::http::StatusCode::UNAUTHORIZED);
     }
     let ua = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
+    // Locked meanwhile by a concurrent failure (on any instance): refused like a wrong password.
+    match common::db::users::record_login_success(&state.db, user.id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            record("login.locked", Some(user.id), None).await;
+            return fail(wrong, axum::http::StatusCode::UNAUTHORIZED);
+        }
+        Err(e) => return WebError::from(e).into_response(),
+    }
     let token = match async {
-        sqlx::query(
-            "UPDATE admin_users SET failed_logins = 0, locked_until = NULL, last_login_at = NOW(3)
-             WHERE id = ?",
-        )
-        .bind(user.id)
-        .execute(&state.db)
-        .await?;
         create_session(
             &state.db,
             user.id,
@@ -760,14 +750,9 @@ mod tests {
     }
 
     #[test]
-    fn limiter_counts_per_ip() {
-        let l = LoginLimiter::default();
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
-        assert!(l.allow(a, 2));
-        assert!(l.allow(a, 2));
-        assert!(!l.allow(a, 2));
-        assert!(l.allow(b, 2));
+    fn unknown_usernames_are_masked() {
+        assert_eq!(masked_username("hunter2-secret"), "hu***（14 个字符）");
+        assert_eq!(masked_username("密码"), "密码***（2 个字符）");
     }
 
     #[test]

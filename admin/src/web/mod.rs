@@ -45,7 +45,6 @@ pub struct Inner {
     /// Wakes the local outbox relay after an action committed outbox rows.
     pub outbox: OutboxSignal,
     pub config: Config,
-    pub login_limiter: auth::LoginLimiter,
 }
 
 /// The state every handler gets.
@@ -67,7 +66,6 @@ impl AppState {
             key: config.common.master_key.clone(),
             mq: infra.mq.clone(),
             outbox: infra.outbox.clone(),
-            login_limiter: auth::LoginLimiter::default(),
             config,
         }))
     }
@@ -79,7 +77,9 @@ pub fn router(state: AppState) -> Router {
     let admin = Router::new()
         .route(
             "/admin/login",
-            get(auth::login_form).post(auth::login_submit),
+            get(auth::login_form)
+                .post(auth::login_submit)
+                .layer(DefaultBodyLimit::max(auth::LOGIN_BODY_LIMIT)),
         )
         .route("/admin/logout", post(auth::logout))
         .route("/admin/static/{file}", get(static_file))

@@ -562,6 +562,63 @@ async fn roles_and_the_resend_of_given_up_callbacks() {
             .status,
         404
     );
+
+    // Saving a shop's keys offers the resend of its given-up callbacks (JD refused the old key).
+    let game_edit = |key: &'static str, url: &'static str| {
+        vec![
+            ("name", "点卡一店"),
+            ("merchant_id", "10817"),
+            ("private_key", key),
+            ("mode", "prod"),
+            ("card_callback_url", url),
+            ("enabled", "1"),
+        ]
+    };
+    let edit_other = format!("/admin/config/shops/{}", other.id);
+    // No key changed: no offer.
+    let a = admin
+        .post(
+            &edit_other,
+            &game_edit("", "https://jd.example/api/cardApi2.action"),
+        )
+        .await;
+    assert_eq!(a.location.as_deref(), Some("/admin/config"), "{}", a.body);
+    let a = admin
+        .post(
+            &edit_other,
+            &game_edit(
+                "fedcba9876543210fedcba9876543210",
+                "https://jd.example/api/cardApi2.action",
+            ),
+        )
+        .await;
+    let offer = format!("/admin/config/shops/{}/resend-giving-up", other.id);
+    assert_eq!(a.location.as_deref(), Some(offer.as_str()));
+    let page = follow(&admin, &a).await;
+    assert!(page.contains("已保存店铺「点卡一店」"), "{page}");
+    assert!(page.contains("重发 1 个放弃的回调"), "{page}");
+    assert!(page.contains(&format!("action=\"{offer}\"")), "{page}");
+    let a = admin.post(&offer, &[]).await;
+    assert!(
+        follow(&admin, &a)
+            .await
+            .contains("已重新安排店铺「点卡一店」1 个订单的回调")
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM orders WHERE notify_status = 'giving_up'")
+            .await,
+        0
+    );
+    // Nothing left to resend: saving keys again goes back to the list; the offer page says so.
+    let a = admin
+        .post(
+            &edit_other,
+            &game_edit(PRIVATE_KEY, "https://jd.example/api/cardApi2.action"),
+        )
+        .await;
+    assert_eq!(a.location.as_deref(), Some("/admin/config"));
+    assert!(admin.get(&offer).await.body.contains("无需重发"));
+    assert_eq!(viewer.get(&offer).await.status, 403);
     app.stop().await;
 }
 

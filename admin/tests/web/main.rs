@@ -27,6 +27,7 @@ pub struct App {
     pub prefix: String,
     db: TestDb,
     stop: tokio_util::sync::CancellationToken,
+    env: common::config::Env,
 }
 
 /// An HTTP answer.
@@ -66,6 +67,31 @@ impl App {
             prefix,
             db,
             stop,
+            env,
+        }
+    }
+
+    /// A second admin instance on the same database and settings (stopped with this one);
+    /// returns its base URL.
+    pub async fn replica(&self) -> String {
+        let config = admin::Config::from_env(&self.env).expect("config");
+        let service = admin::build(config).await.expect("replica starts");
+        let base = format!("http://{}", service.local_addr());
+        let own = service.stop_token();
+        let app_stop = self.stop.clone();
+        tokio::spawn(async move {
+            app_stop.cancelled().await;
+            own.cancel();
+        });
+        tokio::spawn(service.run_until_stopped());
+        base
+    }
+
+    /// A browser without a session, on another instance.
+    pub fn browser_at(&self, base: &str) -> Browser {
+        Browser {
+            base: base.to_owned(),
+            ..self.browser()
         }
     }
 

@@ -263,9 +263,10 @@ async fn users_are_managed_by_admins_only() {
         .await
         .unwrap();
     let mut locked = app.browser();
+    // Locked: the answer is the wrong-password one.
     assert_eq!(
         locked.try_login("alice", "brand new pass").await.status,
-        403
+        401
     );
     assert!(admin.get("/admin/users").await.body.contains("锁定至"));
     for _ in 0..2 {

@@ -349,6 +349,21 @@ pub async fn resend_giving_up_of_shop(
     .rows_affected())
 }
 
+/// How many orders of a shop have a `giving_up` callback (what [`resend_giving_up_of_shop`]
+/// would reschedule).
+pub async fn count_giving_up_of_shop(
+    ex: impl sqlx::MySqlExecutor<'_>,
+    shop_id: u64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM orders
+         WHERE notify_status = 'giving_up' AND shop_id = ? AND status IN ('succeeded', 'failed')",
+    )
+    .bind(shop_id)
+    .fetch_one(ex)
+    .await
+}
+
 /// One logged attempt, for the admin and tests.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AttemptRow {

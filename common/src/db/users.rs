@@ -151,3 +151,74 @@ pub async fn unlock(ex: impl MySqlExecutor<'_>, id: u64) -> sqlx::Result<bool> {
     .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// Counts one login attempt of `ip` in its one-minute window, atomically and across every admin
+/// instance; returns the attempts in the window so far (this one included). Rows of windows
+/// that ended an hour ago are cleared a few at a time.
+pub async fn count_login_attempt(pool: &super::Pool, ip: &str) -> sqlx::Result<u32> {
+    // MySQL and MariaDB assign left to right: `attempts` is computed from the old window.
+    sqlx::query(
+        "INSERT INTO login_rate (ip, window_start, attempts) VALUES (?, NOW(3), 1)
+         ON DUPLICATE KEY UPDATE
+             attempts = IF(window_start <= NOW(3) - INTERVAL 60 SECOND, 1, attempts + 1),
+             window_start = IF(window_start <= NOW(3) - INTERVAL 60 SECOND, NOW(3), window_start)",
+    )
+    .bind(ip)
+    .execute(pool)
+    .await?;
+    let attempts: u32 = sqlx::query_scalar("SELECT attempts FROM login_rate WHERE ip = ?")
+        .bind(ip)
+        .fetch_optional(pool)
+        .await?
+        .unwrap_or(1);
+    sqlx::query("DELETE FROM login_rate WHERE window_start < NOW(3) - INTERVAL 1 HOUR LIMIT 100")
+        .execute(pool)
+        .await?;
+    Ok(attempts)
+}
+
+/// Records one wrong password of user `id` atomically: the count goes up by one in SQL (so
+/// concurrent attempts on any instance are all counted), and reaching `max_failures` locks the
+/// account for `lockout` and restarts the count. Returns whether the account is now locked.
+pub async fn record_login_failure(
+    pool: &super::Pool,
+    id: u64,
+    max_failures: i32,
+    lockout: std::time::Duration,
+) -> sqlx::Result<bool> {
+    // Assignments run left to right: `locked_until` and the reset see the new count.
+    sqlx::query(
+        "UPDATE admin_users SET failed_logins = failed_logins + 1,
+            locked_until = IF(failed_logins >= ?, NOW(3) + INTERVAL ? SECOND, locked_until),
+            failed_logins = IF(failed_logins >= ?, 0, failed_logins)
+         WHERE id = ?",
+    )
+    .bind(max_failures)
+    .bind(lockout.as_secs())
+    .bind(max_failures)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM admin_users WHERE id = ? AND locked_until > NOW(3)",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await?
+        > 0)
+}
+
+/// A successful login of user `id`: clears the failure count and stamps the time, unless the
+/// account is locked (checked in the same statement, so a lock set by a concurrent failure
+/// wins). Returns whether the login may proceed.
+pub async fn record_login_success(pool: &super::Pool, id: u64) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE admin_users SET failed_logins = 0, locked_until = NULL, last_login_at = NOW(3)
+         WHERE id = ? AND (locked_until IS NULL OR locked_until <= NOW(3))",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1)
+}

@@ -32,15 +32,31 @@ pub fn first_value<'a, K: AsRef<str>, V: AsRef<str>>(
         .map(|(_, v)| v.as_ref())
 }
 
-/// The first name that occurs more than once, if any. A duplicated protocol field is ambiguous
-/// (which value was signed?), so the codecs reject such requests.
-pub fn duplicated_name<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Option<&str> {
-    pairs.iter().enumerate().find_map(|(i, (k, _))| {
-        pairs[..i]
-            .iter()
-            .any(|(earlier, _)| earlier.as_ref() == k.as_ref())
-            .then_some(k.as_ref())
-    })
+/// The first name that occurs more than once, if any, as it may be shown in an answer or a
+/// log line ([`shown_name`]: never the raw bytes of an outsider's name). A duplicated protocol
+/// field is ambiguous (which value was signed?), so the codecs reject such requests. Linear
+/// time: a body of thousands of fields costs one hash set.
+pub fn duplicated_name<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Option<String> {
+    let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+    pairs
+        .iter()
+        .map(|(k, _)| k.as_ref())
+        .find(|k| !seen.insert(*k))
+        .map(shown_name)
+}
+
+/// A parameter name fit to echo: a short ASCII identifier as is, anything else replaced.
+pub fn shown_name(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if plain {
+        name.to_owned()
+    } else {
+        "（非法参数名）".to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -77,9 +93,20 @@ mod tests {
     #[test]
     fn finds_duplicates() {
         assert_eq!(
-            duplicated_name(&[("a", "1"), ("b", "2"), ("a", "3")]),
+            duplicated_name(&[("a", "1"), ("b", "2"), ("a", "3")]).as_deref(),
             Some("a")
         );
         assert_eq!(duplicated_name(&[("a", "1"), ("b", "2")]), None);
+        // An outsider's name is never echoed raw.
+        let evil = "<script>\r\nx".repeat(100);
+        let pairs = [(evil.as_str(), "1"), (evil.as_str(), "2")];
+        assert_eq!(duplicated_name(&pairs).as_deref(), Some("（非法参数名）"));
+        assert_eq!(shown_name("customerId"), "customerId");
+        assert_eq!(shown_name(&"a".repeat(33)), "（非法参数名）");
+        // Many fields: linear time.
+        let many: Vec<(String, String)> = (0..100_000)
+            .map(|i| (format!("k{i}"), String::new()))
+            .collect();
+        assert_eq!(duplicated_name(&many), None);
     }
 }

@@ -534,10 +534,13 @@ pub struct GameParams {
     pub params: Vec<(String, String)>,
 }
 
+/// The longest `customerId` we accept (JD's are a few digits; `shops.merchant_id` holds 64).
+pub const MAX_CUSTOMER_ID_LEN: usize = 32;
+
 impl GameParams {
     pub fn parse(pairs: &[(String, String)]) -> Result<GameParams, GameError> {
         if let Some(name) = form::duplicated_name(pairs) {
-            return Err(GameError::DuplicateParam(name.to_string()));
+            return Err(GameError::DuplicateParam(name));
         }
         let params: Vec<(String, String)> = pairs
             .iter()
@@ -554,7 +557,10 @@ impl GameParams {
         let customer_id = get("customerId")
             .ok_or(GameError::MissingParam("customerId"))?
             .trim();
-        if !customer_id.bytes().all(|b| b.is_ascii_digit()) {
+        // Digits, and no longer than the column holding it: bounded before any lookup or cache.
+        if customer_id.len() > MAX_CUSTOMER_ID_LEN
+            || !customer_id.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(GameError::InvalidParam("customerId"));
         }
         Ok(GameParams {
@@ -1777,6 +1783,12 @@ mod tests {
         );
         let mut bad_customer = full();
         bad_customer[0].1 = "abc".into();
+        assert_eq!(
+            GameParams::parse(&bad_customer),
+            Err(GameError::InvalidParam("customerId"))
+        );
+        // A customerId too long for any shop: refused before any lookup.
+        bad_customer[0].1 = "1".repeat(MAX_CUSTOMER_ID_LEN + 1);
         assert_eq!(
             GameParams::parse(&bad_customer),
             Err(GameError::InvalidParam("customerId"))

@@ -874,8 +874,12 @@ impl ProduceResultCallback {
 pub enum CallbackVerdict {
     /// `code == "0"`: JD has the result.
     Delivered,
-    /// Retrying cannot help (order already final at JD, or a configuration problem): stop and alert.
+    /// Retrying cannot help (`13`: the order is already final at JD): stop and alert.
     Stop { code: String, reason: String },
+    /// A configuration problem on our side (`10` signature, `11` IP not registered, `19` unknown
+    /// merchant): keep retrying on the schedule (the operator may fix the key or register the IP
+    /// meanwhile) and alert.
+    Misconfigured { code: String, reason: String },
     /// Anything else, including 500 and unreadable bodies: retry later.
     Retry { reason: String },
 }
@@ -915,16 +919,20 @@ impl CallbackAnswer {
         } else {
             format!("（京东: {}）", self.message)
         };
-        let stop = |why: &str| CallbackVerdict::Stop {
+        let reason = |why: &str| format!("京东返回 {} {meaning}，{why}{detail}", self.code);
+        let misconfigured = |why: &str| CallbackVerdict::Misconfigured {
             code: self.code.clone(),
-            reason: format!("京东返回 {} {meaning}，{why}{detail}", self.code),
+            reason: reason(why),
         };
         match self.code.as_str() {
             "0" => CallbackVerdict::Delivered,
-            "13" => stop("订单在京东侧已是终态，停止回调，请人工核对"),
-            "10" => stop("签名验证失败，请检查店铺 MD5 密钥配置"),
-            "11" => stop("回调来源 IP 未在京东登记，请登记出口 IP"),
-            "19" => stop("京东不认识该商家，请检查 vendorId 配置"),
+            "13" => CallbackVerdict::Stop {
+                code: self.code.clone(),
+                reason: reason("订单在京东侧已是终态，停止回调，请人工核对"),
+            },
+            "10" => misconfigured("签名验证失败，请检查店铺 MD5 密钥配置"),
+            "11" => misconfigured("回调来源 IP 未在京东登记，请登记出口 IP"),
+            "19" => misconfigured("京东不认识该商家，请检查 vendorId 配置"),
             _ => CallbackVerdict::Retry {
                 reason: format!("京东返回 {} {meaning}，稍后重试{detail}", self.code),
             },
@@ -1515,10 +1523,11 @@ mod tests {
             CallbackAnswer::parse(br#"{"code":0}"#),
             CallbackVerdict::Delivered
         );
-        for code in ["13", "10", "11", "19"] {
+        // Only 13 stops; 10, 11 and 19 are configuration problems: retried, with an alert.
+        for code in ["10", "11", "19"] {
             let body = format!(r#"{{"code":"{code}","message":"x"}}"#);
             match CallbackAnswer::parse(body.as_bytes()) {
-                CallbackVerdict::Stop { code: c, reason } => {
+                CallbackVerdict::Misconfigured { code: c, reason } => {
                     assert_eq!(c, code);
                     assert!(reason.contains(code) && reason.contains("京东"), "{reason}");
                 }

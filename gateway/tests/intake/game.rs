@@ -287,6 +287,24 @@ async fn malformed_requests_get_protocol_errors_and_store_nothing() {
         "unknown customerId: a retry code, no refund"
     );
 
+    // A customerId longer than any shop's: refused as a bad parameter before any lookup.
+    let mut huge = request(good);
+    huge[0].1 = "7".repeat(10_000);
+    let a = call(&app, "cardOrder", &huge).await;
+    assert_eq!(a.ret_code, RetCode::InvalidParams);
+    // A duplicated parameter with an outsider's name is never echoed raw.
+    let mut dup = request(good);
+    let evil = "<b>x</b>".to_string();
+    dup.push((evil.clone(), "1".into()));
+    dup.push((evil.clone(), "2".into()));
+    let (_, body) = app.post_form("/api/jd/game/cardOrder", &dup).await;
+    let text = String::from_utf8_lossy(&body);
+    assert!(!text.contains(&evil) && !text.contains("<b>"), "{text}");
+    assert_eq!(
+        GameAnswer::parse(&body).unwrap().ret_code,
+        RetCode::InvalidParams
+    );
+
     // data that is not base64 / not JSON / truncated JSON, each correctly signed.
     for data in [
         "%%%not-base64%%%",

@@ -492,3 +492,45 @@ async fn direct_quantity_and_notify_url_rules() {
     assert_eq!(stored, vec![None, None]);
     app.stop().await;
 }
+
+/// Behind proxies, the allow-list sees the right-most hop no trusted proxy appended, never the
+/// left-most one the client wrote itself.
+#[tokio::test]
+async fn ip_allow_list_behind_proxies_uses_the_right_most_untrusted_hop() {
+    let app = App::start_with(&[
+        ("GATEWAY_TRUST_FORWARDED_FOR", "true"),
+        ("TRUSTED_PROXIES", "198.51.100.0/24"),
+    ])
+    .await;
+    sqlx::query("UPDATE shops SET ip_allowlist = '203.0.113.9' WHERE merchant_id = '1201'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let body = common::protocol::form::encode_form(&doc_example());
+    let via = |xff: &'static str| {
+        let body = body.clone();
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .post(format!("{}{}", app.base, BEGIN))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-forwarded-for", xff)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let bytes = r.bytes().await.unwrap();
+            unsigned_answer(&bytes)["code"].as_str().unwrap().to_owned()
+        }
+    };
+    // A client at 6.6.6.6 claiming the allowed address in the header: refused.
+    assert_eq!(via("203.0.113.9, 6.6.6.6").await, "JDO_304");
+    // The allowed client, behind the trusted CDN and our proxy (the socket peer): accepted.
+    assert_eq!(
+        via("6.6.6.6, 203.0.113.9, 198.51.100.20").await,
+        "JDO_201",
+        "the forged left-most hop is ignored"
+    );
+    app.stop().await;
+}

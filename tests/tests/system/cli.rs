@@ -12,10 +12,20 @@ struct Run {
 }
 
 fn admin(stage: &Stage, args: &[&str], stdin: Option<&str>) -> Run {
+    run_admin(stage, args, stdin, &[])
+}
+
+/// `admin` with extra environment variables (and no input).
+fn admin_env(stage: &Stage, args: &[&str], env: &[(&str, &str)]) -> Run {
+    run_admin(stage, args, None, env)
+}
+
+fn run_admin(stage: &Stage, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
     let mut child = Command::new(binary("admin"))
         .args(args)
         .env_clear()
         .envs(stage.env())
+        .envs(env.iter().copied())
         .current_dir(std::env::temp_dir())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -99,14 +109,11 @@ async fn provisioning_commands() {
             "通用店",
             "--vendor-id",
             "1201",
-            "--md5-key",
-            MD5_KEY,
-            "--aes-key",
-            AES_KEY,
             "--mode",
             "test",
         ],
-        None,
+        // Secrets come one per line on stdin, never as flags.
+        Some(&format!("{MD5_KEY}\n{AES_KEY}\n")),
     ));
     ok(admin(
         s,
@@ -119,14 +126,13 @@ async fn provisioning_commands() {
             "点卡店",
             "--customer-id",
             "10817",
-            "--private-key",
-            GAME_KEY,
             "--direct-callback-url",
             "http://127.0.0.1:9/gameApi.action",
         ],
-        None,
+        Some(&format!("{GAME_KEY}\n")),
     ));
-    ok(admin(
+    // …or from the environment.
+    ok(admin_env(
         s,
         &[
             "shop",
@@ -139,13 +145,31 @@ async fn provisioning_commands() {
             "aldsJd",
             "--app-id",
             "1234567",
-            "--app-secret",
-            AGISO_SECRET,
-            "--access-token",
-            AGISO_TOKEN,
+        ],
+        &[
+            ("SHOP_APP_SECRET", AGISO_SECRET),
+            ("SHOP_ACCESS_TOKEN", AGISO_TOKEN),
+        ],
+    ));
+    // A secret passed as a flag is refused by the parser: it would show in `ps`.
+    let flag = admin(
+        s,
+        &[
+            "shop",
+            "add",
+            "--platform",
+            "jd-game",
+            "--name",
+            "z",
+            "--customer-id",
+            "6",
+            "--private-key",
+            GAME_KEY,
         ],
         None,
-    ));
+    );
+    assert_eq!(flag.code, 2, "{}", flag.stderr);
+    assert!(!flag.stderr.contains(GAME_KEY), "{}", flag.stderr);
     let bad_aes = admin(
         s,
         &[
@@ -157,12 +181,8 @@ async fn provisioning_commands() {
             "x",
             "--vendor-id",
             "1",
-            "--md5-key",
-            "k",
-            "--aes-key",
-            "short",
         ],
-        None,
+        Some("k\nshort\n"),
     );
     assert_eq!(bad_aes.code, 1);
     assert!(bad_aes.stderr.contains("32"), "{}", bad_aes.stderr);
@@ -181,7 +201,7 @@ async fn provisioning_commands() {
         None,
     );
     assert!(
-        missing.code == 1 && missing.stderr.contains("--private-key"),
+        missing.code == 1 && missing.stderr.contains("SHOP_PRIVATE_KEY"),
         "{}",
         missing.stderr
     );
@@ -196,12 +216,8 @@ async fn provisioning_commands() {
             "通用店2",
             "--vendor-id",
             "1201",
-            "--md5-key",
-            "a",
-            "--aes-key",
-            AES_KEY,
         ],
-        None,
+        Some(&format!("a\n{AES_KEY}\n")),
     );
     assert_eq!(dup.code, 1, "same vendorId twice");
 

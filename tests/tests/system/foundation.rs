@@ -15,7 +15,7 @@ fn secret(s: &str) -> secrecy::SecretString {
     secrecy::SecretString::from(s.to_owned())
 }
 
-const TABLES: [&str; 21] = [
+const TABLES: [&str; 22] = [
     "admin_users",
     "audit_log",
     "callback_attempts",
@@ -24,6 +24,7 @@ const TABLES: [&str; 21] = [
     "card_import_drafts",
     "cards",
     "dead_letters",
+    "login_rate",
     "order_events",
     "orders",
     "outbox",
@@ -350,6 +351,7 @@ async fn every_binary_starts_ready_and_stops_on_sigterm() {
     let client = reqwest::Client::new();
     for (name, p) in procs.iter_mut() {
         p.wait_ready(Duration::from_secs(60)).await;
+        // The public port: bare probes, no /metrics.
         let health: serde_json::Value = client
             .get(p.url("/healthz"))
             .send()
@@ -358,9 +360,34 @@ async fn every_binary_starts_ready_and_stops_on_sigterm() {
             .json()
             .await
             .unwrap();
+        assert_eq!(health, serde_json::json!({"status": "ok"}), "{name}");
+        let ready: serde_json::Value = client
+            .get(p.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(ready, serde_json::json!({"status": "ok"}), "{name}");
+        let r = client.get(p.url("/metrics")).send().await.unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            404,
+            "{name}: no /metrics on the public port"
+        );
+        // The internal listener: the details and /metrics.
+        let health: serde_json::Value = client
+            .get(p.internal_url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(health["service"], *name);
         let metrics = client
-            .get(p.url("/metrics"))
+            .get(p.metrics_url())
             .send()
             .await
             .unwrap()
@@ -418,11 +445,16 @@ async fn readyz_reports_an_unreachable_database() {
         .execute(&mut conn)
         .await
         .unwrap();
-    let r = reqwest::get(p.url("/readyz")).await.unwrap();
+    let r = reqwest::get(p.internal_url("/readyz")).await.unwrap();
     assert_eq!(r.status().as_u16(), 503);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["database"], "unreachable");
     assert_eq!(body["broker"], "ok");
+    // The public port says only that it is not ready.
+    let r = reqwest::get(p.url("/readyz")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"status": "unavailable"}));
     p.terminate().await;
     stage.cleanup().await;
 }
@@ -487,4 +519,76 @@ fn every_binary_refuses_a_missing_or_malformed_database_url_or_master_key() {
             );
         }
     }
+}
+
+/// A client that never finishes its headers, or its body, is cut off by the listener's limits,
+/// and a connection left hanging does not keep the service from stopping on SIGTERM.
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_do_not_hold_the_stop() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    let stage = Stage::new().await;
+    let mut env = stage.env();
+    env.push(("HTTP_HEADER_TIMEOUT_MS".into(), "1000".into()));
+    env.push(("HTTP_BODY_TIMEOUT_MS".into(), "1000".into()));
+    let mut p = Proc::spawn("gateway", &env);
+    p.wait_ready(Duration::from_secs(30)).await;
+    let addr = ("127.0.0.1", p.port);
+
+    // Headers never finished: the server closes the connection after the header timeout.
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"POST /api/jd/game/preCheck HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut buf)).await;
+    assert!(
+        closed.is_ok(),
+        "a connection stalled in its headers is closed"
+    );
+    assert!(
+        // The 1 s limit, not the 10 s default (with room for a busy machine).
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Body never finished: the request ends after the body timeout (answered or closed).
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(
+        b"POST /api/jd/game/preCheck HTTP/1.1\r\nHost: x\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ncustomerId=1",
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    let ended = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut buf)).await;
+    assert!(ended.is_ok(), "a request stalled in its body ends");
+    assert!(
+        // The 1 s limit, not the 10 s default (with room for a busy machine).
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A stalled connection open at SIGTERM: the gateway still stops promptly.
+    let mut hanging = TcpStream::connect(addr).await.unwrap();
+    hanging
+        .write_all(b"POST /api/jd/game/preCheck HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = tokio::time::timeout(Duration::from_secs(20), p.terminate())
+        .await
+        .expect("the gateway stops within 20 s of SIGTERM");
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(hanging);
+    stage.cleanup().await;
 }

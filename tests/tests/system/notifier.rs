@@ -272,6 +272,8 @@ async fn notifier_stops_on_code_13_gives_up_after_schedule_and_resends_manually(
     let pool = &stage.pool;
     // JD answering 13: one attempt, then giving_up with a reason.
     let jd13 = Jd::start(0, "13").await;
+    // JD answering 10 (signature: our key is wrong): retried on the schedule, with an alert.
+    let jd10 = Jd::start(0, "10").await;
     // JD always failing: the schedule runs out.
     let down = Jd::start(u32::MAX, "0").await;
     let shop = general_shop(pool, "general").await;
@@ -287,9 +289,39 @@ async fn notifier_stops_on_code_13_gives_up_after_schedule_and_resends_manually(
     };
     let (stop_id, _) = final_order(pool, seed("30001", jd13.url.clone())).await;
     let (down_id, _) = final_order(pool, seed("30002", down.url.clone())).await;
+    let (key_id, _) = final_order(pool, seed("30003", jd10.url.clone())).await;
     let mut proc_ = notifier(&stage, &[("NOTIFY_SCHEDULE", "100ms,100ms")]).await;
     wait_status(pool, stop_id, "giving_up", Duration::from_secs(20)).await;
     wait_status(pool, down_id, "giving_up", Duration::from_secs(20)).await;
+    wait_status(pool, key_id, "giving_up", Duration::from_secs(20)).await;
+
+    let (_, attempts, reason) = notify_state(pool, key_id).await;
+    assert_eq!(attempts, 3, "code 10 is retried on the whole schedule");
+    assert_eq!(jd10.hits().len(), 3);
+    let reason = reason.unwrap();
+    assert!(
+        reason.contains("3 次") && reason.contains("签名"),
+        "{reason}"
+    );
+    let outcomes: Vec<String> = common::db::notify::attempts(pool, key_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.outcome)
+        .collect();
+    assert_eq!(outcomes, ["retry", "retry", "giving_up"]);
+    let metrics = reqwest::get(proc_.metrics_url())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "notify_callback_alerts_total{code=\"10\"} 3",
+        "notify_callback_alerts_total{code=\"stop\"} 1",
+    ] {
+        assert!(metrics.contains(line), "alerts counted: {line}");
+    }
 
     let (_, attempts, reason) = notify_state(pool, stop_id).await;
     assert_eq!(attempts, 1);
@@ -326,14 +358,18 @@ async fn notifier_stops_on_code_13_gives_up_after_schedule_and_resends_manually(
         1,
         "attempts restart at 0"
     );
+    // The key is fixed too: resending the shop's given-up callbacks delivers the order that
+    // gave up on code 10 as well.
+    *jd10.general_code.lock().unwrap() = "0".into();
     assert_eq!(
         common::db::notify::resend_giving_up_of_shop(pool, shop)
             .await
             .unwrap(),
-        1,
-        "only the giving_up order of the shop"
+        2,
+        "only the giving_up orders of the shop"
     );
     wait_status(pool, down_id, "delivered", Duration::from_secs(20)).await;
+    wait_status(pool, key_id, "delivered", Duration::from_secs(20)).await;
 
     proc_.terminate().await;
     stage.cleanup().await;

@@ -42,7 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/config/shops/{id}/test", get(selftest::show))
         .route(
             "/admin/config/shops/{id}/resend-giving-up",
-            post(resend_giving_up),
+            get(offer_resend).post(resend_giving_up),
         )
 }
 
@@ -530,10 +530,23 @@ async fn update(
     .await?;
     tx.commit().await?;
     tracing::info!(shop = row.id, user = %user.username, "shop updated");
-    Ok(page::redirect_ok(
-        "/admin/config",
-        format!("已保存店铺「{}」", v.name),
-    ))
+    let saved = format!("已保存店铺「{}」", v.name);
+    // A key or merchant id fixed: the callbacks JD refused for it can go out again.
+    if fixes_callbacks(&row, &v)
+        && common::db::notify::count_giving_up_of_shop(&state.db, row.id).await? > 0
+    {
+        return Ok(page::redirect_ok(
+            &format!("/admin/config/shops/{}/resend-giving-up", row.id),
+            saved,
+        ));
+    }
+    Ok(page::redirect_ok("/admin/config", saved))
+}
+
+/// Whether an edit may fix what made JD refuse the shop's callbacks (signature 10, unknown
+/// merchant 19): a replaced secret or a changed merchant id.
+fn fixes_callbacks(row: &ShopRow, v: &ValidShop) -> bool {
+    !v.replaced_secrets().is_empty() || row.merchant_id != v.merchant_id
 }
 
 /// What an edit changes, in words (non-secret fields with old → new; secrets by name only).
@@ -582,6 +595,32 @@ fn changes(row: &ShopRow, v: &ValidShop) -> Vec<String> {
 
 // ---------------------------------------------------------------------------------------------
 // Resend the callbacks a shop gave up on
+
+#[derive(Template)]
+#[template(path = "config/resend.html")]
+struct ResendPage {
+    chrome: Chrome,
+    shop_id: u64,
+    shop_name: String,
+    giving_up: i64,
+}
+
+/// The offer shown after a shop's keys were saved (and from the list): how many callbacks gave
+/// up, and the button that resends them.
+async fn offer_resend(
+    State(state): State<AppState>,
+    Operator(user): Operator,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let (row, _) = load(&state, &id).await?;
+    let giving_up = common::db::notify::count_giving_up_of_shop(&state.db, row.id).await?;
+    page::render(&ResendPage {
+        chrome: Chrome::new(&user, Nav::Shops),
+        shop_id: row.id,
+        shop_name: row.name,
+        giving_up,
+    })
+}
 
 async fn resend_giving_up(
     State(state): State<AppState>,

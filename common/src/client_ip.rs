@@ -1,0 +1,166 @@
+//! The client's address behind reverse proxies. With forwarded-for trust off it is the socket
+//! peer. With it on, `X-Forwarded-For` is read from the right: each hop a trusted proxy appended
+//! is skipped, and the first (right-most) hop that is not a trusted proxy is the client. The
+//! socket peer (the proxy that connected to us) is always trusted when trust is on, so with one
+//! proxy no list is needed; `TRUSTED_PROXIES` lists the further proxies (IPs / CIDRs). The left
+//! of the header is whatever the client sent and is never believed.
+
+use std::net::IpAddr;
+
+use axum::http::HeaderMap;
+use ipnet::IpNet;
+
+/// How to find the client's address; built from the configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientIp {
+    /// Read `X-Forwarded-For` at all (the service sits behind a proxy).
+    pub trust_forwarded_for: bool,
+    /// Proxies besides the socket peer whose hops are skipped.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// Parses a list of IPs / CIDR networks separated by commas, spaces or `;`. `Err` names the
+/// first entry that is neither (cut to 64 characters).
+pub fn parse_networks(text: &str) -> Result<Vec<IpNet>, String> {
+    text.split([',', ' ', ';', '\n', '\t'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| entry.chars().take(64).collect())
+        })
+        .collect()
+}
+
+/// One hop of `X-Forwarded-For`: an address, possibly with a port (`1.2.3.4:5678`,
+/// `[::1]:80`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    hop.parse::<std::net::SocketAddr>().ok().map(|s| s.ip())
+}
+
+impl ClientIp {
+    fn trusted(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.trusted_proxies.iter().any(|n| n.contains(&ip))
+    }
+
+    /// The client's address. `None` when trust is on and the request carries no usable
+    /// forwarded-for hop (it did not come through the proxy).
+    pub fn of(&self, peer: IpAddr, headers: &HeaderMap) -> Option<IpAddr> {
+        let peer = canonical(peer);
+        if !self.trust_forwarded_for {
+            return Some(peer);
+        }
+        let mut hops: Vec<&str> = Vec::new();
+        for value in headers.get_all("x-forwarded-for") {
+            let Ok(text) = value.to_str() else {
+                return None;
+            };
+            hops.extend(text.split(','));
+        }
+        // Right to left: skip what trusted proxies appended, stop at the first other hop.
+        let mut last_trusted = None;
+        for hop in hops.iter().rev() {
+            let ip = canonical(parse_hop(hop)?);
+            if !self.trusted(ip) {
+                return Some(ip);
+            }
+            last_trusted = Some(ip);
+        }
+        // Every hop is a trusted proxy: the left-most is the closest to the client we know.
+        last_trusted
+    }
+}
+
+/// IPv4-mapped IPv6 (`::ffff:1.2.3.4`) as IPv4, so lists of IPv4 networks match.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in xff {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_lists() {
+        let nets = parse_networks("10.0.0.0/8, 192.168.1.7;fd00::/8  ").unwrap();
+        assert_eq!(nets.len(), 3);
+        assert!(nets[1].contains(&ip("192.168.1.7")));
+        assert_eq!(parse_networks("").unwrap(), vec![]);
+        assert_eq!(parse_networks("1.2.3.4, nope").unwrap_err(), "nope");
+        assert_eq!(parse_hop(" 1.2.3.4:80 "), Some(ip("1.2.3.4")));
+        assert_eq!(parse_hop("[::1]:80"), Some(ip("::1")));
+        assert_eq!(parse_hop("unknown"), None);
+    }
+
+    #[test]
+    fn trust_off_is_the_peer() {
+        let c = ClientIp::default();
+        let h = headers(&["6.6.6.6"]);
+        assert_eq!(c.of(ip("1.2.3.4"), &h), Some(ip("1.2.3.4")));
+        assert_eq!(c.of(ip("::ffff:1.2.3.4"), &h), Some(ip("1.2.3.4")));
+    }
+
+    #[test]
+    fn right_most_untrusted_hop() {
+        let proxy = ip("10.0.0.2");
+        let one = ClientIp {
+            trust_forwarded_for: true,
+            trusted_proxies: vec![],
+        };
+        // One proxy: the hop it appended is the client; what the client sent is ignored.
+        assert_eq!(
+            one.of(proxy, &headers(&["6.6.6.6, 203.0.113.9"])),
+            Some(ip("203.0.113.9"))
+        );
+        assert_eq!(
+            one.of(proxy, &headers(&["203.0.113.9"])),
+            Some(ip("203.0.113.9"))
+        );
+        // Two proxies: the CDN's hop is skipped when listed.
+        let two = ClientIp {
+            trust_forwarded_for: true,
+            trusted_proxies: parse_networks("198.51.100.0/24").unwrap(),
+        };
+        let h = headers(&["6.6.6.6, 203.0.113.9", "198.51.100.20"]);
+        assert_eq!(two.of(proxy, &h), Some(ip("203.0.113.9")));
+        // Without listing it, the CDN is the client (never the forged left-most hop).
+        assert_eq!(one.of(proxy, &h), Some(ip("198.51.100.20")));
+        // A client that claims to be a trusted proxy only moves one hop left, onto its own
+        // forgery: still never further than what it controls.
+        let h = headers(&["198.51.100.1, 203.0.113.9"]);
+        assert_eq!(two.of(proxy, &h), Some(ip("203.0.113.9")));
+        // No header, or garbage: no address.
+        assert_eq!(one.of(proxy, &HeaderMap::new()), None);
+        assert_eq!(one.of(proxy, &headers(&["1.2.3.4, bogus"])), None);
+        // Every hop trusted: the left-most.
+        assert_eq!(
+            two.of(proxy, &headers(&["198.51.100.3, 198.51.100.4"])),
+            Some(ip("198.51.100.3"))
+        );
+    }
+}
