@@ -1207,7 +1207,7 @@ fn assert_no_fragment(page: &str, values: &[&str]) {
 /// only as the earliest of a card never sold; a sold copy stays with its order.
 #[tokio::test]
 async fn migration_settles_cards_held_by_several_products() {
-    const MINE: &str = "20261202000200_h2_card_fingerprint_global.sql";
+    const MINE: &str = "20261202000200_card_fingerprint_global.sql";
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
