@@ -1,9 +1,11 @@
 //! The client's address behind reverse proxies. With forwarded-for trust off it is the socket
-//! peer. With it on, `X-Forwarded-For` is read from the right: each hop a trusted proxy appended
-//! is skipped, and the first (right-most) hop that is not a trusted proxy is the client. The
-//! socket peer (the proxy that connected to us) is always trusted when trust is on, so with one
-//! proxy no list is needed; `TRUSTED_PROXIES` lists the further proxies (IPs / CIDRs). The left
-//! of the header is whatever the client sent and is never believed.
+//! peer. With it on, `X-Forwarded-For` is believed only from a trusted peer: one listed in
+//! `TRUSTED_PROXIES` (IPs / CIDRs) or, when that list is empty, a peer on a loopback or private
+//! address (the usual single proxy in front, e.g. compose's). A caller that reaches the port
+//! directly from elsewhere is the client, whatever header it sends. From a trusted peer the
+//! header is read from the right: each hop a listed proxy appended is skipped, and the first
+//! (right-most) hop that is not one is the client. The left of the header is whatever the client
+//! sent and is never believed.
 
 use std::net::IpAddr;
 
@@ -44,17 +46,34 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     hop.parse::<std::net::SocketAddr>().ok().map(|s| s.ip())
 }
 
+/// Loopback, private (RFC 1918 / unique local) or link-local: not reachable from the internet.
+fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local() || v6.is_unicast_link_local(),
+    }
+}
+
 impl ClientIp {
     fn trusted(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
         self.trusted_proxies.iter().any(|n| n.contains(&ip))
     }
 
+    /// Whether the socket peer may tell us who the client is.
+    fn trusted_peer(&self, peer: IpAddr) -> bool {
+        if self.trusted_proxies.is_empty() {
+            is_internal(peer)
+        } else {
+            self.trusted(peer)
+        }
+    }
+
     /// The client's address. `None` when trust is on and the request carries no usable
     /// forwarded-for hop (it did not come through the proxy).
     pub fn of(&self, peer: IpAddr, headers: &HeaderMap) -> Option<IpAddr> {
         let peer = canonical(peer);
-        if !self.trust_forwarded_for {
+        if !self.trust_forwarded_for || !self.trusted_peer(peer) {
             return Some(peer);
         }
         let mut hops: Vec<&str> = Vec::new();
@@ -144,7 +163,7 @@ mod tests {
         // Two proxies: the CDN's hop is skipped when listed.
         let two = ClientIp {
             trust_forwarded_for: true,
-            trusted_proxies: parse_networks("198.51.100.0/24").unwrap(),
+            trusted_proxies: parse_networks("198.51.100.0/24, 10.0.0.0/8").unwrap(),
         };
         let h = headers(&["6.6.6.6, 203.0.113.9", "198.51.100.20"]);
         assert_eq!(two.of(proxy, &h), Some(ip("203.0.113.9")));
@@ -157,6 +176,19 @@ mod tests {
         // No header, or garbage: no address.
         assert_eq!(one.of(proxy, &HeaderMap::new()), None);
         assert_eq!(one.of(proxy, &headers(&["1.2.3.4, bogus"])), None);
+        // A caller that reaches the port directly (not a trusted peer) is the client, whatever
+        // it writes in the header: with no list only internal peers are proxies, with a list
+        // only listed ones.
+        let forged = headers(&["203.0.113.77"]);
+        assert_eq!(one.of(ip("6.6.6.6"), &forged), Some(ip("6.6.6.6")));
+        assert_eq!(one.of(ip("127.0.0.1"), &forged), Some(ip("203.0.113.77")));
+        assert_eq!(one.of(ip("192.168.3.4"), &forged), Some(ip("203.0.113.77")));
+        assert_eq!(one.of(ip("::1"), &forged), Some(ip("203.0.113.77")));
+        assert_eq!(two.of(ip("192.168.3.4"), &forged), Some(ip("192.168.3.4")));
+        assert_eq!(
+            two.of(ip("198.51.100.9"), &forged),
+            Some(ip("203.0.113.77"))
+        );
         // Every hop trusted: the left-most.
         assert_eq!(
             two.of(proxy, &headers(&["198.51.100.3, 198.51.100.4"])),

@@ -164,9 +164,9 @@ pub struct CommonConfig {
     /// The internal listener of `/metrics` and the detailed probes (`METRICS_ADDR`, default
     /// loopback on the service's port + 1000): never the public port.
     pub metrics_addr: SocketAddr,
-    /// `TRUSTED_PROXIES`: reverse proxies (IPs / CIDRs) besides the socket peer whose
-    /// `X-Forwarded-For` hops are skipped when a service trusts that header
-    /// ([`crate::client_ip`]).
+    /// `TRUSTED_PROXIES`: the reverse proxies (IPs / CIDRs) whose `X-Forwarded-For` is believed
+    /// and whose hops are skipped when a service trusts that header; empty = only a peer on a
+    /// loopback or private address is a proxy ([`crate::client_ip`]).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Slow-client limits of every listener (`HTTP_HEADER_TIMEOUT_MS`, `HTTP_BODY_TIMEOUT_MS`).
     pub http_limits: crate::serve::Limits,

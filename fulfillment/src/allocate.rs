@@ -11,8 +11,10 @@ pub enum AllocateError {
     Db(#[from] sqlx::Error),
 }
 
-/// Picks `quantity` available cards unexpired on today's Beijing date of `product_id` (earliest expiry first, then
-/// oldest import), skipping cards other transactions hold, and marks them sold to `order_id`.
+/// Picks `quantity` available cards unexpired on today's Beijing date of `product_id` (earliest
+/// expiry first, then oldest import), skipping cards other transactions hold (and, when that
+/// leaves too few, waiting for what those transactions leave), and marks them sold to
+/// `order_id`.
 /// The conditional UPDATE's row count is checked: every card leaves inventory at most once.
 /// Takes either all `quantity` cards or none.
 pub async fn take_cards(
@@ -21,13 +23,16 @@ pub async fn take_cards(
     order_id: u64,
     quantity: u32,
 ) -> Result<Vec<u64>, AllocateError> {
-    let ids = common::db::cards::pick_available(
-        tx,
-        product_id,
-        i64::from(quantity),
-        common::domain::beijing_today(),
-    )
-    .await?;
+    let today = common::domain::beijing_today();
+    let mut ids =
+        common::db::cards::pick_available(tx, product_id, i64::from(quantity), today).await?;
+    if ids.len() < quantity as usize {
+        // Skipped cards may only be held for a moment (another order's sale, an operator's
+        // export): wait for them before calling the product out of stock, which fails the order
+        // (JD refunds) under the `fail` policy.
+        ids = common::db::cards::pick_available_waiting(tx, product_id, i64::from(quantity), today)
+            .await?;
+    }
     if ids.len() < quantity as usize {
         return Err(AllocateError::OutOfStock);
     }

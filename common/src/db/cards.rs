@@ -643,11 +643,34 @@ pub async fn pick_available(
     limit: i64,
     today: chrono::NaiveDate,
 ) -> sqlx::Result<Vec<u64>> {
-    sqlx::query_scalar(
+    pick(tx, product_id, limit, today, "FOR UPDATE SKIP LOCKED").await
+}
+
+/// [`pick_available`] that waits for cards other transactions hold instead of skipping them (up
+/// to the lock wait timeout): what is left of them once those transactions end (another order's
+/// sale, an operator's export in progress) is taken. For the check before an order is called out
+/// of stock, so that cards merely locked for a moment never make an order fail.
+pub async fn pick_available_waiting(
+    tx: &mut super::Tx,
+    product_id: u64,
+    limit: i64,
+    today: chrono::NaiveDate,
+) -> sqlx::Result<Vec<u64>> {
+    pick(tx, product_id, limit, today, "FOR UPDATE").await
+}
+
+async fn pick(
+    tx: &mut super::Tx,
+    product_id: u64,
+    limit: i64,
+    today: chrono::NaiveDate,
+    lock: &'static str,
+) -> sqlx::Result<Vec<u64>> {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT id FROM cards
          WHERE product_id = ? AND status = 'available' AND expires_at >= ?
-         ORDER BY expires_at, id LIMIT ? FOR UPDATE SKIP LOCKED",
-    )
+         ORDER BY expires_at, id LIMIT ? {lock}"
+    )))
     .bind(product_id)
     .bind(today)
     .bind(limit)

@@ -779,3 +779,64 @@ async fn an_order_is_fulfilled_as_what_it_is_not_as_its_product_is_now() {
     p.terminate().await;
     stage.cleanup().await;
 }
+
+/// Cards another transaction holds for a moment (here: locked as an operator's export locks its
+/// batch) are waited for, not taken for missing: the order under the `fail` policy succeeds once
+/// they are released instead of failing out of stock (JD would refund it).
+#[tokio::test]
+async fn cards_held_for_a_moment_do_not_fail_an_order_out_of_stock() {
+    let stage = Stage::new().await;
+    let pool = &stage.pool;
+    let shop = shop(pool).await;
+    let p = product(pool, "H", "fail", 0, None).await;
+    cards(pool, p, "H", 1).await;
+    let mut proc_ = Proc::spawn("fulfillment", &stage.env());
+    proc_.wait_ready(Duration::from_secs(30)).await;
+
+    let mut holder = pool.begin().await.unwrap();
+    let held: Vec<u64> = sqlx::query_scalar("SELECT id FROM cards WHERE product_id = ? FOR UPDATE")
+        .bind(p)
+        .fetch_all(&mut *holder)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    let ids = orders(pool, shop, p, 900, &[1]).await;
+    publish(&stage.prefix, &ids, 1).await;
+    // The fulfilment waits on the held card (its blocking pick shows in the process list).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST
+             WHERE INFO LIKE '%FROM cards%FOR UPDATE%' AND INFO NOT LIKE '%SKIP LOCKED%'
+               AND INFO NOT LIKE '%PROCESSLIST%'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE id = ?")
+            .bind(ids[0])
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(status, "received", "decided while the card was only held");
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the fulfilment never waited for the held card"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    holder.rollback().await.unwrap();
+    wait_until(
+        pool,
+        "SELECT COUNT(*) FROM orders WHERE status = 'succeeded'",
+        1,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_exactly_once(pool).await;
+    proc_.terminate().await;
+    stage.cleanup().await;
+}
