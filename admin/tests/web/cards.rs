@@ -1202,9 +1202,10 @@ fn assert_no_fragment(page: &str, values: &[&str]) {
 }
 
 /// The migration that makes fingerprints unique across products, over a database holding the
-/// same cards in several products (what the per-product key allowed): the earliest copy keeps
-/// the fingerprint, the others keep their rows with a retired one; an available copy survives
-/// only as the earliest of a card never sold; a sold copy stays with its order.
+/// same cards in several products (what the per-product key allowed): a sold copy, else the
+/// earliest available one, else the earliest keeps the fingerprint, the others keep their rows
+/// with a retired one; an available copy survives only as the kept copy of a card never sold; a
+/// sold copy stays with its order.
 #[tokio::test]
 async fn migration_settles_cards_held_by_several_products() {
     const MINE: &str = "20261202000200_card_fingerprint_global.sql";
@@ -1251,6 +1252,9 @@ async fn migration_settles_cards_held_by_several_products() {
         (4, 1, ("MIGCARD0002", "MIGPASS0002"), "available"),
         (5, 2, ("MIGCARD0002", "MIGPASS0002"), "sold"),
         (6, 1, ("MIGCARD0003", "MIGPASS0003"), "available"),
+        // Card 4: voided in one product, then imported into another, never sold.
+        (7, 1, ("MIGCARD0004", "MIGPASS0004"), "void"),
+        (8, 2, ("MIGCARD0004", "MIGPASS0004"), "available"),
     ];
     for (id, product, (no, pw), status) in rows {
         sqlx::query(
@@ -1289,7 +1293,9 @@ async fn migration_settles_cards_held_by_several_products() {
             (3, "void"),
             (4, "void"),
             (5, "sold"),
-            (6, "available")
+            (6, "available"),
+            (7, "void"),
+            (8, "available")
         ]
     );
     assert_eq!(after[4].2, Some(77), "the sale keeps its order");
@@ -1299,8 +1305,10 @@ async fn migration_settles_cards_held_by_several_products() {
         "the earliest keeps it"
     );
     assert!(!real(1, "MIGCARD0001", "MIGPASS0001") && !real(2, "MIGCARD0001", "MIGPASS0001"));
-    assert!(real(3, "MIGCARD0002", "MIGPASS0002") && !real(4, "MIGCARD0002", "MIGPASS0002"));
+    // A sold copy keeps the card's identity; an available copy outlives an earlier void one.
+    assert!(!real(3, "MIGCARD0002", "MIGPASS0002") && real(4, "MIGCARD0002", "MIGPASS0002"));
     assert!(real(5, "MIGCARD0003", "MIGPASS0003"));
+    assert!(!real(6, "MIGCARD0004", "MIGPASS0004") && real(7, "MIGCARD0004", "MIGPASS0004"));
     // Still refused as a duplicate anywhere, naming the product holding the kept copy.
     let r = common::db::cards::import(&pool, &key, 3, "new", "MIGCARD0001,MIGPASS0001\n", true)
         .await
