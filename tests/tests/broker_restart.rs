@@ -179,8 +179,8 @@ async fn notifier_survives_a_rabbitmq_restart_with_retries_pending() {
         &[
             ("NOTIFY_SCHEDULE", schedule.as_str()),
             // Short enough that a fake JD frozen while the broker restarts (the test runtime
-            // blocked, as it once was) shows up as callbacks JD never saw.
-            ("NOTIFY_HTTP_TIMEOUT_MS", "2000"),
+            // blocked, as it once was, for 2 to 13 s) shows up as callbacks JD never saw.
+            ("NOTIFY_HTTP_TIMEOUT_MS", "5000"),
             ("NOTIFY_SWEEP_MS", "3600000"),
             ("NOTIFY_SWEEP_GRACE_MS", "3600000"),
         ],

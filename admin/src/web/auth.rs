@@ -543,8 +543,8 @@ pub struct LoginForm {
 /// A typed username that names no account, as the audit log keeps it: its first two characters
 /// and its length.
 fn masked_username(typed: &str) -> String {
-    let head: String = typed.chars().take(2).collect();
-    format!("{head}***（{} 个字符）", typed.chars().count())
+    // Nothing of what was typed: it may be a password entered in the wrong field.
+    format!("***（{} 个字符）", typed.chars().count())
 }
 
 /// The most an unauthenticated login form may carry (username, password, tokens, `next`).

@@ -462,11 +462,7 @@ pub fn push_day_bound(w: &mut Where, end: DayEnd, date: &str) -> bool {
 }
 
 /// Today's date in Beijing, `2026-11-25`.
-pub fn beijing_today() -> chrono::NaiveDate {
-    chrono::Utc::now()
-        .with_timezone(&common::domain::beijing())
-        .date_naive()
-}
+pub use common::domain::beijing_today;
 
 /// A secret (shop keys, tokens) for display: `abcd****wxyz`. Never for cards: they use
 /// [`mask_card_no`] and [`mask_card_password`].

@@ -163,12 +163,6 @@ impl std::fmt::Debug for Classified {
 }
 
 /// Today in Beijing: cards expiring before it are refused.
-fn beijing_today() -> chrono::NaiveDate {
-    chrono::Utc::now()
-        .with_timezone(&crate::domain::types::beijing())
-        .date_naive()
-}
-
 /// Parses `text` and sorts every line: new, repeat of an earlier line, already in stock (of
 /// any product: a card is sold once), or invalid (with its reason). Reads the database, writes
 /// nothing.
@@ -177,7 +171,7 @@ pub async fn classify(
     key: &MasterKey,
     text: &str,
 ) -> sqlx::Result<Classified> {
-    let (cards, invalid) = card_import::parse_file(text, beijing_today());
+    let (cards, invalid) = card_import::parse_file(text, crate::domain::beijing_today());
     let mut out = Classified {
         invalid,
         ..Default::default()

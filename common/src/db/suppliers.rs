@@ -42,10 +42,17 @@ impl SupplierRow {
     }
 
     /// The HTTP timeout of one call to this supplier.
+    /// The supplier's HTTP timeout, between 100 ms and [`MAX_TIMEOUT`]: a submit holds its
+    /// order's row lock for up to this long, and an operator's action on that order must get the
+    /// lock well within InnoDB's lock wait timeout (50 s by default).
     pub fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(u64::try_from(self.timeout_ms).unwrap_or(0).max(100))
+            .min(MAX_TIMEOUT)
     }
 }
+
+/// The longest supplier timeout used, whatever is configured.
+pub const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// A supplier to create; the secret in clear text, encrypted by [`insert`].
 pub struct NewSupplier {

@@ -186,11 +186,13 @@ pub async fn record_login_failure(
     max_failures: i32,
     lockout: std::time::Duration,
 ) -> sqlx::Result<bool> {
-    // Assignments run left to right: `locked_until` and the reset see the new count.
+    // Every expression reads the count before this failure (`failed_logins + 1` is the new
+    // one), so the result does not depend on the order assignments are applied in (MySQL: left
+    // to right; MariaDB's SIMULTANEOUS_ASSIGNMENT mode: all at once).
     sqlx::query(
-        "UPDATE admin_users SET failed_logins = failed_logins + 1,
-            locked_until = IF(failed_logins >= ?, NOW(3) + INTERVAL ? SECOND, locked_until),
-            failed_logins = IF(failed_logins >= ?, 0, failed_logins)
+        "UPDATE admin_users SET
+            locked_until = IF(failed_logins + 1 >= ?, NOW(3) + INTERVAL ? SECOND, locked_until),
+            failed_logins = IF(failed_logins + 1 >= ?, 0, failed_logins + 1)
          WHERE id = ?",
     )
     .bind(max_failures)

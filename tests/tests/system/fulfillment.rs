@@ -236,6 +236,11 @@ async fn thousand_orders_two_processes_every_message_twice() {
     // happened twice.
     let q = Topology::new(stage.prefix.clone()).queue(QueueName::FulfillmentOrders);
     wait_queue_empty(&q, Duration::from_secs(60)).await;
+    // Stopping finishes what the processes still hold (a duplicate being handled is acked, or
+    // back in the queue): only then is the final state what the assertions read.
+    a.terminate().await;
+    b.terminate().await;
+    wait_queue_empty(&q, Duration::from_secs(1)).await;
     assert_exactly_once(&stage.pool).await;
     // Each completion is announced once (outbox → order.completed.jd_game).
     wait_until(
@@ -257,8 +262,6 @@ async fn thousand_orders_two_processes_every_message_twice() {
         .collect();
     assert_eq!(completed.len(), 1000);
     assert_eq!(ids.len(), 1000);
-    a.terminate().await;
-    b.terminate().await;
     stage.cleanup().await;
 }
 

@@ -25,6 +25,8 @@ fn sensitive_name(name: &str) -> bool {
         "card_pass",
         "cardno",
         "card_no",
+        "cardnumber",
+        "card_number",
         "cardinfo",
         "cardpwd",
     ]
