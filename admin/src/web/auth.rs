@@ -751,8 +751,8 @@ mod tests {
 
     #[test]
     fn unknown_usernames_are_masked() {
-        assert_eq!(masked_username("hunter2-secret"), "hu***（14 个字符）");
-        assert_eq!(masked_username("密码"), "密码***（2 个字符）");
+        assert_eq!(masked_username("hunter2-secret"), "***（14 个字符）");
+        assert_eq!(masked_username("密码"), "***（2 个字符）");
     }
 
     #[test]
