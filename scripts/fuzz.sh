@@ -69,7 +69,7 @@ for t in "${targets[@]}"; do
     cargo fuzz cmin -a -s "$sanitizer" "$t" "$corpus" >>"$log" 2>&1 || echo "   (cmin failed, see $log)"
   fi
   files=$(find "$corpus" -type f | wc -l)
-  size=$(du -sh "$corpus" | cut -f1)
+  size=$(du -sh --apparent-size "$corpus" | cut -f1)
   line="$t: executions ${execs:-?}, crashes $crashes, corpus $files files ($size)"
   echo "   $line"
   summary+=("$line")
