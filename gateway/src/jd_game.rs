@@ -162,8 +162,23 @@ fn product_refusal(r: ProductRefusal) -> Reply {
     )
 }
 
+/// For the result queries (directQuery, cardQuery) every non-`[R]` code but 100 makes JD refund
+/// the order (spec §4.1 footnote). A query we cannot read (104) says nothing about the order, so
+/// it answers 999 instead: JD asks again, and an order we may have fulfilled is never refunded
+/// because of a malformed query.
+fn for_query(reply: Reply) -> Reply {
+    if reply.answer.ret_code == RetCode::InvalidParams {
+        system_error(format!("unreadable query: {}", reply.detail))
+    } else {
+        reply
+    }
+}
+
 macro_rules! endpoint {
     ($name:ident, $label:literal, $inner:ident) => {
+        endpoint!($name, $label, $inner, std::convert::identity);
+    };
+    ($name:ident, $label:literal, $inner:ident, $map:path) => {
         pub async fn $name(
             State(gw): State<AppState>,
             ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -176,16 +191,16 @@ macro_rules! endpoint {
                 Ok((shop, params)) => $inner(&gw, shop, &params).await,
                 Err(reply) => reply,
             };
-            reply.send($label)
+            $map(reply).send($label)
         }
     };
 }
 
 endpoint!(pre_check, "preCheck", pre_check_inner);
 endpoint!(direct_charge, "directCharge", direct_charge_inner);
-endpoint!(direct_query, "directQuery", direct_query_inner);
+endpoint!(direct_query, "directQuery", direct_query_inner, for_query);
 endpoint!(card_order, "cardOrder", card_order_inner);
-endpoint!(card_query, "cardQuery", card_query_inner);
+endpoint!(card_query, "cardQuery", card_query_inner, for_query);
 
 /// The product for `sku_id` (falling back to the merchant code `outId`).
 async fn lookup_product(

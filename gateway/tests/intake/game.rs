@@ -331,6 +331,19 @@ async fn malformed_requests_get_protocol_errors_and_store_nothing() {
             .ret_code,
         RetCode::InvalidParams
     );
+    // A result query that cannot be read never answers a refund code (every non-[R] code but
+    // 100 makes JD refund): it answers 999 and JD asks again.
+    for endpoint in ["directQuery", "cardQuery"] {
+        for req in [
+            request(r#"{"buyNum":1}"#),
+            request(r#"{"orderId":"not-a-number"}"#),
+            huge.clone(),
+        ] {
+            let a = call(&app, endpoint, &req).await;
+            assert_eq!(a.ret_code, RetCode::SystemError, "{endpoint}: {a:?}");
+            assert!(a.ret_code.is_retry());
+        }
+    }
     let no_sign: Vec<_> = request(good)
         .into_iter()
         .filter(|(k, _)| k != "sign")
