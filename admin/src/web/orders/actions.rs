@@ -253,7 +253,8 @@ pub async fn succeed(
     let note = form.text("note", NOTE_MAX_CHARS);
     let (event_note, detail) = if order.order_kind == "card" {
         let today = crate::web::page::beijing_today();
-        let cards = match manual_cards(form.get("cards"), order.quantity, today) {
+        let jd_game = platform == Platform::JdGame;
+        let cards = match manual_cards(form.get("cards"), order.quantity, today, jd_game) {
             Ok(c) => c,
             Err(msg) => return Ok(redirect_error(&back, msg)),
         };
@@ -303,9 +304,27 @@ fn with_note(text: &str, note: &str) -> String {
     }
 }
 
-/// The pasted cards: every line valid, no line twice, exactly `quantity` cards.
-fn manual_cards(text: &str, quantity: i32, today: NaiveDate) -> Result<Vec<CardLine>, String> {
-    let (cards, invalid) = card_import::parse_file(text, today);
+/// The pasted cards: every line valid, no line twice, exactly `quantity` cards; for a 游戏点卡
+/// order (`jd_game`), also cards JD 游戏点卡 accepts (the import's rule,
+/// [`card_import::jd_game_problem`]).
+fn manual_cards(
+    text: &str,
+    quantity: i32,
+    today: NaiveDate,
+    jd_game: bool,
+) -> Result<Vec<CardLine>, String> {
+    let (cards, mut invalid) = card_import::parse_file(text, today);
+    if jd_game {
+        for (line_no, card) in &cards {
+            if let Some(reason) = card_import::jd_game_problem(card) {
+                invalid.push(card_import::InvalidLine {
+                    line_no: *line_no,
+                    reason,
+                });
+            }
+        }
+        invalid.sort_by_key(|l| l.line_no);
+    }
     if !invalid.is_empty() {
         let shown: Vec<String> = invalid
             .iter()
@@ -692,16 +711,21 @@ mod tests {
 
     #[test]
     fn pasted_cards_must_match_the_quantity() {
-        let ok = manual_cards("A1,P1\nA2 P2\n\n", 2, today()).unwrap();
+        let ok = manual_cards("A1,P1\nA2 P2\n\n", 2, today(), false).unwrap();
         assert_eq!(ok.len(), 2);
         assert_eq!(ok[1].password, "P2");
-        let e = manual_cards("A1,P1", 2, today()).unwrap_err();
+        let e = manual_cards("A1,P1", 2, today(), false).unwrap_err();
         assert!(e.contains("需要 2 张") && e.contains("1 张"), "{e}");
-        let e = manual_cards("A1,P1\nbroken\n", 2, today()).unwrap_err();
+        let e = manual_cards("A1,P1\nbroken\n", 2, today(), false).unwrap_err();
         assert!(e.contains("第 2 行"), "{e}");
-        let e = manual_cards("A1,P1\nA1,P1", 2, today()).unwrap_err();
+        let e = manual_cards("A1,P1\nA1,P1", 2, today(), false).unwrap_err();
         assert!(e.contains("重复"), "{e}");
-        assert!(manual_cards("", 0, today()).unwrap().is_empty());
+        assert!(manual_cards("", 0, today(), false).unwrap().is_empty());
+        // A 游戏点卡 order takes only cards JD 游戏点卡 accepts, as its import does.
+        assert!(manual_cards("A#1,P1", 1, today(), false).is_ok());
+        let e = manual_cards("A#1,P1", 1, today(), true).unwrap_err();
+        assert!(e.contains("第 1 行") && e.contains("游戏点卡"), "{e}");
+        assert!(manual_cards("A-1_b,P1", 1, today(), true).is_ok());
     }
 
     #[test]
