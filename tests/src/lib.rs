@@ -68,11 +68,17 @@ pub struct Proc {
     pub port: u16,
     /// The internal listener (`METRICS_ADDR`).
     pub metrics_port: u16,
+    /// How to start it again on other ports (only for [`Proc::spawn`], whose ports nobody else
+    /// knows yet): a port picked free can be taken by another socket before the service binds it.
+    respawn: Option<(PathBuf, Vec<(String, String)>)>,
 }
 
 impl Proc {
     pub fn spawn(name: &str, env: &[(String, String)]) -> Proc {
-        Proc::spawn_path(&binary(name), env, free_port())
+        let path = binary(name);
+        let mut p = Proc::spawn_path(&path, env, free_port());
+        p.respawn = Some((path, env.to_vec()));
+        p
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -93,8 +99,21 @@ impl Proc {
     pub async fn wait_ready(&mut self, timeout: Duration) {
         let client = reqwest::Client::new();
         let deadline = tokio::time::Instant::now() + timeout;
+        let mut restarts = 0;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
+                // Exit code 1 is a start failure, such as a port taken between picking and
+                // binding it: start again on fresh ports (a few times) when nobody knows these.
+                if status.code() == Some(1)
+                    && restarts < 3
+                    && let Some((path, env)) = self.respawn.clone()
+                {
+                    restarts += 1;
+                    eprintln!("service exited early with {status}; starting it on other ports");
+                    *self = Proc::spawn_path(&path, &env, free_port());
+                    self.respawn = Some((path, env));
+                    continue;
+                }
                 panic!("service exited early with {status}");
             }
             if let Ok(r) = client.get(self.url("/readyz")).send().await
@@ -253,6 +272,7 @@ impl Proc {
             child,
             port,
             metrics_port,
+            respawn: None,
         }
     }
 }
