@@ -21,18 +21,28 @@ pub struct ClientIp {
     pub trusted_proxies: Vec<IpNet>,
 }
 
-/// Parses a list of IPs / CIDR networks separated by commas, spaces or `;`. `Err` names the
-/// first entry that is neither (cut to 64 characters).
-pub fn parse_networks(text: &str) -> Result<Vec<IpNet>, String> {
-    text.split([',', ' ', ';', '\n', '\t'])
+/// The entries of a typed list of IPs / networks: separated by commas, spaces, `;` or new lines
+/// (ASCII or full-width), trimmed, empty ones dropped. Shared by every such list (trusted
+/// proxies, shops' IP allow-lists).
+pub fn list_entries(text: &str) -> impl Iterator<Item = &str> {
+    text.split([',', ' ', ';', '\n', '\r', '\t', '，', '；'])
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|entry| {
-            entry
-                .parse::<IpNet>()
-                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| entry.chars().take(64).collect())
-        })
+}
+
+/// One entry: an IP address (a network of one) or a CIDR network.
+pub fn parse_network(entry: &str) -> Option<IpNet> {
+    entry
+        .parse::<IpNet>()
+        .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+        .ok()
+}
+
+/// Parses a list of IPs / CIDR networks ([`list_entries`]). `Err` names the first entry that is
+/// neither (cut to 64 characters).
+pub fn parse_networks(text: &str) -> Result<Vec<IpNet>, String> {
+    list_entries(text)
+        .map(|entry| parse_network(entry).ok_or_else(|| entry.chars().take(64).collect()))
         .collect()
 }
 
@@ -98,7 +108,7 @@ impl ClientIp {
 }
 
 /// IPv4-mapped IPv6 (`::ffff:1.2.3.4`) as IPv4, so lists of IPv4 networks match.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6
             .to_ipv4_mapped()

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use common::client_ip;
 use common::crypto::{JdAesKey, MasterKey};
 use common::db::Pool;
 use common::db::products::{self, ProductRow};
@@ -44,13 +45,7 @@ impl Shop {
             (None, _) => true,
             (Some(_), None) => false,
             (Some(list), Some(ip)) => {
-                let ip = match ip {
-                    IpAddr::V6(v6) => v6
-                        .to_ipv4_mapped()
-                        .map(IpAddr::V4)
-                        .unwrap_or(IpAddr::V6(v6)),
-                    v4 => v4,
-                };
+                let ip = client_ip::canonical(ip);
                 list.iter().any(|net| net.contains(&ip))
             }
         }
@@ -60,15 +55,13 @@ impl Shop {
 /// Parses `1.2.3.4, 10.0.0.0/8` into networks; bad entries are skipped with a warning.
 pub fn parse_allowlist(text: Option<&str>) -> Option<Vec<IpNet>> {
     let text = text.map(str::trim).filter(|t| !t.is_empty())?;
-    let nets = text
-        .split([',', ' ', '\n', ';'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    let nets = client_ip::list_entries(text)
         .filter_map(|s| {
-            s.parse::<IpNet>()
-                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| tracing::warn!(entry = s, "ignoring an invalid IP allow-list entry"))
-                .ok()
+            let net = client_ip::parse_network(s);
+            if net.is_none() {
+                tracing::warn!(entry = s, "ignoring an invalid IP allow-list entry");
+            }
+            net
         })
         .collect();
     Some(nets)

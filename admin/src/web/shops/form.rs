@@ -2,11 +2,9 @@
 //! typed once; an empty secret field on an edit means "keep the stored one". Every message is
 //! Chinese and names the field, never its value when it is a secret.
 
-use std::net::IpAddr;
-
+use common::client_ip;
 use common::crypto::JdAesKey;
 use common::domain::{Platform, ShopMode};
-use ipnet::IpNet;
 use serde::Deserialize;
 
 /// The fields of the create / edit form (all text: bad input gets a message, never a 400).
@@ -65,20 +63,13 @@ pub const MAX_ALLOWLIST_CHARS: usize = 2048;
 /// each an IP address or a CIDR network, normalised to `a, b, c`; empty → `None` (any caller).
 pub fn parse_allowlist(text: &str) -> Result<Option<String>, String> {
     let mut out: Vec<String> = Vec::new();
-    for entry in text
-        .split([',', ' ', ';', '\n', '\r', '\t', '，', '；'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let net = entry
-            .parse::<IpNet>()
-            .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-            .map_err(|_| {
-                let shown: String = entry.chars().take(64).collect();
-                format!(
-                    "IP 白名单中的「{shown}」不是有效的 IP 地址或网段（例如 1.2.3.4 或 10.0.0.0/8）"
-                )
-            })?;
+    for entry in client_ip::list_entries(text) {
+        let net = client_ip::parse_network(entry).ok_or_else(|| {
+            let shown: String = entry.chars().take(64).collect();
+            format!(
+                "IP 白名单中的「{shown}」不是有效的 IP 地址或网段（例如 1.2.3.4 或 10.0.0.0/8）"
+            )
+        })?;
         let text = if net.prefix_len() == net.max_prefix_len() {
             net.addr().to_string()
         } else {
