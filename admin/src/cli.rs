@@ -252,9 +252,23 @@ fn fail(msg: impl Into<String>) -> CliError {
 }
 
 async fn open(env: &Env) -> Result<Pool, CliError> {
+    // Commands that touch no secret work without MASTER_KEY; when it is set it must be valid,
+    // and the migrations then also re-seal values stored before they were bound to their row.
+    let key = match env.optional_str("MASTER_KEY") {
+        Some(_) => Some(config::master_key(env)?),
+        None => None,
+    };
+    connect_migrated(env, key.as_ref(), false).await
+}
+
+async fn connect_migrated(
+    env: &Env,
+    key: Option<&MasterKey>,
+    force_reseal: bool,
+) -> Result<Pool, CliError> {
     let url = config::database_url(env)?;
     let pool = db::connect(&url, 2, Duration::from_secs(20)).await?;
-    db::migrate(&pool).await?;
+    db::migrate(&pool, key, force_reseal).await?;
     Ok(pool)
 }
 
@@ -289,7 +303,10 @@ pub async fn execute(
     match command {
         Command::Serve => Err(fail("serve is not a provisioning command")),
         Command::Migrate => {
-            open(env).await?;
+            // Also re-seals any value still sealed the old way (e.g. written by an older
+            // binary during an upgrade), whatever an earlier run recorded.
+            let key = config::master_key(env)?;
+            connect_migrated(env, Some(&key), true).await?;
             writeln!(out, "数据库迁移已完成 (migrations applied)")?;
             Ok(())
         }

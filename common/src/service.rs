@@ -54,7 +54,7 @@ impl Infra {
         )
         .await?;
         if config.run_migrations {
-            db::migrate(&db).await?;
+            db::migrate(&db, Some(&config.master_key), false).await?;
         }
         let mq = Mq::connect(
             config.amqp_url.clone(),

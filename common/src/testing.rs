@@ -76,7 +76,9 @@ impl TestDb {
     pub async fn migrated() -> (TestDb, Pool) {
         let db = TestDb::create().await;
         let pool = db.pool().await;
-        crate::db::migrate(&pool).await.expect("migrations");
+        crate::db::migrate(&pool, Some(&master_key()), false)
+            .await
+            .expect("migrations");
         (db, pool)
     }
 

@@ -963,7 +963,11 @@ async fn url_generator_shows_every_url_with_the_configured_base() {
             .await;
         assert_eq!(a.status, 403, "{who}");
     }
-    assert_eq!(app.count("SELECT COUNT(*) FROM settings").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM settings WHERE name = 'public_base_url'")
+            .await,
+        0
+    );
     let a = admin
         .post("/admin/urls/base", &[("base_url", "vg.example.com")])
         .await;
@@ -972,7 +976,11 @@ async fn url_generator_shows_every_url_with_the_configured_base() {
             .await
             .contains("公网地址应以 http:// 或 https:// 开头")
     );
-    assert_eq!(app.count("SELECT COUNT(*) FROM settings").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM settings WHERE name = 'public_base_url'")
+            .await,
+        0
+    );
 
     for _ in 0..2 {
         let a = admin
@@ -1015,7 +1023,11 @@ async fn url_generator_shows_every_url_with_the_configured_base() {
     // Cleared: back to the environment (unset here).
     let a = admin.post("/admin/urls/base", &[("base_url", "")]).await;
     assert!(follow(&admin, &a).await.contains("改用环境变量"));
-    assert_eq!(app.count("SELECT COUNT(*) FROM settings").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM settings WHERE name = 'public_base_url'")
+            .await,
+        0
+    );
     app.stop().await;
 
     // From the environment.

@@ -1,12 +1,18 @@
 //! Encryption of secrets and card data at rest with the `MASTER_KEY` (AES-256-GCM), keyed card
 //! fingerprints for de-duplication (HMAC-SHA256), and masking of secrets for display.
 //!
-//! Blob layout: `version (1 byte, = 1) || nonce (12 bytes) || ciphertext || tag (16 bytes)`.
+//! Blob layout: `version (1 byte, = 2) || nonce (12 bytes) || ciphertext || tag (16 bytes)`.
 //! The version byte lets a later key or algorithm rotation tell old blobs from new ones.
+//!
+//! Every value is sealed for one place: its column and the key of its row ([`Slot`]) are the
+//! AES-GCM associated data, so a value copied by a database writer into another row or another
+//! column no longer opens (the read fails, it never yields the other row's secret). Version 1
+//! blobs (no associated data, written before this binding) are only read by the one-time
+//! re-sealing in `db::sealed`, never by the services.
 
 use std::fmt;
 
-use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -15,7 +21,9 @@ use sha2::Sha256;
 
 use super::CryptoError;
 
-const BLOB_VERSION: u8 = 1;
+const BLOB_VERSION: u8 = 2;
+/// Blobs sealed without associated data, before values were bound to their row and column.
+pub(crate) const LEGACY_BLOB_VERSION: u8 = 1;
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 /// Label of the fingerprint sub-key, so the fingerprint key is never the encryption key.
@@ -60,26 +68,60 @@ impl MasterKey {
         Aes256Gcm::new(&Key::<Aes256Gcm>::from(self.key))
     }
 
-    /// Encrypts with a fresh random 96-bit nonce per call.
-    pub fn encrypt(&self, plaintext: &[u8]) -> Vec<u8> {
+    /// Seals a value for `slot` with a fresh random 96-bit nonce.
+    pub fn seal(&self, slot: Slot<'_>, plaintext: &[u8]) -> Vec<u8> {
+        self.encrypt(BLOB_VERSION, &slot.associated_data(), plaintext)
+    }
+
+    pub fn seal_str(&self, slot: Slot<'_>, plaintext: &str) -> Vec<u8> {
+        self.seal(slot, plaintext.as_bytes())
+    }
+
+    /// Opens a blob sealed for `slot`; a blob sealed for another row or column, or changed in
+    /// any way, is refused.
+    pub fn open(&self, slot: Slot<'_>, blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        self.decrypt(BLOB_VERSION, &slot.associated_data(), blob)
+    }
+
+    pub fn open_string(&self, slot: Slot<'_>, blob: &[u8]) -> Result<String, CryptoError> {
+        String::from_utf8(self.open(slot, blob)?).map_err(|_| CryptoError::NotUtf8)
+    }
+
+    /// Opens a version 1 blob (sealed with no associated data): only the re-sealing of old
+    /// values uses it.
+    pub(crate) fn open_legacy(&self, blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        self.decrypt(LEGACY_BLOB_VERSION, &[], blob)
+    }
+
+    /// A version 1 blob, as values were sealed before they were bound to their place: for the
+    /// tests of the re-sealing only.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn seal_legacy_for_tests(&self, plaintext: &[u8]) -> Vec<u8> {
+        self.encrypt(LEGACY_BLOB_VERSION, &[], plaintext)
+    }
+
+    fn encrypt(&self, version: u8, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
         let nonce_bytes = rand::random::<[u8; NONCE_LEN]>();
-        let sealed = match self.cipher().encrypt(&nonce_bytes.into(), plaintext) {
+        let payload = Payload {
+            msg: plaintext,
+            aad,
+        };
+        let sealed = match self.cipher().encrypt(&nonce_bytes.into(), payload) {
             Ok(sealed) => sealed,
             // Only possible for plaintexts beyond GCM's 64 GiB limit, far above anything we
             // store; an empty blob then fails to decrypt instead of panicking here.
             Err(_) => return Vec::new(),
         };
         let mut blob = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
-        blob.push(BLOB_VERSION);
+        blob.push(version);
         blob.extend_from_slice(&nonce_bytes);
         blob.extend_from_slice(&sealed);
         blob
     }
 
-    /// Decrypts a blob made by [`MasterKey::encrypt`]; any change to it is detected.
-    pub fn decrypt(&self, blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    fn decrypt(&self, expected: u8, aad: &[u8], blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let (&version, rest) = blob.split_first().ok_or(CryptoError::BlobTooShort)?;
-        if version != BLOB_VERSION {
+        if version != expected {
             return Err(CryptoError::UnsupportedVersion(version));
         }
         if rest.len() < NONCE_LEN + TAG_LEN {
@@ -88,16 +130,8 @@ impl MasterKey {
         let (nonce, sealed) = rest.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CryptoError::BlobTooShort)?;
         self.cipher()
-            .decrypt(&nonce.into(), sealed)
+            .decrypt(&nonce.into(), Payload { msg: sealed, aad })
             .map_err(|_| CryptoError::AuthenticationFailed)
-    }
-
-    pub fn encrypt_str(&self, plaintext: &str) -> Vec<u8> {
-        self.encrypt(plaintext.as_bytes())
-    }
-
-    pub fn decrypt_string(&self, blob: &[u8]) -> Result<String, CryptoError> {
-        String::from_utf8(self.decrypt(blob)?).map_err(|_| CryptoError::NotUtf8)
     }
 
     /// Deterministic keyed fingerprint (HMAC-SHA256 under a sub-key derived from the master key),
@@ -119,6 +153,107 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 impl fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("MasterKey(<redacted>)")
+    }
+}
+
+/// A column that holds sealed values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedColumn {
+    CardNo,
+    CardPassword,
+    ShopMd5Key,
+    ShopAesKey,
+    ShopPrivateKey,
+    ShopAppSecret,
+    ShopAccessToken,
+    SupplierSecret,
+    ImportDraftPart,
+}
+
+impl SealedColumn {
+    pub const ALL: [SealedColumn; 9] = [
+        SealedColumn::CardNo,
+        SealedColumn::CardPassword,
+        SealedColumn::ShopMd5Key,
+        SealedColumn::ShopAesKey,
+        SealedColumn::ShopPrivateKey,
+        SealedColumn::ShopAppSecret,
+        SealedColumn::ShopAccessToken,
+        SealedColumn::SupplierSecret,
+        SealedColumn::ImportDraftPart,
+    ];
+
+    pub const fn table(self) -> &'static str {
+        match self {
+            SealedColumn::CardNo | SealedColumn::CardPassword => "cards",
+            SealedColumn::ShopMd5Key
+            | SealedColumn::ShopAesKey
+            | SealedColumn::ShopPrivateKey
+            | SealedColumn::ShopAppSecret
+            | SealedColumn::ShopAccessToken => "shops",
+            SealedColumn::SupplierSecret => "suppliers",
+            SealedColumn::ImportDraftPart => "card_import_draft_parts",
+        }
+    }
+
+    pub const fn column(self) -> &'static str {
+        match self {
+            SealedColumn::CardNo => "card_no_enc",
+            SealedColumn::CardPassword => "card_pass_enc",
+            SealedColumn::ShopMd5Key => "md5_key_enc",
+            SealedColumn::ShopAesKey => "aes_key_enc",
+            SealedColumn::ShopPrivateKey => "private_key_enc",
+            SealedColumn::ShopAppSecret => "app_secret_enc",
+            SealedColumn::ShopAccessToken => "access_token_enc",
+            SealedColumn::SupplierSecret => "secret_enc",
+            SealedColumn::ImportDraftPart => "cards_enc",
+        }
+    }
+}
+
+/// The identity of the row a sealed value belongs to: what never changes for that row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKey<'a> {
+    /// The row's `id` (shops, suppliers).
+    Id(u64),
+    /// A card's fingerprint: unique across all cards and known before the row is inserted.
+    Fingerprint(&'a [u8]),
+    /// A part of a card import draft.
+    DraftPart { draft_id: &'a str, seq: i32 },
+}
+
+/// Where a sealed value is stored: its column and its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot<'a> {
+    pub column: SealedColumn,
+    pub row: RowKey<'a>,
+}
+
+impl<'a> Slot<'a> {
+    pub const fn new(column: SealedColumn, row: RowKey<'a>) -> Slot<'a> {
+        Slot { column, row }
+    }
+
+    /// `vg-sealed|<table>.<column>|<row>`: no table or column name holds a `|`, and each row
+    /// form has its own prefix, so two slots never share associated data.
+    fn associated_data(&self) -> Vec<u8> {
+        let mut aad = format!(
+            "vg-sealed|{}.{}|",
+            self.column.table(),
+            self.column.column()
+        )
+        .into_bytes();
+        match self.row {
+            RowKey::Id(id) => aad.extend_from_slice(format!("id={id}").as_bytes()),
+            RowKey::Fingerprint(fp) => {
+                aad.extend_from_slice(b"fp=");
+                aad.extend_from_slice(hex::encode(fp).as_bytes());
+            }
+            RowKey::DraftPart { draft_id, seq } => {
+                aad.extend_from_slice(format!("draft={draft_id};seq={seq}").as_bytes())
+            }
+        }
+        aad
     }
 }
 
@@ -180,24 +315,26 @@ mod tests {
         assert!(MasterKey::from_base64(&MasterKey::generate_base64()).is_ok());
     }
 
+    const SHOP_1: Slot<'static> = Slot::new(SealedColumn::ShopMd5Key, RowKey::Id(1));
+
     #[test]
     fn round_trip() {
         let k = key();
-        let blob = k.encrypt(b"card secret 0001");
-        assert_eq!(blob[0], 1);
+        let blob = k.seal(SHOP_1, b"card secret 0001");
+        assert_eq!(blob[0], 2);
         assert_eq!(blob.len(), 1 + 12 + 16 + 16);
-        assert_eq!(k.decrypt(&blob).expect("decrypt"), b"card secret 0001");
-        let blob = k.encrypt_str("卡密");
-        assert_eq!(k.decrypt_string(&blob).expect("decrypt"), "卡密");
-        let empty = k.encrypt(b"");
-        assert_eq!(k.decrypt(&empty).expect("decrypt"), b"");
+        assert_eq!(k.open(SHOP_1, &blob).expect("open"), b"card secret 0001");
+        let blob = k.seal_str(SHOP_1, "卡密");
+        assert_eq!(k.open_string(SHOP_1, &blob).expect("open"), "卡密");
+        let empty = k.seal(SHOP_1, b"");
+        assert_eq!(k.open(SHOP_1, &empty).expect("open"), b"");
     }
 
     #[test]
     fn nonces_are_distinct() {
         let k = key();
-        let a = k.encrypt(b"same");
-        let b = k.encrypt(b"same");
+        let a = k.seal(SHOP_1, b"same");
+        let b = k.seal(SHOP_1, b"same");
         assert_ne!(a[1..13], b[1..13]);
         assert_ne!(a, b);
     }
@@ -205,39 +342,123 @@ mod tests {
     #[test]
     fn tampering_is_detected() {
         let k = key();
-        let blob = k.encrypt(b"payload");
+        let blob = k.seal(SHOP_1, b"payload");
         for i in 1..blob.len() {
             let mut bad = blob.clone();
             bad[i] ^= 0x01;
             assert_eq!(
-                k.decrypt(&bad).unwrap_err(),
+                k.open(SHOP_1, &bad).unwrap_err(),
                 CryptoError::AuthenticationFailed,
                 "byte {i}"
             );
         }
         let mut bad_version = blob.clone();
-        bad_version[0] = 2;
+        bad_version[0] = 3;
         assert_eq!(
-            k.decrypt(&bad_version).unwrap_err(),
-            CryptoError::UnsupportedVersion(2)
+            k.open(SHOP_1, &bad_version).unwrap_err(),
+            CryptoError::UnsupportedVersion(3)
         );
         assert_eq!(
-            k.decrypt(&blob[..20]).unwrap_err(),
+            k.open(SHOP_1, &blob[..20]).unwrap_err(),
             CryptoError::BlobTooShort
         );
-        assert_eq!(k.decrypt(&[]).unwrap_err(), CryptoError::BlobTooShort);
+        assert_eq!(k.open(SHOP_1, &[]).unwrap_err(), CryptoError::BlobTooShort);
         let other = MasterKey::from_bytes([8u8; 32]);
         assert_eq!(
-            other.decrypt(&blob).unwrap_err(),
+            other.open(SHOP_1, &blob).unwrap_err(),
             CryptoError::AuthenticationFailed
+        );
+    }
+
+    #[test]
+    fn a_value_opens_only_in_its_own_row_and_column() {
+        let k = key();
+        let fp_a = [0xaa; 32];
+        let fp_b = [0xbb; 32];
+        let card_no_a = Slot::new(SealedColumn::CardNo, RowKey::Fingerprint(&fp_a));
+        let blob = k.seal(card_no_a, b"CARD-A");
+        assert_eq!(k.open(card_no_a, &blob).unwrap(), b"CARD-A");
+        let elsewhere = [
+            // The same column of another row.
+            Slot::new(SealedColumn::CardNo, RowKey::Fingerprint(&fp_b)),
+            // Another column of the same row.
+            Slot::new(SealedColumn::CardPassword, RowKey::Fingerprint(&fp_a)),
+            Slot::new(SealedColumn::ShopMd5Key, RowKey::Id(1)),
+            Slot::new(SealedColumn::ShopAesKey, RowKey::Id(1)),
+        ];
+        for slot in elsewhere {
+            assert_eq!(
+                k.open(slot, &blob).unwrap_err(),
+                CryptoError::AuthenticationFailed,
+                "{slot:?}"
+            );
+        }
+        let shop = k.seal(SHOP_1, b"md5 key of shop 1");
+        for slot in [
+            Slot::new(SealedColumn::ShopMd5Key, RowKey::Id(2)),
+            Slot::new(SealedColumn::ShopAesKey, RowKey::Id(1)),
+            Slot::new(SealedColumn::SupplierSecret, RowKey::Id(1)),
+        ] {
+            assert!(k.open(slot, &shop).is_err(), "{slot:?}");
+        }
+        let part = Slot::new(
+            SealedColumn::ImportDraftPart,
+            RowKey::DraftPart {
+                draft_id: "d1",
+                seq: 0,
+            },
+        );
+        let blob = k.seal(part, b"lines");
+        let next = Slot::new(
+            SealedColumn::ImportDraftPart,
+            RowKey::DraftPart {
+                draft_id: "d1",
+                seq: 1,
+            },
+        );
+        assert!(k.open(next, &blob).is_err());
+        assert_eq!(k.open(part, &blob).unwrap(), b"lines");
+    }
+
+    #[test]
+    fn legacy_blobs_open_only_through_the_resealing_path() {
+        let k = key();
+        let legacy = k.seal_legacy_for_tests(b"old secret");
+        assert_eq!(legacy[0], 1);
+        assert_eq!(
+            k.open(SHOP_1, &legacy).unwrap_err(),
+            CryptoError::UnsupportedVersion(1)
+        );
+        assert_eq!(k.open_legacy(&legacy).unwrap(), b"old secret");
+        // A current blob is not a legacy one.
+        let current = k.seal(SHOP_1, b"new");
+        assert_eq!(
+            k.open_legacy(&current).unwrap_err(),
+            CryptoError::UnsupportedVersion(2)
+        );
+    }
+
+    #[test]
+    fn associated_data_names_table_column_and_row() {
+        assert_eq!(
+            SHOP_1.associated_data(),
+            b"vg-sealed|shops.md5_key_enc|id=1".to_vec()
+        );
+        let fp = [0x01, 0xab];
+        assert_eq!(
+            Slot::new(SealedColumn::CardPassword, RowKey::Fingerprint(&fp)).associated_data(),
+            b"vg-sealed|cards.card_pass_enc|fp=01ab".to_vec()
         );
     }
 
     #[test]
     fn non_utf8_plaintext_is_reported() {
         let k = key();
-        let blob = k.encrypt(&[0xff, 0xfe]);
-        assert_eq!(k.decrypt_string(&blob).unwrap_err(), CryptoError::NotUtf8);
+        let blob = k.seal(SHOP_1, &[0xff, 0xfe]);
+        assert_eq!(
+            k.open_string(SHOP_1, &blob).unwrap_err(),
+            CryptoError::NotUtf8
+        );
     }
 
     #[test]

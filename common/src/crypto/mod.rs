@@ -8,7 +8,9 @@ pub mod jd_aes;
 
 use md5::{Digest, Md5};
 
-pub use at_rest::{MasterKey, mask_card_no, mask_card_password, mask_secret};
+pub use at_rest::{
+    MasterKey, RowKey, SealedColumn, Slot, mask_card_no, mask_card_password, mask_secret,
+};
 pub use jd_aes::JdAesKey;
 
 /// Why a cryptographic operation failed. Messages say what is wrong, never which value was given.

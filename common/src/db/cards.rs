@@ -14,7 +14,8 @@ use std::collections::HashMap;
 
 use sqlx::{FromRow, MySqlConnection, MySqlExecutor};
 
-use crate::crypto::at_rest::MasterKey;
+use crate::crypto::CryptoError;
+use crate::crypto::at_rest::{MasterKey, RowKey, SealedColumn, Slot};
 use crate::domain::CardStatus;
 use crate::domain::card_import::{self, CardLine, InvalidLine};
 
@@ -263,14 +264,30 @@ pub async fn insert_cards(
             q = q
                 .bind(product_id)
                 .bind(batch_id)
-                .bind(key.encrypt_str(&card.card_no))
-                .bind(key.encrypt_str(&card.password))
+                .bind(seal(key, SealedColumn::CardNo, fp, &card.card_no))
+                .bind(seal(key, SealedColumn::CardPassword, fp, &card.password))
                 .bind(fp.as_slice())
                 .bind(card.expires_on.unwrap_or_else(card_import::no_expiry));
         }
         inserted += q.execute(&mut *ex).await?.rows_affected() as usize;
     }
     Ok(inserted)
+}
+
+/// Seals a card's number or password for its row: the card's fingerprint, which is unique
+/// across all cards and known before the row exists. Every writer of card rows uses it.
+pub fn seal(key: &MasterKey, column: SealedColumn, fingerprint: &[u8], value: &str) -> Vec<u8> {
+    key.seal_str(Slot::new(column, RowKey::Fingerprint(fingerprint)), value)
+}
+
+/// Opens a card's number or password sealed by [`seal`] for the row with `fingerprint`.
+pub fn open(
+    key: &MasterKey,
+    column: SealedColumn,
+    fingerprint: &[u8],
+    blob: &[u8],
+) -> Result<String, CryptoError> {
+    key.open_string(Slot::new(column, RowKey::Fingerprint(fingerprint)), blob)
 }
 
 /// The `card_batches` row of an import (the back office's list of batches).
@@ -515,26 +532,44 @@ pub async fn issued_to_order(
     key: &MasterKey,
     order_id: u64,
 ) -> anyhow::Result<Vec<IssuedCard>> {
-    let rows: Vec<(Vec<u8>, Vec<u8>, chrono::NaiveDate)> = sqlx::query_as(
-        "SELECT card_no_enc, card_pass_enc, expires_at FROM cards WHERE order_id = ? AND status = 'sold' ORDER BY id",
-    )
+    let rows: Vec<SealedCard> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {SEALED_CARD} FROM cards WHERE order_id = ? AND status = 'sold' ORDER BY id"
+    )))
     .bind(order_id)
     .fetch_all(ex)
     .await?;
-    let no_expiry = card_import::no_expiry();
     rows.into_iter()
-        .map(|(no, pass, exp)| {
-            Ok(IssuedCard {
-                card_no: key
-                    .decrypt_string(&no)
-                    .map_err(|_| anyhow::anyhow!("card of order {order_id} cannot be decrypted"))?,
-                password: key
-                    .decrypt_string(&pass)
-                    .map_err(|_| anyhow::anyhow!("card of order {order_id} cannot be decrypted"))?,
-                expires_on: (exp != no_expiry).then_some(exp),
-            })
+        .map(|row| {
+            row.open(key)
+                .ok_or_else(|| anyhow::anyhow!("card of order {order_id} cannot be decrypted"))
         })
         .collect()
+}
+
+/// A card row as stored, sealed.
+#[derive(FromRow)]
+struct SealedCard {
+    id: u64,
+    fingerprint: Vec<u8>,
+    card_no_enc: Vec<u8>,
+    card_pass_enc: Vec<u8>,
+    expires_at: chrono::NaiveDate,
+}
+
+const SEALED_CARD: &str = "id, fingerprint, card_no_enc, card_pass_enc, expires_at";
+
+impl SealedCard {
+    /// The card in clear text; `None` when it does not open for its row.
+    fn open(&self, key: &MasterKey) -> Option<IssuedCard> {
+        let fp = &self.fingerprint;
+        let card_no = open(key, SealedColumn::CardNo, fp, &self.card_no_enc).ok()?;
+        let password = open(key, SealedColumn::CardPassword, fp, &self.card_pass_enc).ok()?;
+        Some(IssuedCard {
+            card_no,
+            password,
+            expires_on: (self.expires_at != card_import::no_expiry()).then_some(self.expires_at),
+        })
+    }
 }
 
 /// The cards of a succeeded card order, as a platform may be told them.
@@ -693,33 +728,33 @@ pub async fn take_for_export(
     batch_id: &str,
     keep_available: bool,
 ) -> anyhow::Result<Vec<ExportedCard>> {
-    let no_expiry = card_import::no_expiry();
     let mut out = Vec::new();
     let mut after: u64 = 0;
     loop {
-        let rows: Vec<(u64, Vec<u8>, Vec<u8>, chrono::NaiveDate)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT id, card_no_enc, card_pass_enc, expires_at FROM cards
-                 WHERE batch_id = ? AND status = 'available' AND id > ?
-                 ORDER BY id LIMIT {EXPORT_CHUNK} FOR UPDATE"
-            )))
-            .bind(batch_id)
-            .bind(after)
-            .fetch_all(&mut *ex)
-            .await?;
+        let rows: Vec<SealedCard> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SEALED_CARD} FROM cards
+             WHERE batch_id = ? AND status = 'available' AND id > ?
+             ORDER BY id LIMIT {EXPORT_CHUNK} FOR UPDATE"
+        )))
+        .bind(batch_id)
+        .bind(after)
+        .fetch_all(&mut *ex)
+        .await?;
         let Some(last) = rows.last() else { break };
-        after = last.0;
+        after = last.id;
         let full = rows.len() as u64 == EXPORT_CHUNK;
-        let ids: Vec<u64> = rows.iter().map(|r| r.0).collect();
-        for (id, no, pass, exp) in rows {
-            let (Ok(card_no), Ok(password)) = (key.decrypt_string(&no), key.decrypt_string(&pass))
-            else {
-                anyhow::bail!("card {id} of batch {batch_id} cannot be decrypted with MASTER_KEY");
+        let ids: Vec<u64> = rows.iter().map(|r| r.id).collect();
+        for row in rows {
+            let Some(card) = row.open(key) else {
+                anyhow::bail!(
+                    "card {} of batch {batch_id} cannot be decrypted with MASTER_KEY",
+                    row.id
+                );
             };
             out.push(ExportedCard {
-                card_no,
-                password,
-                expires_on: (exp != no_expiry).then_some(exp),
+                card_no: card.card_no,
+                password: card.password,
+                expires_on: card.expires_on,
             });
         }
         if !keep_available {

@@ -7,6 +7,7 @@ pub mod heartbeat;
 pub mod notify;
 pub mod orders;
 pub mod products;
+pub mod sealed;
 pub mod shops;
 pub mod suppliers;
 pub mod users;
@@ -15,6 +16,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
+
+use crate::crypto::at_rest::MasterKey;
 use sqlx::migrate::Migrator;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 
@@ -69,10 +72,18 @@ pub async fn connect(
     }
 }
 
-/// Applies pending migrations. Services starting together serialise on a named lock of our
-/// own: sqlx's built-in lock uses `GET_LOCK(name, -1)`, which MariaDB rejects (it returns NULL
-/// at once), so on MariaDB concurrent starts would race into a half-applied migration.
-pub async fn migrate(pool: &Pool) -> anyhow::Result<()> {
+/// Applies pending migrations, then re-seals values stored before they were bound to their row
+/// and column ([`sealed`]; `force_reseal` scans again even when a previous run marked it done).
+/// Without the key (a CLI command that touches no secret) the re-sealing waits for the next
+/// run that has it: every service and `admin migrate`.
+/// Services starting together serialise on a named lock of our own: sqlx's built-in lock uses
+/// `GET_LOCK(name, -1)`, which MariaDB rejects (it returns NULL at once), so on MariaDB
+/// concurrent starts would race into a half-applied migration.
+pub async fn migrate(
+    pool: &Pool,
+    key: Option<&MasterKey>,
+    force_reseal: bool,
+) -> anyhow::Result<()> {
     use sqlx::Acquire;
     let mut conn = pool.acquire().await?;
     let got: Option<i64> =
@@ -82,10 +93,16 @@ pub async fn migrate(pool: &Pool) -> anyhow::Result<()> {
     if got != Some(1) {
         anyhow::bail!("database migration failed: could not take the migration lock within 120 s");
     }
-    let result = MIGRATOR
-        .run(conn.acquire().await?)
-        .await
-        .map_err(|e| anyhow::anyhow!("database migration failed: {e}"));
+    let result = match MIGRATOR.run(conn.acquire().await?).await {
+        Ok(()) => match key {
+            Some(key) => sealed::reseal_legacy(&mut conn, key, force_reseal)
+                .await
+                .map(|_| ())
+                .map_err(|e| anyhow::anyhow!("re-sealing stored secrets failed: {e}")),
+            None => Ok(()),
+        },
+        Err(e) => Err(anyhow::anyhow!("database migration failed: {e}")),
+    };
     let _ = sqlx::query("SELECT RELEASE_LOCK(CONCAT('vg_migrate_', DATABASE()))")
         .execute(&mut *conn)
         .await;

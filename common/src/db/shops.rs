@@ -1,8 +1,8 @@
 //! Shops: one row per connected store / merchant account, secrets encrypted with MASTER_KEY.
 
-use sqlx::{FromRow, MySqlExecutor};
+use sqlx::{Acquire, FromRow, MySql, MySqlExecutor};
 
-use crate::crypto::at_rest::MasterKey;
+use crate::crypto::at_rest::{MasterKey, RowKey, SealedColumn, Slot};
 use crate::domain::{Platform, ShopMode};
 
 /// A shop as stored. Secret columns hold AES-256-GCM blobs; see [`ShopRow::secret`].
@@ -49,6 +49,24 @@ pub enum ShopSecret {
     AccessToken,
 }
 
+impl ShopSecret {
+    /// The column that holds this secret.
+    pub const fn column(self) -> SealedColumn {
+        match self {
+            ShopSecret::Md5Key => SealedColumn::ShopMd5Key,
+            ShopSecret::AesKey => SealedColumn::ShopAesKey,
+            ShopSecret::PrivateKey => SealedColumn::ShopPrivateKey,
+            ShopSecret::AppSecret => SealedColumn::ShopAppSecret,
+            ShopSecret::AccessToken => SealedColumn::ShopAccessToken,
+        }
+    }
+
+    /// Where this secret of shop `shop_id` is sealed.
+    pub const fn slot(self, shop_id: u64) -> Slot<'static> {
+        Slot::new(self.column(), RowKey::Id(shop_id))
+    }
+}
+
 impl ShopRow {
     pub fn platform(&self) -> Option<Platform> {
         self.platform.parse().ok()
@@ -69,7 +87,7 @@ impl ShopRow {
         };
         blob.as_deref()
             .map(|b| {
-                key.decrypt_string(b).map_err(|_| {
+                key.open_string(which.slot(self.id), b).map_err(|_| {
                     anyhow::anyhow!(
                         "shop {} secret {which:?} cannot be decrypted with MASTER_KEY",
                         self.id
@@ -99,36 +117,91 @@ pub struct NewShop {
     pub ip_allowlist: Option<String>,
 }
 
+impl NewShop {
+    fn secrets(&self) -> Secrets<'_> {
+        secrets([
+            &self.md5_key,
+            &self.aes_key,
+            &self.private_key,
+            &self.app_secret,
+            &self.access_token,
+        ])
+    }
+}
+
+/// The five secret fields of a shop form, in [`ShopSecret`] order.
+fn secrets(values: [&Option<String>; 5]) -> Secrets<'_> {
+    let [md5, aes, private, app_secret, token] = values.map(Option::as_deref);
+    [
+        (ShopSecret::Md5Key, md5),
+        (ShopSecret::AesKey, aes),
+        (ShopSecret::PrivateKey, private),
+        (ShopSecret::AppSecret, app_secret),
+        (ShopSecret::AccessToken, token),
+    ]
+}
+
 const COLUMNS: &str = "id, platform, name, merchant_id, agiso_service, md5_key_enc, aes_key_enc, \
     private_key_enc, app_secret_enc, access_token_enc, mode, direct_callback_url, card_callback_url, \
     base_url, ip_allowlist, enabled";
 
-pub async fn insert(ex: impl MySqlExecutor<'_>, key: &MasterKey, s: &NewShop) -> sqlx::Result<u64> {
-    let enc = |v: &Option<String>| v.as_deref().map(|v| key.encrypt_str(v));
+/// Creates a shop. Its secrets are sealed for its id, so the row is inserted first and the
+/// secrets written into it, in one transaction.
+pub async fn insert<'c>(
+    conn: impl Acquire<'c, Database = MySql>,
+    key: &MasterKey,
+    s: &NewShop,
+) -> sqlx::Result<u64> {
+    let mut tx = conn.begin().await?;
     let platform = s.platform.map(Platform::as_str).unwrap_or_default();
-    let r = sqlx::query(
-        "INSERT INTO shops (platform, name, merchant_id, agiso_service, md5_key_enc, aes_key_enc,
-            private_key_enc, app_secret_enc, access_token_enc, mode, direct_callback_url,
+    let id = sqlx::query(
+        "INSERT INTO shops (platform, name, merchant_id, agiso_service, mode, direct_callback_url,
             card_callback_url, base_url, ip_allowlist)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(platform)
     .bind(&s.name)
     .bind(&s.merchant_id)
     .bind(&s.agiso_service)
-    .bind(enc(&s.md5_key))
-    .bind(enc(&s.aes_key))
-    .bind(enc(&s.private_key))
-    .bind(enc(&s.app_secret))
-    .bind(enc(&s.access_token))
     .bind(s.mode.unwrap_or(ShopMode::Prod).as_str())
     .bind(&s.direct_callback_url)
     .bind(&s.card_callback_url)
     .bind(&s.base_url)
     .bind(&s.ip_allowlist)
-    .execute(ex)
-    .await?;
-    Ok(r.last_insert_id())
+    .execute(&mut *tx)
+    .await?
+    .last_insert_id();
+    write_secrets(&mut *tx, key, id, &s.secrets()).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Secrets of a shop in clear text, in [`ShopSecret`] order; `None` keeps what is stored.
+type Secrets<'a> = [(ShopSecret, Option<&'a str>); 5];
+
+/// Seals and writes the given secrets of shop `id`; the others stay as stored.
+async fn write_secrets(
+    ex: impl MySqlExecutor<'_>,
+    key: &MasterKey,
+    id: u64,
+    secrets: &Secrets<'_>,
+) -> sqlx::Result<()> {
+    if secrets.iter().all(|(_, v)| v.is_none()) {
+        return Ok(());
+    }
+    let mut q = sqlx::query(
+        "UPDATE shops SET md5_key_enc = COALESCE(?, md5_key_enc),
+            aes_key_enc = COALESCE(?, aes_key_enc),
+            private_key_enc = COALESCE(?, private_key_enc),
+            app_secret_enc = COALESCE(?, app_secret_enc),
+            access_token_enc = COALESCE(?, access_token_enc)
+         WHERE id = ?",
+    );
+    for (which, value) in secrets {
+        q = q.bind(value.map(|v| key.seal_str(which.slot(id), v)));
+    }
+    q.bind(id).execute(ex).await?;
+    Ok(())
 }
 
 pub async fn list(ex: impl MySqlExecutor<'_>) -> sqlx::Result<Vec<ShopRow>> {
@@ -207,6 +280,16 @@ impl ShopUpdate {
         }
     }
 
+    fn secrets(&self) -> Secrets<'_> {
+        secrets([
+            &self.md5_key,
+            &self.aes_key,
+            &self.private_key,
+            &self.app_secret,
+            &self.access_token,
+        ])
+    }
+
     /// The names of the secrets this edit replaces (for the audit row: names only).
     pub fn replaced_secrets(&self) -> Vec<&'static str> {
         [
@@ -236,19 +319,15 @@ impl std::fmt::Debug for ShopUpdate {
 
 /// Applies an edit (secrets given are encrypted; secrets not given stay as stored). Returns
 /// whether the shop exists.
-pub async fn update(
-    ex: impl MySqlExecutor<'_>,
+pub async fn update<'c>(
+    conn: impl Acquire<'c, Database = MySql>,
     key: &MasterKey,
     id: u64,
     s: &ShopUpdate,
 ) -> sqlx::Result<bool> {
-    let enc = |v: &Option<String>| v.as_deref().map(|v| key.encrypt_str(v));
+    let mut tx = conn.begin().await?;
     let r = sqlx::query(
         "UPDATE shops SET name = ?, merchant_id = ?, agiso_service = ?,
-            md5_key_enc = COALESCE(?, md5_key_enc), aes_key_enc = COALESCE(?, aes_key_enc),
-            private_key_enc = COALESCE(?, private_key_enc),
-            app_secret_enc = COALESCE(?, app_secret_enc),
-            access_token_enc = COALESCE(?, access_token_enc),
             mode = ?, direct_callback_url = ?, card_callback_url = ?, base_url = ?,
             ip_allowlist = ?, enabled = ?, updated_at = NOW(3)
          WHERE id = ?",
@@ -256,11 +335,6 @@ pub async fn update(
     .bind(&s.name)
     .bind(&s.merchant_id)
     .bind(&s.agiso_service)
-    .bind(enc(&s.md5_key))
-    .bind(enc(&s.aes_key))
-    .bind(enc(&s.private_key))
-    .bind(enc(&s.app_secret))
-    .bind(enc(&s.access_token))
     .bind(s.mode.unwrap_or(ShopMode::Prod).as_str())
     .bind(&s.direct_callback_url)
     .bind(&s.card_callback_url)
@@ -268,7 +342,12 @@ pub async fn update(
     .bind(&s.ip_allowlist)
     .bind(s.enabled)
     .bind(id)
-    .execute(ex)
+    .execute(&mut *tx)
     .await?;
-    Ok(r.rows_affected() == 1)
+    let found = r.rows_affected() == 1;
+    if found {
+        write_secrets(&mut *tx, key, id, &s.secrets()).await?;
+    }
+    tx.commit().await?;
+    Ok(found)
 }

@@ -1,9 +1,9 @@
 //! Upstream direct-charge suppliers and which products they serve. The shared secret is stored
 //! encrypted with MASTER_KEY (AES-256-GCM) and decrypted only to sign or verify a message.
 
-use sqlx::{FromRow, MySqlExecutor};
+use sqlx::{Acquire, FromRow, MySql, MySqlExecutor};
 
-use crate::crypto::at_rest::MasterKey;
+use crate::crypto::at_rest::{MasterKey, RowKey, SealedColumn, Slot};
 
 /// A supplier as stored. `secret_enc` is an AES-256-GCM blob; see [`SupplierRow::secret`].
 #[derive(Clone, FromRow)]
@@ -33,12 +33,13 @@ impl std::fmt::Debug for SupplierRow {
 impl SupplierRow {
     /// The shared signing secret, decrypted.
     pub fn secret(&self, key: &MasterKey) -> anyhow::Result<String> {
-        key.decrypt_string(&self.secret_enc).map_err(|_| {
-            anyhow::anyhow!(
-                "supplier {} secret cannot be decrypted with MASTER_KEY",
-                self.id
-            )
-        })
+        key.open_string(secret_slot(self.id), &self.secret_enc)
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "supplier {} secret cannot be decrypted with MASTER_KEY",
+                    self.id
+                )
+            })
     }
 
     /// The HTTP timeout of one call to this supplier.
@@ -65,23 +66,37 @@ pub struct NewSupplier {
 
 const COLUMNS: &str = "id, name, base_url, merchant_id, secret_enc, timeout_ms, enabled";
 
-pub async fn insert(
-    ex: impl MySqlExecutor<'_>,
+/// Where the secret of supplier `id` is sealed.
+fn secret_slot(id: u64) -> Slot<'static> {
+    Slot::new(SealedColumn::SupplierSecret, RowKey::Id(id))
+}
+
+/// Creates a supplier. Its secret is sealed for its id, so the row is inserted first (with an
+/// empty secret that opens nowhere) and the secret written into it, in one transaction.
+pub async fn insert<'c>(
+    conn: impl Acquire<'c, Database = MySql>,
     key: &MasterKey,
     s: &NewSupplier,
 ) -> sqlx::Result<u64> {
-    let r = sqlx::query(
+    let mut tx = conn.begin().await?;
+    let id = sqlx::query(
         "INSERT INTO suppliers (name, base_url, merchant_id, secret_enc, timeout_ms)
-         VALUES (?, ?, ?, ?, ?)",
+         VALUES (?, ?, ?, '', ?)",
     )
     .bind(&s.name)
     .bind(s.base_url.trim_end_matches('/'))
     .bind(&s.merchant_id)
-    .bind(key.encrypt_str(&s.secret))
     .bind(s.timeout_ms.unwrap_or(5000))
-    .execute(ex)
-    .await?;
-    Ok(r.last_insert_id())
+    .execute(&mut *tx)
+    .await?
+    .last_insert_id();
+    sqlx::query("UPDATE suppliers SET secret_enc = ? WHERE id = ?")
+        .bind(key.seal_str(secret_slot(id), &s.secret))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// Links a product to a supplier (or updates the link): lower `priority` is tried first.

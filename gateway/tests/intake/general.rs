@@ -389,6 +389,57 @@ async fn wrong_card_count_is_answered_in_progress_not_success() {
     app.stop().await;
 }
 
+/// Cards are sealed for their own row: a database writer who swaps two sold cards' passwords
+/// does not get JD told the other order's card. The order is answered "in progress", not a
+/// success with a card that is not its own.
+#[tokio::test]
+async fn a_card_swapped_between_rows_is_never_answered() {
+    let app = App::start().await;
+    for no in ["40201", "40202"] {
+        answer(&app, BEGIN, &card_request(no, "45002", "1")).await;
+    }
+    let (a, b) = (
+        order_id(&app.pool, "40201").await,
+        order_id(&app.pool, "40202").await,
+    );
+    succeed_with_cards(&app.pool, a, &[("CARD0201", "PWD-0201", None)]).await;
+    succeed_with_cards(&app.pool, b, &[("CARD0202", "PWD-0202", None)]).await;
+    let find = |no: &str| {
+        proto::sign_form(
+            &pairs(&[("jdOrderNo", no), ("timestamp", "20210207170426")]),
+            GENERAL_KEY,
+        )
+    };
+    let before = answer(&app, FIND, &find("40201")).await;
+    assert_eq!(before.code, ProduceCode::Success);
+    let blob = |order: u64| {
+        sqlx::query_scalar::<_, Vec<u8>>("SELECT card_pass_enc FROM cards WHERE order_id = ?")
+            .bind(order)
+            .fetch_one(&app.pool)
+    };
+    let (blob_a, blob_b) = (blob(a).await.unwrap(), blob(b).await.unwrap());
+    for (order, other) in [(a, &blob_b), (b, &blob_a)] {
+        sqlx::query("UPDATE cards SET card_pass_enc = ? WHERE order_id = ?")
+            .bind(other)
+            .bind(order)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+    for no in ["40201", "40202"] {
+        let after = answer(&app, FIND, &find(no)).await;
+        assert_ne!(after.code, ProduceCode::Success, "{no}");
+        assert_ne!(after.produce_status, ProduceStatus::Success, "{no}");
+        assert_ne!(
+            after.produce_status,
+            ProduceStatus::Failed,
+            "{no}: never a refund"
+        );
+        assert_eq!(after.product, None, "{no}");
+    }
+    app.stop().await;
+}
+
 /// A findDistill that fails parsing answers produceStatus 4 (never 2, a refund); a beginDistill
 /// repeat that fails parsing still gets the stored order's answer.
 #[tokio::test]

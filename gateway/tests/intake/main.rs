@@ -220,14 +220,17 @@ pub async fn succeed_with_cards(pool: &Pool, order_id: u64, cards: &[(&str, &str
         .unwrap();
     let mut tx = pool.begin().await.unwrap();
     for (no, pass, exp) in cards {
+        use common::crypto::SealedColumn::{CardNo, CardPassword};
+        use common::db::cards::seal;
+        let fp = key.fingerprint(format!("{no}\0{pass}").as_bytes());
         sqlx::query(
             "INSERT INTO cards (product_id, batch_id, card_no_enc, card_pass_enc, fingerprint, expires_at, status, order_id, sold_at)
              VALUES (?, 'T', ?, ?, ?, ?, 'sold', ?, NOW(3))",
         )
         .bind(product_id)
-        .bind(key.encrypt_str(no))
-        .bind(key.encrypt_str(pass))
-        .bind(key.fingerprint(format!("{no}\0{pass}").as_bytes()).as_slice())
+        .bind(seal(&key, CardNo, &fp, no))
+        .bind(seal(&key, CardPassword, &fp, pass))
+        .bind(fp.as_slice())
         .bind(exp.unwrap_or("9999-12-31"))
         .bind(order_id)
         .execute(&mut *tx)

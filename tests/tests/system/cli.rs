@@ -429,15 +429,20 @@ async fn provisioning_commands() {
     assert!(ok(admin(s, &["cards", "stock"], None)).contains("话费卡50"));
 
     // Cards are encrypted at rest.
-    let blobs: Vec<Vec<u8>> = sqlx::query_scalar("SELECT card_pass_enc FROM cards")
-        .fetch_all(&s.pool)
-        .await
-        .unwrap();
-    assert_eq!(blobs.len(), 3);
-    let mut plain: Vec<String> = blobs
+    let rows: Vec<(Vec<u8>, Vec<u8>)> =
+        sqlx::query_as("SELECT fingerprint, card_pass_enc FROM cards")
+            .fetch_all(&s.pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 3);
+    let mut plain: Vec<String> = rows
         .iter()
-        .map(|b| key.decrypt_string(b).unwrap())
+        .map(|(fp, b)| {
+            common::db::cards::open(&key, common::crypto::SealedColumn::CardPassword, fp, b)
+                .unwrap()
+        })
         .collect();
+    let blobs: Vec<Vec<u8>> = rows.into_iter().map(|(_, b)| b).collect();
     plain.sort();
     assert_eq!(plain, ["PWD-0001", "PWD-0002", "PWD-0003"]);
     assert!(
@@ -562,10 +567,14 @@ async fn provisioning_commands() {
             .await
             .unwrap();
     assert_eq!(link, (10, "UP-300".to_string()));
-    let enc: Vec<u8> = sqlx::query_scalar("SELECT secret_enc FROM suppliers")
+    let (id, enc): (u64, Vec<u8>) = sqlx::query_as("SELECT id, secret_enc FROM suppliers")
         .fetch_one(&s.pool)
         .await
         .unwrap();
-    assert_eq!(key.decrypt_string(&enc).unwrap(), SUPPLIER_SECRET);
+    let slot = common::crypto::Slot::new(
+        common::crypto::SealedColumn::SupplierSecret,
+        common::crypto::RowKey::Id(id),
+    );
+    assert_eq!(key.open_string(slot, &enc).unwrap(), SUPPLIER_SECRET);
     stage.cleanup().await;
 }

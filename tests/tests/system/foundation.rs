@@ -44,8 +44,11 @@ const TABLES: [&str; 22] = [
 async fn migrations_apply_twice_on_a_fresh_database() {
     let db = TestDb::create().await;
     let pool = db.pool().await;
-    common::db::migrate(&pool).await.expect("first run");
-    common::db::migrate(&pool)
+    let key = common::testing::master_key();
+    common::db::migrate(&pool, Some(&key), false)
+        .await
+        .expect("first run");
+    common::db::migrate(&pool, Some(&key), false)
         .await
         .expect("second run is a no-op");
     let mut tables: Vec<String> = sqlx::query_scalar(
@@ -63,6 +66,170 @@ async fn migrations_apply_twice_on_a_fresh_database() {
             .await
             .unwrap();
     assert_eq!(applied as usize, common::db::MIGRATOR.iter().count());
+    pool.close().await;
+    db.drop_database().await;
+}
+
+/// Values stored before they were bound to their row and column (version 1 blobs) are re-sealed
+/// by the migration, once; afterwards a value moved to another row or column no longer opens.
+#[tokio::test]
+async fn migration_reseals_old_values_for_their_row_and_column() {
+    use common::crypto::{RowKey, SealedColumn, Slot};
+    use common::db::shops::{self, ShopSecret};
+    let db = TestDb::create().await;
+    let pool = db.pool().await;
+    // Schema only: without the key nothing is re-sealed.
+    common::db::migrate(&pool, None, false).await.unwrap();
+    let key = common::testing::master_key();
+    let legacy = |v: &str| key.seal_legacy_for_tests(v.as_bytes());
+    sqlx::query(
+        "INSERT INTO shops (id, platform, name, merchant_id, md5_key_enc, aes_key_enc)
+         VALUES (1, 'jd_general', '甲', 'm1', ?, ?), (2, 'jd_general', '乙', 'm2', ?, NULL)",
+    )
+    .bind(legacy("md5-of-shop-1"))
+    .bind(legacy("aes-of-shop-1-0123456789abcdef01"))
+    .bind(legacy("md5-of-shop-2"))
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO suppliers (id, name, base_url, merchant_id, secret_enc)
+         VALUES (7, '上游', 'http://127.0.0.1:1', 'm', ?)",
+    )
+    .bind(legacy("supplier-secret"))
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO products (id, name, mode) VALUES (1, '卡', 'card')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let cards = [("NO-1", "PW-1", [1u8; 32]), ("NO-2", "PW-2", [2u8; 32])];
+    for (no, pw, fp) in &cards {
+        sqlx::query(
+            "INSERT INTO cards (product_id, batch_id, card_no_enc, card_pass_enc, fingerprint)
+             VALUES (1, 'b', ?, ?, ?)",
+        )
+        .bind(legacy(no))
+        .bind(legacy(pw))
+        .bind(fp.as_slice())
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let draft = "d".repeat(32);
+    sqlx::query(
+        "INSERT INTO card_import_drafts (id, user_id, product_id, source, total_lines, new_cards,
+            dup_in_file, dup_in_stock, invalid, expires_at)
+         VALUES (?, 1, 1, '粘贴', 2, 2, 0, 0, 0, NOW(3) + INTERVAL 1 HOUR)",
+    )
+    .bind(&draft)
+    .execute(&pool)
+    .await
+    .unwrap();
+    for seq in [0, 1] {
+        sqlx::query(
+            "INSERT INTO card_import_draft_parts (draft_id, seq, cards_enc) VALUES (?, ?, ?)",
+        )
+        .bind(&draft)
+        .bind(seq)
+        .bind(legacy(&format!("part {seq}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    // A value that was never readable with this key stays as it is.
+    let foreign = common::crypto::MasterKey::from_bytes([9; 32]).seal_legacy_for_tests(b"x");
+    sqlx::query("UPDATE shops SET private_key_enc = ? WHERE id = 2")
+        .bind(&foreign)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    // Old values are not read by the services' code.
+    let shop1 = shops::get(&pool, 1).await.unwrap().unwrap();
+    assert!(shop1.secret(&key, ShopSecret::Md5Key).is_err());
+
+    common::db::migrate(&pool, Some(&key), false).await.unwrap();
+    let shop1 = shops::get(&pool, 1).await.unwrap().unwrap();
+    let shop2 = shops::get(&pool, 2).await.unwrap().unwrap();
+    assert_eq!(
+        shop1.secret(&key, ShopSecret::Md5Key).unwrap().as_deref(),
+        Some("md5-of-shop-1")
+    );
+    assert_eq!(
+        shop1.secret(&key, ShopSecret::AesKey).unwrap().as_deref(),
+        Some("aes-of-shop-1-0123456789abcdef01")
+    );
+    assert_eq!(
+        shop2.secret(&key, ShopSecret::Md5Key).unwrap().as_deref(),
+        Some("md5-of-shop-2")
+    );
+    assert_eq!(shop2.secret(&key, ShopSecret::AesKey).unwrap(), None);
+    assert_eq!(shop2.private_key_enc.as_deref(), Some(foreign.as_slice()));
+    let supplier = common::db::suppliers::get(&pool, 7).await.unwrap().unwrap();
+    assert_eq!(supplier.secret(&key).unwrap(), "supplier-secret");
+    let stored: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+        "SELECT fingerprint, card_no_enc, card_pass_enc FROM cards ORDER BY fingerprint",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    for ((fp, no, pw), (want_no, want_pw, _)) in stored.iter().zip(&cards) {
+        let open = |c, b| common::db::cards::open(&key, c, fp, b).unwrap();
+        assert_eq!(open(SealedColumn::CardNo, no), *want_no);
+        assert_eq!(open(SealedColumn::CardPassword, pw), *want_pw);
+    }
+
+    let parts: Vec<(i32, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, cards_enc FROM card_import_draft_parts ORDER BY seq")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    for (seq, blob) in &parts {
+        let slot = |seq| {
+            Slot::new(
+                SealedColumn::ImportDraftPart,
+                RowKey::DraftPart {
+                    draft_id: &draft,
+                    seq,
+                },
+            )
+        };
+        assert_eq!(
+            key.open_string(slot(*seq), blob).unwrap(),
+            format!("part {seq}")
+        );
+        assert!(key.open(slot(1 - *seq), blob).is_err());
+    }
+
+    // Moved to another row or column, a re-sealed value no longer opens.
+    let (fp1, _, pw1) = &stored[0];
+    let fp2 = &stored[1].0;
+    assert!(common::db::cards::open(&key, SealedColumn::CardPassword, fp2, pw1).is_err());
+    assert!(common::db::cards::open(&key, SealedColumn::CardNo, fp1, pw1).is_err());
+    let md5_1 = shop1.md5_key_enc.clone().unwrap();
+    assert!(
+        key.open(Slot::new(SealedColumn::ShopMd5Key, RowKey::Id(2)), &md5_1)
+            .is_err()
+    );
+    assert!(
+        key.open(Slot::new(SealedColumn::ShopAesKey, RowKey::Id(1)), &md5_1)
+            .is_err()
+    );
+
+    // Done once: a later start does not scan again; `admin migrate` (force) does.
+    sqlx::query("UPDATE suppliers SET secret_enc = ? WHERE id = 7")
+        .bind(legacy("late-secret"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    common::db::migrate(&pool, Some(&key), false).await.unwrap();
+    let supplier = common::db::suppliers::get(&pool, 7).await.unwrap().unwrap();
+    assert!(supplier.secret(&key).is_err());
+    common::db::migrate(&pool, Some(&key), true).await.unwrap();
+    let supplier = common::db::suppliers::get(&pool, 7).await.unwrap().unwrap();
+    assert_eq!(supplier.secret(&key).unwrap(), "late-secret");
     pool.close().await;
     db.drop_database().await;
 }

@@ -20,7 +20,7 @@ use axum::extract::{Multipart, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
-use common::crypto::at_rest::MasterKey;
+use common::crypto::at_rest::{MasterKey, RowKey, SealedColumn, Slot};
 use common::db::cards::{self, BatchRecord, Classified};
 use common::domain::FulfilmentMode;
 use common::domain::card_import::{self, CardLine, FileEncoding};
@@ -237,8 +237,11 @@ fn random_hex(bytes: usize) -> String {
 
 /// The draft's cards as text lines (`line\tnumber\tpassword\texpiry`), cut into parts of
 /// about [`PART_BYTES`], each encrypted.
-fn seal_parts(key: &MasterKey, c: &Classified) -> Vec<Vec<u8>> {
+fn seal_parts(key: &MasterKey, draft_id: &str, c: &Classified) -> Vec<Vec<u8>> {
     let mut parts = Vec::new();
+    let seal = |parts: &Vec<Vec<u8>>, text: &str| {
+        key.seal(part_slot(draft_id, parts.len() as i32), text.as_bytes())
+    };
     let mut buf = String::with_capacity(PART_BYTES + 512);
     for n in &c.new {
         buf.push_str(&n.line_no.to_string());
@@ -252,22 +255,34 @@ fn seal_parts(key: &MasterKey, c: &Classified) -> Vec<Vec<u8>> {
         }
         buf.push('\n');
         if buf.len() >= PART_BYTES {
-            parts.push(key.encrypt(buf.as_bytes()));
+            parts.push(seal(&parts, &buf));
             buf.clear();
         }
     }
     if !buf.is_empty() {
-        parts.push(key.encrypt(buf.as_bytes()));
+        parts.push(seal(&parts, &buf));
     }
     parts
 }
 
+/// Where part `seq` of draft `draft_id` is sealed: a part opens only as that part of that draft.
+fn part_slot(draft_id: &str, seq: i32) -> Slot<'_> {
+    Slot::new(
+        SealedColumn::ImportDraftPart,
+        RowKey::DraftPart { draft_id, seq },
+    )
+}
+
 /// The cards of a draft's decrypted parts.
-fn open_parts(key: &MasterKey, parts: &[Vec<u8>]) -> anyhow::Result<Vec<CardLine>> {
+fn open_parts(
+    key: &MasterKey,
+    draft_id: &str,
+    parts: &[(i32, Vec<u8>)],
+) -> anyhow::Result<Vec<CardLine>> {
     let mut cards = Vec::new();
-    for part in parts {
+    for (seq, part) in parts {
         let text = key
-            .decrypt_string(part)
+            .open_string(part_slot(draft_id, *seq), part)
             .map_err(|_| anyhow::anyhow!("a card import draft cannot be decrypted"))?;
         for line in text.lines() {
             let mut f = line.split('\t');
@@ -352,7 +367,7 @@ pub async fn preview(
         String::new()
     } else {
         let id = random_hex(16);
-        let parts = seal_parts(&state.key, &c);
+        let parts = seal_parts(&state.key, &id, &c);
         // Expired drafts go first: a pending one's cards, a committed one's row after a day.
         sqlx::query(
             "DELETE p FROM card_import_draft_parts p
@@ -388,7 +403,7 @@ pub async fn preview(
                 "INSERT INTO card_import_draft_parts (draft_id, seq, cards_enc) VALUES (?, ?, ?)",
             )
             .bind(&id)
-            .bind(seq as i64)
+            .bind(seq as i32)
             .bind(part.as_slice())
             .execute(&mut *tx)
             .await?;
@@ -564,13 +579,13 @@ pub async fn commit(
             ));
         }
     };
-    let parts: Vec<Vec<u8>> = sqlx::query_scalar(
-        "SELECT cards_enc FROM card_import_draft_parts WHERE draft_id = ? ORDER BY seq",
+    let parts: Vec<(i32, Vec<u8>)> = sqlx::query_as(
+        "SELECT seq, cards_enc FROM card_import_draft_parts WHERE draft_id = ? ORDER BY seq",
     )
     .bind(draft_id)
     .fetch_all(&mut *tx)
     .await?;
-    let cards = open_parts(&state.key, &parts)?;
+    let cards = open_parts(&state.key, draft_id, &parts)?;
     drop(parts);
     let with_prints: Vec<(&CardLine, [u8; 32])> = cards
         .iter()
@@ -689,17 +704,23 @@ mod tests {
                 fingerprint: [0; 32],
             });
         }
-        let parts = seal_parts(&key, &c);
+        let draft = "d".repeat(32);
+        let parts = seal_parts(&key, &draft, &c);
         assert!(parts.len() > 1, "cut into parts");
         for p in &parts {
             assert!(!String::from_utf8_lossy(p).contains("NO00000001"));
         }
-        let back = open_parts(&key, &parts).unwrap();
+        let parts: Vec<(i32, Vec<u8>)> = (0..).zip(parts).collect();
+        let back = open_parts(&key, &draft, &parts).unwrap();
         assert_eq!(back.len(), 30_000);
         assert_eq!(back[7], c.new[7].card);
         assert_eq!(back[8], c.new[8].card);
         let other = MasterKey::from_bytes([4u8; 32]);
-        assert!(open_parts(&other, &parts).is_err());
+        assert!(open_parts(&other, &draft, &parts).is_err());
+        // A part opens only as its own part of its own draft.
+        assert!(open_parts(&key, &"e".repeat(32), &parts).is_err());
+        let swapped = [(0, parts[1].1.clone()), (1, parts[0].1.clone())];
+        assert!(open_parts(&key, &draft, &swapped).is_err());
         assert!(new_batch_id().starts_with('B'));
         assert_eq!(new_batch_id().len(), 22);
     }

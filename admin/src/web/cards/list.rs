@@ -14,7 +14,7 @@ use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use chrono::{NaiveDate, NaiveDateTime};
-use common::crypto::at_rest::MasterKey;
+use common::crypto::at_rest::{MasterKey, SealedColumn};
 use common::domain::CardStatus;
 
 use super::{batch_url, path_segment, plausible_batch, status_class, status_label};
@@ -205,6 +205,7 @@ struct Row {
     product_name: Option<String>,
     batch_id: String,
     card_no_enc: Vec<u8>,
+    fingerprint: Vec<u8>,
     expires_at: NaiveDate,
     status: String,
     order_id: Option<u64>,
@@ -234,8 +235,8 @@ struct Line {
 }
 
 /// Decrypted only to be masked.
-fn masked(key: &MasterKey, blob: &[u8], mask: fn(&str) -> String) -> String {
-    key.decrypt_string(blob)
+fn masked(key: &MasterKey, fingerprint: &[u8], blob: &[u8], mask: fn(&str) -> String) -> String {
+    common::db::cards::open(key, SealedColumn::CardNo, fingerprint, blob)
         .map(|s| mask(&s))
         .unwrap_or_else(|_| "（无法解密）".into())
 }
@@ -252,7 +253,7 @@ fn line(key: &MasterKey, r: Row, today: NaiveDate) -> Line {
         product_href: format!("/admin/cards?product={}", r.product_id),
         batch_href: batch_url(&r.batch_id),
         batch: r.batch_id,
-        card_no: masked(key, &r.card_no_enc, page::mask_card_no),
+        card_no: masked(key, &r.fingerprint, &r.card_no_enc, page::mask_card_no),
         // The password is never decrypted for the list: nothing of it is shown.
         password: page::mask_card_password(""),
         expires: if r.expires_at == no_expiry {
@@ -400,7 +401,7 @@ pub async fn show(
     } else {
         let sql = format!(
             "SELECT c.id, c.product_id, p.name AS product_name, c.batch_id, c.card_no_enc,
-                    c.expires_at, c.status, c.order_id, o.order_no,
+                    c.fingerprint, c.expires_at, c.status, c.order_id, o.order_no,
                     c.created_at, c.sold_at
              FROM cards c
              LEFT JOIN products p ON p.id = c.product_id

@@ -15,7 +15,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::NaiveDate;
+use common::crypto::SealedColumn;
 use common::db::Tx;
+use common::db::cards;
 use common::db::orders::{self, OrderError, OrderRow};
 use common::domain::card_import::{self, CardLine};
 use common::domain::{FailureReason, FulfilmentMode, OrderStatus, Platform};
@@ -441,8 +443,13 @@ async fn store_cards(
             q = q
                 .bind(product_id)
                 .bind(&batch_id)
-                .bind(key.encrypt_str(&card.card_no))
-                .bind(key.encrypt_str(&card.password))
+                .bind(cards::seal(key, SealedColumn::CardNo, fp, &card.card_no))
+                .bind(cards::seal(
+                    key,
+                    SealedColumn::CardPassword,
+                    fp,
+                    &card.password,
+                ))
                 .bind(fp.as_slice())
                 .bind(card.expires_on.unwrap_or_else(card_import::no_expiry))
                 .bind(order.id);
