@@ -2,7 +2,8 @@
 # Runs the whole platform on this machine without Docker:
 #   - makes MariaDB and RabbitMQ available (installs them on Debian/Ubuntu if absent),
 #   - creates the database `vgoods` and the user vgoods/vgoods,
-#   - creates .env from .env.example (with a freshly generated MASTER_KEY) if there is none,
+#   - creates .env from .env.example (with a freshly generated MASTER_KEY and passwords) if there
+#     is none,
 #   - builds the five services, applies the migrations (`admin migrate`),
 #   - starts gateway, fulfillment, notifier, agiso-sync and admin with prefixed, coloured logs,
 #   - stops them all (SIGTERM, graceful) on Ctrl-C / SIGTERM, or when one of them exits.
@@ -18,7 +19,7 @@ cargo_flags=()
 for arg in "$@"; do
   case "$arg" in
     --release) profile=release; cargo_flags+=(--release) ;;
-    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $arg (usage: scripts/dev.sh [--release])" ;;
   esac
 done
@@ -50,17 +51,26 @@ FLUSH PRIVILEGES;
 SQL
 
 if [ ! -f .env ]; then
-  log "creating .env from .env.example with a new MASTER_KEY"
-  if command -v openssl >/dev/null; then
-    key=$(openssl rand -base64 32)
-  else
-    key=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
-  fi
-  # Base64 never contains '|'.
-  sed "s|^MASTER_KEY=.*|MASTER_KEY=$key|" .env.example >.env
+  # .env.example leaves the key and the passwords empty: fill in fresh ones. The services run
+  # here use DATABASE_URL (the local vgoods/vgoods account created above); the passwords are
+  # those `docker compose` would use with this same .env.
+  log "creating .env from .env.example with a new MASTER_KEY and new passwords"
+  key=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
+  hex() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+  # Neither base64 nor hex contains '|'.
+  sed -e "s|^MASTER_KEY=.*|MASTER_KEY=$key|" \
+      -e "s|^MYSQL_ROOT_PASSWORD=.*|MYSQL_ROOT_PASSWORD=$(hex)|" \
+      -e "s|^MYSQL_PASSWORD=.*|MYSQL_PASSWORD=$(hex)|" \
+      -e "s|^RABBITMQ_PASSWORD=.*|RABBITMQ_PASSWORD=$(hex)|" \
+      .env.example >.env
   chmod 600 .env
+  for var in MASTER_KEY MYSQL_ROOT_PASSWORD MYSQL_PASSWORD RABBITMQ_PASSWORD; do
+    grep -q "^$var=." .env || die "could not set $var in .env"
+  done
   grep -q "^MASTER_KEY=$key\$" .env || die "could not set MASTER_KEY in .env"
 fi
+grep -q '^MASTER_KEY=REVWLU9OTFktbm90LXNlY3JldC1DSEFOR0UtTUUtMzI=' .env &&
+  die ".env still has the old public example MASTER_KEY, which the services refuse: put a new one in (openssl rand -base64 32); data encrypted with the old key can no longer be read, so start from a new database"
 
 # Only the five services (not the test and benchmark tools of tests/).
 packages=()

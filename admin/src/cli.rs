@@ -15,7 +15,7 @@ use common::domain::{FulfilmentMode, Platform, ShopMode};
 #[derive(Debug, Parser)]
 #[command(
     name = "admin",
-    version,
+    version = common::version(),
     about = "后台管理服务与运维命令 (back office and provisioning)"
 )]
 pub struct Cli {

@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::crypto::at_rest::MasterKey;
@@ -330,14 +332,30 @@ pub fn database_url(env: &Env) -> Result<SecretString, ConfigError> {
     Ok(url)
 }
 
-/// `MASTER_KEY`, validated: 32 bytes in base64.
+/// The key the example `.env` of earlier versions shipped (base64 of these bytes): public, so
+/// never accepted.
+const PUBLIC_EXAMPLE_KEY: &[u8; 32] = b"DEV-ONLY-not-secret-CHANGE-ME-32";
+
+/// `MASTER_KEY`, validated: 32 bytes in base64, neither the public example key nor all zeros.
 pub fn master_key(env: &Env) -> Result<MasterKey, ConfigError> {
-    MasterKey::from_base64(&env.required_str("MASTER_KEY")?).map_err(|_| {
+    let text = env.required_str("MASTER_KEY")?;
+    let malformed = || {
         Env::malformed(
             "MASTER_KEY",
             "32 random bytes in standard base64 (openssl rand -base64 32)",
         )
-    })
+    };
+    let key = MasterKey::from_base64(&text).map_err(|_| malformed())?;
+    let bytes = STANDARD.decode(text.trim()).map_err(|_| malformed())?;
+    if bytes.as_slice() == PUBLIC_EXAMPLE_KEY || bytes.iter().all(|b| *b == 0) {
+        return Err(ConfigError {
+            var: "MASTER_KEY".to_owned(),
+            problem: "is a well-known example value, not a secret: generate a new key \
+                      (openssl rand -base64 32)"
+                .to_owned(),
+        });
+    }
+    Ok(key)
 }
 
 fn parse_listen_addr(v: &str) -> Option<SocketAddr> {
@@ -425,6 +443,32 @@ mod tests {
             assert!(!err.to_string().contains("topsecret"), "{err}");
             assert!(err.to_string().contains("malformed"), "{err}");
         }
+    }
+
+    #[test]
+    fn the_public_example_key_and_an_all_zero_key_are_refused() {
+        for key in [
+            "REVWLU9OTFktbm90LXNlY3JldC1DSEFOR0UtTUUtMzI=",
+            " REVWLU9OTFktbm90LXNlY3JldC1DSEFOR0UtTUUtMzI=\n",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ] {
+            let err =
+                CommonConfig::from_env(&env(&[("MASTER_KEY", key)]), "gateway", 1).unwrap_err();
+            assert_eq!(err.var, "MASTER_KEY");
+            let line = err.to_string();
+            assert!(
+                line.contains("MASTER_KEY is a well-known example value"),
+                "{line}"
+            );
+            assert!(line.contains("openssl rand -base64 32"), "{line}");
+            assert!(!line.contains(key.trim()), "{line}");
+            assert!(master_key(&env(&[("MASTER_KEY", key)])).is_err());
+        }
+        // Any other 32 bytes are a key.
+        assert!(master_key(&env(&[])).is_ok());
+        let one = base64::engine::general_purpose::STANDARD
+            .encode([0u8; 31].iter().chain(&[1u8]).copied().collect::<Vec<_>>());
+        assert!(master_key(&env(&[("MASTER_KEY", one.as_str())])).is_ok());
     }
 
     #[test]

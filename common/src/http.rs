@@ -1,7 +1,7 @@
 //! The HTTP endpoints every service has and the request metrics middleware. The public port
 //! answers `/healthz` and `/readyz` with a bare status (nothing about the service's insides);
 //! the internal listener (`METRICS_ADDR`, loopback by default) serves `/metrics` and the same
-//! probes in detail (service name, database, broker).
+//! probes in detail (service name and version, database, broker).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -56,7 +56,11 @@ async fn public_readyz(State(p): State<Probes>) -> Response {
 }
 
 async fn healthz(State(p): State<Probes>) -> impl IntoResponse {
-    Json(serde_json::json!({"status": "ok", "service": p.service}))
+    Json(serde_json::json!({
+        "status": "ok",
+        "service": p.service,
+        "version": crate::version(),
+    }))
 }
 
 /// 200 when the database answers (with our schema: the outbox every service writes) and the

@@ -15,3 +15,6 @@ pub mod service;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod version;
+
+pub use version::version;

@@ -4,7 +4,8 @@
 //!
 //! JD identifies the shop by `vendorId` / `customerId` in each request, so the URLs are the same
 //! for every shop of a platform. The JD paths are served by the gateway, the Agiso push path by
-//! agiso-sync: behind one public address, the reverse proxy routes `/api/jd/` and `/api/agiso/`.
+//! agiso-sync: behind one public address, the reverse proxy of the compose `proxy` profile
+//! (`deploy/Caddyfile`) routes `/api/jd/*` and `/api/agiso/*` to them (a test checks it).
 
 use askama::Template;
 use axum::Router;
@@ -302,5 +303,60 @@ mod tests {
             ENDPOINTS.iter().filter(|e| e.0 == Platform::JdGame).count(),
             5
         );
+    }
+
+    /// The upstream deploy/Caddyfile sends `path` to: the first `handle <matcher> {` block that
+    /// matches (`/x/*` and `/x*` are prefixes, anything else exact) and holds a `reverse_proxy`.
+    fn proxied_to<'a>(caddyfile: &'a str, path: &str) -> Option<&'a str> {
+        let mut lines = caddyfile.lines().map(str::trim);
+        while let Some(line) = lines.next() {
+            let Some(matcher) = line
+                .strip_prefix("handle ")
+                .and_then(|m| m.strip_suffix(" {"))
+            else {
+                continue;
+            };
+            let matches = match matcher.strip_suffix('*') {
+                Some(prefix) => path.starts_with(prefix),
+                None => path == matcher,
+            };
+            if matches {
+                let body = lines.next().unwrap_or_default();
+                return body.strip_prefix("reverse_proxy ");
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn the_shipped_proxy_routes_every_url_of_this_page_and_nothing_internal() {
+        let caddyfile =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/Caddyfile"))
+                .expect("deploy/Caddyfile");
+        for (platform, name, _, path) in ENDPOINTS {
+            let service = match platform {
+                Platform::Agiso => "agiso-sync:8070",
+                Platform::JdGeneral | Platform::JdGame => "gateway:8080",
+            };
+            assert_eq!(proxied_to(&caddyfile, path), Some(service), "{name} {path}");
+        }
+        for (path, service) in [
+            ("/api/supplier/callback", "fulfillment:8081"),
+            ("/admin/", "admin:8090"),
+            ("/admin/urls", "admin:8090"),
+            ("/admin/static/app.css", "admin:8090"),
+        ] {
+            assert_eq!(proxied_to(&caddyfile, path), Some(service), "{path}");
+        }
+        for path in [
+            "/metrics",
+            "/healthz",
+            "/readyz",
+            "/",
+            "/api/other",
+            "/adminx",
+        ] {
+            assert_eq!(proxied_to(&caddyfile, path), None, "{path}");
+        }
     }
 }

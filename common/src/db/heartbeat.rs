@@ -1,4 +1,4 @@
-//! Liveness rows read by the admin dashboard.
+//! Liveness rows read by the admin dashboard, with the instance's [`crate::version`].
 
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ pub async fn beat(
     .bind(instance_id)
     .bind(service)
     .bind(host)
-    .bind(env!("CARGO_PKG_VERSION"))
+    .bind(crate::version())
     .bind(started_at.naive_utc())
     .execute(pool)
     .await?;

@@ -553,6 +553,11 @@ async fn every_binary_starts_ready_and_stops_on_sigterm() {
             .await
             .unwrap();
         assert_eq!(health["service"], *name);
+        assert_eq!(
+            health["version"],
+            common::version(),
+            "{name}: the version on the internal /healthz"
+        );
         let metrics = client
             .get(p.metrics_url())
             .send()
@@ -583,6 +588,16 @@ async fn every_binary_starts_ready_and_stops_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(beats, 5, "every service records a heartbeat");
+    let versions: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT version FROM service_heartbeats")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        versions,
+        [common::version()],
+        "the dashboard shows the same version"
+    );
     for (name, mut p) in procs {
         let status = p.terminate().await;
         assert!(status.success(), "{name} exited with {status}");
@@ -644,8 +659,12 @@ fn run_with_env(name: &str, env: &[(&str, &str)]) -> (i32, String) {
 fn every_binary_refuses_a_missing_or_malformed_database_url_or_master_key() {
     let good_db = "mysql://u:pw@127.0.0.1:3306/db";
     let amqp = "amqp://guest:guest@127.0.0.1:5672/%2f";
+    // The example key of earlier .env.example files, and a key of zeros: valid base64 of 32
+    // bytes, refused all the same.
+    let public_key = "REVWLU9OTFktbm90LXNlY3JldC1DSEFOR0UtTUUtMzI=";
+    let zero_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
     for name in SERVICES {
-        let cases: [(&[(&str, &str)], &str); 4] = [
+        let cases: [(&[(&str, &str)], &str); 6] = [
             (
                 &[("AMQP_URL", amqp), ("MASTER_KEY", TEST_MASTER_KEY)],
                 "DATABASE_URL is missing",
@@ -670,6 +689,22 @@ fn every_binary_refuses_a_missing_or_malformed_database_url_or_master_key() {
                 ],
                 "MASTER_KEY is malformed",
             ),
+            (
+                &[
+                    ("DATABASE_URL", good_db),
+                    ("AMQP_URL", amqp),
+                    ("MASTER_KEY", public_key),
+                ],
+                "MASTER_KEY is a well-known example value",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", good_db),
+                    ("AMQP_URL", amqp),
+                    ("MASTER_KEY", zero_key),
+                ],
+                "MASTER_KEY is a well-known example value",
+            ),
         ];
         for (env, expected) in cases {
             let (code, stderr) = run_with_env(name, env);
@@ -681,7 +716,7 @@ fn every_binary_refuses_a_missing_or_malformed_database_url_or_master_key() {
             );
             assert!(stderr.contains(expected), "{name}: {stderr}");
             assert!(
-                !stderr.contains("hunter2"),
+                !stderr.contains("hunter2") && !stderr.contains(public_key),
                 "{name} echoed a secret: {stderr}"
             );
         }

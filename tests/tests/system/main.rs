@@ -1,6 +1,7 @@
 //! System tests: the real binaries and libraries against real MariaDB and RabbitMQ.
 
 mod cli;
+mod deploy;
 mod foundation;
 mod fulfillment;
 mod notifier;
