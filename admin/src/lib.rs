@@ -144,6 +144,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     if let Some((user, pass)) = &config.bootstrap {
         web::auth::bootstrap_admin(&infra.db, user, pass).await?;
     }
+    web::auth::log_if_no_user(&infra.db).await;
     let spec = ConsumerSpec {
         queue: QueueName::DeadLetters,
         prefetch: 32,
