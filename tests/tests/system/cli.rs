@@ -569,3 +569,44 @@ async fn provisioning_commands() {
     assert_eq!(key.decrypt_string(&enc).unwrap(), SUPPLIER_SECRET);
     stage.cleanup().await;
 }
+
+/// A retention below JD's 180-day query window stops every service at start: one line naming the
+/// variable (not its value), exit code 2.
+#[tokio::test]
+async fn order_retention_below_180_days_is_refused_at_start() {
+    let stage = Stage::new().await;
+    for service in ["admin", "gateway"] {
+        let mut child = Command::new(binary(service))
+            .env_clear()
+            .envs(stage.env())
+            .env("RETENTION_ORDER_DAYS", "179")
+            .env("HTTP_ADDR", "127.0.0.1:0")
+            .env("METRICS_ADDR", "127.0.0.1:0")
+            .current_dir(std::env::temp_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run service");
+        // A service that accepted the value would keep running: stop it and fail.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{service} started with RETENTION_ORDER_DAYS=179");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{service}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{service}: {stderr}");
+        assert!(
+            stderr.contains("RETENTION_ORDER_DAYS") && stderr.contains("at least 180 days"),
+            "{service}: {stderr}"
+        );
+        assert!(!stderr.contains("179"), "the value is not echoed: {stderr}");
+    }
+    stage.cleanup().await;
+}
