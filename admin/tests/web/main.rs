@@ -12,6 +12,7 @@ mod orders;
 mod pages;
 mod products;
 mod retention;
+mod upserts;
 mod users;
 
 use std::time::Duration;
