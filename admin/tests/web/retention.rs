@@ -270,11 +270,13 @@ async fn only_one_instance_prunes_at_a_time() {
     // Wait for the admin's own first run (at start) to release the lock, then hold it.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let got: Option<i64> =
-            sqlx::query_scalar("SELECT GET_LOCK(CONCAT('vg_retention_', DATABASE()), 0)")
-                .fetch_one(&mut *holder)
-                .await
-                .unwrap();
+        let got: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT GET_LOCK({}, 0)",
+            retention::LOCK_NAME
+        )))
+        .fetch_one(&mut *holder)
+        .await
+        .unwrap();
         if got == Some(1) {
             break;
         }
@@ -287,11 +289,13 @@ async fn only_one_instance_prunes_at_a_time() {
     let stop = CancellationToken::new();
     let r = Retention::default();
     assert_eq!(retention::prune_once(&pool, &r, &stop).await.unwrap(), None);
-    let _: Option<i64> =
-        sqlx::query_scalar("SELECT RELEASE_LOCK(CONCAT('vg_retention_', DATABASE()))")
-            .fetch_one(&mut *holder)
-            .await
-            .unwrap();
+    let _: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT RELEASE_LOCK({})",
+        retention::LOCK_NAME
+    )))
+    .fetch_one(&mut *holder)
+    .await
+    .unwrap();
     assert!(
         retention::prune_once(&pool, &r, &stop)
             .await

@@ -43,6 +43,10 @@ pub const ORDER_BATCH: usize = 200;
 const DRAFT_BATCH: usize = 20;
 const HEARTBEAT_STALE_DAYS: u32 = 7;
 
+/// The named lock one pruning instance holds, per database: the database name is hashed, as
+/// MySQL refuses lock names longer than 64 characters.
+pub const LOCK_NAME: &str = "CONCAT('vg_retention_', SHA1(DATABASE()))";
+
 static PRUNED: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
     crate::metrics::counter_vec(
         "retention_pruned_rows_total",
@@ -308,17 +312,20 @@ pub async fn prune_once(
     stop: &CancellationToken,
 ) -> sqlx::Result<Option<Pruned>> {
     let mut conn = pool.acquire().await?;
-    let got: Option<i64> =
-        sqlx::query_scalar("SELECT GET_LOCK(CONCAT('vg_retention_', DATABASE()), 0)")
-            .fetch_one(&mut *conn)
-            .await?;
+    let got: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT GET_LOCK({LOCK_NAME}, 0)"
+    )))
+    .fetch_one(&mut *conn)
+    .await?;
     if got != Some(1) {
         return Ok(None);
     }
     let result = prune(pool, r, stop).await;
-    let _ = sqlx::query("SELECT RELEASE_LOCK(CONCAT('vg_retention_', DATABASE()))")
-        .execute(&mut *conn)
-        .await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT RELEASE_LOCK({LOCK_NAME})"
+    )))
+    .execute(&mut *conn)
+    .await;
     result.map(Some)
 }
 
