@@ -29,7 +29,8 @@ pub enum Command {
     Serve,
     /// Apply the database migrations.
     Migrate,
-    /// Create a back-office user; the password is read from standard input.
+    /// Create a back-office user; the password is asked without echo at a terminal, else read as
+    /// one line of standard input (never a flag).
     CreateUser {
         #[arg(long)]
         username: String,
@@ -311,16 +312,20 @@ pub async fn execute(
             Ok(())
         }
         Command::CreateUser { username, role } => {
-            let mut password = String::new();
-            std::io::stdin().lock().read_line(&mut password)?;
-            create_user(
-                env,
-                &username,
-                role,
-                password.trim_end_matches(['\r', '\n']),
-                out,
-            )
-            .await
+            let password = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                let first =
+                    read_hidden(&format!("请输入用户 {username} 的密码（输入时不显示）："))?;
+                let again = read_hidden("请再次输入密码：")?;
+                if first != again {
+                    return Err(fail("两次输入的密码不一致，未创建用户"));
+                }
+                first
+            } else {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                line.trim_end_matches(['\r', '\n']).to_owned()
+            };
+            create_user(env, &username, role, &password, out).await
         }
         Command::Shop(ShopCommand::Add(add)) => {
             let key = config::master_key(env)?;
@@ -329,7 +334,7 @@ pub async fn execute(
             let mut secrets = SecretInput {
                 env,
                 input: &mut stdin.lock(),
-                prompt: std::io::IsTerminal::is_terminal(&std::io::stdin()),
+                terminal: std::io::IsTerminal::is_terminal(&std::io::stdin()),
             };
             shop_add(&pool, &key, add, &mut secrets, out).await
         }
@@ -728,12 +733,18 @@ fn require<'a>(v: &'a Option<String>, flag: &str, platform: &str) -> Result<&'a 
         .ok_or_else(|| fail(format!("{platform} 店铺需要 --{flag}")))
 }
 
+/// One line typed at the terminal without echo, after `prompt` (both on the terminal itself, so
+/// a redirected stdout or stderr never holds the secret nor misses the question).
+fn read_hidden(prompt: &str) -> Result<String, CliError> {
+    rpassword::prompt_password(prompt).map_err(|e| fail(format!("无法从终端读取输入（{e}）")))
+}
+
 /// Where `shop add` reads secrets: an environment variable, else the next line of the input.
 pub struct SecretInput<'a> {
     pub env: &'a Env,
     pub input: &'a mut dyn BufRead,
-    /// Ask on stderr (the input is a terminal).
-    pub prompt: bool,
+    /// The input is a terminal: ask there and read without echo instead of reading `input`.
+    pub terminal: bool,
 }
 
 impl SecretInput<'_> {
@@ -741,11 +752,15 @@ impl SecretInput<'_> {
         if let Some(v) = self.env.raw(var) {
             return Ok(v.to_owned());
         }
-        if self.prompt {
-            eprint!("请输入{label}（或设置环境变量 {var}）：");
-        }
-        let mut line = String::new();
-        self.input.read_line(&mut line)?;
+        let line = if self.terminal {
+            read_hidden(&format!(
+                "请输入{label}（输入时不显示；也可设置环境变量 {var}）："
+            ))?
+        } else {
+            let mut line = String::new();
+            self.input.read_line(&mut line)?;
+            line
+        };
         let v = line.trim();
         if v.is_empty() {
             return Err(fail(format!(

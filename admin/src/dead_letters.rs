@@ -34,10 +34,11 @@ pub fn death_info(headers: Option<&FieldTable>) -> (Option<String>, Option<Strin
 /// Stores one dead letter (idempotent on the message id) and acks it.
 pub async fn collect(pool: &Pool, msg: RawDelivery) -> Disposition {
     let (queue, reason, count) = death_info(msg.headers.as_ref());
+    // The count bound twice, not `VALUES(death_count)`: MySQL 8 deprecates that.
     let r = sqlx::query(
         "INSERT INTO dead_letters (message_id, routing_key, source_queue, reason, death_count, payload)
          VALUES (?, ?, ?, ?, ?, ?)
-         ON DUPLICATE KEY UPDATE death_count = VALUES(death_count),
+         ON DUPLICATE KEY UPDATE death_count = ?,
             status = IF(status = 'replayed', 'pending', status)",
     )
     .bind(msg.message_id.as_deref().map(|m| m.chars().take(64).collect::<String>()))
@@ -46,6 +47,7 @@ pub async fn collect(pool: &Pool, msg: RawDelivery) -> Disposition {
     .bind(reason)
     .bind(count)
     .bind(&msg.data)
+    .bind(count)
     .execute(pool)
     .await;
     match r {

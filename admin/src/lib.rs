@@ -21,6 +21,9 @@ use common::service::{Infra, Service, ServiceConfig};
 
 pub const SERVICE: &str = "admin";
 
+/// How often old rows are pruned (also once at start).
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
 /// Whether the session cookie carries `Secure`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CookieSecure {
@@ -144,6 +147,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     if let Some((user, pass)) = &config.bootstrap {
         web::auth::bootstrap_admin(&infra.db, user, pass).await?;
     }
+    web::auth::log_if_no_user(&infra.db).await;
     let spec = ConsumerSpec {
         queue: QueueName::DeadLetters,
         prefetch: 32,
@@ -156,6 +160,10 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
             async move { dead_letters::collect(&pool, msg).await }
         })
     });
+    // Pruning by the retention settings runs here, in the operator's process, not on the
+    // services' hot paths; replicas take turns on a named lock (common::db::retention).
+    let (pool, retention) = (infra.db.clone(), config.common.retention);
+    infra.spawn(move |stop| common::db::retention::run(pool, retention, RETENTION_EVERY, stop));
     let state = web::AppState::new(&infra, config);
     // The costly aggregates are computed at start, not in an operator's first page view.
     web::dashboard::warm(&infra.db);

@@ -184,6 +184,57 @@ pub struct CommonConfig {
     /// Test failpoint (`OUTBOX_FAILPOINT=abort-after-publish`): the relay aborts the process
     /// after the broker confirmed a batch and before the rows are deleted.
     pub outbox_abort_after_publish: bool,
+    /// How long old rows are kept (`RETENTION_LOG_DAYS`, `RETENTION_ORDER_DAYS`); the admin
+    /// service prunes by it ([`crate::db::retention`]).
+    pub retention: Retention,
+}
+
+/// Retention of old rows. Read by every service (a wrong value stops any of them at start) and
+/// applied by the admin service's pruning task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// `RETENTION_LOG_DAYS` (default 90; 0 = keep forever): log rows not tied to an order (stock
+    /// alerts, handled dead letters). Callback attempts follow it too, but never before
+    /// [`Retention::ORDER_FLOOR_DAYS`] and only once their order is finished and that old.
+    pub log_days: u32,
+    /// `RETENTION_ORDER_DAYS` (default 0 = keep orders forever; otherwise at least
+    /// [`Retention::ORDER_FLOOR_DAYS`]): finished orders with their events, callback attempts
+    /// and supplier orders.
+    pub order_days: u32,
+}
+
+impl Retention {
+    /// JD may still query an order (and expects its cards and callbacks) for 180 days: nothing
+    /// tied to an order younger than this is ever deleted.
+    pub const ORDER_FLOOR_DAYS: u32 = 180;
+
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let log_days = env.parse_or("RETENTION_LOG_DAYS", 90u32, "a whole number of days")?;
+        let order_days = env.parse_or("RETENTION_ORDER_DAYS", 0u32, "a whole number of days")?;
+        if order_days != 0 && order_days < Self::ORDER_FLOOR_DAYS {
+            return Err(ConfigError {
+                var: "RETENTION_ORDER_DAYS".to_owned(),
+                problem: format!(
+                    "is too small: at least {} days (JD may query an order for that long), or 0 \
+                     to keep orders forever",
+                    Self::ORDER_FLOOR_DAYS
+                ),
+            });
+        }
+        Ok(Self {
+            log_days,
+            order_days,
+        })
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            log_days: 90,
+            order_days: 0,
+        }
+    }
 }
 
 impl fmt::Debug for CommonConfig {
@@ -312,6 +363,7 @@ impl CommonConfig {
                     ));
                 }
             },
+            retention: Retention::from_env(env)?,
         })
     }
 }
@@ -478,6 +530,34 @@ mod tests {
         assert!(!dbg.contains("s3cret") && !dbg.contains(KEY), "{dbg}");
         let e = format!("{:?}", env(&[]));
         assert!(!e.contains("s3cret"));
+    }
+
+    #[test]
+    fn retention_defaults_and_floor() {
+        let c = CommonConfig::from_env(&env(&[]), "admin", 1).unwrap();
+        assert_eq!(c.retention, Retention::default());
+        assert_eq!((c.retention.log_days, c.retention.order_days), (90, 0));
+        let c = CommonConfig::from_env(
+            &env(&[
+                ("RETENTION_LOG_DAYS", "30"),
+                ("RETENTION_ORDER_DAYS", "180"),
+            ]),
+            "admin",
+            1,
+        )
+        .unwrap();
+        assert_eq!((c.retention.log_days, c.retention.order_days), (30, 180));
+        for days in ["1", "90", "179"] {
+            let err = CommonConfig::from_env(&env(&[("RETENTION_ORDER_DAYS", days)]), "admin", 1)
+                .unwrap_err();
+            assert_eq!(err.var, "RETENTION_ORDER_DAYS");
+            assert!(err.to_string().contains("at least 180 days"), "{err}");
+        }
+        for (var, value) in [("RETENTION_ORDER_DAYS", "-1"), ("RETENTION_LOG_DAYS", "x")] {
+            let err = CommonConfig::from_env(&env(&[(var, value)]), "admin", 1).unwrap_err();
+            assert_eq!(err.var, var);
+            assert!(err.to_string().contains("malformed"), "{err}");
+        }
     }
 
     #[test]

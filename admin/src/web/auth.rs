@@ -467,6 +467,50 @@ struct LoginPage {
     next: String,
     error: Option<String>,
     username: String,
+    /// Set while there is no back-office user at all: how to create the first one.
+    first_user: Option<FirstUserHint>,
+}
+
+/// How an operator creates the first back-office user: the command in the compose deployment and
+/// with the bare binary (the password is asked without echo, or read from standard input).
+pub struct FirstUserHint {
+    pub compose: &'static str,
+    pub binary: &'static str,
+}
+
+pub const FIRST_USER_HINT: FirstUserHint = FirstUserHint {
+    compose: "docker compose run --rm admin admin create-user --username admin --role admin",
+    binary: "admin create-user --username admin --role admin",
+};
+
+/// True while no back-office user exists. Once one does, the answer is cached for the life of
+/// the process and the database is no longer asked (users are disabled, never all deleted). A
+/// database error counts as "users exist": the notice is advice, not worth an error page.
+pub async fn no_user_yet(state: &AppState) -> bool {
+    use std::sync::atomic::Ordering;
+    if state.user_exists.load(Ordering::Relaxed) {
+        return false;
+    }
+    match common::db::users::count(&state.db).await {
+        Ok(0) => true,
+        Ok(_) => {
+            state.user_exists.store(true, Ordering::Relaxed);
+            false
+        }
+        Err(_) => false,
+    }
+}
+
+/// Says once in the log, at start, that nobody can log in yet and how to create the first user.
+pub async fn log_if_no_user(pool: &Pool) {
+    if matches!(common::db::users::count(pool).await, Ok(0)) {
+        tracing::warn!(
+            "还没有任何后台用户，无法登录管理后台。请创建第一个管理员（密码在提示时输入，不回显；\
+             脚本中可从标准输入传入）：docker compose 部署执行 `{}`；直接运行二进制执行 `{}`",
+            FIRST_USER_HINT.compose,
+            FIRST_USER_HINT.binary
+        );
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -490,6 +534,7 @@ fn login_page(
     username: &str,
     error: Option<String>,
     status: axum::http::StatusCode,
+    no_user: bool,
 ) -> Response {
     // Keep the token of an open login form: several tabs (or background requests that end on
     // this page) must not invalidate each other.
@@ -502,6 +547,7 @@ fn login_page(
         next: safe_next(next),
         error,
         username: username.to_owned(),
+        first_user: no_user.then_some(FIRST_USER_HINT),
     };
     let mut resp = match page::render(&page) {
         Ok(r) => r,
@@ -518,6 +564,7 @@ pub async fn login_form(
     headers: HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> Response {
+    let no_user = no_user_yet(&state).await;
     login_page(
         &state,
         &headers,
@@ -525,6 +572,7 @@ pub async fn login_form(
         "",
         None,
         axum::http::StatusCode::OK,
+        no_user,
     )
 }
 
@@ -560,6 +608,7 @@ pub async fn login_submit(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
+    let no_user = no_user_yet(&state).await;
     let fail = |msg: &str, status| {
         login_page(
             &state,
@@ -568,6 +617,7 @@ pub async fn login_submit(
             &form.username,
             Some(msg.to_owned()),
             status,
+            no_user,
         )
     };
     let Some(ip) = client_ip(&state, &headers, Some(peer)) else {

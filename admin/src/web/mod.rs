@@ -45,6 +45,8 @@ pub struct Inner {
     /// Wakes the local outbox relay after an action committed outbox rows.
     pub outbox: OutboxSignal,
     pub config: Config,
+    /// A back-office user exists (cached once true, [`auth::no_user_yet`]).
+    pub user_exists: std::sync::atomic::AtomicBool,
 }
 
 /// The state every handler gets.
@@ -67,6 +69,7 @@ impl AppState {
             mq: infra.mq.clone(),
             outbox: infra.outbox.clone(),
             config,
+            user_exists: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 }

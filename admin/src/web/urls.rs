@@ -243,10 +243,12 @@ async fn set_base(
     match &new {
         Some(v) => {
             sqlx::query(
+                // The value bound twice, not `VALUES(value)`: MySQL 8 deprecates that.
                 "INSERT INTO settings (name, value) VALUES (?, ?)
-                 ON DUPLICATE KEY UPDATE value = VALUES(value)",
+                 ON DUPLICATE KEY UPDATE value = ?",
             )
             .bind(SETTING)
+            .bind(v)
             .bind(v)
             .execute(&mut *tx)
             .await?;

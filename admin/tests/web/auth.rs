@@ -306,3 +306,43 @@ async fn sessions_have_an_absolute_lifetime() {
     assert_eq!(a.location.as_deref(), Some("/admin/login"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn login_page_tells_how_to_create_the_first_user_until_one_exists() {
+    let app = App::start_without_users().await;
+    let anon = app.browser();
+    let compose = "docker compose run --rm admin admin create-user --username admin --role admin";
+    let binary = "admin create-user --username admin --role admin";
+    let page = anon.get("/admin/login").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("还没有任何后台用户"), "{}", page.body);
+    assert!(page.body.contains(compose), "{}", page.body);
+    assert!(page.body.contains(binary), "{}", page.body);
+    // A failed login (nobody can log in yet) shows it too.
+    let mut b = app.browser();
+    let a = b.try_login("admin", PASSWORD).await;
+    assert_eq!(a.status, 401);
+    assert!(a.body.contains(compose), "{}", a.body);
+
+    // Once a user exists (created by another process), the notice is gone and the user logs in.
+    let hash = admin::password::hash(PASSWORD).unwrap();
+    common::db::users::insert(&app.pool, "admin", &hash, "admin")
+        .await
+        .unwrap();
+    let page = anon.get("/admin/login").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("还没有任何后台用户"), "{}", page.body);
+    assert!(!page.body.contains(compose));
+    let mut b = app.browser();
+    assert_eq!(b.try_login("admin", PASSWORD).await.status, 303);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn seeded_admin_login_page_has_no_first_user_notice() {
+    let app = App::start().await;
+    let page = app.browser().get("/admin/login").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("还没有任何后台用户"), "{}", page.body);
+    app.stop().await;
+}

@@ -11,6 +11,8 @@ mod dead_letters;
 mod orders;
 mod pages;
 mod products;
+mod retention;
+mod upserts;
 mod users;
 
 use std::time::Duration;
@@ -44,6 +46,15 @@ impl App {
     }
 
     pub async fn start_with(extra_env: &[(&str, &str)]) -> App {
+        App::start_seeded(extra_env, true).await
+    }
+
+    /// A running admin on a database without any back-office user.
+    pub async fn start_without_users() -> App {
+        App::start_seeded(&[], false).await
+    }
+
+    async fn start_seeded(extra_env: &[(&str, &str)], seed_users: bool) -> App {
         let (db, pool) = TestDb::migrated().await;
         let prefix = unique("t") + ".";
         let mut env = service_env(&db.url, &prefix);
@@ -56,7 +67,10 @@ impl App {
         let stop = service.stop_token();
         tokio::spawn(service.run_until_stopped());
         let hash = admin::password::hash(PASSWORD).unwrap();
-        for role in ["admin", "operator", "viewer"] {
+        for role in ["admin", "operator", "viewer"]
+            .into_iter()
+            .filter(|_| seed_users)
+        {
             common::db::users::insert(&pool, role, &hash, role)
                 .await
                 .unwrap();

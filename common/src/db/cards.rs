@@ -311,14 +311,18 @@ pub async fn record_batch(ex: impl MySqlExecutor<'_>, b: &BatchRecord<'_>) -> sq
         "INSERT INTO card_batches (id, product_id, source, imported_by, total_lines, inserted,
             duplicates, invalid)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON DUPLICATE KEY UPDATE total_lines = total_lines + VALUES(total_lines),
-            inserted = inserted + VALUES(inserted), duplicates = duplicates + VALUES(duplicates),
-            invalid = invalid + VALUES(invalid)",
+         ON DUPLICATE KEY UPDATE total_lines = total_lines + ?, inserted = inserted + ?,
+            duplicates = duplicates + ?, invalid = invalid + ?",
     )
     .bind(b.batch_id)
     .bind(b.product_id)
     .bind(source)
     .bind(by)
+    .bind(b.total_lines as i64)
+    .bind(b.inserted as i64)
+    .bind(b.duplicates as i64)
+    .bind(b.invalid as i64)
+    // The counts again for the update (MySQL 8 deprecates `VALUES(col)` there).
     .bind(b.total_lines as i64)
     .bind(b.inserted as i64)
     .bind(b.duplicates as i64)

@@ -7,6 +7,7 @@ pub mod heartbeat;
 pub mod notify;
 pub mod orders;
 pub mod products;
+pub mod retention;
 pub mod sealed;
 pub mod shops;
 pub mod suppliers;

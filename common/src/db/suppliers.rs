@@ -110,10 +110,13 @@ pub async fn link_product(
     sqlx::query(
         "INSERT INTO product_suppliers (product_id, supplier_id, priority, supplier_sku)
          VALUES (?, ?, ?, ?)
-         ON DUPLICATE KEY UPDATE priority = VALUES(priority), supplier_sku = VALUES(supplier_sku)",
+         ON DUPLICATE KEY UPDATE priority = ?, supplier_sku = ?",
     )
     .bind(product_id)
     .bind(supplier_id)
+    .bind(priority)
+    .bind(supplier_sku)
+    // Again for the update: MySQL 8 deprecates `VALUES(col)` there.
     .bind(priority)
     .bind(supplier_sku)
     .execute(ex)

@@ -578,3 +578,160 @@ async fn provisioning_commands() {
     assert_eq!(key.open_string(slot, &enc).unwrap(), SUPPLIER_SECRET);
     stage.cleanup().await;
 }
+
+/// A retention below JD's 180-day query window stops every service at start: one line naming the
+/// variable (not its value), exit code 2.
+#[tokio::test]
+async fn order_retention_below_180_days_is_refused_at_start() {
+    let stage = Stage::new().await;
+    for service in ["admin", "gateway"] {
+        let mut child = Command::new(binary(service))
+            .env_clear()
+            .envs(stage.env())
+            .env("RETENTION_ORDER_DAYS", "179")
+            .env("HTTP_ADDR", "127.0.0.1:0")
+            .env("METRICS_ADDR", "127.0.0.1:0")
+            .current_dir(std::env::temp_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run service");
+        // A service that accepted the value would keep running: stop it and fail.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{service} started with RETENTION_ORDER_DAYS=179");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{service}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{service}: {stderr}");
+        assert!(
+            stderr.contains("RETENTION_ORDER_DAYS") && stderr.contains("at least 180 days"),
+            "{service}: {stderr}"
+        );
+        assert!(!stderr.contains("179"), "the value is not echoed: {stderr}");
+    }
+    stage.cleanup().await;
+}
+
+/// The descendant of `pid` running `name`, if any.
+fn descendant_named(pid: u32, name: &str) -> Option<u32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            let comm = std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
+            if comm.trim() == name {
+                return Some(child);
+            }
+            if let Some(found) = descendant_named(child, name) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+/// Whether the terminal of process `pid` has echo switched off.
+fn echo_off(pid: u32) -> bool {
+    let Ok(tty) = std::fs::read_link(format!("/proc/{pid}/fd/0")) else {
+        return false;
+    };
+    Command::new("stty")
+        .arg("-F")
+        .arg(&tty)
+        .arg("-a")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("-echo "))
+}
+
+/// At a terminal, `create-user` asks twice on the terminal and never echoes what is typed. The
+/// terminal is a pseudo-terminal from `script` (util-linux); each line is typed only once the
+/// prompt is shown and the admin switched echo off.
+#[tokio::test]
+async fn create_user_at_a_terminal_does_not_echo_the_password() {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let stage = Stage::new().await;
+    let command = format!(
+        "{} create-user --username ttyuser --role admin",
+        binary("admin").display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .envs(stage.env())
+        .env("PATH", "/usr/bin:/bin")
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let seen = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let sink = seen.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let text =
+        |seen: &Arc<Mutex<Vec<u8>>>| String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let mut stdin = child.stdin.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for prompt in ["的密码（输入时不显示）：", "请再次输入密码："] {
+        loop {
+            let ready = text(&seen).contains(prompt)
+                && descendant_named(child.id(), "admin").is_some_and(echo_off);
+            if ready {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no prompt {prompt}: {}",
+                text(&seen)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stdin.write_all(b"tty-secret-pw\r").unwrap();
+        stdin.flush().unwrap();
+    }
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("create-user did not finish: {}", text(&seen));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(stdin);
+    reader.join().unwrap();
+    let out = text(&seen);
+    assert!(out.contains("已创建用户"), "{out}");
+    assert!(
+        !out.contains("tty-secret-pw"),
+        "the password was echoed: {out}"
+    );
+    let hash: String =
+        sqlx::query_scalar("SELECT password_hash FROM admin_users WHERE username = 'ttyuser'")
+            .fetch_one(&stage.pool)
+            .await
+            .unwrap();
+    assert!(hash.starts_with("$argon2id$"));
+    stage.cleanup().await;
+}
