@@ -27,8 +27,14 @@ pub struct Cli {
 pub enum Command {
     /// Run the back-office web service (the default).
     Serve,
-    /// Apply the database migrations.
-    Migrate,
+    /// Apply the database migrations (with MASTER_KEY set, also re-seal stored secrets and
+    /// cards written by versions before they were bound to their row).
+    Migrate {
+        /// Look for values sealed the old way even if an earlier run found none (e.g. written
+        /// by an older binary during an upgrade); needs MASTER_KEY.
+        #[arg(long)]
+        reseal: bool,
+    },
     /// Create a back-office user; the password is asked without echo at a terminal, else read as
     /// one line of standard input (never a flag).
     CreateUser {
@@ -53,7 +59,9 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum SupplierCommand {
-    /// Add a supplier; the secret is stored encrypted.
+    /// Add a supplier; the shared secret is read from SUPPLIER_SECRET, else asked without echo
+    /// at a terminal, else read as one line of standard input (never a flag), and stored
+    /// encrypted.
     Add {
         #[arg(long)]
         name: String,
@@ -61,8 +69,6 @@ pub enum SupplierCommand {
         base_url: String,
         #[arg(long)]
         merchant_id: String,
-        #[arg(long)]
-        secret: String,
         #[arg(long)]
         timeout_ms: Option<i32>,
     },
@@ -253,24 +259,25 @@ fn fail(msg: impl Into<String>) -> CliError {
 }
 
 async fn open(env: &Env) -> Result<Pool, CliError> {
-    // Commands that touch no secret work without MASTER_KEY; when it is set it must be valid,
-    // and the migrations then also re-seal values stored before they were bound to their row.
-    let key = match env.optional_str("MASTER_KEY") {
-        Some(_) => Some(config::master_key(env)?),
-        None => None,
-    };
-    connect_migrated(env, key.as_ref(), false).await
+    Ok(connect_migrated(env, false).await?.0)
 }
 
+/// Connects and migrates. Commands that touch no secret work without MASTER_KEY; when it is set
+/// it must be valid, and the migrations then also re-seal values stored before they were bound
+/// to their row (`force_reseal` needs it).
 async fn connect_migrated(
     env: &Env,
-    key: Option<&MasterKey>,
     force_reseal: bool,
-) -> Result<Pool, CliError> {
+) -> Result<(Pool, db::sealed::Resealed), CliError> {
+    let key = match env.optional_str("MASTER_KEY") {
+        Some(_) => Some(config::master_key(env)?),
+        None if force_reseal => Some(config::master_key(env)?),
+        None => None,
+    };
     let url = config::database_url(env)?;
     let pool = db::connect(&url, 2, Duration::from_secs(20)).await?;
-    db::migrate(&pool, key, force_reseal).await?;
-    Ok(pool)
+    let resealed = db::migrate(&pool, key.as_ref(), force_reseal).await?;
+    Ok((pool, resealed))
 }
 
 async fn audit_cli(
@@ -303,12 +310,23 @@ pub async fn execute(
 ) -> Result<(), CliError> {
     match command {
         Command::Serve => Err(fail("serve is not a provisioning command")),
-        Command::Migrate => {
-            // Also re-seals any value still sealed the old way (e.g. written by an older
-            // binary during an upgrade), whatever an earlier run recorded.
-            let key = config::master_key(env)?;
-            connect_migrated(env, Some(&key), true).await?;
+        Command::Migrate { reseal } => {
+            let (_, r) = connect_migrated(env, reseal).await?;
             writeln!(out, "数据库迁移已完成 (migrations applied)")?;
+            if r.resealed > 0 || r.drafts_dropped > 0 {
+                writeln!(
+                    out,
+                    "已将 {} 个旧格式密文重新加密并绑定所在行；删除了 {} 个旧格式的卡密导入预览（请重新预览）",
+                    r.resealed, r.drafts_dropped
+                )?;
+            }
+            if r.unreadable > 0 {
+                writeln!(
+                    out,
+                    "警告：{} 个旧格式密文无法用当前 MASTER_KEY 解密，保持原样；请确认 MASTER_KEY 是否正确",
+                    r.unreadable
+                )?;
+            }
             Ok(())
         }
         Command::CreateUser { username, role } => {
@@ -535,15 +553,21 @@ pub async fn execute(
             name,
             base_url,
             merchant_id,
-            secret,
             timeout_ms,
         }) => {
             let key = config::master_key(env)?;
             let base_url =
                 check_url(Some(&base_url))?.ok_or_else(|| fail("--base-url 不能为空"))?;
-            if name.trim().is_empty() || merchant_id.trim().is_empty() || secret.is_empty() {
-                return Err(fail("--name、--merchant-id、--secret 不能为空"));
+            if name.trim().is_empty() || merchant_id.trim().is_empty() {
+                return Err(fail("--name、--merchant-id 不能为空"));
             }
+            let stdin = std::io::stdin();
+            let secret = SecretInput {
+                env,
+                input: &mut stdin.lock(),
+                terminal: std::io::IsTerminal::is_terminal(&std::io::stdin()),
+            }
+            .read("SUPPLIER_SECRET", "供应商密钥")?;
             if timeout_ms.is_some_and(|t| t <= 0) {
                 return Err(fail("--timeout-ms 应为正整数"));
             }
@@ -739,7 +763,8 @@ fn read_hidden(prompt: &str) -> Result<String, CliError> {
     rpassword::prompt_password(prompt).map_err(|e| fail(format!("无法从终端读取输入（{e}）")))
 }
 
-/// Where `shop add` reads secrets: an environment variable, else the next line of the input.
+/// Where `shop add` and `supplier add` read secrets: an environment variable, else the next line
+/// of the input (asked without echo when it is a terminal).
 pub struct SecretInput<'a> {
     pub env: &'a Env,
     pub input: &'a mut dyn BufRead,

@@ -343,12 +343,12 @@ async fn commit_imports_the_new_cards_once_even_when_submitted_twice() {
     .unwrap();
     let got: Vec<(String, String)> = imported
         .iter()
-        .map(|(fp, n, p, s, _)| {
+        .map(|(fp, n, pw, s, _)| {
             use common::crypto::SealedColumn::{CardNo, CardPassword};
             assert_eq!(s, "available");
             (
-                common::db::cards::open(&key, CardNo, fp, n).unwrap(),
-                common::db::cards::open(&key, CardPassword, fp, p).unwrap(),
+                common::db::cards::open(&key, CardNo, p, fp, n).unwrap(),
+                common::db::cards::open(&key, CardPassword, p, fp, pw).unwrap(),
             )
         })
         .collect();
@@ -763,12 +763,14 @@ async fn totals_are_capped() {
         common::db::cards::seal(
             &key,
             common::crypto::SealedColumn::CardNo,
+            p,
             &fp,
             "CAPCARD000001",
         ),
         common::db::cards::seal(
             &key,
             common::crypto::SealedColumn::CardPassword,
+            p,
             &fp,
             "CAPPASS000001",
         ),
@@ -1290,12 +1292,14 @@ async fn migration_settles_cards_held_by_several_products() {
         .bind(common::db::cards::seal(
             &key,
             common::crypto::SealedColumn::CardNo,
+            product,
             &fp(no, pw),
             no,
         ))
         .bind(common::db::cards::seal(
             &key,
             common::crypto::SealedColumn::CardPassword,
+            product,
             &fp(no, pw),
             pw,
         ))

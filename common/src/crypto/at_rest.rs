@@ -216,8 +216,12 @@ impl SealedColumn {
 pub enum RowKey<'a> {
     /// The row's `id` (shops, suppliers).
     Id(u64),
-    /// A card's fingerprint: unique across all cards and known before the row is inserted.
-    Fingerprint(&'a [u8]),
+    /// A card: its product and its fingerprint (unique across all cards), both fixed when the
+    /// row is inserted and known before.
+    Card {
+        product_id: u64,
+        fingerprint: &'a [u8],
+    },
     /// A part of a card import draft.
     DraftPart { draft_id: &'a str, seq: i32 },
 }
@@ -245,9 +249,12 @@ impl<'a> Slot<'a> {
         .into_bytes();
         match self.row {
             RowKey::Id(id) => aad.extend_from_slice(format!("id={id}").as_bytes()),
-            RowKey::Fingerprint(fp) => {
-                aad.extend_from_slice(b"fp=");
-                aad.extend_from_slice(hex::encode(fp).as_bytes());
+            RowKey::Card {
+                product_id,
+                fingerprint,
+            } => {
+                aad.extend_from_slice(format!("product={product_id};fp=").as_bytes());
+                aad.extend_from_slice(hex::encode(fingerprint).as_bytes());
             }
             RowKey::DraftPart { draft_id, seq } => {
                 aad.extend_from_slice(format!("draft={draft_id};seq={seq}").as_bytes())
@@ -375,14 +382,20 @@ mod tests {
         let k = key();
         let fp_a = [0xaa; 32];
         let fp_b = [0xbb; 32];
-        let card_no_a = Slot::new(SealedColumn::CardNo, RowKey::Fingerprint(&fp_a));
+        let card = |product_id, fingerprint| RowKey::Card {
+            product_id,
+            fingerprint,
+        };
+        let card_no_a = Slot::new(SealedColumn::CardNo, card(1, &fp_a));
         let blob = k.seal(card_no_a, b"CARD-A");
         assert_eq!(k.open(card_no_a, &blob).unwrap(), b"CARD-A");
         let elsewhere = [
             // The same column of another row.
-            Slot::new(SealedColumn::CardNo, RowKey::Fingerprint(&fp_b)),
+            Slot::new(SealedColumn::CardNo, card(1, &fp_b)),
+            // The same card moved to another product.
+            Slot::new(SealedColumn::CardNo, card(2, &fp_a)),
             // Another column of the same row.
-            Slot::new(SealedColumn::CardPassword, RowKey::Fingerprint(&fp_a)),
+            Slot::new(SealedColumn::CardPassword, card(1, &fp_a)),
             Slot::new(SealedColumn::ShopMd5Key, RowKey::Id(1)),
             Slot::new(SealedColumn::ShopAesKey, RowKey::Id(1)),
         ];
@@ -446,8 +459,15 @@ mod tests {
         );
         let fp = [0x01, 0xab];
         assert_eq!(
-            Slot::new(SealedColumn::CardPassword, RowKey::Fingerprint(&fp)).associated_data(),
-            b"vg-sealed|cards.card_pass_enc|fp=01ab".to_vec()
+            Slot::new(
+                SealedColumn::CardPassword,
+                RowKey::Card {
+                    product_id: 12,
+                    fingerprint: &fp
+                }
+            )
+            .associated_data(),
+            b"vg-sealed|cards.card_pass_enc|product=12;fp=01ab".to_vec()
         );
     }
 

@@ -264,8 +264,20 @@ pub async fn insert_cards(
             q = q
                 .bind(product_id)
                 .bind(batch_id)
-                .bind(seal(key, SealedColumn::CardNo, fp, &card.card_no))
-                .bind(seal(key, SealedColumn::CardPassword, fp, &card.password))
+                .bind(seal(
+                    key,
+                    SealedColumn::CardNo,
+                    product_id,
+                    fp,
+                    &card.card_no,
+                ))
+                .bind(seal(
+                    key,
+                    SealedColumn::CardPassword,
+                    product_id,
+                    fp,
+                    &card.password,
+                ))
                 .bind(fp.as_slice())
                 .bind(card.expires_on.unwrap_or_else(card_import::no_expiry));
         }
@@ -274,20 +286,39 @@ pub async fn insert_cards(
     Ok(inserted)
 }
 
-/// Seals a card's number or password for its row: the card's fingerprint, which is unique
-/// across all cards and known before the row exists. Every writer of card rows uses it.
-pub fn seal(key: &MasterKey, column: SealedColumn, fingerprint: &[u8], value: &str) -> Vec<u8> {
-    key.seal_str(Slot::new(column, RowKey::Fingerprint(fingerprint)), value)
+/// Seals a card's number or password for its row: the card's product and fingerprint (unique
+/// across all cards), both known before the row exists and never changed after. Every writer of
+/// card rows uses it.
+pub fn seal(
+    key: &MasterKey,
+    column: SealedColumn,
+    product_id: u64,
+    fingerprint: &[u8],
+    value: &str,
+) -> Vec<u8> {
+    key.seal_str(card_slot(column, product_id, fingerprint), value)
 }
 
-/// Opens a card's number or password sealed by [`seal`] for the row with `fingerprint`.
+/// Opens a card's number or password sealed by [`seal`] for the row of `product_id` and
+/// `fingerprint`; a value moved to another card, product or column does not open.
 pub fn open(
     key: &MasterKey,
     column: SealedColumn,
+    product_id: u64,
     fingerprint: &[u8],
     blob: &[u8],
 ) -> Result<String, CryptoError> {
-    key.open_string(Slot::new(column, RowKey::Fingerprint(fingerprint)), blob)
+    key.open_string(card_slot(column, product_id, fingerprint), blob)
+}
+
+fn card_slot(column: SealedColumn, product_id: u64, fingerprint: &[u8]) -> Slot<'_> {
+    Slot::new(
+        column,
+        RowKey::Card {
+            product_id,
+            fingerprint,
+        },
+    )
 }
 
 /// The `card_batches` row of an import (the back office's list of batches).
@@ -554,20 +585,28 @@ pub async fn issued_to_order(
 #[derive(FromRow)]
 struct SealedCard {
     id: u64,
+    product_id: u64,
     fingerprint: Vec<u8>,
     card_no_enc: Vec<u8>,
     card_pass_enc: Vec<u8>,
     expires_at: chrono::NaiveDate,
 }
 
-const SEALED_CARD: &str = "id, fingerprint, card_no_enc, card_pass_enc, expires_at";
+const SEALED_CARD: &str = "id, product_id, fingerprint, card_no_enc, card_pass_enc, expires_at";
 
 impl SealedCard {
     /// The card in clear text; `None` when it does not open for its row.
     fn open(&self, key: &MasterKey) -> Option<IssuedCard> {
-        let fp = &self.fingerprint;
-        let card_no = open(key, SealedColumn::CardNo, fp, &self.card_no_enc).ok()?;
-        let password = open(key, SealedColumn::CardPassword, fp, &self.card_pass_enc).ok()?;
+        let (product, fp) = (self.product_id, &self.fingerprint);
+        let card_no = open(key, SealedColumn::CardNo, product, fp, &self.card_no_enc).ok()?;
+        let password = open(
+            key,
+            SealedColumn::CardPassword,
+            product,
+            fp,
+            &self.card_pass_enc,
+        )
+        .ok()?;
         Some(IssuedCard {
             card_no,
             password,

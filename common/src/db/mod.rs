@@ -76,7 +76,7 @@ pub async fn connect(
 /// Applies pending migrations, then re-seals values stored before they were bound to their row
 /// and column ([`sealed`]; `force_reseal` scans again even when a previous run marked it done).
 /// Without the key (a CLI command that touches no secret) the re-sealing waits for the next
-/// run that has it: every service and `admin migrate`.
+/// run that has it: every service and `admin migrate`. Returns what the re-sealing did.
 /// Services starting together serialise on a named lock of our own: sqlx's built-in lock uses
 /// `GET_LOCK(name, -1)`, which MariaDB rejects (it returns NULL at once), so on MariaDB
 /// concurrent starts would race into a half-applied migration.
@@ -84,7 +84,7 @@ pub async fn migrate(
     pool: &Pool,
     key: Option<&MasterKey>,
     force_reseal: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<sealed::Resealed> {
     use sqlx::Acquire;
     let mut conn = pool.acquire().await?;
     let got: Option<i64> =
@@ -98,9 +98,8 @@ pub async fn migrate(
         Ok(()) => match key {
             Some(key) => sealed::reseal_legacy(&mut conn, key, force_reseal)
                 .await
-                .map(|_| ())
                 .map_err(|e| anyhow::anyhow!("re-sealing stored secrets failed: {e}")),
-            None => Ok(()),
+            None => Ok(sealed::Resealed::default()),
         },
         Err(e) => Err(anyhow::anyhow!("database migration failed: {e}")),
     };

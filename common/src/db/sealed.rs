@@ -2,11 +2,14 @@
 //! every version 1 blob (AES-GCM without associated data) is opened and sealed again for its
 //! [`Slot`]. It runs with the migrations, under their lock, once per database: a `settings` row
 //! records that it is done, so services starting later do not scan the tables again. `admin
-//! migrate` runs it again whatever the mark says, which picks up a value an older binary may
-//! have written during an upgrade.
+//! migrate --reseal` runs it again whatever the mark says, which picks up a value an older binary
+//! may have written during an upgrade.
 //!
-//! A version 1 value that does not open with the current key (it was unreadable before, too) is
-//! left as it is and counted in the log; nothing else reads version 1 blobs.
+//! A version 1 value that does not open with the current key is left as it is, reported, and
+//! the mark is not written, so the next start looks again: a service started once with a wrong
+//! `MASTER_KEY` leaves everything for the run with the right one. Pending card import drafts
+//! sealed the old way (they live for minutes) are deleted, not re-sealed: the operator previews
+//! the file again.
 
 use sqlx::MySqlConnection;
 
@@ -24,6 +27,8 @@ pub struct Resealed {
     pub resealed: u64,
     /// Version 1 values that did not open with the current key, left as they were.
     pub unreadable: u64,
+    /// Pending card import drafts sealed the old way, deleted.
+    pub drafts_dropped: u64,
 }
 
 /// Re-seals every version 1 value, unless a previous run marked the database done and `force`
@@ -44,9 +49,41 @@ pub async fn reseal_legacy(
     }
     let mut total = Resealed::default();
     for column in SealedColumn::ALL {
-        let r = reseal_column(conn, key, column).await?;
-        total.resealed += r.resealed;
-        total.unreadable += r.unreadable;
+        if column == SealedColumn::ImportDraftPart {
+            continue;
+        }
+        let (resealed, unreadable) = reseal_column(conn, key, column).await?;
+        total.resealed += resealed;
+        total.unreadable += unreadable;
+    }
+    let old_drafts: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT DISTINCT draft_id FROM card_import_draft_parts WHERE {}",
+        is_legacy("cards_enc")
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    for draft in old_drafts {
+        // Its parts go with it (ON DELETE CASCADE).
+        total.drafts_dropped += sqlx::query("DELETE FROM card_import_drafts WHERE id = ?")
+            .bind(draft)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    }
+    if total.resealed > 0 || total.drafts_dropped > 0 {
+        tracing::info!(
+            resealed = total.resealed,
+            drafts_dropped = total.drafts_dropped,
+            "stored secrets and cards re-sealed for their row and column"
+        );
+    }
+    if total.unreadable > 0 {
+        // Not marked done: the next start looks again (and reports again).
+        tracing::error!(
+            unreadable = total.unreadable,
+            "some stored secrets or cards do not decrypt with MASTER_KEY and were left as they were"
+        );
+        return Ok(total);
     }
     sqlx::query(
         "INSERT INTO settings (name, value) VALUES (?, '1')
@@ -55,128 +92,85 @@ pub async fn reseal_legacy(
     .bind(DONE_SETTING)
     .execute(&mut *conn)
     .await?;
-    if total.resealed > 0 {
-        tracing::info!(
-            resealed = total.resealed,
-            "stored secrets and cards re-sealed for their row and column"
-        );
-    }
-    if total.unreadable > 0 {
-        tracing::error!(
-            unreadable = total.unreadable,
-            "some stored secrets or cards do not decrypt with MASTER_KEY and were left as they were"
-        );
-    }
     Ok(total)
 }
 
-/// A stored row's key columns as read for re-sealing.
-enum Key {
-    Id(u64),
-    Card { id: u64, fingerprint: Vec<u8> },
-    Part { draft_id: String, seq: i32 },
+/// The SQL condition "`col` holds a version 1 blob".
+fn is_legacy(col: &str) -> String {
+    format!("{col} IS NOT NULL AND LENGTH({col}) > 0 AND ASCII({col}) = {LEGACY_BLOB_VERSION}")
 }
 
-impl Key {
-    fn row(&self) -> RowKey<'_> {
-        match self {
-            Key::Id(id) => RowKey::Id(*id),
-            Key::Card { fingerprint, .. } => RowKey::Fingerprint(fingerprint),
-            Key::Part { draft_id, seq } => RowKey::DraftPart {
-                draft_id,
-                seq: *seq,
+/// A stored row as read for re-sealing: its id, what else its slot needs, and the value.
+#[derive(sqlx::FromRow)]
+struct Stored {
+    id: u64,
+    /// Cards only (0 elsewhere).
+    product_id: u64,
+    /// Cards only (empty elsewhere).
+    fingerprint: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl Stored {
+    fn row(&self, column: SealedColumn) -> RowKey<'_> {
+        match column {
+            SealedColumn::CardNo | SealedColumn::CardPassword => RowKey::Card {
+                product_id: self.product_id,
+                fingerprint: &self.fingerprint,
             },
+            _ => RowKey::Id(self.id),
         }
     }
 }
 
-/// Re-seals one column, a batch of rows per transaction, walking the rows in key order (a
-/// value that stays version 1 because it does not open is passed, not read again).
+/// Re-seals one column of an id-keyed table, a batch of rows per transaction, walking the rows
+/// in id order (a value that stays version 1 because it does not open is passed, not read
+/// again). Returns (re-sealed, unreadable).
 async fn reseal_column(
     conn: &mut MySqlConnection,
     key: &MasterKey,
     column: SealedColumn,
-) -> anyhow::Result<Resealed> {
+) -> anyhow::Result<(u64, u64)> {
     let (table, col) = (column.table(), column.column());
-    let legacy =
-        format!("{col} IS NOT NULL AND LENGTH({col}) > 0 AND ASCII({col}) = {LEGACY_BLOB_VERSION}");
-    let mut done = Resealed::default();
+    let card_columns = match column {
+        SealedColumn::CardNo | SealedColumn::CardPassword => "product_id, fingerprint",
+        _ => "CAST(0 AS UNSIGNED) AS product_id, CAST('' AS BINARY) AS fingerprint",
+    };
+    let select = format!(
+        "SELECT id, {card_columns}, {col} AS value FROM {table}
+         WHERE id > ? AND {} ORDER BY id LIMIT {BATCH}",
+        is_legacy(col)
+    );
+    let update = format!("UPDATE {table} SET {col} = ? WHERE id = ? AND {col} = ?");
+    let (mut resealed, mut unreadable) = (0, 0);
     let mut last_id = 0u64;
-    let mut last_part = (String::new(), -1i32);
     loop {
-        let rows: Vec<(Key, Vec<u8>)> = match column {
-            SealedColumn::CardNo | SealedColumn::CardPassword => {
-                sqlx::query_as::<_, (u64, Vec<u8>, Vec<u8>)>(sqlx::AssertSqlSafe(format!(
-                    "SELECT id, fingerprint, {col} FROM {table}
-                     WHERE id > ? AND {legacy} ORDER BY id LIMIT {BATCH}"
-                )))
-                .bind(last_id)
-                .fetch_all(&mut *conn)
-                .await?
-                .into_iter()
-                .map(|(id, fingerprint, blob)| (Key::Card { id, fingerprint }, blob))
-                .collect()
-            }
-            SealedColumn::ImportDraftPart => {
-                sqlx::query_as::<_, (String, i32, Vec<u8>)>(sqlx::AssertSqlSafe(format!(
-                    "SELECT draft_id, seq, {col} FROM {table}
-                     WHERE (draft_id, seq) > (?, ?) AND {legacy}
-                     ORDER BY draft_id, seq LIMIT {BATCH}"
-                )))
-                .bind(&last_part.0)
-                .bind(last_part.1)
-                .fetch_all(&mut *conn)
-                .await?
-                .into_iter()
-                .map(|(draft_id, seq, blob)| (Key::Part { draft_id, seq }, blob))
-                .collect()
-            }
-            _ => sqlx::query_as::<_, (u64, Vec<u8>)>(sqlx::AssertSqlSafe(format!(
-                "SELECT id, {col} FROM {table}
-                     WHERE id > ? AND {legacy} ORDER BY id LIMIT {BATCH}"
-            )))
+        let rows: Vec<Stored> = sqlx::query_as(sqlx::AssertSqlSafe(select.clone()))
             .bind(last_id)
             .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .map(|(id, blob)| (Key::Id(id), blob))
-            .collect(),
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok((resealed, unreadable));
         };
-        let full = rows.len() == BATCH as usize;
+        last_id = last.id;
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        for (row, blob) in &rows {
-            let Ok(plain) = key.open_legacy(blob) else {
-                done.unreadable += 1;
+        for row in &rows {
+            let Ok(plain) = key.open_legacy(&row.value) else {
+                unreadable += 1;
                 continue;
             };
-            let sealed = key.seal(Slot::new(column, row.row()), &plain);
-            let q = match row {
-                Key::Id(id) | Key::Card { id, .. } => sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE {table} SET {col} = ? WHERE id = ? AND {col} = ?"
-                )))
+            let sealed = key.seal(Slot::new(column, row.row(column)), &plain);
+            resealed += sqlx::query(sqlx::AssertSqlSafe(update.clone()))
                 .bind(sealed)
-                .bind(*id),
-                Key::Part { draft_id, seq } => sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE {table} SET {col} = ? WHERE draft_id = ? AND seq = ? AND {col} = ?"
-                )))
-                .bind(sealed)
-                .bind(draft_id.as_str())
-                .bind(*seq),
-            };
-            done.resealed += q
-                .bind(blob.as_slice())
+                .bind(row.id)
+                .bind(row.value.as_slice())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
         }
         tx.commit().await?;
-        match rows.into_iter().last() {
-            Some((Key::Part { draft_id, seq }, _)) => last_part = (draft_id, seq),
-            Some((Key::Id(id) | Key::Card { id, .. }, _)) => last_id = id,
-            None => {}
-        }
-        if !full {
-            return Ok(done);
+        if rows.len() < BATCH as usize {
+            return Ok((resealed, unreadable));
         }
     }
 }

@@ -228,8 +228,8 @@ pub async fn succeed_with_cards(pool: &Pool, order_id: u64, cards: &[(&str, &str
              VALUES (?, 'T', ?, ?, ?, ?, 'sold', ?, NOW(3))",
         )
         .bind(product_id)
-        .bind(seal(&key, CardNo, &fp, no))
-        .bind(seal(&key, CardPassword, &fp, pass))
+        .bind(seal(&key, CardNo, product_id, &fp, no))
+        .bind(seal(&key, CardPassword, product_id, &fp, pass))
         .bind(fp.as_slice())
         .bind(exp.unwrap_or("9999-12-31"))
         .bind(order_id)

@@ -123,12 +123,14 @@ async fn seed(pool: &common::db::Pool, key: &MasterKey, orders: u64, cards: u64)
             .bind(common::db::cards::seal(
                 key,
                 common::crypto::SealedColumn::CardNo,
+                0,
                 &[i as u8],
                 &format!("CARDNO{i:010}"),
             ))
             .bind(common::db::cards::seal(
                 key,
                 common::crypto::SealedColumn::CardPassword,
+                0,
                 &[i as u8],
                 &format!("PASS{i:012}"),
             ))

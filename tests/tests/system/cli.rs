@@ -429,20 +429,26 @@ async fn provisioning_commands() {
     assert!(ok(admin(s, &["cards", "stock"], None)).contains("话费卡50"));
 
     // Cards are encrypted at rest.
-    let rows: Vec<(Vec<u8>, Vec<u8>)> =
-        sqlx::query_as("SELECT fingerprint, card_pass_enc FROM cards")
+    let rows: Vec<(u64, Vec<u8>, Vec<u8>)> =
+        sqlx::query_as("SELECT product_id, fingerprint, card_pass_enc FROM cards")
             .fetch_all(&s.pool)
             .await
             .unwrap();
     assert_eq!(rows.len(), 3);
     let mut plain: Vec<String> = rows
         .iter()
-        .map(|(fp, b)| {
-            common::db::cards::open(&key, common::crypto::SealedColumn::CardPassword, fp, b)
-                .unwrap()
+        .map(|(product, fp, b)| {
+            common::db::cards::open(
+                &key,
+                common::crypto::SealedColumn::CardPassword,
+                *product,
+                fp,
+                b,
+            )
+            .unwrap()
         })
         .collect();
-    let blobs: Vec<Vec<u8>> = rows.into_iter().map(|(_, b)| b).collect();
+    let blobs: Vec<Vec<u8>> = rows.into_iter().map(|(_, _, b)| b).collect();
     plain.sort();
     assert_eq!(plain, ["PWD-0001", "PWD-0002", "PWD-0003"]);
     assert!(
@@ -487,12 +493,10 @@ async fn provisioning_commands() {
             "http://127.0.0.1:9/api",
             "--merchant-id",
             "M1",
-            "--secret",
-            SUPPLIER_SECRET,
         ],
-        None,
+        Some(&format!("{SUPPLIER_SECRET}\n")),
     ));
-    let dup = admin(
+    let dup = admin_env(
         s,
         &[
             "supplier",
@@ -503,10 +507,8 @@ async fn provisioning_commands() {
             "http://x",
             "--merchant-id",
             "M",
-            "--secret",
-            "s",
         ],
-        None,
+        &[("SUPPLIER_SECRET", "s")],
     );
     assert_eq!(dup.code, 1);
     let bad_url = admin(
@@ -520,12 +522,31 @@ async fn provisioning_commands() {
             "ftp://x",
             "--merchant-id",
             "M",
-            "--secret",
-            "s",
         ],
-        None,
+        Some("s\n"),
     );
     assert_eq!(bad_url.code, 1);
+    // The secret is never a flag (it would show in `ps` and the shell history), and without the
+    // variable or an input line nothing is created.
+    let supplier_b = [
+        "supplier",
+        "add",
+        "--name",
+        "B",
+        "--base-url",
+        "http://x",
+        "--merchant-id",
+        "M",
+    ];
+    let flag = admin(s, &[&supplier_b[..], &["--secret", "s"]].concat(), None);
+    assert_eq!(flag.code, 2, "{}", flag.stderr);
+    let missing = admin(s, &supplier_b, Some(""));
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("SUPPLIER_SECRET"),
+        "{}",
+        missing.stderr
+    );
     let list = ok(admin(s, &["supplier", "list", "--json"], None));
     assert!(!list.contains(SUPPLIER_SECRET));
     let suppliers: serde_json::Value = serde_json::from_str(&list).unwrap();

@@ -523,7 +523,12 @@ pub async fn commit(
     body: Bytes,
 ) -> WebResult<Response> {
     let fields: HashMap<String, String> = form_fields(&body);
-    let draft_id = fields.get("draft").map(|s| s.trim()).unwrap_or_default();
+    // Draft ids are lowercase hex (the sealed parts are bound to the id as stored).
+    let draft_id = fields
+        .get("draft")
+        .map(|s| s.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let draft_id = draft_id.as_str();
     const AGAIN: &str = "/admin/cards/import";
     if draft_id.len() != 32 || !draft_id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(redirect_error(AGAIN, "导入预览无效，请重新上传卡密。"));

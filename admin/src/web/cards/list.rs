@@ -234,17 +234,24 @@ struct Line {
     can_void: bool,
 }
 
-/// Decrypted only to be masked.
-fn masked(key: &MasterKey, fingerprint: &[u8], blob: &[u8], mask: fn(&str) -> String) -> String {
-    common::db::cards::open(key, SealedColumn::CardNo, fingerprint, blob)
-        .map(|s| mask(&s))
-        .unwrap_or_else(|_| "（无法解密）".into())
+/// The card number, decrypted only to be masked.
+fn masked_card_no(key: &MasterKey, r: &Row) -> String {
+    common::db::cards::open(
+        key,
+        SealedColumn::CardNo,
+        r.product_id,
+        &r.fingerprint,
+        &r.card_no_enc,
+    )
+    .map(|s| page::mask_card_no(&s))
+    .unwrap_or_else(|_| "（无法解密）".into())
 }
 
 fn line(key: &MasterKey, r: Row, today: NaiveDate) -> Line {
     let no_expiry = common::domain::card_import::no_expiry();
     let available = r.status == CardStatus::Available.as_str();
     let expired = available && r.expires_at < today;
+    let card_no = masked_card_no(key, &r);
     Line {
         id: r.id,
         product: r
@@ -253,7 +260,7 @@ fn line(key: &MasterKey, r: Row, today: NaiveDate) -> Line {
         product_href: format!("/admin/cards?product={}", r.product_id),
         batch_href: batch_url(&r.batch_id),
         batch: r.batch_id,
-        card_no: masked(key, &r.fingerprint, &r.card_no_enc, page::mask_card_no),
+        card_no,
         // The password is never decrypted for the list: nothing of it is shown.
         password: page::mask_card_password(""),
         expires: if r.expires_at == no_expiry {

@@ -443,10 +443,17 @@ async fn store_cards(
             q = q
                 .bind(product_id)
                 .bind(&batch_id)
-                .bind(cards::seal(key, SealedColumn::CardNo, fp, &card.card_no))
+                .bind(cards::seal(
+                    key,
+                    SealedColumn::CardNo,
+                    product_id,
+                    fp,
+                    &card.card_no,
+                ))
                 .bind(cards::seal(
                     key,
                     SealedColumn::CardPassword,
+                    product_id,
                     fp,
                     &card.password,
                 ))
