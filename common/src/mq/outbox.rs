@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::event::Event;
 use super::publisher::{Outgoing, PublishError, Publisher};
-use crate::db::{Pool, Tx};
+use crate::db::pool::{Pool, Tx, placeholders};
 use crate::metrics::{OUTBOX_FAILURES, OUTBOX_PUBLISHED};
 
 /// How long the relay waits after a wake-up before draining (bounds the added latency).
@@ -224,7 +224,7 @@ impl OutboxRelay {
         if !sent.is_empty() {
             let sql = format!(
                 "DELETE FROM outbox WHERE claim = ? AND id IN ({})",
-                crate::db::placeholders(sent.len())
+                placeholders(sent.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&claim);
             for id in &sent {

@@ -8,8 +8,8 @@ use chrono::NaiveDateTime;
 use common::domain::{FailureReason, FulfilmentMode, OrderStatus, Platform};
 use rand::RngCore;
 
-use super::actions::{ProductKind, refulfil_plan};
 use super::masking::mask_text;
+use super::plan::{ProductKind, refulfil_plan};
 use super::{Opt, kind_label, notify_label, order_id, platform_label, status_class, status_label};
 use crate::web::auth::{CurrentUser, Operator};
 use crate::web::page::{self, Chrome, Nav};
@@ -73,34 +73,6 @@ async fn load(ex: impl sqlx::MySqlExecutor<'_>, id: u64) -> sqlx::Result<Option<
     .bind(id)
     .fetch_optional(ex)
     .await
-}
-
-/// Supplier orders of `order_id` that are not finally failed: the supplier may still recharge.
-pub(super) async fn live_supplier_orders(
-    ex: impl sqlx::MySqlExecutor<'_>,
-    order_id: u64,
-) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM supplier_orders WHERE order_id = ? AND status <> 'failed'",
-    )
-    .bind(order_id)
-    .fetch_one(ex)
-    .await
-}
-
-/// Whether a supplier holds `order_id` right now: a `processing` order with a row the poller
-/// has claimed (`submitted`), whose answer is not recorded yet.
-pub(super) async fn supplier_has_it(
-    ex: impl sqlx::MySqlExecutor<'_>,
-    order_id: u64,
-) -> sqlx::Result<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM supplier_orders WHERE order_id = ? AND status = 'submitted'",
-    )
-    .bind(order_id)
-    .fetch_one(ex)
-    .await?;
-    Ok(n > 0)
 }
 
 struct Field {

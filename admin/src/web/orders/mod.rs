@@ -10,6 +10,7 @@ mod export;
 mod filter;
 mod list;
 mod masking;
+mod plan;
 
 use axum::Router;
 use axum::routing::{get, post};
