@@ -111,7 +111,7 @@ pub async fn view(gw: &Gateway, order: OrderRow) -> anyhow::Result<OrderView> {
         OrderStatus::Succeeded if order.order_kind == "card" => {
             match cards::for_success(&gw.infra_db, &gw.master_key, &order, "gateway").await? {
                 SuccessCards::Complete(cards) => Phase::Succeeded { cards },
-                SuccessCards::Mismatch { .. } => Phase::InProgress,
+                SuccessCards::Mismatch { .. } | SuccessCards::Unreadable => Phase::InProgress,
             }
         }
         OrderStatus::Succeeded => Phase::Succeeded { cards: Vec::new() },

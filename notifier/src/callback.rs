@@ -210,6 +210,10 @@ async fn cards(
             "{}：应有 {expected} 张，实有 {found} 张，不发送成功回调",
             db::cards::CARD_COUNT_MISMATCH_NOTE
         ))),
+        db::cards::SuccessCards::Unreadable => Err(config(format!(
+            "{}，不发送成功回调",
+            db::cards::CARD_UNREADABLE_NOTE
+        ))),
     }
 }
 

@@ -567,18 +567,24 @@ pub async fn issued_to_order(
     key: &MasterKey,
     order_id: u64,
 ) -> anyhow::Result<Vec<IssuedCard>> {
-    let rows: Vec<SealedCard> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {SEALED_CARD} FROM cards WHERE order_id = ? AND status = 'sold' ORDER BY id"
-    )))
-    .bind(order_id)
-    .fetch_all(ex)
-    .await?;
-    rows.into_iter()
+    sold_to(ex, order_id)
+        .await?
+        .iter()
         .map(|row| {
             row.open(key)
                 .ok_or_else(|| anyhow::anyhow!("card of order {order_id} cannot be decrypted"))
         })
         .collect()
+}
+
+/// The sealed rows of the cards sold to `order_id`, in issue order.
+async fn sold_to(ex: impl MySqlExecutor<'_>, order_id: u64) -> sqlx::Result<Vec<SealedCard>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {SEALED_CARD} FROM cards WHERE order_id = ? AND status = 'sold' ORDER BY id"
+    )))
+    .bind(order_id)
+    .fetch_all(ex)
+    .await
 }
 
 /// A card row as stored, sealed.
@@ -623,24 +629,54 @@ pub enum SuccessCards {
     /// The order holds another number of sold cards than it was bought with: it must not be
     /// reported as a success (the alert is already raised).
     Mismatch { expected: i64, found: usize },
+    /// A card sold to the order does not decrypt for its row (its ciphertext was moved or
+    /// changed in the database, or MASTER_KEY is not the one it was sealed with): never
+    /// reported (the alert is already raised).
+    Unreadable,
 }
 
 /// Stable log event name of the card-count alert.
 pub const CARD_COUNT_MISMATCH_EVENT: &str = "order.card_count_mismatch";
+/// Stable log event name of the unreadable-card alert.
+pub const CARD_UNREADABLE_EVENT: &str = "order.card_unreadable";
 
 /// The one gate before any "success" with cards reaches a platform (query answers, repeated
-/// orders, callbacks): loads the cards sold to `order` and checks that there are exactly
-/// `order.quantity` of them. On a mismatch it raises the alert — an error log line with the
-/// stable event [`CARD_COUNT_MISMATCH_EVENT`] and, once per order, an `order_events` note the
-/// operators see on the order's timeline — and returns [`SuccessCards::Mismatch`], which callers
-/// answer as "in progress" (or a system error) and never as a success.
+/// orders, callbacks): loads the cards sold to `order`, checks that there are exactly
+/// `order.quantity` of them and that each opens for its own row. Otherwise it raises the alert
+/// — an error log line with a stable event ([`CARD_COUNT_MISMATCH_EVENT`],
+/// [`CARD_UNREADABLE_EVENT`]) and, once per order, an `order_events` note the operators see on
+/// the order's timeline — and returns [`SuccessCards::Mismatch`] / [`SuccessCards::Unreadable`],
+/// which callers answer as "in progress" (or a system error) and never as a success.
 pub async fn for_success(
     pool: &super::Pool,
     key: &MasterKey,
     order: &super::orders::OrderRow,
     actor: &str,
 ) -> anyhow::Result<SuccessCards> {
-    let cards = issued_to_order(pool, key, order.id).await?;
+    let rows = sold_to(pool, order.id).await?;
+    let cards: Option<Vec<IssuedCard>> = rows.iter().map(|row| row.open(key)).collect();
+    let Some(cards) = cards else {
+        tracing::error!(
+            event = CARD_UNREADABLE_EVENT,
+            order_id = order.id,
+            order_no = %order.order_no,
+            actor,
+            "a card sold to the order does not decrypt for its row; not reported as a success"
+        );
+        let note = format!(
+            "{CARD_UNREADABLE_NOTE}：本订单的卡密无法用 MASTER_KEY 按所在记录解密（数据库中的密文可能被挪动或改动），未向平台报告成功，请人工核查"
+        );
+        note_once(
+            pool,
+            order,
+            actor,
+            CARD_UNREADABLE_NOTE,
+            &note,
+            CARD_UNREADABLE_EVENT,
+        )
+        .await;
+        return Ok(SuccessCards::Unreadable);
+    };
     let expected = i64::from(order.quantity);
     if i64::try_from(cards.len()).ok() == Some(expected) && expected > 0 {
         return Ok(SuccessCards::Complete(cards));
@@ -658,33 +694,66 @@ pub async fn for_success(
     let note = format!(
         "{CARD_COUNT_MISMATCH_NOTE}：应有 {expected} 张，实有 {found} 张，未向平台报告成功，请人工核查"
     );
-    // One note per order: JD polls, and every poll would otherwise add a row.
-    let noted = sqlx::query(
-        "INSERT INTO order_events (order_id, from_status, to_status, actor, note)
-         SELECT ?, o.status, o.status, ?, ? FROM orders o
-         WHERE o.id = ? AND NOT EXISTS (
-             SELECT 1 FROM order_events e WHERE e.order_id = o.id AND e.note LIKE ?)",
+    note_once(
+        pool,
+        order,
+        actor,
+        CARD_COUNT_MISMATCH_NOTE,
+        &note,
+        CARD_COUNT_MISMATCH_EVENT,
     )
-    .bind(order.id)
-    .bind(actor)
-    .bind(&note)
-    .bind(order.id)
-    .bind(format!("{CARD_COUNT_MISMATCH_NOTE}%"))
-    .execute(pool)
+    .await;
+    Ok(SuccessCards::Mismatch { expected, found })
+}
+
+/// Adds `note` to the order's timeline unless a note starting with `prefix` is there already:
+/// JD polls, and every poll would otherwise add a row. The order's row lock makes the check and
+/// the insert one step, so concurrent polls write it once. A failure is logged, not returned:
+/// the caller's answer does not depend on it.
+async fn note_once(
+    pool: &super::Pool,
+    order: &super::orders::OrderRow,
+    actor: &str,
+    prefix: &str,
+    note: &str,
+    event: &str,
+) {
+    let noted = async {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT id FROM orders WHERE id = ? FOR UPDATE")
+            .bind(order.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO order_events (order_id, from_status, to_status, actor, note)
+             SELECT ?, o.status, o.status, ?, ? FROM orders o
+             WHERE o.id = ? AND NOT EXISTS (
+                 SELECT 1 FROM order_events e WHERE e.order_id = o.id AND e.note LIKE ?)",
+        )
+        .bind(order.id)
+        .bind(actor)
+        .bind(note)
+        .bind(order.id)
+        .bind(format!("{prefix}%"))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
     .await;
     if let Err(e) = noted {
         tracing::error!(
-            event = CARD_COUNT_MISMATCH_EVENT,
+            event,
             order_id = order.id,
             error = %e,
-            "card-count alert could not be recorded on the order's timeline"
+            "the alert could not be recorded on the order's timeline"
         );
     }
-    Ok(SuccessCards::Mismatch { expected, found })
 }
 
 /// How the card-count alert starts on the order's timeline (operators read Chinese).
 pub const CARD_COUNT_MISMATCH_NOTE: &str = "卡密数量异常";
+/// How the unreadable-card alert starts on the order's timeline.
+pub const CARD_UNREADABLE_NOTE: &str = "卡密无法解密";
 
 /// How many sellable cards `product_id` has, counting at most `cap` (cheap for preCheck).
 /// Sellable = available and not expired on today's Beijing date, as [`pick_available`] picks.
