@@ -1,11 +1,11 @@
 //! Shops and products as the gateway needs them, cached for a few seconds: shop keys are
 //! decrypted once per load, and an edit in the admin takes effect within the cache TTL.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use common::cache::TtlCache;
 use common::client_ip;
 use common::crypto::{JdAesKey, MasterKey};
 use common::db::Pool;
@@ -67,20 +67,14 @@ pub fn parse_allowlist(text: Option<&str>) -> Option<Vec<IpNet>> {
     Some(nets)
 }
 
-struct Cached<T> {
-    at: Instant,
-    value: T,
-}
-
 type ShopKey = (Platform, String);
 type SkuKey = (Platform, String);
 
 pub struct Directory {
     db: Pool,
     key: MasterKey,
-    ttl: Duration,
-    shops: RwLock<HashMap<ShopKey, Cached<Option<Arc<Shop>>>>>,
-    products: RwLock<HashMap<SkuKey, Cached<Option<Arc<ProductRow>>>>>,
+    shops: TtlCache<ShopKey, Option<Arc<Shop>>>,
+    products: TtlCache<SkuKey, Option<Arc<ProductRow>>>,
 }
 
 /// Why a shop cannot be used.
@@ -100,36 +94,9 @@ impl Directory {
         Self {
             db,
             key,
-            ttl,
-            shops: RwLock::new(HashMap::new()),
-            products: RwLock::new(HashMap::new()),
+            shops: TtlCache::new(ttl, MAX_ENTRIES),
+            products: TtlCache::new(ttl, MAX_ENTRIES),
         }
-    }
-
-    fn fresh<K: std::hash::Hash + Eq, T: Clone>(
-        &self,
-        map: &RwLock<HashMap<K, Cached<T>>>,
-        key: &K,
-    ) -> Option<T> {
-        let guard = map.read().unwrap_or_else(|e| e.into_inner());
-        guard
-            .get(key)
-            .filter(|c| c.at.elapsed() < self.ttl)
-            .map(|c| c.value.clone())
-    }
-
-    fn store<K: std::hash::Hash + Eq, T>(map: &RwLock<HashMap<K, Cached<T>>>, key: K, value: T) {
-        let mut guard = map.write().unwrap_or_else(|e| e.into_inner());
-        if guard.len() >= MAX_ENTRIES {
-            guard.clear();
-        }
-        guard.insert(
-            key,
-            Cached {
-                at: Instant::now(),
-                value,
-            },
-        );
     }
 
     /// The shop a platform merchant id names (`vendorId`, `customerId`).
@@ -139,16 +106,15 @@ impl Directory {
         merchant_id: &str,
     ) -> Result<Option<Arc<Shop>>, DirectoryError> {
         let key = (platform, merchant_id.to_owned());
-        if let Some(hit) = self.fresh(&self.shops, &key) {
-            return Ok(hit);
-        }
-        let row = shops::find_by_merchant(&self.db, platform, merchant_id, "").await?;
-        let shop = match row {
-            None => None,
-            Some(row) => Some(Arc::new(self.decrypt(row)?)),
-        };
-        Self::store(&self.shops, key, shop.clone());
-        Ok(shop)
+        self.shops
+            .get_or_load(&key, || async {
+                let row = shops::find_by_merchant(&self.db, platform, merchant_id, "").await?;
+                match row {
+                    None => Ok(None),
+                    Some(row) => Ok(Some(Arc::new(self.decrypt(row)?))),
+                }
+            })
+            .await
     }
 
     /// A shop by its id (orders name their shop).
@@ -225,14 +191,13 @@ impl Directory {
         sku: &str,
     ) -> Result<Option<Arc<ProductRow>>, sqlx::Error> {
         let key = (platform, sku.to_owned());
-        if let Some(hit) = self.fresh(&self.products, &key) {
-            return Ok(hit);
-        }
-        let product = products::find_by_sku(&self.db, platform, sku)
-            .await?
-            .map(Arc::new);
-        Self::store(&self.products, key, product.clone());
-        Ok(product)
+        self.products
+            .get_or_load(&key, || async {
+                Ok(products::find_by_sku(&self.db, platform, sku)
+                    .await?
+                    .map(Arc::new))
+            })
+            .await
     }
 }
 

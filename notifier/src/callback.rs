@@ -2,10 +2,10 @@
 //! signed form (fresh timestamp and sign per attempt; same agentOrderNo and cards every time),
 //! the masked copy that is logged, and how JD's answer is read.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use common::cache::TtlCache;
 use common::crypto::JdAesKey;
 use common::crypto::at_rest::MasterKey;
 use common::db::orders::OrderRow;
@@ -217,38 +217,23 @@ async fn cards(
     }
 }
 
-/// A shop as read at an instant (`None`: it did not exist).
-type CachedShop = (Instant, Option<Arc<ShopRow>>);
-
 /// Shops read at most once per `ttl` (a key changed by an operator is used within `ttl`).
-pub struct ShopCache {
-    ttl: Duration,
-    shops: Mutex<HashMap<u64, CachedShop>>,
-}
+pub struct ShopCache(TtlCache<u64, Option<Arc<ShopRow>>>);
+
+/// Shops kept at most; orders name few shops.
+const MAX_SHOPS: usize = 10_000;
 
 impl ShopCache {
     pub fn new(ttl: Duration) -> ShopCache {
-        ShopCache {
-            ttl,
-            shops: Mutex::default(),
-        }
+        ShopCache(TtlCache::new(ttl, MAX_SHOPS))
     }
 
     pub async fn get(&self, pool: &Pool, id: u64) -> sqlx::Result<Option<Arc<ShopRow>>> {
-        {
-            let shops = self.shops.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((at, shop)) = shops.get(&id)
-                && at.elapsed() < self.ttl
-            {
-                return Ok(shop.clone());
-            }
-        }
-        let shop = db::shops::get(pool, id).await?.map(Arc::new);
-        self.shops
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, (Instant::now(), shop.clone()));
-        Ok(shop)
+        self.0
+            .get_or_load(&id, || async {
+                Ok(db::shops::get(pool, id).await?.map(Arc::new))
+            })
+            .await
     }
 }
 
