@@ -5,11 +5,12 @@ use std::io::BufRead;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use common::config::{self, Env};
 use common::crypto::at_rest::MasterKey;
 use common::crypto::jd_aes::JdAesKey;
 use common::db::{self, Pool, audit, cards, products, shops, suppliers, users};
+use common::domain::Role;
 use common::domain::{FulfilmentMode, Platform, ShopMode};
 
 #[derive(Debug, Parser)]
@@ -40,7 +41,8 @@ pub enum Command {
     CreateUser {
         #[arg(long)]
         username: String,
-        #[arg(long, value_enum)]
+        /// admin, operator or viewer.
+        #[arg(long)]
         role: Role,
     },
     /// Shops (JD 通用交易, JD 游戏点卡, Agiso).
@@ -77,23 +79,6 @@ pub enum SupplierCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Role {
-    Admin,
-    Operator,
-    Viewer,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Operator => "operator",
-            Role::Viewer => "viewer",
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -729,7 +714,7 @@ pub async fn create_user(
     }
     let pool = open(env).await?;
     let hash = crate::password::hash(password)?;
-    let id = users::insert(&pool, username, &hash, role.as_str())
+    let id = users::insert(&pool, username, &hash, role)
         .await
         .map_err(|e| {
             if db::is_unique_violation(&e) {

@@ -143,7 +143,7 @@ impl App {
         let stop = service.stop_token();
         tokio::spawn(service.run_until_stopped());
         let hash = admin::password::hash(PASSWORD).unwrap();
-        common::db::users::insert(&pool, "op", &hash, "operator")
+        common::db::users::insert(&pool, "op", &hash, common::domain::Role::Operator)
             .await
             .unwrap();
         App {

@@ -30,39 +30,7 @@ const LOGIN_CSRF_COOKIE: &str = "vg_login";
 /// The form field (or `X-CSRF-Token` header) carrying the session's token.
 pub const CSRF_FIELD: &str = "_csrf";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    Viewer,
-    Operator,
-    Admin,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "viewer" => Some(Role::Viewer),
-            "operator" => Some(Role::Operator),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Role::Viewer => "只读",
-            Role::Operator => "操作员",
-            Role::Admin => "管理员",
-        }
-    }
-}
+pub use common::domain::Role;
 
 /// The logged-in user of this request (put in the request's extensions by [`guard`]).
 #[derive(Debug, Clone)]
@@ -292,7 +260,7 @@ pub async fn bootstrap_admin(
         return Ok(());
     }
     let hash = password::hash(pass.expose_secret())?;
-    match common::db::users::insert(pool, username, &hash, Role::Admin.as_str()).await {
+    match common::db::users::insert(pool, username, &hash, Role::Admin).await {
         Ok(id) => {
             audit::record(
                 pool,
@@ -355,7 +323,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         };
         return Redirect::to(&to).into_response();
     };
-    let Some(role) = Role::parse(&s.role) else {
+    let Some(role) = s.role.parse::<Role>().ok() else {
         return WebError::Forbidden.into_response();
     };
     let peer = req

@@ -100,7 +100,7 @@ async fn list(State(state): State<AppState>, AdminUser(user): AdminUser) -> WebR
         .await?
         .into_iter()
         .map(|u| {
-            let role = Role::parse(&u.role);
+            let role = u.role.parse::<Role>().ok();
             Line {
                 id: u.id,
                 is_self: u.id == user.id,
@@ -145,7 +145,7 @@ async fn create(
     if let Err(e) = check_username(&username) {
         return Ok(page::redirect_error(LIST, e));
     }
-    let Some(role) = Role::parse(f.role.trim()) else {
+    let Some(role) = f.role.trim().parse::<Role>().ok() else {
         return Ok(page::redirect_error(LIST, "请选择角色"));
     };
     if let Err(e) = check_password(&f.password) {
@@ -153,7 +153,7 @@ async fn create(
     }
     let hash = hash_password(f.password).await?;
     let mut tx = state.db.begin().await?;
-    let id = match users::insert(&mut *tx, &username, &hash, role.as_str()).await {
+    let id = match users::insert(&mut *tx, &username, &hash, role).await {
         Ok(id) => id,
         Err(e) if common::db::is_unique_violation(&e) => {
             return Ok(page::redirect_error(
@@ -205,7 +205,7 @@ async fn set_role(
 ) -> WebResult<Response> {
     let id = path_id(&id)?;
     let f: RoleForm = parse_form(&body);
-    let Some(role) = Role::parse(f.role.trim()) else {
+    let Some(role) = f.role.trim().parse::<Role>().ok() else {
         return Ok(page::redirect_error(LIST, "请选择角色"));
     };
     let mut tx = state.db.begin().await?;
@@ -221,7 +221,10 @@ async fn set_role(
             format!("「{}」已是{}，未修改。", target.username, role.label_zh()),
         ));
     }
-    let old = Role::parse(&target.role)
+    let old = target
+        .role
+        .parse::<Role>()
+        .ok()
         .map(Role::label_zh)
         .unwrap_or("未知");
     user.audit(

@@ -326,7 +326,7 @@ async fn login_page_tells_how_to_create_the_first_user_until_one_exists() {
 
     // Once a user exists (created by another process), the notice is gone and the user logs in.
     let hash = admin::password::hash(PASSWORD).unwrap();
-    common::db::users::insert(&app.pool, "admin", &hash, "admin")
+    common::db::users::insert(&app.pool, "admin", &hash, common::domain::Role::Admin)
         .await
         .unwrap();
     let page = anon.get("/admin/login").await;

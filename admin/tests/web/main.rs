@@ -67,11 +67,8 @@ impl App {
         let stop = service.stop_token();
         tokio::spawn(service.run_until_stopped());
         let hash = admin::password::hash(PASSWORD).unwrap();
-        for role in ["admin", "operator", "viewer"]
-            .into_iter()
-            .filter(|_| seed_users)
-        {
-            common::db::users::insert(&pool, role, &hash, role)
+        for role in common::domain::Role::ALL.into_iter().filter(|_| seed_users) {
+            common::db::users::insert(&pool, role.as_str(), &hash, role)
                 .await
                 .unwrap();
         }

@@ -2,6 +2,8 @@
 
 use sqlx::{FromRow, MySqlExecutor};
 
+use crate::domain::Role;
+
 #[derive(Debug, Clone, FromRow)]
 pub struct UserRow {
     pub id: u64,
@@ -17,12 +19,12 @@ pub async fn insert(
     ex: impl MySqlExecutor<'_>,
     username: &str,
     password_hash: &str,
-    role: &str,
+    role: Role,
 ) -> sqlx::Result<u64> {
     let r = sqlx::query("INSERT INTO admin_users (username, password_hash, role) VALUES (?, ?, ?)")
         .bind(username)
         .bind(password_hash)
-        .bind(role)
+        .bind(role.as_str())
         .execute(ex)
         .await?;
     Ok(r.last_insert_id())
