@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod http_client;
 pub mod metrics;
 pub mod mq;
 pub mod protocol;

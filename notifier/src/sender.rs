@@ -43,12 +43,9 @@ struct Exchange {
 
 impl Sender {
     pub fn new(db: Pool, key: MasterKey, config: Config) -> anyhow::Result<Arc<Sender>> {
-        let client = reqwest::Client::builder()
-            .timeout(config.http_timeout)
-            .connect_timeout(config.http_timeout)
+        // A redirect is never followed: the callback goes where the order says, or nowhere.
+        let client = common::http_client::builder(config.http_timeout)
             .pool_max_idle_per_host(config.per_host_concurrency)
-            // A redirect is never followed: the callback goes where the order says, or nowhere.
-            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Arc::new(Sender {
             recorder: Recorder::start(db.clone()),
@@ -146,7 +143,7 @@ impl Sender {
         let result = match sent {
             Ok(resp) => {
                 let status = resp.status().as_u16();
-                match read_bounded(resp, MAX_ANSWER).await {
+                match common::http_client::read_bounded(resp, MAX_ANSWER).await {
                     Ok(bytes) => Exchange {
                         http_status: Some(status),
                         body: Some(String::from_utf8_lossy(&bytes).into_owned()),
@@ -291,18 +288,6 @@ impl Sender {
 
 /// The most of JD's answer read (its answers are a few dozen bytes).
 const MAX_ANSWER: usize = 16 * 1024;
-
-/// The answer body, refused beyond `max` bytes (read chunk by chunk, never more than that).
-async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-        if body.len() + chunk.len() > max {
-            return Err(format!("应答超过 {} KiB", max / 1024));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
 
 /// Callback answers that need an operator, by JD answer code (`stop` for 通用交易 13).
 static ALERTS: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {

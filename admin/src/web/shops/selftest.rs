@@ -25,6 +25,11 @@ use crate::web::{AppState, WebResult};
 
 /// How long the Agiso balance query may take.
 pub const AGISO_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most of an Agiso answer read by the self-test (a balance answer is a few hundred bytes).
+const MAX_AGISO_ANSWER: usize = 256 * 1024;
+/// One client for every self-test call (its connections are reused).
+static AGISO_CLIENT: std::sync::LazyLock<anyhow::Result<reqwest::Client>> =
+    std::sync::LazyLock::new(|| common::http_client::client(AGISO_TIMEOUT));
 
 /// One line of the key checks.
 pub struct Check {
@@ -366,7 +371,7 @@ pub async fn agiso_balance(gateway: &str, app_secret: &str, timestamp: i64) -> A
         text,
         raw,
     };
-    let client = match reqwest::Client::builder().timeout(AGISO_TIMEOUT).build() {
+    let client = match &*AGISO_CLIENT {
         Ok(c) => c,
         Err(_) => return fail("无法创建 HTTP 客户端".into(), String::new()),
     };
@@ -396,7 +401,10 @@ pub async fn agiso_balance(gateway: &str, app_secret: &str, timestamp: i64) -> A
         Err(_) => return fail("请求阿奇索网关失败".into(), String::new()),
     };
     let status = resp.status();
-    let body = resp.bytes().await.unwrap_or_default();
+    let body = match common::http_client::read_bounded(resp, MAX_AGISO_ANSWER).await {
+        Ok(body) => body,
+        Err(e) => return fail(format!("读取阿奇索网关应答失败：{e}"), String::new()),
+    };
     let raw: String = String::from_utf8_lossy(&body).chars().take(2000).collect();
     if !status.is_success() {
         return fail(format!("阿奇索网关返回 HTTP {}", status.as_u16()), raw);
