@@ -17,7 +17,8 @@ use common::mq::{Event, EventType};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Fulfiller;
-use crate::process::{ACTOR, Outcome, fulfil};
+use crate::outcome::{ACTOR, Outcome};
+use crate::process::fulfil;
 
 const GROUP_MAX: usize = 16;
 

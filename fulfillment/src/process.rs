@@ -4,69 +4,10 @@
 use common::db::orders::{self, OrderError, OrderRow};
 use common::db::products;
 use common::domain::{FailureReason, FulfilmentMode, OrderKind, OrderStatus, Platform};
-use common::mq::EventType;
-use common::mq::consumer::{Disposition, Received};
 
 use crate::Fulfiller;
 use crate::allocate::{AllocateError, take_cards};
-
-pub const ACTOR: &str = "fulfillment";
-
-/// What fulfilling an order did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The order was not waiting for fulfilment (a repeated message): nothing changed.
-    AlreadyHandled,
-    Succeeded,
-    Failed,
-    AwaitingStock,
-    AwaitingManual,
-    /// The message names no order in this database.
-    UnknownOrder,
-}
-
-/// The consumer's handler for `fulfillment.orders`.
-pub async fn handle(
-    ctx: &Fulfiller,
-    group: &crate::group::GroupFulfiller,
-    msg: Received,
-) -> Disposition {
-    let span = tracing::info_span!("fulfil", order_id = msg.event.order_id, event_id = %msg.event.event_id);
-    common::telemetry::set_remote_parent(&span, msg.traceparent.as_deref());
-    let _enter = span.enter();
-    match msg.event.kind {
-        EventType::OrderCreated | EventType::OrderRefulfil => {
-            let outcome = match msg.event.kind {
-                EventType::OrderCreated => group.fulfil(msg.event.order_id).await,
-                _ => fulfil(ctx, msg.event.order_id).await,
-            };
-            match outcome {
-                Ok(Outcome::UnknownOrder) => {
-                    tracing::error!(
-                        order_id = msg.event.order_id,
-                        "message for an unknown order; dead-lettering it"
-                    );
-                    Disposition::DeadLetter
-                }
-                Ok(outcome) => {
-                    tracing::info!(order_id = msg.event.order_id, ?outcome, "order handled");
-                    Disposition::Ack
-                }
-                Err(e) => {
-                    tracing::warn!(order_id = msg.event.order_id, error = %format!("{e:#}"), "fulfilment failed; will retry");
-                    Disposition::Requeue
-                }
-            }
-        }
-        other => {
-            tracing::error!(
-                kind = other.as_str(),
-                "unexpected message on fulfillment.orders; dead-lettering it"
-            );
-            Disposition::DeadLetter
-        }
-    }
-}
+use crate::outcome::{ACTOR, Outcome};
 
 /// Fulfils `order_id` if it is waiting for fulfilment. Retries a transaction the database chose
 /// as a deadlock victim.
@@ -231,7 +172,7 @@ async fn fulfil_cards(
     // Waiting orders are served in arrival order: a newer order queues behind older ones.
     if waits
         && status == OrderStatus::Received
-        && crate::stock::has_older_waiting(tx, product.id, order.id).await?
+        && has_older_waiting(tx, product.id, order.id).await?
     {
         return to_waiting(tx, order, status, product).await;
     }
@@ -264,6 +205,22 @@ async fn fulfil_cards(
         }
         Err(AllocateError::Db(e)) => Err(e.into()),
     }
+}
+
+/// Whether an order older than `order_id` waits for cards of `product_id`.
+async fn has_older_waiting(
+    tx: &mut common::db::Tx,
+    product_id: u64,
+    order_id: u64,
+) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM orders WHERE product_id = ? AND status = 'awaiting_stock' AND id < ?",
+    )
+    .bind(product_id)
+    .bind(order_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(n > 0)
 }
 
 async fn to_waiting(
