@@ -114,11 +114,17 @@ pub async fn fulfil_group(ctx: &Fulfiller, ids: &[u64]) -> anyhow::Result<HashMa
         };
         outcomes.insert(order.id, outcome);
     }
+    // Cards are decided per product; the orders that got them are written together.
+    let mut sold: Vec<(u64, u64)> = Vec::new(); // (card id, order id)
+    let mut served: Vec<&CardOrder> = Vec::new();
     for (product_id, list) in &card_orders {
-        for (id, outcome) in fulfil_cards(&mut tx, &products[product_id], list).await? {
-            outcomes.insert(id, outcome);
-        }
+        let decided =
+            fulfil_cards(&mut tx, &products[product_id], list, &mut sold, &mut served).await?;
+        outcomes.extend(decided);
     }
+    mark_sold(&mut tx, &sold).await?;
+    finish_served(&mut tx, &served).await?;
+    outcomes.extend(served.iter().map(|c| (c.order.id, Outcome::Succeeded)));
     tx.commit().await?;
     if outcomes
         .values()
@@ -232,10 +238,16 @@ impl CardOrder<'_> {
 /// cards do not cover fails (`fail` policy; a later, smaller order may still be covered) or waits
 /// for stock (`wait` policy; every later new order then queues behind it). A new order of a
 /// `wait` product also queues behind any older order already waiting.
-async fn fulfil_cards(
+///
+/// Writes the failures and waits and returns their outcomes; the orders covered are added to
+/// `served` and their cards to `sold`, for the caller to write for all products at once
+/// ([`mark_sold`], [`finish_served`]).
+async fn fulfil_cards<'a>(
     tx: &mut common::db::Tx,
     product: &ProductRow,
-    list: &[CardOrder<'_>],
+    list: &'a [CardOrder<'a>],
+    sold: &mut Vec<(u64, u64)>,
+    served: &mut Vec<&'a CardOrder<'a>>,
 ) -> anyhow::Result<Vec<(u64, Outcome)>> {
     let waits = product.out_of_stock_policy == "wait";
     // Waiting orders are served in arrival order: a newer order queues behind older ones.
@@ -263,8 +275,6 @@ async fn fulfil_cards(
     };
     let mut cards = cards.into_iter();
     let mut outcomes = Vec::with_capacity(list.len());
-    let mut sold: Vec<(u64, u64)> = Vec::new(); // (card id, order id)
-    let mut served: Vec<&CardOrder> = Vec::new();
     // An order of this group now waits for stock: newer new orders queue behind it.
     let mut behind_waiting = false;
     for c in list {
@@ -301,7 +311,12 @@ async fn fulfil_cards(
             outcomes.push((c.order.id, Outcome::Failed));
         }
     }
-    mark_sold(tx, &sold).await?;
+    Ok(outcomes)
+}
+
+/// Ends the card orders `served` successfully (their cards marked sold by the caller): one
+/// [`orders::finish_succeeded_many`] per status they come from, note 发出 N 张卡密.
+async fn finish_served(tx: &mut common::db::Tx, served: &[&CardOrder<'_>]) -> anyhow::Result<()> {
     for from in [
         OrderStatus::Received,
         OrderStatus::AwaitingStock,
@@ -322,8 +337,7 @@ async fn fulfil_cards(
             .collect();
         orders::finish_succeeded_many(tx, from, ACTOR, &done).await?;
     }
-    outcomes.extend(served.iter().map(|c| (c.order.id, Outcome::Succeeded)));
-    Ok(outcomes)
+    Ok(())
 }
 
 /// The oldest order waiting for cards of `product_id`, older than `newest` and not one of
