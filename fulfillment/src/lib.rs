@@ -10,6 +10,8 @@
 
 pub mod allocate;
 pub mod group;
+pub mod handler;
+pub mod outcome;
 pub mod process;
 pub mod stock;
 pub mod supplier;
@@ -127,7 +129,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         consumer::run(mq, spec, stop, move |msg| {
             let c = c.clone();
             let g = grouped.clone();
-            async move { process::handle(&c, &g, msg).await }
+            async move { handler::handle(&c, &g, msg).await }
         })
     });
     let (c, every) = (ctx.clone(), config.stock_poll);

@@ -1,84 +1,37 @@
-//! Fulfilling one order: lock it, act only if it is still waiting for us, and commit the
-//! effect, the status change, its event and the `order.completed` message together.
+//! Fulfilling orders, one or a group of them (a group of one is a group) along one path: one
+//! transaction locks the orders, acts only on those still waiting for us, and commits each
+//! effect with its status change, its event and its `order.completed` message. Card orders of
+//! one product are filled together: one card pick, one conditional update of the cards, one
+//! guarded transition of the orders that got them; the others fail or wait for stock by the
+//! product's policy.
+
+use std::collections::{BTreeMap, HashMap};
 
 use common::db::orders::{self, OrderError, OrderRow};
-use common::db::products;
+use common::db::products::{self, ProductRow};
 use common::domain::{FailureReason, FulfilmentMode, OrderKind, OrderStatus, Platform};
-use common::mq::EventType;
-use common::mq::consumer::{Disposition, Received};
 
 use crate::Fulfiller;
-use crate::allocate::{AllocateError, take_cards};
+use crate::allocate::{mark_sold, pick_cards};
+use crate::outcome::{ACTOR, Outcome};
 
-pub const ACTOR: &str = "fulfillment";
-
-/// What fulfilling an order did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The order was not waiting for fulfilment (a repeated message): nothing changed.
-    AlreadyHandled,
-    Succeeded,
-    Failed,
-    AwaitingStock,
-    AwaitingManual,
-    /// The message names no order in this database.
-    UnknownOrder,
-}
-
-/// The consumer's handler for `fulfillment.orders`.
-pub async fn handle(
-    ctx: &Fulfiller,
-    group: &crate::group::GroupFulfiller,
-    msg: Received,
-) -> Disposition {
-    let span = tracing::info_span!("fulfil", order_id = msg.event.order_id, event_id = %msg.event.event_id);
-    common::telemetry::set_remote_parent(&span, msg.traceparent.as_deref());
-    let _enter = span.enter();
-    match msg.event.kind {
-        EventType::OrderCreated | EventType::OrderRefulfil => {
-            let outcome = match msg.event.kind {
-                EventType::OrderCreated => group.fulfil(msg.event.order_id).await,
-                _ => fulfil(ctx, msg.event.order_id).await,
-            };
-            match outcome {
-                Ok(Outcome::UnknownOrder) => {
-                    tracing::error!(
-                        order_id = msg.event.order_id,
-                        "message for an unknown order; dead-lettering it"
-                    );
-                    Disposition::DeadLetter
-                }
-                Ok(outcome) => {
-                    tracing::info!(order_id = msg.event.order_id, ?outcome, "order handled");
-                    Disposition::Ack
-                }
-                Err(e) => {
-                    tracing::warn!(order_id = msg.event.order_id, error = %format!("{e:#}"), "fulfilment failed; will retry");
-                    Disposition::Requeue
-                }
-            }
-        }
-        other => {
-            tracing::error!(
-                kind = other.as_str(),
-                "unexpected message on fulfillment.orders; dead-lettering it"
-            );
-            Disposition::DeadLetter
-        }
-    }
-}
-
-/// Fulfils `order_id` if it is waiting for fulfilment. Retries a transaction the database chose
-/// as a deadlock victim.
+/// Fulfils `order_id` if it is waiting for fulfilment: a group of one. Retries a transaction the
+/// database chose as a deadlock victim.
 pub async fn fulfil(ctx: &Fulfiller, order_id: u64) -> anyhow::Result<Outcome> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match fulfil_once(ctx, order_id).await {
+        match fulfil_group(ctx, &[order_id]).await {
             Err(e) if attempt < 5 && is_retryable(&e) => {
                 tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
             }
-            other => return other,
+            Err(e) => return Err(e),
+            Ok(outcomes) => {
+                return Ok(outcomes
+                    .get(&order_id)
+                    .copied()
+                    .unwrap_or(Outcome::UnknownOrder));
+            }
         }
     }
 }
@@ -99,82 +52,132 @@ fn is_retryable(e: &anyhow::Error) -> bool {
     }
 }
 
-async fn fulfil_once(ctx: &Fulfiller, order_id: u64) -> anyhow::Result<Outcome> {
+/// Fulfils those of the orders `ids` that wait for fulfilment, in one transaction, once
+/// (no retry: [`fulfil`] retries a group of one). Tells what happened to each id.
+pub async fn fulfil_group(ctx: &Fulfiller, ids: &[u64]) -> anyhow::Result<HashMap<u64, Outcome>> {
     let mut tx = ctx.db.begin().await?;
-    let Some(order) = orders::lock(&mut tx, order_id).await? else {
-        tx.commit().await?;
-        return Ok(Outcome::UnknownOrder);
+    let locked = orders::lock_many(&mut tx, ids).await?;
+    let mut outcomes: HashMap<u64, Outcome> =
+        ids.iter().map(|id| (*id, Outcome::UnknownOrder)).collect();
+    let product_ids: Vec<u64> = {
+        let mut v: Vec<u64> = locked.iter().filter_map(|o| o.product_id).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     };
-    let status = order.status()?;
-    // Received: a new order. Waiting states are resumed by the stock watcher or an operator's
-    // 重新履约 (which publishes order.refulfil); final and in-progress orders are left alone.
-    if !matches!(
-        status,
-        OrderStatus::Received | OrderStatus::AwaitingStock | OrderStatus::AwaitingManual
-    ) {
-        tx.commit().await?;
+    let products: HashMap<u64, ProductRow> = products::get_many(&mut *tx, &product_ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    // Card orders per product (in id order, i.e. arrival order), filled together below.
+    let mut card_orders: BTreeMap<u64, Vec<CardOrder>> = BTreeMap::new();
+    for order in &locked {
+        let status = order.status()?;
+        // Received: a new order. Waiting states are resumed by the stock watcher or an
+        // operator's 重新履约 (which publishes order.refulfil); final and in-progress orders are
+        // left alone.
+        if !matches!(
+            status,
+            OrderStatus::Received | OrderStatus::AwaitingStock | OrderStatus::AwaitingManual
+        ) {
+            outcomes.insert(order.id, Outcome::AlreadyHandled);
+            continue;
+        }
+        let platform: Platform = order.platform.parse()?;
+        let Some(product) = order.product_id.and_then(|id| products.get(&id)) else {
+            orders::finish_failed(
+                &mut tx,
+                order.id,
+                status,
+                platform,
+                FailureReason::NoProduct,
+                FailureReason::NoProduct.label_zh(),
+                ACTOR,
+            )
+            .await?;
+            outcomes.insert(order.id, Outcome::Failed);
+            continue;
+        };
+        // The path comes from what the order is; the product only has to still fit it.
+        let outcome = match path(order, product) {
+            Path::Cards => {
+                card_orders.entry(product.id).or_default().push(CardOrder {
+                    order,
+                    status,
+                    platform,
+                });
+                continue;
+            }
+            Path::Supplier => crate::supplier::start(ctx, &mut tx, order, status, product).await?,
+            Path::Manual(note) => to_manual(&mut tx, order, status, product, &note).await?,
+        };
+        outcomes.insert(order.id, outcome);
+    }
+    // Cards are decided per product; the orders that got them are written together.
+    let mut sold: Vec<(u64, u64)> = Vec::new(); // (card id, order id)
+    let mut served: Vec<&CardOrder> = Vec::new();
+    for (product_id, list) in &card_orders {
+        let decided =
+            fulfil_cards(&mut tx, &products[product_id], list, &mut sold, &mut served).await?;
+        outcomes.extend(decided);
+    }
+    mark_sold(&mut tx, &sold).await?;
+    finish_served(&mut tx, &served).await?;
+    outcomes.extend(served.iter().map(|c| (c.order.id, Outcome::Succeeded)));
+    tx.commit().await?;
+    if outcomes
+        .values()
+        .any(|o| matches!(o, Outcome::Succeeded | Outcome::Failed))
+    {
+        ctx.outbox.notify();
+    }
+    for (product_id, list) in &card_orders {
+        if products[product_id]
+            .low_stock_threshold
+            .is_some_and(|t| t > 0)
+            && list
+                .iter()
+                .any(|c| outcomes.get(&c.order.id) == Some(&Outcome::Succeeded))
+        {
+            ctx.low_stock.mark(*product_id);
+        }
+    }
+    Ok(outcomes)
+}
+
+/// An operator acts: the order goes to `awaiting_manual` with `note` on its timeline.
+async fn to_manual(
+    tx: &mut common::db::Tx,
+    order: &OrderRow,
+    status: OrderStatus,
+    product: &ProductRow,
+    note: &str,
+) -> anyhow::Result<Outcome> {
+    if status == OrderStatus::AwaitingManual {
         return Ok(Outcome::AlreadyHandled);
     }
-    let platform: Platform = order.platform.parse()?;
-    let product = match order.product_id {
-        Some(id) => products::get(&mut *tx, id).await?,
-        None => None,
-    };
-    let Some(product) = product else {
-        orders::finish_failed(
-            &mut tx,
-            order.id,
-            status,
-            platform,
-            FailureReason::NoProduct,
-            FailureReason::NoProduct.label_zh(),
-            ACTOR,
-        )
-        .await?;
-        tx.commit().await?;
-        ctx.outbox.notify();
-        return Ok(Outcome::Failed);
-    };
-    // The path comes from what the order is; the product only has to still fit it.
-    let outcome = match path(&order, &product) {
-        Path::Cards => fulfil_cards(ctx, &mut tx, &order, status, platform, &product).await?,
-        Path::Supplier => crate::supplier::start(ctx, &mut tx, &order, status, &product).await?,
-        Path::Manual(note) => {
-            if status == OrderStatus::AwaitingManual {
-                Outcome::AlreadyHandled
-            } else {
-                if !matches!(
-                    (order.kind(), product.mode()),
-                    (Some(OrderKind::Direct), Some(FulfilmentMode::DirectManual))
-                ) {
-                    tracing::warn!(
-                        order_id = order.id,
-                        order_kind = order.order_kind,
-                        product_mode = product.mode,
-                        "order and product do not fit; held for an operator"
-                    );
-                }
-                orders::transition(
-                    &mut tx,
-                    order.id,
-                    status,
-                    OrderStatus::AwaitingManual,
-                    ACTOR,
-                    Some(&note),
-                )
-                .await?;
-                Outcome::AwaitingManual
-            }
-        }
-    };
-    tx.commit().await?;
-    if matches!(outcome, Outcome::Succeeded | Outcome::Failed) {
-        ctx.outbox.notify();
+    if !matches!(
+        (order.kind(), product.mode()),
+        (Some(OrderKind::Direct), Some(FulfilmentMode::DirectManual))
+    ) {
+        tracing::warn!(
+            order_id = order.id,
+            order_kind = order.order_kind,
+            product_mode = product.mode,
+            "order and product do not fit; held for an operator"
+        );
     }
-    if outcome == Outcome::Succeeded && product.low_stock_threshold.is_some_and(|t| t > 0) {
-        ctx.low_stock.mark(product.id);
-    }
-    Ok(outcome)
+    orders::transition(
+        tx,
+        order.id,
+        status,
+        OrderStatus::AwaitingManual,
+        ACTOR,
+        Some(note),
+    )
+    .await?;
+    Ok(Outcome::AwaitingManual)
 }
 
 /// How an order is fulfilled.
@@ -191,7 +194,7 @@ enum Path {
 }
 
 /// The order's stored kind decides the path; the product's mode has to fit it.
-fn path(order: &OrderRow, product: &products::ProductRow) -> Path {
+fn path(order: &OrderRow, product: &ProductRow) -> Path {
     match (order.kind(), product.mode()) {
         (Some(OrderKind::Card), Some(FulfilmentMode::Card)) => Path::Cards,
         (Some(OrderKind::Direct), Some(FulfilmentMode::DirectSupplier)) => Path::Supplier,
@@ -217,60 +220,153 @@ fn path(order: &OrderRow, product: &products::ProductRow) -> Path {
     }
 }
 
-async fn fulfil_cards(
-    ctx: &Fulfiller,
-    tx: &mut common::db::Tx,
-    order: &OrderRow,
+/// A locked card order waiting for its cards.
+struct CardOrder<'a> {
+    order: &'a OrderRow,
     status: OrderStatus,
     platform: Platform,
-    product: &products::ProductRow,
-) -> anyhow::Result<Outcome> {
-    let _ = ctx;
-    let waits = product.out_of_stock_policy == "wait";
-    let quantity = u32::try_from(order.quantity).unwrap_or(0).max(1);
-    // Waiting orders are served in arrival order: a newer order queues behind older ones.
-    if waits
-        && status == OrderStatus::Received
-        && crate::stock::has_older_waiting(tx, product.id, order.id).await?
-    {
-        return to_waiting(tx, order, status, product).await;
+}
+
+impl CardOrder<'_> {
+    fn quantity(&self) -> u32 {
+        u32::try_from(self.order.quantity).unwrap_or(0).max(1)
     }
-    match take_cards(tx, product.id, order.id, quantity).await {
-        Ok(cards) => {
-            let note = format!("发出 {} 张卡密", cards.len());
-            orders::finish_succeeded(tx, order.id, status, platform, ACTOR, Some(&note)).await?;
-            Ok(Outcome::Succeeded)
+}
+
+/// Fills the card orders `list` of `product` (locked, in id order) from stock as if one by one
+/// in that order: each takes its quantity of cards from one pick for all of them; an order the
+/// cards do not cover fails (`fail` policy; a later, smaller order may still be covered) or waits
+/// for stock (`wait` policy; every later new order then queues behind it). A new order of a
+/// `wait` product also queues behind any older order already waiting.
+///
+/// Writes the failures and waits and returns their outcomes; the orders covered are added to
+/// `served` and their cards to `sold`, for the caller to write for all products at once
+/// ([`mark_sold`], [`finish_served`]).
+async fn fulfil_cards<'a>(
+    tx: &mut common::db::Tx,
+    product: &ProductRow,
+    list: &'a [CardOrder<'a>],
+    sold: &mut Vec<(u64, u64)>,
+    served: &mut Vec<&'a CardOrder<'a>>,
+) -> anyhow::Result<Vec<(u64, Outcome)>> {
+    let waits = product.out_of_stock_policy == "wait";
+    // Waiting orders are served in arrival order: a newer order queues behind older ones.
+    let oldest_waiting = match list
+        .iter()
+        .filter(|c| c.status == OrderStatus::Received)
+        .map(|c| c.order.id)
+        .max()
+    {
+        Some(newest) if waits => oldest_waiting(tx, product.id, newest, list).await?,
+        _ => None,
+    };
+    let queued = |c: &CardOrder| {
+        waits && c.status == OrderStatus::Received && oldest_waiting.is_some_and(|w| w < c.order.id)
+    };
+    let need: i64 = list
+        .iter()
+        .filter(|c| !queued(c))
+        .map(|c| i64::from(c.quantity()))
+        .sum();
+    let cards = if need > 0 {
+        pick_cards(tx, product.id, need).await?
+    } else {
+        Vec::new()
+    };
+    let mut cards = cards.into_iter();
+    let mut outcomes = Vec::with_capacity(list.len());
+    // An order of this group now waits for stock: newer new orders queue behind it.
+    let mut behind_waiting = false;
+    for c in list {
+        if waits && c.status == OrderStatus::Received && (behind_waiting || queued(c)) {
+            outcomes.push((
+                c.order.id,
+                to_waiting(tx, c.order, c.status, product).await?,
+            ));
+            behind_waiting = true;
+            continue;
         }
-        Err(AllocateError::OutOfStock) if waits => {
-            if status == OrderStatus::AwaitingStock {
-                Ok(Outcome::AwaitingStock)
-            } else {
-                to_waiting(tx, order, status, product).await
-            }
-        }
-        Err(AllocateError::OutOfStock) => {
+        let quantity = c.quantity() as usize;
+        if cards.len() >= quantity {
+            sold.extend(cards.by_ref().take(quantity).map(|card| (card, c.order.id)));
+            served.push(c);
+        } else if waits {
+            outcomes.push((
+                c.order.id,
+                to_waiting(tx, c.order, c.status, product).await?,
+            ));
+            behind_waiting = true;
+        } else {
             let reason = FailureReason::OutOfStock;
             orders::finish_failed(
                 tx,
-                order.id,
-                status,
-                platform,
+                c.order.id,
+                c.status,
+                c.platform,
                 reason,
                 reason.label_zh(),
                 ACTOR,
             )
             .await?;
-            Ok(Outcome::Failed)
+            outcomes.push((c.order.id, Outcome::Failed));
         }
-        Err(AllocateError::Db(e)) => Err(e.into()),
     }
+    Ok(outcomes)
+}
+
+/// Ends the card orders `served` successfully (their cards marked sold by the caller): one
+/// [`orders::finish_succeeded_many`] per status they come from, note 发出 N 张卡密.
+async fn finish_served(tx: &mut common::db::Tx, served: &[&CardOrder<'_>]) -> anyhow::Result<()> {
+    for from in [
+        OrderStatus::Received,
+        OrderStatus::AwaitingStock,
+        OrderStatus::AwaitingManual,
+    ] {
+        let moved: Vec<&&CardOrder> = served.iter().filter(|c| c.status == from).collect();
+        if moved.is_empty() {
+            continue;
+        }
+        let notes: Vec<String> = moved
+            .iter()
+            .map(|c| format!("发出 {} 张卡密", c.quantity()))
+            .collect();
+        let done: Vec<(u64, Platform, Option<&str>)> = moved
+            .iter()
+            .zip(&notes)
+            .map(|(c, note)| (c.order.id, c.platform, Some(note.as_str())))
+            .collect();
+        orders::finish_succeeded_many(tx, from, ACTOR, &done).await?;
+    }
+    Ok(())
+}
+
+/// The oldest order waiting for cards of `product_id`, older than `newest` and not one of
+/// `list` (whose waiting orders [`fulfil_cards`] accounts for itself).
+async fn oldest_waiting(
+    tx: &mut common::db::Tx,
+    product_id: u64,
+    newest: u64,
+    list: &[CardOrder<'_>],
+) -> sqlx::Result<Option<u64>> {
+    let sql = format!(
+        "SELECT MIN(id) FROM orders WHERE product_id = ? AND status = 'awaiting_stock' AND id < ?
+           AND id NOT IN ({})",
+        common::db::placeholders(list.len())
+    );
+    let mut q = sqlx::query_scalar::<_, Option<u64>>(sqlx::AssertSqlSafe(sql))
+        .bind(product_id)
+        .bind(newest);
+    for c in list {
+        q = q.bind(c.order.id);
+    }
+    q.fetch_one(&mut **tx).await
 }
 
 async fn to_waiting(
     tx: &mut common::db::Tx,
     order: &OrderRow,
     status: OrderStatus,
-    product: &products::ProductRow,
+    product: &ProductRow,
 ) -> anyhow::Result<Outcome> {
     if status == OrderStatus::AwaitingStock {
         return Ok(Outcome::AwaitingStock);
@@ -333,8 +429,8 @@ mod tests {
         }
     }
 
-    fn product(mode: &str) -> products::ProductRow {
-        products::ProductRow {
+    fn product(mode: &str) -> ProductRow {
+        ProductRow {
             id: 1,
             name: "P".into(),
             mode: mode.into(),

@@ -9,23 +9,8 @@ use common::domain::{FailureReason, OrderStatus, Platform};
 use tokio_util::sync::CancellationToken;
 
 use crate::Fulfiller;
-use crate::process::{ACTOR, Outcome, fulfil};
-
-/// Whether an order older than `order_id` waits for cards of `product_id`.
-pub async fn has_older_waiting(
-    tx: &mut common::db::Tx,
-    product_id: u64,
-    order_id: u64,
-) -> sqlx::Result<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM orders WHERE product_id = ? AND status = 'awaiting_stock' AND id < ?",
-    )
-    .bind(product_id)
-    .bind(order_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(n > 0)
-}
+use crate::outcome::{ACTOR, Outcome};
+use crate::process::fulfil;
 
 /// Every `every`: fail waiting orders past their deadline, then serve waiting orders of each
 /// product in arrival order while cards last.

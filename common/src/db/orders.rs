@@ -24,27 +24,71 @@ pub async fn transition(
     actor: &str,
     note: Option<&str>,
 ) -> Result<(), OrderError> {
+    transition_many(tx, from, to, actor, &[(order_id, note)]).await
+}
+
+/// [`transition`] of several orders (distinct ids) at once, each with its own note: one guarded
+/// UPDATE and one multi-row insert of their timeline rows. Fails with `Stale` (naming an order
+/// that was not in `from`) unless every order moved; the caller then rolls back.
+pub async fn transition_many(
+    tx: &mut Tx,
+    from: OrderStatus,
+    to: OrderStatus,
+    actor: &str,
+    moves: &[(u64, Option<&str>)],
+) -> Result<(), OrderError> {
     from.check_transition(to)?;
-    let done = sqlx::query(
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
         "UPDATE orders SET status = ?,
              completed_at = IF(? , NOW(3), completed_at)
-         WHERE id = ? AND status = ?",
-    )
-    .bind(to.as_str())
-    .bind(to.is_final())
-    .bind(order_id)
-    .bind(from.as_str())
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if done != 1 {
+         WHERE status = ? AND id IN ({})",
+        super::placeholders(moves.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(to.as_str())
+        .bind(to.is_final())
+        .bind(from.as_str());
+    for (id, _) in moves {
+        q = q.bind(id);
+    }
+    let done = q.execute(&mut **tx).await?.rows_affected();
+    if done != moves.len() as u64 {
+        let order_id = if moves.len() == 1 {
+            moves[0].0
+        } else {
+            let sql = format!(
+                "SELECT id FROM orders WHERE status <> ? AND id IN ({}) ORDER BY id LIMIT 1",
+                super::placeholders(moves.len())
+            );
+            let mut q = sqlx::query_scalar::<_, u64>(sqlx::AssertSqlSafe(sql)).bind(to.as_str());
+            for (id, _) in moves {
+                q = q.bind(id);
+            }
+            q.fetch_optional(&mut **tx).await?.unwrap_or(moves[0].0)
+        };
         return Err(TransitionError::Stale {
             order_id,
             expected: from,
         }
         .into());
     }
-    record_event(tx, order_id, Some(from), to, actor, note).await?;
+    let sql = format!(
+        "INSERT INTO order_events (order_id, from_status, to_status, actor, note) VALUES {}",
+        vec!["(?, ?, ?, ?, ?)"; moves.len()].join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (id, note) in moves {
+        q = q
+            .bind(id)
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(actor)
+            .bind(*note);
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -547,8 +591,26 @@ pub async fn finish_succeeded(
     actor: &str,
     note: Option<&str>,
 ) -> Result<(), OrderError> {
-    transition(tx, order_id, from, OrderStatus::Succeeded, actor, note).await?;
-    completed(tx, order_id, platform).await
+    finish_succeeded_many(tx, from, actor, &[(order_id, platform, note)]).await
+}
+
+/// [`finish_succeeded`] of several orders (distinct ids, all in `from`) at once: one
+/// [`transition_many`] and one multi-row insert of their `order.completed.<platform>` messages.
+pub async fn finish_succeeded_many(
+    tx: &mut Tx,
+    from: OrderStatus,
+    actor: &str,
+    done: &[(u64, crate::domain::Platform, Option<&str>)],
+) -> Result<(), OrderError> {
+    use crate::mq::{Event, EventType};
+    let moves: Vec<(u64, Option<&str>)> = done.iter().map(|(id, _, note)| (*id, *note)).collect();
+    transition_many(tx, from, OrderStatus::Succeeded, actor, &moves).await?;
+    let events: Vec<Event> = done
+        .iter()
+        .map(|(id, platform, _)| Event::new(EventType::OrderCompleted, *id, *platform))
+        .collect();
+    crate::mq::outbox::enqueue_many(tx, &events).await?;
+    Ok(())
 }
 
 /// Ends an order as failed with a reason (and the text the platform shows), plus its
@@ -594,4 +656,21 @@ pub async fn lock(tx: &mut Tx, order_id: u64) -> sqlx::Result<Option<OrderRow>> 
     .bind(order_id)
     .fetch_optional(&mut **tx)
     .await
+}
+
+/// [`lock`] of several orders: those among `ids` that exist, read under row locks, taken in id order (so that
+/// transactions locking overlapping sets queue instead of deadlocking).
+pub async fn lock_many(tx: &mut Tx, ids: &[u64]) -> sqlx::Result<Vec<OrderRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE id IN ({}) ORDER BY id FOR UPDATE",
+        super::placeholders(ids.len())
+    );
+    let mut q = sqlx::query_as::<_, OrderRow>(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        q = q.bind(id);
+    }
+    q.fetch_all(&mut **tx).await
 }

@@ -134,6 +134,22 @@ pub async fn get(ex: impl MySqlExecutor<'_>, id: u64) -> sqlx::Result<Option<Pro
     .await
 }
 
+/// The products among `ids` that exist, in id order.
+pub async fn get_many(ex: impl MySqlExecutor<'_>, ids: &[u64]) -> sqlx::Result<Vec<ProductRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM products WHERE id IN ({}) ORDER BY id",
+        super::placeholders(ids.len())
+    );
+    let mut q = sqlx::query_as::<_, ProductRow>(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        q = q.bind(id);
+    }
+    q.fetch_all(ex).await
+}
+
 /// The product a platform SKU (or merchant product code) maps to.
 pub async fn find_by_sku(
     ex: impl MySqlExecutor<'_>,

@@ -37,7 +37,7 @@ use common::domain::{FailureReason, OrderStatus, Platform};
 use serde_json::{Map, Value};
 
 use crate::Fulfiller;
-use crate::process::{ACTOR, Outcome};
+use crate::outcome::{ACTOR, Outcome};
 use protocol::Report;
 
 /// The path suppliers post their callbacks to.
