@@ -130,8 +130,7 @@ impl Alerts {
     pub fn new(webhook: Option<String>) -> Self {
         Self {
             webhook,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
+            http: common::http_client::builder(Duration::from_secs(5))
                 .build()
                 .unwrap_or_default(),
         }

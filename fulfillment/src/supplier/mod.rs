@@ -79,8 +79,8 @@ impl Suppliers {
             poll_min,
             callback_url: public_url.map(|u| format!("{}{CALLBACK_PATH}", u.trim_end_matches('/'))),
             master_key,
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
+            // Each call sets its supplier's own timeout (at most MAX_TIMEOUT).
+            http: common::http_client::builder(common::db::suppliers::MAX_TIMEOUT)
                 .build()
                 .unwrap_or_default(),
             wake: tokio::sync::Notify::new(),

@@ -287,8 +287,9 @@ impl Call<'_> {
         let (http_status, text, report, error) = match sent {
             Ok(resp) => {
                 let status = resp.status().as_u16();
-                match resp.text().await {
-                    Ok(text) => {
+                match common::http_client::read_bounded(resp, MAX_ANSWER).await {
+                    Ok(body) => {
+                        let text = String::from_utf8_lossy(&body).into_owned();
                         let report = if status == 200 {
                             match serde_json::from_str::<Map<String, Value>>(&text) {
                                 Ok(m) => Report::from_body(&m),
@@ -304,7 +305,7 @@ impl Call<'_> {
                         (Some(status), Some(text), report, error)
                     }
                     Err(e) => {
-                        let e = transport_error(&e);
+                        let e = format!("answer not read: {e}");
                         (Some(status), None, Report::Unknown(e.clone()), Some(e))
                     }
                 }
@@ -382,6 +383,9 @@ impl Attempt {
         }
     }
 }
+
+/// The most of a supplier's answer read (a status report is a few hundred bytes).
+const MAX_ANSWER: usize = 64 * 1024;
 
 fn transport_error(e: &reqwest::Error) -> String {
     if e.is_timeout() {
