@@ -857,9 +857,9 @@ async fn shop_add(
 }
 
 fn check_url(url: Option<&str>) -> Result<Option<String>, CliError> {
-    match url.map(str::trim).filter(|u| !u.is_empty()) {
-        None => Ok(None),
-        Some(u) if u.starts_with("http://") || u.starts_with("https://") => Ok(Some(u.to_owned())),
-        Some(u) => Err(fail(format!("URL 应以 http:// 或 https:// 开头: {u}"))),
+    match url.map(common::domain::http_url) {
+        None | Some(Err(common::domain::UrlProblem::Empty)) => Ok(None),
+        Some(Ok(u)) => Ok(Some(u.to_owned())),
+        Some(Err(problem)) => Err(fail(problem.zh("URL"))),
     }
 }

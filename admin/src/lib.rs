@@ -93,16 +93,8 @@ impl Config {
             )),
         };
         let public_base_url = env
-            .optional_str("PUBLIC_BASE_URL")
+            .optional_url("PUBLIC_BASE_URL")?
             .map(|u| u.trim_end_matches('/').to_owned());
-        if let Some(u) = &public_base_url
-            && !(u.starts_with("http://") || u.starts_with("https://"))
-        {
-            return Err(ConfigError {
-                var: "PUBLIC_BASE_URL".into(),
-                problem: "is malformed: expected an http:// or https:// URL".into(),
-            });
-        }
         let hours: u64 = env.parse_or("ADMIN_SESSION_HOURS", 12, "a number of hours")?;
         let lockout_min: u64 = env.parse_or("ADMIN_LOCKOUT_MINUTES", 15, "a number of minutes")?;
         let upload_mb: usize = env.parse_or("ADMIN_MAX_UPLOAD_MB", 32, "a number of MB")?;

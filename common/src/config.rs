@@ -102,6 +102,18 @@ impl Env {
         self.raw(name).map(str::to_owned)
     }
 
+    /// An optional `http(s)://` address ([`crate::domain::http_url`]), as given.
+    pub fn optional_url(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        match self.raw(name).map(crate::domain::http_url) {
+            None => Ok(None),
+            Some(Ok(u)) => Ok(Some(u.to_owned())),
+            Some(Err(problem)) => Err(ConfigError {
+                var: name.to_owned(),
+                problem: problem.to_string(),
+            }),
+        }
+    }
+
     /// A value parsed with `FromStr`, or the default when unset.
     pub fn parse_or<T: FromStr>(
         &self,
@@ -311,15 +323,7 @@ impl CommonConfig {
                 )
             })?,
         };
-        let otel_endpoint = env.optional_str("OTEL_EXPORTER_OTLP_ENDPOINT");
-        if let Some(e) = &otel_endpoint
-            && !(e.starts_with("http://") || e.starts_with("https://"))
-        {
-            return Err(Env::malformed(
-                "OTEL_EXPORTER_OTLP_ENDPOINT",
-                "an http(s):// URL",
-            ));
-        }
+        let otel_endpoint = env.optional_url("OTEL_EXPORTER_OTLP_ENDPOINT")?;
         Ok(Self {
             service,
             database_url,

@@ -50,24 +50,8 @@ pub struct Config {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let alert_webhook = env.optional_str("ALERT_WEBHOOK_URL");
-        if let Some(u) = &alert_webhook
-            && !(u.starts_with("http://") || u.starts_with("https://"))
-        {
-            return Err(ConfigError {
-                var: "ALERT_WEBHOOK_URL".into(),
-                problem: "is malformed: expected an http(s):// URL".into(),
-            });
-        }
-        let public_url = env.optional_str("FULFILLMENT_PUBLIC_URL");
-        if let Some(u) = &public_url
-            && !(u.starts_with("http://") || u.starts_with("https://"))
-        {
-            return Err(ConfigError {
-                var: "FULFILLMENT_PUBLIC_URL".into(),
-                problem: "is malformed: expected an http(s):// URL".into(),
-            });
-        }
+        let alert_webhook = env.optional_url("ALERT_WEBHOOK_URL")?;
+        let public_url = env.optional_url("FULFILLMENT_PUBLIC_URL")?;
         Ok(Self {
             common: CommonConfig::from_env(env, SERVICE, ports::FULFILLMENT)?,
             workers: env.parse_or("FULFILLMENT_WORKERS", 4usize, "a number of workers")?,

@@ -213,9 +213,6 @@ pub fn parse_base(text: &str) -> Result<Option<String>, String> {
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err("公网地址不能带 ? 或 # 部分，只填写协议、域名（和路径前缀）".to_owned());
     }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("公网地址不能包含用户名或密码".to_owned());
-    }
     Ok(Some(u))
 }
 

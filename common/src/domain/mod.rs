@@ -6,9 +6,11 @@ pub mod failure;
 pub mod money;
 pub mod order;
 pub mod types;
+pub mod url;
 
 pub use card_status::CardStatus;
 pub use failure::FailureReason;
 pub use money::Fen;
 pub use order::{NotifyStatus, OrderStatus, TransitionError};
 pub use types::*;
+pub use url::{UrlProblem, http_url};

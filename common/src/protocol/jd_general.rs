@@ -380,8 +380,7 @@ impl BeginDistillRequest {
         let pay_time = r.required("payTime")?.to_string();
         let notify_url = match r.required("notifyUrl") {
             Ok(url) => {
-                let url = url.trim();
-                if url.starts_with("http://") || url.starts_with("https://") {
+                if let Ok(url) = crate::domain::http_url(url) {
                     Some(url.to_string())
                 } else if require_notify_url {
                     return Err(RequestError::invalid(

@@ -56,7 +56,6 @@ impl std::fmt::Debug for ShopForm {
 pub type ValidShop = common::db::shops::ShopUpdate;
 
 pub const MAX_NAME_CHARS: usize = 128;
-pub const MAX_URL_CHARS: usize = 512;
 pub const MAX_ALLOWLIST_CHARS: usize = 2048;
 
 /// The allow-list as typed (commas, spaces, `;` or new lines between entries) → the entries,
@@ -89,24 +88,14 @@ pub fn parse_allowlist(text: &str) -> Result<Option<String>, String> {
     Ok(Some(joined))
 }
 
-/// An optional `http(s)://` URL: empty → `None`.
+/// An optional `http(s)://` URL ([`common::domain::http_url`]): empty → `None`; stored without
+/// a trailing `/`.
 pub fn parse_url(label: &str, text: &str) -> Result<Option<String>, String> {
-    let u = text.trim();
-    if u.is_empty() {
-        return Ok(None);
+    match common::domain::http_url(text) {
+        Ok(u) => Ok(Some(u.trim_end_matches('/').to_owned())),
+        Err(common::domain::UrlProblem::Empty) => Ok(None),
+        Err(problem) => Err(problem.zh(label)),
     }
-    if u.chars().count() > MAX_URL_CHARS {
-        return Err(format!("{label}过长：最多 {MAX_URL_CHARS} 个字符"));
-    }
-    let lower = u.to_ascii_lowercase();
-    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-        return Err(format!("{label}应以 http:// 或 https:// 开头"));
-    }
-    let parsed = reqwest::Url::parse(u).map_err(|_| format!("{label}不是有效的网址"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(format!("{label}应以 http:// 或 https:// 开头"));
-    }
-    Ok(Some(u.trim_end_matches('/').to_owned()))
 }
 
 /// A secret as typed: printable ASCII without spaces, `min..=max` characters.
