@@ -8,10 +8,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use common::config::{self, Env};
 use common::crypto::at_rest::MasterKey;
-use common::crypto::jd_aes::JdAesKey;
 use common::db::{self, Pool, audit, cards, products, shops, suppliers, users};
 use common::domain::Role;
 use common::domain::{FulfilmentMode, Platform, ShopMode};
+
+use crate::shop_form::{self, ShopForm};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -788,50 +789,37 @@ async fn shop_add(
     secrets: &mut SecretInput<'_>,
     out: &mut dyn std::io::Write,
 ) -> Result<(), CliError> {
-    let name = a.name.trim().to_owned();
-    if name.is_empty() {
-        return Err(fail("店铺名称不能为空"));
-    }
-    let mut new = shops::NewShop {
-        platform: Some(a.platform),
-        name: name.clone(),
-        mode: a.mode,
+    // The flags and secrets fill the back office's shop form, and the form's one validation
+    // decides (the same rules, the same messages as 系统配置).
+    let mut form = ShopForm {
+        name: a.name.clone(),
+        mode: a.mode.unwrap_or(ShopMode::Prod).as_str().to_owned(),
+        enabled: "1".to_owned(),
         ..Default::default()
     };
     match a.platform {
         Platform::JdGeneral => {
-            let vendor = require(&a.vendor_id, "vendor-id", "京东通用交易")?;
-            if !vendor.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(fail("vendorId 应为数字"));
-            }
-            new.merchant_id = vendor.to_owned();
-            new.md5_key = Some(secrets.read("SHOP_MD5_KEY", "MD5 密钥")?);
-            let aes = secrets.read("SHOP_AES_KEY", "AES 密钥")?;
-            JdAesKey::new(&aes).map_err(|_| fail("AES 密钥必须正好 32 个字符"))?;
-            new.aes_key = Some(aes);
+            form.merchant_id = require(&a.vendor_id, "vendor-id", "京东通用交易")?.to_owned();
+            form.md5_key = secrets.read("SHOP_MD5_KEY", "MD5 密钥")?;
+            form.aes_key = secrets.read("SHOP_AES_KEY", "AES 密钥")?;
         }
         Platform::JdGame => {
-            let customer = require(&a.customer_id, "customer-id", "京东游戏点卡")?;
-            if !customer.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(fail("customerId 应为数字"));
-            }
-            new.merchant_id = customer.to_owned();
-            new.private_key = Some(secrets.read("SHOP_PRIVATE_KEY", "私钥")?);
-            new.direct_callback_url = check_url(a.direct_callback_url.as_deref())?;
-            new.card_callback_url = check_url(a.card_callback_url.as_deref())?;
+            form.merchant_id = require(&a.customer_id, "customer-id", "京东游戏点卡")?.to_owned();
+            form.private_key = secrets.read("SHOP_PRIVATE_KEY", "私钥")?;
+            form.direct_callback_url = a.direct_callback_url.clone().unwrap_or_default();
+            form.card_callback_url = a.card_callback_url.clone().unwrap_or_default();
         }
         Platform::Agiso => {
-            let service = require(&a.service, "service", "阿奇索")?;
-            if service != "alds" && service != "aldsJd" {
-                return Err(fail("阿奇索 --service 只能是 alds 或 aldsJd"));
-            }
-            new.agiso_service = service.to_owned();
-            new.merchant_id = require(&a.app_id, "app-id", "阿奇索")?.to_owned();
-            new.app_secret = Some(secrets.read("SHOP_APP_SECRET", "AppSecret")?);
-            new.access_token = Some(secrets.read("SHOP_ACCESS_TOKEN", "AccessToken")?);
-            new.base_url = check_url(a.base_url.as_deref())?;
+            form.agiso_service = require(&a.service, "service", "阿奇索")?.to_owned();
+            form.merchant_id = require(&a.app_id, "app-id", "阿奇索")?.to_owned();
+            form.app_secret = secrets.read("SHOP_APP_SECRET", "AppSecret")?;
+            form.access_token = secrets.read("SHOP_ACCESS_TOKEN", "AccessToken")?;
+            form.base_url = a.base_url.clone().unwrap_or_default();
         }
     }
+    let valid = shop_form::validate(a.platform, &form, true).map_err(|e| fail(e.join("；")))?;
+    let new = valid.to_new(a.platform);
+    let name = new.name.clone();
     let id = shops::insert(pool, key, &new).await.map_err(|e| {
         if db::is_unique_violation(&e) {
             fail("店铺名称或商户号已存在")

@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod dead_letters;
 pub mod password;
+pub mod shop_form;
 pub mod web;
 
 use std::time::Duration;

@@ -18,8 +18,9 @@ use serde::Deserialize;
 
 use super::auth::{AdminUser, CurrentUser};
 use super::page::{self, Chrome, Nav};
-use super::shops::{form::parse_url, parse_form};
+use super::shops::parse_form;
 use super::{AppState, WebResult};
+use crate::shop_form::parse_url;
 
 /// The `settings` row of the page's override.
 pub const SETTING: &str = "public_base_url";

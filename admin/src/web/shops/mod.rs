@@ -6,7 +6,6 @@
 //! shown only masked (`abcd****wxyz`) and never sent back to the browser: an edit form's secret
 //! fields are empty, and an empty secret field keeps the stored one.
 
-pub mod form;
 mod selftest;
 
 use std::collections::HashMap;
@@ -26,11 +25,11 @@ use common::db::shops::{self, ShopRow, ShopSecret};
 use common::domain::{Platform, ShopMode};
 use serde::de::DeserializeOwned;
 
-use self::form::{ShopForm, ValidShop};
 use super::auth::{AdminUser, CurrentUser, Operator};
 use super::page::{self, Chrome, Nav};
 use super::snapshot::Snapshots;
 use super::{AppState, WebError, WebResult};
+use crate::shop_form::{self as form, ShopForm, ValidShop};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

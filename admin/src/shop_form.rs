@@ -1,6 +1,7 @@
-//! The shop form: what the browser sends, and its validation into a shop to store. Secrets are
-//! typed once; an empty secret field on an edit means "keep the stored one". Every message is
-//! Chinese and names the field, never its value when it is a secret.
+//! The shop form and its one validation into a shop to store, used by the back office's 系统配置
+//! (what the browser sends) and by `admin shop add` (its flags and secrets fill the same form).
+//! Secrets are typed once; an empty secret field on an edit means "keep the stored one". Every
+//! message is Chinese and names the field, never its value when it is a secret.
 
 use common::client_ip;
 use common::crypto::JdAesKey;
