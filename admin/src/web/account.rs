@@ -16,8 +16,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::auth::{self, CurrentUser};
+use super::form::parse_form;
 use super::page::{self, Chrome, Nav};
-use super::shops::parse_form;
 use super::users::{check_password, hash_password};
 use super::{AppState, WebError, WebResult};
 use crate::password;

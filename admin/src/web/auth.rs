@@ -22,7 +22,9 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::{WebError, WebResult};
-use super::page::{self, FLASH_COOKIE, Flash};
+use super::page;
+pub use super::user::CurrentUser;
+use super::user::{FLASH_COOKIE, Flash};
 use crate::{CookieSecure, password};
 
 pub const SESSION_COOKIE: &str = "vg_admin";
@@ -31,51 +33,6 @@ const LOGIN_CSRF_COOKIE: &str = "vg_login";
 pub const CSRF_FIELD: &str = "_csrf";
 
 pub use common::domain::Role;
-
-/// The logged-in user of this request (put in the request's extensions by [`guard`]).
-#[derive(Debug, Clone)]
-pub struct CurrentUser {
-    pub id: u64,
-    pub username: String,
-    pub role: Role,
-    pub csrf: String,
-    pub ip: Option<String>,
-    pub flash: Option<Flash>,
-}
-
-impl CurrentUser {
-    /// Writes one audit row (inside the caller's transaction when given one).
-    pub async fn audit(
-        &self,
-        ex: impl sqlx::MySqlExecutor<'_>,
-        action: &str,
-        target: Option<(&str, String)>,
-        detail: Option<String>,
-    ) -> sqlx::Result<()> {
-        let (target_type, target_id) = match target {
-            Some((t, id)) => (Some(t), Some(id)),
-            None => (None, None),
-        };
-        audit::record(
-            ex,
-            AuditEntry {
-                user_id: Some(self.id),
-                username: &self.username,
-                action,
-                target_type,
-                target_id,
-                detail,
-                ip: self.ip.as_deref(),
-            },
-        )
-        .await
-    }
-
-    /// The actor recorded on order events.
-    pub fn actor(&self) -> String {
-        format!("operator:{}", self.username)
-    }
-}
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     type Rejection = WebError;

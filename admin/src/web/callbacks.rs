@@ -14,8 +14,8 @@ use axum::routing::get;
 use chrono::NaiveDateTime;
 
 use super::auth::CurrentUser;
+use super::form::path_id;
 use super::page::{self, Arg, Chrome, DayEnd, Nav, PageLink, Pager, Where};
-use super::shops::path_id;
 use super::{AppState, WebError, WebResult};
 
 pub const PER_PAGE: u64 = 50;

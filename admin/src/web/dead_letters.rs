@@ -13,8 +13,8 @@ use common::mq::Event;
 use common::mq::outbox;
 
 use super::auth::{CurrentUser, Operator};
+use super::form::path_id;
 use super::page::{self, Chrome, Nav, PageLink, Pager, Where};
-use super::shops::path_id;
 use super::{AppState, WebError, WebResult};
 
 pub const PER_PAGE: u64 = 50;

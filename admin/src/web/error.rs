@@ -4,7 +4,10 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::page;
+use askama::Template;
+use axum::response::Html;
+
+use super::html::html_headers;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -79,8 +82,22 @@ impl IntoResponse for WebError {
         if !matches!(self, WebError::Internal(_)) {
             tracing::warn!(status = status.as_u16(), error = %self, "admin request refused");
         }
-        page::error_page(status, title, &detail)
+        error_page(status, title, &detail)
     }
 }
 
 pub type WebResult<T> = Result<T, WebError>;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    detail: &'a str,
+}
+
+pub fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
+    let body = ErrorPage { title, detail }
+        .render()
+        .unwrap_or_else(|_| title.to_owned());
+    html_headers((status, Html(body)).into_response())
+}

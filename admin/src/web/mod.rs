@@ -13,12 +13,15 @@ pub mod cards;
 pub mod dashboard;
 pub mod dead_letters;
 pub mod error;
+pub mod form;
+pub mod html;
 pub mod orders;
 pub mod page;
 pub mod products;
 pub mod shops;
 pub mod snapshot;
 pub mod urls;
+pub mod user;
 pub mod users;
 
 use std::ops::Deref;

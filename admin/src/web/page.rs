@@ -3,14 +3,17 @@
 //! totals, a small dynamic WHERE builder, and display formatting (yuan, Beijing time, masks).
 
 use askama::Template;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::NaiveDateTime;
 use common::db::Pool;
 use sqlx::mysql::{MySql, MySqlArguments};
 
-use super::auth::{CurrentUser, Role};
+use common::domain::Role;
+
 use super::error::WebResult;
+use super::html::html_headers;
+use super::user::{CurrentUser, FLASH_COOKIE, Flash};
 
 /// The navigation entries; the page sets which one is active.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,33 +46,6 @@ impl Nav {
             Nav::Users => "users",
             Nav::Account => "account",
         }
-    }
-}
-
-/// A one-time message shown on the next page (set by a redirect after a POST).
-#[derive(Debug, Clone)]
-pub struct Flash {
-    /// `ok` | `error`
-    pub kind: &'static str,
-    pub text: String,
-}
-
-pub const FLASH_COOKIE: &str = "vg_flash";
-
-impl Flash {
-    pub fn cookie_value(&self) -> String {
-        format!("{}.{}", self.kind, hex::encode(self.text.as_bytes()))
-    }
-
-    pub fn from_cookie_value(v: &str) -> Option<Flash> {
-        let (kind, text) = v.split_once('.')?;
-        let kind = match kind {
-            "ok" => "ok",
-            "error" => "error",
-            _ => return None,
-        };
-        let text = String::from_utf8(hex::decode(text).ok()?).ok()?;
-        Some(Flash { kind, text })
     }
 }
 
@@ -112,32 +88,9 @@ impl Chrome {
     }
 }
 
-fn html_headers(mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store, max-age=0"),
-    );
-    resp
-}
-
 /// Renders a page template (HTTP 200).
 pub fn render<T: Template>(t: &T) -> WebResult<Response> {
     Ok(html_headers(Html(t.render()?).into_response()))
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    title: &'a str,
-    detail: &'a str,
-}
-
-pub fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
-    let body = ErrorPage { title, detail }
-        .render()
-        .unwrap_or_else(|_| title.to_owned());
-    html_headers((status, Html(body)).into_response())
 }
 
 /// A 303 redirect that shows `text` on the next page.

@@ -17,8 +17,8 @@ use common::domain::Platform;
 use serde::Deserialize;
 
 use super::auth::{AdminUser, CurrentUser};
+use super::form::parse_form;
 use super::page::{self, Chrome, Nav};
-use super::shops::parse_form;
 use super::{AppState, WebResult};
 use crate::shop_form::parse_url;
 

@@ -13,8 +13,8 @@ use common::db::users::{self, UserRow};
 use serde::Deserialize;
 
 use super::auth::{self, AdminUser, Role};
+use super::form::{parse_form, path_id};
 use super::page::{self, Chrome, Nav};
-use super::shops::{parse_form, path_id};
 use super::{AppState, WebError, WebResult};
 use crate::password;
 

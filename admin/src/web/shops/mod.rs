@@ -23,13 +23,13 @@ use common::crypto::MasterKey;
 use common::db::Pool;
 use common::db::shops::{self, ShopRow, ShopSecret};
 use common::domain::{Platform, ShopMode};
-use serde::de::DeserializeOwned;
 
 use super::auth::{AdminUser, CurrentUser, Operator};
 use super::page::{self, Chrome, Nav};
 use super::snapshot::Snapshots;
 use super::{AppState, WebError, WebResult};
 use crate::shop_form::{self as form, ShopForm, ValidShop};
+use crate::web::form::{parse_form, path_id};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -43,17 +43,6 @@ pub fn routes() -> Router<AppState> {
             "/admin/config/shops/{id}/resend-giving-up",
             get(offer_resend).post(resend_giving_up),
         )
-}
-
-/// A urlencoded body into a struct of `#[serde(default)]` text fields. Never fails: a body that
-/// cannot be read (or repeats a field) gives the defaults, which validation then refuses.
-pub(crate) fn parse_form<T: DeserializeOwned + Default>(body: &Bytes) -> T {
-    serde_urlencoded::from_bytes(body).unwrap_or_default()
-}
-
-/// A path id; anything else is a missing page, never a 400.
-pub(crate) fn path_id(raw: &str) -> WebResult<u64> {
-    raw.parse().map_err(|_| WebError::NotFound)
 }
 
 fn mode_label(mode: ShopMode) -> &'static str {
