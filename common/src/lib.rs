@@ -12,6 +12,7 @@ pub mod http_client;
 pub mod metrics;
 pub mod mq;
 pub mod protocol;
+pub mod retry;
 pub mod serve;
 pub mod service;
 pub mod telemetry;

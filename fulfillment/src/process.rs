@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use common::db::orders::{self, OrderError, OrderRow};
 use common::db::products::{self, ProductRow};
 use common::domain::{FailureReason, FulfilmentMode, OrderKind, OrderStatus, Platform};
+use common::retry::Backoff;
 
 use crate::Fulfiller;
 use crate::allocate::{mark_sold, pick_cards};
@@ -18,12 +19,18 @@ use crate::outcome::{ACTOR, Outcome};
 /// Fulfils `order_id` if it is waiting for fulfilment: a group of one. Retries a transaction the
 /// database chose as a deadlock victim.
 pub async fn fulfil(ctx: &Fulfiller, order_id: u64) -> anyhow::Result<Outcome> {
-    let mut attempt = 0;
+    // Up to four more tries, 10, 20, 30 and 40 ms apart.
+    let ms = std::time::Duration::from_millis;
+    let backoff = Backoff::listed(vec![ms(10), ms(20), ms(30), ms(40)]);
+    let mut failures = 0;
     loop {
-        attempt += 1;
         match fulfil_group(ctx, &[order_id]).await {
-            Err(e) if attempt < 5 && is_retryable(&e) => {
-                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+            Err(e) if is_retryable(&e) => {
+                failures += 1;
+                match backoff.delay(failures) {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => return Err(e),
+                }
             }
             Err(e) => return Err(e),
             Ok(outcomes) => {

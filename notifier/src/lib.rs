@@ -30,7 +30,7 @@ pub struct Config {
     pub common: CommonConfig,
     /// `NOTIFY_SCHEDULE`: delays between attempts (`15s,15s,30s,3m,…`); one more attempt than
     /// entries, then `giving_up`. Each delay is jittered ±20 %.
-    pub schedule: Vec<Duration>,
+    pub schedule: common::retry::Backoff,
     /// `NOTIFY_HTTP_TIMEOUT_MS`.
     pub http_timeout: Duration,
     /// `NOTIFY_PER_HOST_CONCURRENCY`: requests in flight per JD host.
@@ -250,7 +250,7 @@ mod tests {
     #[test]
     fn config_defaults_and_errors() {
         let c = Config::from_env(&env(&[])).expect("defaults");
-        assert_eq!(c.schedule.len(), 15);
+        assert_eq!(c.schedule.retries(), Some(15));
         assert_eq!(c.http_timeout, Duration::from_secs(10));
         assert_eq!(c.per_host_concurrency, 16);
         assert!(!c.abort_after_send);
@@ -266,7 +266,11 @@ mod tests {
         let c = Config::from_env(&env(&[("NOTIFY_SCHEDULE", "100ms,200ms")])).expect("short");
         assert_eq!(
             c.schedule,
-            vec![Duration::from_millis(100), Duration::from_millis(200)]
+            common::retry::Backoff::listed(vec![
+                Duration::from_millis(100),
+                Duration::from_millis(200)
+            ])
+            .with_jitter(schedule::JITTER)
         );
         for (var, value) in [
             ("NOTIFY_SCHEDULE", "soon"),

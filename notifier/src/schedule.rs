@@ -1,9 +1,10 @@
 //! The retry schedule: delays between attempts, parsed from `NOTIFY_SCHEDULE`
-//! (`15s,15s,30s,3m,…`), with ±20 % jitter.
+//! (`15s,15s,30s,3m,…`), as the shared retry policy (`common::retry::Backoff`) with ±20 %
+//! jitter.
 
 use std::time::Duration;
 
-use rand::Rng;
+use common::retry::Backoff;
 
 /// ≈ 24 h in 16 attempts (ARCHITECTURE §5).
 pub const DEFAULT_SCHEDULE: &str = "15s,15s,30s,3m,10m,20m,30m,30m,30m,1h,3h,3h,3h,6h,6h";
@@ -23,20 +24,18 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     Some(d)
 }
 
-/// Parses a comma-separated list of durations; `None` if any item is malformed or it is empty.
-pub fn parse_schedule(text: &str) -> Option<Vec<Duration>> {
+/// Parses a comma-separated list of durations into the schedule; `None` if any item is
+/// malformed or it is empty. The delay after attempt n is the n-th item, ±20 %; after the last,
+/// the callback gives up.
+pub fn parse_schedule(text: &str) -> Option<Backoff> {
     let items: Option<Vec<Duration>> = text.split(',').map(parse_duration).collect();
-    items.filter(|v| !v.is_empty())
+    items
+        .filter(|v| !v.is_empty())
+        .map(|v| Backoff::listed(v).with_jitter(JITTER))
 }
 
-/// The delay after attempt `attempt_no` (1-based) failed, jittered by ±20 %; `None` when the
-/// schedule is used up (give up).
-pub fn next_delay(schedule: &[Duration], attempt_no: i32) -> Option<Duration> {
-    let index = usize::try_from(attempt_no).ok()?.checked_sub(1)?;
-    let base = *schedule.get(index)?;
-    let factor: f64 = rand::rng().random_range(0.8..=1.2);
-    Some(base.mul_f64(factor))
-}
+/// Each scheduled delay varies by ±this fraction, so many callbacks do not retry in step.
+pub const JITTER: f64 = 0.2;
 
 #[cfg(test)]
 mod tests {
@@ -52,8 +51,11 @@ mod tests {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
         let default = parse_schedule(DEFAULT_SCHEDULE).expect("default parses");
-        assert_eq!(default.len(), 15);
-        let total: Duration = default.iter().sum();
+        assert_eq!(default.retries(), Some(15));
+        let total: Duration = DEFAULT_SCHEDULE
+            .split(',')
+            .map(|d| parse_duration(d).unwrap())
+            .sum();
         assert!(total > Duration::from_secs(23 * 3600) && total < Duration::from_secs(25 * 3600));
         assert_eq!(parse_schedule(""), None);
         assert_eq!(parse_schedule("1s,,2s"), None);
@@ -61,20 +63,20 @@ mod tests {
 
     #[test]
     fn jitter_and_end_of_schedule() {
-        let s = vec![Duration::from_secs(10), Duration::from_secs(100)];
+        let s = parse_schedule("10s,100s").unwrap();
         for _ in 0..200 {
-            let d = next_delay(&s, 1).expect("step 1");
+            let d = s.delay(1).expect("step 1");
             assert!(
                 d >= Duration::from_secs(8) && d <= Duration::from_secs(12),
                 "{d:?}"
             );
-            let d = next_delay(&s, 2).expect("step 2");
+            let d = s.delay(2).expect("step 2");
             assert!(
                 d >= Duration::from_secs(80) && d <= Duration::from_secs(120),
                 "{d:?}"
             );
         }
-        assert_eq!(next_delay(&s, 3), None);
-        assert_eq!(next_delay(&s, 0), None);
+        assert_eq!(s.delay(3), None);
+        assert_eq!(s.delay(0), None);
     }
 }

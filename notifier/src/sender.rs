@@ -17,7 +17,6 @@ use tokio_util::sync::CancellationToken;
 use crate::Config;
 use crate::callback::{self, PrepareError, Prepared, Verdict};
 use crate::recorder::{Finished, Recorder};
-use crate::schedule;
 
 pub struct Sender {
     pub db: Pool,
@@ -268,7 +267,9 @@ impl Sender {
                 alert(&code, &reason);
                 self.after_failure(attempt_no, Verdict::Retry(reason))
             }
-            Verdict::Retry(reason) => match schedule::next_delay(&self.config.schedule, attempt_no)
+            Verdict::Retry(reason) => match u32::try_from(attempt_no)
+                .ok()
+                .and_then(|n| self.config.schedule.delay(n))
             {
                 Some(delay) => (Outcome::Retry(delay), reason),
                 None => (

@@ -228,16 +228,26 @@ pub async fn held(
     Ok(out)
 }
 
-/// Encrypts and inserts `cards` into `product_id`'s stock under `batch_id`, a few dozen rows
-/// per statement, on the caller's connection (or transaction). Cards already in stock (of any
-/// product: imported concurrently since they were classified) are skipped by the unique key.
-/// Returns how many were inserted.
+/// Where new card rows go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewCardsFor {
+    /// Into stock, `available`; a card already held anywhere is skipped.
+    Stock,
+    /// Sold at once to this order (an operator's 手动成功 with cards bought elsewhere); a card
+    /// already held anywhere fails the statement with a unique-key violation.
+    SoldTo(u64),
+}
+
+/// The one writer of card rows: seals and inserts `cards` (each with its fingerprint) for
+/// `product_id` under `batch_id`, a few dozen rows per statement, on the caller's connection
+/// (or transaction). Returns how many were inserted.
 pub async fn insert_cards(
     ex: &mut MySqlConnection,
     key: &MasterKey,
     product_id: u64,
     batch_id: &str,
     cards: &[(&CardLine, [u8; 32])],
+    to: NewCardsFor,
 ) -> sqlx::Result<usize> {
     let mut inserted = 0;
     let mut rest = cards;
@@ -255,10 +265,17 @@ pub async fn insert_cards(
         }
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
-        let sql = format!(
-            "INSERT IGNORE INTO cards (product_id, batch_id, card_no_enc, card_pass_enc, fingerprint, expires_at) VALUES {}",
-            vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
-        );
+        let sql = match to {
+            NewCardsFor::Stock => format!(
+                "INSERT IGNORE INTO cards (product_id, batch_id, card_no_enc, card_pass_enc, fingerprint, expires_at) VALUES {}",
+                vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+            ),
+            NewCardsFor::SoldTo(order_id) => format!(
+                "INSERT INTO cards (product_id, batch_id, card_no_enc, card_pass_enc, fingerprint, expires_at, status, order_id, sold_at) VALUES {}",
+                vec![format!("(?, ?, ?, ?, ?, ?, 'sold', {order_id}, NOW(3))"); chunk.len()]
+                    .join(", ")
+            ),
+        };
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (card, fp) in chunk {
             q = q
@@ -391,7 +408,15 @@ pub async fn import(
     }
     let cards: Vec<(&CardLine, [u8; 32])> =
         c.new.iter().map(|n| (&n.card, n.fingerprint)).collect();
-    let inserted = insert_cards(&mut conn, key, product_id, batch_id, &cards).await?;
+    let inserted = insert_cards(
+        &mut conn,
+        key,
+        product_id,
+        batch_id,
+        &cards,
+        NewCardsFor::Stock,
+    )
+    .await?;
     report.duplicate += report.new - inserted;
     report.new = inserted;
     record_batch(

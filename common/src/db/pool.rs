@@ -21,10 +21,8 @@ pub async fn connect(
         .map_err(|_| anyhow::anyhow!("DATABASE_URL is malformed"))?
         .charset("utf8mb4")
         .timezone(Some("+00:00".into()));
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut delay = Duration::from_millis(200);
-    loop {
-        let attempt = MySqlPoolOptions::new()
+    let connect = || {
+        MySqlPoolOptions::new()
             // READ COMMITTED everywhere: correctness rests on row locks (`FOR UPDATE`,
             // `SKIP LOCKED`), conditional updates and unique keys, all of which hold under it;
             // REPEATABLE READ's gap locks only made concurrent fulfilments and inserts wait on
@@ -42,17 +40,11 @@ pub async fn connect(
             .acquire_timeout(Duration::from_secs(5))
             .idle_timeout(Some(Duration::from_secs(300)))
             .connect_with(options.clone())
-            .await;
-        match attempt {
-            Ok(pool) => return Ok(pool),
-            Err(e) if tokio::time::Instant::now() + delay < deadline => {
-                tracing::warn!(error = %e, "database not reachable yet, retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(3));
-            }
-            Err(e) => return Err(anyhow::anyhow!("cannot connect to the database: {e}")),
-        }
-    }
+    };
+    crate::retry::reconnect()
+        .retry_for(wait, "database", connect)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))
 }
 
 /// True when the error is a duplicate-key violation (the database doing the dedupe).

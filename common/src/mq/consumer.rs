@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::event::Event;
 use super::{Mq, QueueName};
 use crate::metrics::MQ_CONSUMED;
+use crate::retry::Backoff;
 
 /// What to do with a message once handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,17 +98,20 @@ where
     for worker in 0..spec.workers.max(1) {
         let (mq, spec, stop, handler) = (mq.clone(), spec.clone(), stop.clone(), handler.clone());
         workers.spawn(async move {
-            let mut delay = Duration::from_millis(200);
+            // 200 ms doubling up to 5 s between reconnects; a working channel starts over.
+            let backoff = Backoff::doubling(Duration::from_millis(200), Duration::from_secs(5));
+            let mut failures = 0;
             while !stop.is_cancelled() {
                 match consume_once(&mq, &spec, worker, &stop, handler.clone()).await {
-                    Ok(()) => delay = Duration::from_millis(200),
+                    Ok(()) => failures = 0,
                     Err(e) => {
                         tracing::warn!(queue = spec.queue.base(), error = %e, "consumer lost its channel; reconnecting");
+                        failures += 1;
+                        let delay = backoff.delay(failures).unwrap_or(Duration::from_secs(5));
                         tokio::select! {
                             _ = stop.cancelled() => break,
                             _ = tokio::time::sleep(delay) => {}
                         }
-                        delay = (delay * 2).min(Duration::from_secs(5));
                     }
                 }
             }

@@ -40,19 +40,11 @@ impl Mq {
             topology,
             conn: Mutex::new(None),
         });
-        let deadline = tokio::time::Instant::now() + wait;
-        let mut delay = Duration::from_millis(200);
-        loop {
-            match mq.connection().await {
-                Ok(_) => return Ok(mq),
-                Err(e) if tokio::time::Instant::now() + delay < deadline => {
-                    tracing::warn!(error = %e, "broker not reachable yet, retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(3));
-                }
-                Err(e) => return Err(anyhow::anyhow!("cannot connect to RabbitMQ: {e}")),
-            }
-        }
+        crate::retry::reconnect()
+            .retry_for(wait, "broker", || mq.connection())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot connect to RabbitMQ: {e}"))?;
+        Ok(mq)
     }
 
     /// The live connection, reconnecting first if the previous one was lost.

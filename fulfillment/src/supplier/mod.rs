@@ -90,10 +90,10 @@ impl Suppliers {
 
     /// The wait before poll number `poll_count + 1`: `poll_min × 2^poll_count`, capped at 60 s.
     pub fn backoff(&self, poll_count: i32) -> Duration {
-        let factor = 1u32 << poll_count.clamp(0, 16);
-        self.poll_min
-            .saturating_mul(factor)
-            .min(POLL_MAX.max(self.poll_min))
+        let failures = u32::try_from(poll_count).unwrap_or(0).saturating_add(1);
+        common::retry::Backoff::doubling(self.poll_min, POLL_MAX)
+            .delay(failures)
+            .unwrap_or(POLL_MAX)
     }
 }
 

@@ -597,8 +597,15 @@ pub async fn commit(
         .map(|c| (c, state.key.fingerprint(&card_import::fingerprint_input(c))))
         .collect();
     let batch = new_batch_id();
-    let inserted =
-        cards::insert_cards(&mut tx, &state.key, d.product_id, &batch, &with_prints).await?;
+    let inserted = cards::insert_cards(
+        &mut tx,
+        &state.key,
+        d.product_id,
+        &batch,
+        &with_prints,
+        cards::NewCardsFor::Stock,
+    )
+    .await?;
     drop(with_prints);
     drop(cards);
     let new = usize::try_from(d.new_cards).unwrap_or(0);

@@ -15,7 +15,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::NaiveDate;
-use common::crypto::SealedColumn;
 use common::db::Tx;
 use common::db::cards;
 use common::db::orders::{self, OrderError, OrderRow};
@@ -29,8 +28,6 @@ use crate::web::auth::{CurrentUser, Operator};
 use crate::web::page::{redirect_error, redirect_ok};
 use crate::web::{AppState, WebError, WebResult};
 
-/// Cards per INSERT statement (see `common::db::cards`: small statements, one TCP segment).
-const CARD_CHUNK: usize = 50;
 /// The longest operator note kept.
 const NOTE_MAX_CHARS: usize = 200;
 
@@ -383,46 +380,19 @@ async fn store_cards(
     .bind(cards.len() as i64)
     .execute(&mut **tx)
     .await?;
-    for (chunk, prints) in cards.chunks(CARD_CHUNK).zip(prints.chunks(CARD_CHUNK)) {
-        let sql = format!(
-            "INSERT INTO cards (product_id, batch_id, card_no_enc, card_pass_enc, fingerprint,
-                expires_at, status, order_id, sold_at) VALUES {}",
-            vec!["(?, ?, ?, ?, ?, ?, 'sold', ?, NOW(3))"; chunk.len()].join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (card, fp) in chunk.iter().zip(prints) {
-            q = q
-                .bind(product_id)
-                .bind(&batch_id)
-                .bind(cards::seal(
-                    key,
-                    SealedColumn::CardNo,
-                    product_id,
-                    fp,
-                    &card.card_no,
-                ))
-                .bind(cards::seal(
-                    key,
-                    SealedColumn::CardPassword,
-                    product_id,
-                    fp,
-                    &card.password,
-                ))
-                .bind(fp.as_slice())
-                .bind(card.expires_on.unwrap_or_else(card_import::no_expiry))
-                .bind(order.id);
+    let with_prints: Vec<(&CardLine, [u8; 32])> =
+        cards.iter().zip(prints.iter().copied()).collect();
+    let sold = cards::NewCardsFor::SoldTo(order.id);
+    match cards::insert_cards(tx, key, product_id, &batch_id, &with_prints, sold).await {
+        Ok(_) => {}
+        // Imported (into any product) concurrently since the check above.
+        Err(e) if common::db::is_unique_violation(&e) => {
+            return Ok(Err(
+                "有卡密刚被导入库存，同一张卡密只能售出一次，未做任何更改；请核对后重新粘贴。"
+                    .into(),
+            ));
         }
-        match q.execute(&mut **tx).await {
-            Ok(_) => {}
-            // Imported (into any product) concurrently since the check above.
-            Err(e) if common::db::is_unique_violation(&e) => {
-                return Ok(Err(
-                    "有卡密刚被导入库存，同一张卡密只能售出一次，未做任何更改；请核对后重新粘贴。"
-                        .into(),
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        Err(e) => return Err(e.into()),
     }
     Ok(Ok(()))
 }
