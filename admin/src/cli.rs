@@ -254,6 +254,7 @@ fn fail(msg: impl Into<String>) -> CliError {
 async fn open(env: &Env) -> Result<Pool, CliError> {
     let url = config::database_url(env)?;
     let pool = db::connect(&url, 2, Duration::from_secs(20)).await?;
+    db::schema::check(&pool, true).await?;
     db::migrate(&pool).await?;
     Ok(pool)
 }

@@ -7,6 +7,7 @@ pub mod heartbeat;
 pub mod notify;
 pub mod orders;
 pub mod products;
+pub mod schema;
 pub mod shops;
 pub mod suppliers;
 pub mod users;
