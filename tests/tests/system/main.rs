@@ -3,5 +3,6 @@
 mod cli;
 mod foundation;
 mod fulfillment;
+mod gauges;
 mod notifier;
 mod supplier;
