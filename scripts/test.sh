@@ -28,6 +28,7 @@ check_prerequisites
 # and the broker-restart test (rabbitmqctl) go through sudo, asked for once, up front.
 is_root || sudo_keepalive
 
+ensure_cc
 ensure_services
 ensure_chromium
 

@@ -77,23 +77,31 @@ mariadbd_bin() {
 
 has_rabbitmq() { command -v rabbitmq-server >/dev/null || [ -x /usr/sbin/rabbitmq-server ]; }
 
-# Ubuntu ships Chromium only as a snap (its apt package `chromium-browser` is a shim that
-# installs the snap), which does not run headless under chromedriver in containers or CI-like
-# set-ups. True on Ubuntu and its derivatives when no real (non-snap) Chromium is installed.
-chromium_snap_only() {
-  local id
-  id=$( (. /etc/os-release 2>/dev/null && echo " ${ID:-} ${ID_LIKE:-} ") || true)
-  case "$id" in *" ubuntu "*) ;; *) return 1 ;; esac
-  local b
-  for b in /usr/bin/chromium /usr/lib/chromium/chromium; do
-    [ -x "$b" ] && ! grep -qs snap "$b" && return 1
-  done
-  return 0
+# True when $1 is an executable that is not a snap (Ubuntu's apt `chromium-browser` and
+# `chromium-chromedriver` are shims or links that run the snap).
+not_snap() {
+  [ -x "$1" ] || return 1
+  case "$(readlink -f "$1")" in /snap/*) return 1 ;; esac
+  # A script (Debian's /usr/bin/chromium is one too) must not run something under /snap/;
+  # binaries are not searched (they contain all sorts of strings).
+  [ "$(head -c 2 "$1")" != '#!' ] || ! grep -qs '/snap/' "$1"
 }
 
+# A real (non-snap) Chromium and chromedriver, where the browser test looks for them.
 has_chromium() {
-  { command -v chromedriver >/dev/null || [ -x /usr/lib/chromium/chromedriver ]; } &&
-    { [ -x /usr/bin/chromium ] || [ -x /usr/bin/chromium-browser ]; }
+  { not_snap /usr/bin/chromium || not_snap /usr/bin/chromium-browser; } &&
+    { not_snap /usr/bin/chromedriver || not_snap /usr/lib/chromium/chromedriver; }
+}
+
+# Ubuntu ships Chromium only as a snap, which does not run headless under chromedriver in
+# containers and CI-like set-ups. True on Ubuntu and its derivatives (OS_RELEASE, default
+# /etc/os-release) when no real Chromium is installed; never on Debian.
+chromium_snap_only() {
+  local id
+  # shellcheck disable=SC1090,SC1091
+  id=$( (. "${OS_RELEASE:-/etc/os-release}" 2>/dev/null && echo " ${ID:-} ${ID_LIKE:-} ") || true)
+  case "$id" in *" ubuntu "*) ;; *) return 1 ;; esac
+  ! has_chromium
 }
 
 # Checks everything the tests need before installing anything, and reports every missing piece
@@ -105,7 +113,7 @@ has_chromium() {
 APT_NEEDED=()
 BROWSER_SKIP=
 check_prerequisites() {
-  local want missing=() by_hand=() rust_ok=1
+  local want missing=() rust_ok=1
   want=$(required_rust)
   if ! command -v cargo >/dev/null || ! command -v rustc >/dev/null; then
     missing+=("Rust >= $want (cargo, rustc)")
@@ -222,6 +230,11 @@ mysql_root() {
 ensure_services() {
   ensure_mariadb
   ensure_rabbitmq
+}
+
+# A C compiler for the crates that build C code (aws-lc-sys, under rustls).
+ensure_cc() {
+  command -v cc >/dev/null || apt_install gcc libc6-dev
 }
 
 # Headless Chromium, its WebDriver and a Chinese font, for the admin's real-browser test (its
