@@ -262,6 +262,7 @@ async fn connect_migrated(
     };
     let url = config::database_url(env)?;
     let pool = db::connect(&url, 2, Duration::from_secs(20)).await?;
+    db::schema::check(&pool, true).await?;
     let resealed = db::migrate(&pool, key.as_ref(), force_reseal).await?;
     Ok((pool, resealed))
 }

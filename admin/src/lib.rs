@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod dead_letters;
+pub mod gauges;
 pub mod password;
 pub mod shop_form;
 pub mod web;
@@ -134,7 +135,7 @@ impl ServiceConfig for Config {
 }
 
 /// Connects, migrates, declares the topology, creates the bootstrap admin if asked, starts the
-/// dead-letter collector and binds the HTTP listener.
+/// dead-letter collector and the operational gauges (`gauges`) and binds the HTTP listener.
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let mut infra = Infra::start(config.common.clone()).await?;
     if let Some((user, pass)) = &config.bootstrap {
@@ -157,6 +158,8 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     // services' hot paths; replicas take turns on a named lock (common::db::retention).
     let (pool, retention) = (infra.db.clone(), config.common.retention);
     infra.spawn(move |stop| common::db::retention::run(pool, retention, RETENTION_EVERY, stop));
+    let pool = infra.db.clone();
+    infra.spawn(move |stop| gauges::run(pool, stop));
     let state = web::AppState::new(&infra, config);
     // The costly aggregates are computed at start, not in an operator's first page view.
     web::dashboard::warm(&infra.db);

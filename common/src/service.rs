@@ -53,6 +53,9 @@ impl Infra {
             STARTUP_WAIT,
         )
         .await?;
+        // A schema newer than this binary (an older image after an upgrade), or older than it
+        // when it will not migrate: refuse to start (`db::schema`).
+        db::schema::check(&db, config.run_migrations).await?;
         if config.run_migrations {
             db::migrate(&db, Some(&config.master_key), false).await?;
         }

@@ -163,15 +163,7 @@ async fn compute(pool: Pool) -> sqlx::Result<Aggregates> {
             slot.2 = failed;
         }
     }
-    let mut queues_of_work = [0i64; 4];
-    for (slot, sql) in queues_of_work.iter_mut().zip([
-        "SELECT COUNT(*) FROM orders WHERE status = 'awaiting_manual'",
-        "SELECT COUNT(*) FROM orders WHERE status = 'awaiting_stock'",
-        "SELECT COUNT(*) FROM orders WHERE notify_status = 'giving_up'",
-        "SELECT COUNT(*) FROM dead_letters WHERE status = 'pending'",
-    ]) {
-        *slot = sqlx::query_scalar(sql).fetch_one(pool).await?;
-    }
+    let queues_of_work = crate::gauges::queues_of_work(pool).await?;
     let a = Aggregates {
         groups,
         hourly,
@@ -398,12 +390,11 @@ async fn show(State(state): State<AppState>, user: CurrentUser) -> WebResult<Res
         },
     ];
     // Low stock: products whose edge-triggered alert is armed, with a bounded count.
-    let low: Vec<(u64, String, i32)> = sqlx::query_as(
+    let low: Vec<(u64, String, i32)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT id, name, low_stock_threshold FROM products
-         WHERE mode = 'card' AND enabled = 1 AND low_stock_alerted = 1
-           AND low_stock_threshold IS NOT NULL
-         ORDER BY name LIMIT 50",
-    )
+         WHERE {} ORDER BY name LIMIT 50",
+        crate::gauges::LOW_STOCK_PRODUCTS
+    )))
     .fetch_all(db)
     .await?;
     let mut low_stock = Vec::new();

@@ -9,6 +9,7 @@ pub mod orders;
 pub mod pool;
 pub mod products;
 pub mod retention;
+pub mod schema;
 pub mod sealed;
 pub mod shops;
 pub mod suppliers;

@@ -755,3 +755,87 @@ async fn create_user_at_a_terminal_does_not_echo_the_password() {
     assert!(hash.starts_with("$argon2id$"));
     stage.cleanup().await;
 }
+
+/// Runs a service binary that is expected to refuse to start; returns (exit code, stderr).
+async fn refused_start(name: &str, stage: &Stage, run_migrations: &str) -> (i32, String) {
+    let mut child = Command::new(binary(name))
+        .env_clear()
+        .envs(stage.env())
+        .env("RUN_MIGRATIONS", run_migrations)
+        .env("HTTP_ADDR", "127.0.0.1:0")
+        .env("METRICS_ADDR", "127.0.0.1:0")
+        .current_dir(std::env::temp_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the service");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{name} kept running against a schema it does not match");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status.code().unwrap_or(-1), stderr)
+}
+
+/// After an upgrade, an older binary (a rolled-back image) finds migrations it does not know:
+/// the services and the CLI refuse to start, with or without RUN_MIGRATIONS, and say why; a
+/// service that will not migrate refuses a schema missing its own migrations.
+#[tokio::test]
+async fn a_schema_the_binary_does_not_know_is_refused() {
+    let stage = Stage::new().await;
+    // A migration from a newer release.
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
+         VALUES (29991231000000, 'from a newer release', NOW(), 1, x'00', 0)",
+    )
+    .execute(&stage.pool)
+    .await
+    .unwrap();
+    let r = admin(&stage, &["migrate"], None);
+    assert_eq!(r.code, 1, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("数据库结构比本程序新") && r.stderr.contains("29991231000000"),
+        "{}",
+        r.stderr
+    );
+    for run_migrations in ["true", "false"] {
+        let (code, stderr) = refused_start("gateway", &stage, run_migrations).await;
+        assert_eq!(code, 1, "RUN_MIGRATIONS={run_migrations}: {stderr}");
+        assert!(
+            stderr.contains("数据库结构比本程序新") && stderr.contains("29991231000000"),
+            "RUN_MIGRATIONS={run_migrations}: {stderr}"
+        );
+    }
+    // Nothing was changed: the newer migration is still recorded.
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE version = 29991231000000")
+            .fetch_one(&stage.pool)
+            .await
+            .unwrap();
+    assert_eq!(n, 1);
+
+    // The other way round: this binary's newest migration not applied, and RUN_MIGRATIONS=false.
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 29991231000000")
+        .execute(&stage.pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations ORDER BY version DESC LIMIT 1")
+        .execute(&stage.pool)
+        .await
+        .unwrap();
+    let (code, stderr) = refused_start("fulfillment", &stage, "false").await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("数据库结构比本程序旧") && stderr.contains("admin migrate"),
+        "{stderr}"
+    );
+    stage.cleanup().await;
+}

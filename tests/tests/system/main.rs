@@ -4,5 +4,6 @@ mod cli;
 mod deploy;
 mod foundation;
 mod fulfillment;
+mod gauges;
 mod notifier;
 mod supplier;
