@@ -1,5 +1,6 @@
 //! 阿奇索开放平台 (Agiso open platform): signing of API calls, verification of pushes, the token
-//! exchange signature, and the response envelope. Authority: `shared/spec/agiso.md`.
+//! exchange signature, and the response envelope. The rules below are Agiso's published
+//! open-platform document, pinned by the tests.
 //!
 //! Signature (§2): `md5(AppSecret + k1v1k2v2… + AppSecret)` over every sent parameter except
 //! `sign` (including `timestamp`), names in byte order (case-sensitive), lowercase hex; Agiso

@@ -1,7 +1,8 @@
 //! JD 游戏点卡平台 (game point-card platform), merchant side. JD posts a form
 //! `customerId, data, timestamp, sign[, version]` where `data` is Base64 of a JSON object; we
 //! answer `{"retCode","retMessage","data"}`; results go back by callback with `data` as Base64 of
-//! **GBK** JSON. Authority: `shared/spec/jd-game.md`.
+//! **GBK** JSON. The rules below are JD's published interface document for this platform, pinned
+//! by the tests.
 //!
 //! Signature (§3): `md5(k1=v1&k2=v2&…&<privateKey>)` over every parameter except `sign`, empty
 //! ones dropped, names in byte order, raw (not URL-encoded) values, lowercase hex.

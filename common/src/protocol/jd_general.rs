@@ -1,6 +1,6 @@
 //! JD 通用交易平台 (VTP), merchant side: JD calls `beginDistill` and `findDistill` with signed
 //! forms; we answer signed JSON; for asynchronous orders we call back `…/produce/result`.
-//! Authority: `shared/spec/jd-general.md`.
+//! The rules below are JD's published interface document for this platform, pinned by the tests.
 //!
 //! Signature (§2): every field except `sign`/`signType`, empty values dropped (`"0"` kept), keys in
 //! byte order, `key1value1key2value2…` + MD5 key, lowercase MD5 hex; verification ignores case.
