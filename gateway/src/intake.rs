@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use common::db::cards::{self, IssuedCard, SuccessCards};
+use common::db::cards::{self, SuccessCards};
 use common::db::orders::{Created, NewOrder, OrderRow};
 use common::db::products::ProductRow;
+use common::domain::card_import::CardLine;
 use common::domain::{FailureReason, Fen, FulfilmentMode, OrderStatus};
 
 use crate::Gateway;
@@ -99,7 +100,7 @@ pub struct OrderView {
 
 pub enum Phase {
     InProgress,
-    Succeeded { cards: Vec<IssuedCard> },
+    Succeeded { cards: Vec<CardLine> },
     Failed { reason: FailureReason, text: String },
 }
 

@@ -197,7 +197,7 @@ async fn cards(
     pool: &Pool,
     key: &MasterKey,
     order: &OrderRow,
-) -> Result<Vec<db::cards::IssuedCard>, PrepareError> {
+) -> Result<Vec<common::domain::card_import::CardLine>, PrepareError> {
     // The shared gate: a success callback only with exactly `quantity` cards. Otherwise no
     // callback is sent; the attempt is recorded with the reason and retried on the schedule
     // (giving up, operator-visible, when it is used up), while queries answer "in progress".

@@ -568,30 +568,12 @@ pub async fn stock(pool: &super::Pool) -> sqlx::Result<Vec<StockRow>> {
         .collect())
 }
 
-/// A card issued to an order, decrypted for the platform that must receive it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct IssuedCard {
-    pub card_no: String,
-    pub password: String,
-    /// `None` for cards without expiry.
-    pub expires_on: Option<chrono::NaiveDate>,
-}
-
-impl std::fmt::Debug for IssuedCard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Card secrets never reach a log line.
-        f.debug_struct("IssuedCard")
-            .field("card_no", &"***")
-            .finish_non_exhaustive()
-    }
-}
-
 /// The cards sold to `order_id`, in issue order, decrypted.
 pub async fn issued_to_order(
     ex: impl MySqlExecutor<'_>,
     key: &MasterKey,
     order_id: u64,
-) -> anyhow::Result<Vec<IssuedCard>> {
+) -> anyhow::Result<Vec<CardLine>> {
     sold_to(ex, order_id)
         .await?
         .iter()
@@ -627,7 +609,7 @@ const SEALED_CARD: &str = "id, product_id, fingerprint, card_no_enc, card_pass_e
 
 impl SealedCard {
     /// The card in clear text; `None` when it does not open for its row.
-    fn open(&self, key: &MasterKey) -> Option<IssuedCard> {
+    fn open(&self, key: &MasterKey) -> Option<CardLine> {
         let (product, fp) = (self.product_id, &self.fingerprint);
         let card_no = open(key, SealedColumn::CardNo, product, fp, &self.card_no_enc).ok()?;
         let password = open(
@@ -638,7 +620,7 @@ impl SealedCard {
             &self.card_pass_enc,
         )
         .ok()?;
-        Some(IssuedCard {
+        Some(CardLine {
             card_no,
             password,
             expires_on: (self.expires_at != card_import::no_expiry()).then_some(self.expires_at),
@@ -650,7 +632,7 @@ impl SealedCard {
 #[derive(Debug)]
 pub enum SuccessCards {
     /// Exactly the order's `quantity` sold cards, in issue order.
-    Complete(Vec<IssuedCard>),
+    Complete(Vec<CardLine>),
     /// The order holds another number of sold cards than it was bought with: it must not be
     /// reported as a success (the alert is already raised).
     Mismatch { expected: i64, found: usize },
@@ -679,7 +661,7 @@ pub async fn for_success(
     actor: &str,
 ) -> anyhow::Result<SuccessCards> {
     let rows = sold_to(pool, order.id).await?;
-    let cards: Option<Vec<IssuedCard>> = rows.iter().map(|row| row.open(key)).collect();
+    let cards: Option<Vec<CardLine>> = rows.iter().map(|row| row.open(key)).collect();
     let Some(cards) = cards else {
         tracing::error!(
             event = CARD_UNREADABLE_EVENT,
@@ -844,14 +826,6 @@ async fn pick(
     .await
 }
 
-/// A card handed out by [`take_for_export`], in clear text.
-pub struct ExportedCard {
-    pub card_no: String,
-    pub password: String,
-    /// `None` for cards without expiry.
-    pub expires_on: Option<chrono::NaiveDate>,
-}
-
 /// Cards read per query while exporting (keyset by id).
 const EXPORT_CHUNK: u64 = 5_000;
 
@@ -864,7 +838,7 @@ pub async fn take_for_export(
     key: &MasterKey,
     batch_id: &str,
     keep_available: bool,
-) -> anyhow::Result<Vec<ExportedCard>> {
+) -> anyhow::Result<Vec<CardLine>> {
     let mut out = Vec::new();
     let mut after: u64 = 0;
     loop {
@@ -888,11 +862,7 @@ pub async fn take_for_export(
                     row.id
                 );
             };
-            out.push(ExportedCard {
-                card_no: card.card_no,
-                password: card.password,
-                expires_on: card.expires_on,
-            });
+            out.push(card);
         }
         if !keep_available {
             for chunk in ids.chunks(1_000) {

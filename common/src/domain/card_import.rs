@@ -7,11 +7,24 @@ use chrono::NaiveDate;
 /// characters per field, 游戏点卡 only printable ASCII in `cardno`.
 pub const MAX_FIELD_CHARS: usize = 127;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A card in clear text: as imported, as sold to an order and told to its platform, as
+/// exported. `Debug` never shows the number or the password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct CardLine {
     pub card_no: String,
     pub password: String,
+    /// `None` for cards without expiry.
     pub expires_on: Option<NaiveDate>,
+}
+
+impl std::fmt::Debug for CardLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardLine")
+            .field("card_no", &"***")
+            .field("password", &"***")
+            .field("expires_on", &self.expires_on)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -888,7 +888,7 @@ impl CardInfo {
 }
 
 /// Issued cards in 游戏点卡's `cardinfos` format.
-pub fn card_infos_from(cards: &[crate::db::cards::IssuedCard]) -> Vec<CardInfo> {
+pub fn card_infos_from(cards: &[crate::domain::card_import::CardLine]) -> Vec<CardInfo> {
     cards
         .iter()
         .map(|c| CardInfo {

@@ -558,7 +558,7 @@ pub fn encrypt_cards(cards: &[CardItem], aes_key: &JdAesKey) -> String {
 }
 
 /// Issued cards in JD's card-array format (`-` where a field is absent).
-pub fn card_items_from(cards: &[crate::db::cards::IssuedCard]) -> Vec<CardItem> {
+pub fn card_items_from(cards: &[crate::domain::card_import::CardLine]) -> Vec<CardItem> {
     cards
         .iter()
         .map(|c| CardItem {
