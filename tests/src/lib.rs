@@ -254,21 +254,22 @@ pub async fn drain_queue(
 }
 
 impl Proc {
-    /// A process started by the caller (with its own arguments and environment), listening on
-    /// `port` and `metrics_port`; it is not started again if it fails.
-    pub fn from_child(child: Child, port: u16, metrics_port: u16) -> Proc {
-        Proc {
-            child,
-            port,
-            metrics_port,
-            respawn: None,
-        }
-    }
-
     /// Starts a binary at `path` listening on `port`.
     pub fn spawn_path(path: &std::path::Path, env: &[(String, String)], port: u16) -> Proc {
+        Proc::spawn_with_args(path, &[], env, port)
+    }
+
+    /// Starts a binary at `path` with `args` and exactly `env` (plus its listen addresses),
+    /// listening on `port`; it is not started again if it fails.
+    pub fn spawn_with_args(
+        path: &std::path::Path,
+        args: &[String],
+        env: &[(String, String)],
+        port: u16,
+    ) -> Proc {
         let metrics_port = free_port();
         let child = Command::new(path)
+            .args(args)
             .env_clear()
             .envs(env.iter().cloned())
             .env("HTTP_ADDR", format!("127.0.0.1:{port}"))

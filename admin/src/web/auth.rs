@@ -191,10 +191,7 @@ async fn create_session(
     .bind(ttl.as_secs())
     .execute(pool)
     .await?;
-    // Expired sessions of anyone are removed now and then (cheap: indexed).
-    sqlx::query("DELETE FROM sessions WHERE expires_at < NOW(3) LIMIT 100")
-        .execute(pool)
-        .await?;
+    // Expired sessions are removed by the hourly retention task (`db::retention`).
     Ok(token)
 }
 

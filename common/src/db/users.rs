@@ -173,9 +173,7 @@ pub async fn count_login_attempt(pool: &super::Pool, ip: &str) -> sqlx::Result<u
         .fetch_optional(pool)
         .await?
         .unwrap_or(1);
-    sqlx::query("DELETE FROM login_rate WHERE window_start < NOW(3) - INTERVAL 1 HOUR LIMIT 100")
-        .execute(pool)
-        .await?;
+    // Old windows are removed by the hourly retention task (`retention`).
     Ok(attempts)
 }
 

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use common::domain::FailureReason;
 use common::protocol::jd_game::{self as proto, GameAnswer, RetCode};
 
-use crate::{App, GAME_KEY, fail_order, order_id, succeed_with_cards};
+use crate::{App, GAME_KEY, fail_order, notes_starting, order_id, succeed_with_cards};
 
 const CUSTOMER: &str = "10817";
 
@@ -508,14 +508,7 @@ async fn wrong_card_count_is_answered_in_progress_not_success() {
         (again.ret_code, again.data.as_deref()),
         (RetCode::Success, None)
     );
-    let notes: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM order_events WHERE order_id = ? AND note LIKE '卡密数量异常%'",
-    )
-    .bind(id)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    assert_eq!(notes, 1);
+    assert_eq!(notes_starting(&app.pool, id, "卡密数量异常").await, 1);
     app.stop().await;
 }
 

@@ -3,7 +3,7 @@
 use common::domain::FailureReason;
 use common::protocol::jd_general::{self as proto, DistillAnswer, ProduceCode, ProduceStatus};
 
-use crate::{App, GENERAL_KEY, fail_order, order_id, succeed_with_cards};
+use crate::{App, GENERAL_KEY, fail_order, notes_starting, order_id, succeed_with_cards};
 
 const BEGIN: &str = "/api/jd/general/beginDistill";
 const FIND: &str = "/api/jd/general/findDistill";
@@ -385,14 +385,7 @@ async fn wrong_card_count_is_answered_in_progress_not_success() {
             (ProduceCode::InProgress, ProduceStatus::InProgress, None)
         );
     }
-    let notes: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM order_events WHERE order_id = ? AND note LIKE '卡密数量异常%'",
-    )
-    .bind(id)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    assert_eq!(notes, 1);
+    assert_eq!(notes_starting(&app.pool, id, "卡密数量异常").await, 1);
     app.stop().await;
 }
 
@@ -443,14 +436,7 @@ async fn a_card_swapped_between_rows_is_never_answered() {
         );
     }
     for id in [a, b] {
-        let notes: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM order_events WHERE order_id = ? AND note LIKE '卡密无法解密%'",
-        )
-        .bind(id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        assert_eq!(notes, 1);
+        assert_eq!(notes_starting(&app.pool, id, "卡密无法解密").await, 1);
     }
     app.stop().await;
 }

@@ -290,3 +290,13 @@ pub async fn order_id(pool: &Pool, platform_order_no: &str) -> u64 {
         .await
         .unwrap()
 }
+
+/// How many timeline notes of `order_id` start with `prefix` (an alert is written once).
+pub async fn notes_starting(pool: &Pool, order_id: u64, prefix: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM order_events WHERE order_id = ? AND note LIKE ?")
+        .bind(order_id)
+        .bind(format!("{prefix}%"))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}

@@ -296,20 +296,8 @@ async fn compose_environment_migrates_and_starts_every_service() {
         let (env, command) = service(&config, name);
         assert_eq!(env.get("RUN_MIGRATIONS").map(String::as_str), Some("false"));
         let env = localize(env, &db_host, &mq_host);
-        let (port, metrics_port) = (free_port(), free_port());
-        let child = Command::new(binary(&command[0]))
-            .args(&command[1..])
-            .env_clear()
-            .envs(env)
-            .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
-            .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
-            .current_dir(std::env::temp_dir())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-        procs.push((name, Proc::from_child(child, port, metrics_port)));
+        let p = Proc::spawn_with_args(&binary(&command[0]), &command[1..], &env, free_port());
+        procs.push((name, p));
     }
     let client = reqwest::Client::new();
     for (name, p) in procs.iter_mut() {

@@ -28,7 +28,7 @@ use super::auth::{AdminUser, CurrentUser, Operator};
 use super::page::{self, Chrome, Nav};
 use super::snapshot::Snapshots;
 use super::{AppState, WebError, WebResult};
-use crate::shop_form::{self as form, ShopForm, ValidShop};
+use crate::shop_form::{self, ShopForm, ValidShop};
 use crate::web::form::{parse_form, path_id};
 
 pub fn routes() -> Router<AppState> {
@@ -431,7 +431,7 @@ async fn create(
             StatusCode::BAD_REQUEST,
         )
     };
-    let v = match form::validate(platform, &f, true) {
+    let v = match shop_form::validate(platform, &f, true) {
         Ok(v) => v,
         Err(errors) => return again(errors),
     };
@@ -488,7 +488,7 @@ async fn update(
             StatusCode::BAD_REQUEST,
         )
     };
-    let v = match form::validate(platform, &f, false) {
+    let v = match shop_form::validate(platform, &f, false) {
         Ok(v) => v,
         Err(errors) => return again(errors),
     };
