@@ -106,6 +106,22 @@ impl Infra {
         self.tasks.spawn(task(self.stop.clone()));
     }
 
+    /// Stops the background tasks and waits (up to 30 s) for their in-flight work (the
+    /// heartbeat removes its row), then closes the broker and the database.
+    async fn stop(mut self) {
+        self.stop.cancel();
+        tracing::info!(service = self.config.service, "stopping background tasks");
+        let drain = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(30), drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks did not stop within 30 s");
+        }
+        self.mq.close().await;
+        self.db.close().await;
+    }
+
     pub fn probes(&self) -> Probes {
         Probes {
             service: self.config.service,
@@ -133,9 +149,23 @@ async fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 impl Service {
     /// Binds `config.http_addr` and `config.metrics_addr` (port 0 picks a free port, as tests
     /// do).
+    /// A service that cannot listen stops what [`Infra::start`] started (its heartbeat row
+    /// included) before returning the error.
     pub async fn bind(infra: Infra, routes: Router) -> anyhow::Result<Service> {
-        let listener = listen(infra.config.http_addr).await?;
-        let metrics_listener = listen(infra.config.metrics_addr).await?;
+        let listeners = async {
+            Ok::<_, anyhow::Error>((
+                listen(infra.config.http_addr).await?,
+                listen(infra.config.metrics_addr).await?,
+            ))
+        }
+        .await;
+        let (listener, metrics_listener) = match listeners {
+            Ok(l) => l,
+            Err(e) => {
+                infra.stop().await;
+                return Err(e);
+            }
+        };
         let router = routes
             .merge(health_router(infra.probes()))
             .layer(axum::middleware::from_fn(track_metrics));
@@ -169,7 +199,7 @@ impl Service {
             listener,
             router,
             metrics_listener,
-            mut infra,
+            infra,
         } = self;
         let stop = infra.stop.clone();
         tracing::info!(
@@ -192,17 +222,9 @@ impl Service {
         crate::serve::serve(listener, router, infra.config.http_limits, stop.clone()).await;
         stop.cancel();
         let _ = internal.await;
-        tracing::info!(service = infra.config.service, "stopping background tasks");
-        let drain = async { while infra.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(30), drain)
-            .await
-            .is_err()
-        {
-            tracing::warn!("background tasks did not stop within 30 s");
-        }
-        infra.mq.close().await;
-        infra.db.close().await;
-        tracing::info!(service = infra.config.service, "stopped");
+        let service = infra.config.service;
+        infra.stop().await;
+        tracing::info!(service, "stopped");
         Ok(())
     }
 }

@@ -525,6 +525,45 @@ async fn transitions_are_guarded_and_recorded() {
     db.drop_database().await;
 }
 
+/// A service that cannot listen (its port taken) exits 1 and leaves no heartbeat row behind:
+/// the dashboard never shows an instance that never ran.
+#[tokio::test]
+async fn a_service_that_cannot_listen_leaves_no_heartbeat() {
+    let db = TestDb::create().await;
+    let prefix = unique("t") + ".";
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = Command::new(binary("notifier"))
+        .env_clear()
+        .env("DATABASE_URL", &db.url)
+        .env("AMQP_URL", amqp_url())
+        .env("MASTER_KEY", TEST_MASTER_KEY)
+        .env("MQ_PREFIX", &prefix)
+        .env("RUST_LOG", "warn")
+        .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("METRICS_ADDR", "127.0.0.1:0")
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot listen"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pool = db.pool().await;
+    let beats: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM service_heartbeats")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(beats, 0, "the failed start removed its heartbeat");
+    drop(taken);
+    pool.close().await;
+    common::testing::delete_topology(&prefix).await;
+    db.drop_database().await;
+}
+
 /// All five binaries start together on a fresh database (racing on the migrations), report
 /// ready, serve health and metrics, and stop cleanly on SIGTERM.
 #[tokio::test]
