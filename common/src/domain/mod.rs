@@ -5,6 +5,7 @@ pub mod card_status;
 pub mod failure;
 pub mod money;
 pub mod order;
+mod sql;
 pub mod types;
 pub mod url;
 

@@ -261,6 +261,33 @@ async fn migration_reseals_old_values_for_their_row_and_column() {
     db.drop_database().await;
 }
 
+/// The domain enums map to their text columns through a real server: written as text, read
+/// back as the enum, and an unknown stored value is a decode error naming the type.
+#[tokio::test]
+async fn domain_enums_round_trip_as_text_and_unknown_values_are_errors() {
+    use common::domain::OrderKind;
+    let db = TestDb::create().await;
+    let pool = db.pool().await;
+    let (text, status): (String, OrderStatus) =
+        sqlx::query_as("SELECT CAST(? AS CHAR), CAST(? AS CHAR)")
+            .bind(OrderKind::Card)
+            .bind("awaiting_manual")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(text, "card");
+    assert_eq!(status, OrderStatus::AwaitingManual);
+    let bad: Result<(OrderStatus,), _> = sqlx::query_as("SELECT 'no_such_status'")
+        .fetch_one(&pool)
+        .await;
+    let err = bad
+        .expect_err("an unknown value must not decode")
+        .to_string();
+    assert!(err.contains("OrderStatus"), "{err}");
+    pool.close().await;
+    db.drop_database().await;
+}
+
 #[tokio::test]
 async fn topology_is_declared_twice_and_routes_by_platform() {
     let prefix = unique("t") + ".";
