@@ -5,6 +5,7 @@
 //! - `agiso`: 阿奇索开放平台 (API call signing, push verification, response envelope)
 
 pub mod agiso;
+pub mod agiso_order;
 pub mod form;
 pub mod jd_game;
 pub mod jd_general;
