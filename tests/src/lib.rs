@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
 
+pub mod fake_agiso;
 pub mod fake_jd;
 
 /// The five service binaries.
