@@ -6,6 +6,10 @@ use axum::Router;
 use common::config::{CommonConfig, ConfigError, Env, ports};
 use common::service::{Infra, Service, ServiceConfig};
 
+pub mod client;
+pub mod metrics;
+pub mod shops;
+
 pub const SERVICE: &str = "agiso-sync";
 
 #[derive(Debug, Clone)]

@@ -1,6 +1,7 @@
 //! The one way to reach MySQL: a sqlx pool, the embedded migrations, and the repositories the
 //! services share. Works on MySQL 8 and MariaDB >= 10.6.
 
+pub mod agiso;
 pub mod audit;
 pub mod cards;
 pub mod heartbeat;

@@ -1,5 +1,6 @@
 //! Business types shared by every service: money, identifiers, platforms, order status machine.
 
+pub mod agiso;
 pub mod card_import;
 pub mod card_status;
 pub mod failure;

@@ -43,4 +43,8 @@ text_column!(
     super::ShopMode,
     super::CardStatus,
     super::FailureReason,
+    super::agiso::Service,
+    super::agiso::OrderType,
+    super::agiso::EventState,
+    super::agiso::Source,
 );

@@ -12,50 +12,8 @@ use std::collections::HashMap;
 use serde_json::value::RawValue;
 
 use super::agiso::AgisoEnvelope;
+pub use crate::domain::agiso::{OrderType, Service};
 use crate::domain::{Fen, PlatformOrderNo};
-
-/// The Agiso services this system connects (`shops.agiso_service`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Service {
-    /// Taobao / Tmall auto-delivery.
-    Alds,
-    /// JD through Agiso.
-    AldsJd,
-}
-
-impl Service {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Service::Alds => "alds",
-            Service::AldsJd => "aldsJd",
-        }
-    }
-
-    /// `alds` / `aldsJd`, in any case.
-    pub fn parse(text: &str) -> Option<Service> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "alds" => Some(Service::Alds),
-            "aldsjd" => Some(Service::AldsJd),
-            _ => None,
-        }
-    }
-
-    /// The service a push's `fromPlatform` names (`TbAlds`, `AldsJd`, §7.1).
-    pub fn of_from_platform(from_platform: &str) -> Option<Service> {
-        match from_platform.trim().to_ascii_lowercase().as_str() {
-            "tbalds" | "alds" => Some(Service::Alds),
-            "aldsjd" => Some(Service::AldsJd),
-            _ => None,
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Service::Alds => "淘宝",
-            Service::AldsJd => "京东",
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Push freshness (§7.2)
@@ -238,56 +196,6 @@ pub fn envelope_data(body: &[u8]) -> Option<String> {
 
 // ---------------------------------------------------------------------------------------------
 // Orders
-
-/// What an Agiso order is, which decides the call that delivers it (§4.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OrderType {
-    /// A Taobao trade: cards by `CreateOrderResult`, then `LogisticsDummySend`.
-    Taobao,
-    /// JD 游戏点卡, card type (`OrderType` 2): `GameCard/CardSend`.
-    JdGameCard,
-    /// JD 游戏点卡, top-up (`OrderType` 1): `GameCard/RechargeSend`.
-    JdGameRecharge,
-    /// JD 通用交易: `Vtp/Send`.
-    JdVtp,
-}
-
-impl OrderType {
-    pub const ALL: [OrderType; 4] = [
-        OrderType::Taobao,
-        OrderType::JdGameCard,
-        OrderType::JdGameRecharge,
-        OrderType::JdVtp,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderType::Taobao => "taobao",
-            OrderType::JdGameCard => "jd_game_card",
-            OrderType::JdGameRecharge => "jd_game_recharge",
-            OrderType::JdVtp => "jd_vtp",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            OrderType::Taobao => "淘宝订单",
-            OrderType::JdGameCard => "京东点卡（卡密）",
-            OrderType::JdGameRecharge => "京东点卡（直充）",
-            OrderType::JdVtp => "京东通用交易",
-        }
-    }
-}
-
-impl std::str::FromStr for OrderType {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        OrderType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or(())
-    }
-}
 
 /// One line of an Agiso order: what becomes one of our orders.
 #[derive(Debug, Clone, PartialEq, Eq)]
