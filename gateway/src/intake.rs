@@ -7,7 +7,7 @@ use common::db::cards::{self, SuccessCards};
 use common::db::orders::{Created, NewOrder, OrderRow};
 use common::db::products::ProductRow;
 use common::domain::card_import::CardLine;
-use common::domain::{FailureReason, Fen, FulfilmentMode, OrderStatus};
+use common::domain::{FailureReason, Fen, FulfilmentMode, OrderKind, OrderStatus};
 
 use crate::Gateway;
 
@@ -41,10 +41,10 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn of(product: &ProductRow) -> &'static str {
+    pub fn of(product: &ProductRow) -> OrderKind {
         match product.mode() {
-            Some(FulfilmentMode::Card) => "card",
-            _ => "direct",
+            Some(FulfilmentMode::Card) => OrderKind::Card,
+            _ => OrderKind::Direct,
         }
     }
 }
@@ -108,8 +108,8 @@ pub enum Phase {
 /// card order that does not hold exactly `quantity` sold cards is shown as in progress, never as
 /// a success ([`cards::for_success`] raises the alert).
 pub async fn view(gw: &Gateway, order: OrderRow) -> anyhow::Result<OrderView> {
-    let phase = match order.status()? {
-        OrderStatus::Succeeded if order.order_kind == "card" => {
+    let phase = match order.status {
+        OrderStatus::Succeeded if order.order_kind == OrderKind::Card => {
             match cards::for_success(&gw.infra_db, &gw.master_key, &order, "gateway").await? {
                 SuccessCards::Complete(cards) => Phase::Succeeded { cards },
                 SuccessCards::Mismatch { .. } | SuccessCards::Unreadable => Phase::InProgress,
@@ -117,7 +117,7 @@ pub async fn view(gw: &Gateway, order: OrderRow) -> anyhow::Result<OrderView> {
         }
         OrderStatus::Succeeded => Phase::Succeeded { cards: Vec::new() },
         OrderStatus::Failed => {
-            let reason = order.failure().unwrap_or(FailureReason::UpstreamFailed);
+            let reason = order.failure_code.unwrap_or(FailureReason::UpstreamFailed);
             let text = order
                 .failure_reason
                 .clone()

@@ -188,7 +188,7 @@ impl Sender {
         } = claimed;
         let order_id = order.id;
         let attempt_no = attempts_done.saturating_add(1);
-        let target = order.platform.clone();
+        let target = order.platform.as_str().to_owned();
         let prepared = match callback::prepare(&self.db, &self.shops, &self.key, &order).await {
             Ok(Some(p)) => p,
             Ok(None) => return,

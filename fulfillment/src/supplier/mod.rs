@@ -272,8 +272,8 @@ pub(crate) async fn apply_in(
     if matches!(row.status.as_str(), "succeeded" | "failed") {
         return Ok(Applied::Repeated);
     }
-    let status = order.status()?;
-    let platform: Platform = order.platform.parse()?;
+    let status = order.status;
+    let platform = order.platform;
     let name = supplier_name(tx, row.supplier_id).await?;
     let raw = raw.map(cut);
     let set_row = |st: &'static str, next_poll: bool| {

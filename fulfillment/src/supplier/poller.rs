@@ -118,7 +118,7 @@ async fn work_row(ctx: &Fulfiller, row: Claimed) -> anyhow::Result<()> {
     let (Some(order), Some(supplier)) = (order, supplier) else {
         anyhow::bail!("order or supplier of supplier order {} is gone", row.id);
     };
-    let open = order.status == "processing";
+    let open = order.status == OrderStatus::Processing;
     let past = row.past_deadline != 0;
     let secret = supplier.secret(&ctx.suppliers.master_key)?;
     let call = Call {
@@ -177,10 +177,10 @@ async fn submit_locked(call: &Call<'_>, so_id: u64) -> anyhow::Result<()> {
     let Some(order) = common::db::orders::lock(&mut tx, call.order_id).await? else {
         anyhow::bail!("order {} is gone", call.order_id);
     };
-    let applied = if order.status()? != OrderStatus::Processing {
+    let applied = if order.status != OrderStatus::Processing {
         tracing::info!(
             order_id = order.id,
-            status = order.status,
+            status = order.status.as_str(),
             "order settled before its submit; nothing sent to the supplier"
         );
         let report = Report::Unknown("order is no longer processing".into());

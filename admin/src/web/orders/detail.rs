@@ -375,11 +375,10 @@ async fn build(
                 at: page::beijing(e.created_at),
                 from: e
                     .from_status
-                    .as_deref()
-                    .map(status_label)
+                    .map(|s| s.label_zh().to_owned())
                     .unwrap_or_default(),
-                to_class: status_class(&e.to_status),
-                to: status_label(&e.to_status),
+                to_class: e.to_status.as_str(),
+                to: e.to_status.label_zh().to_owned(),
                 actor: actor_label(&e.actor),
                 note: e.note.unwrap_or_default(),
             })
