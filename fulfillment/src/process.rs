@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use common::db::orders::{self, OrderError, OrderRow};
 use common::db::products::{self, ProductRow};
-use common::domain::{FailureReason, FulfilmentMode, OrderKind, OrderStatus, Platform};
+use common::domain::{
+    FailureReason, FulfilmentMode, OrderKind, OrderStatus, Platform, StockPolicy,
+};
 use common::retry::Backoff;
 
 use crate::Fulfiller;
@@ -165,13 +167,13 @@ async fn to_manual(
         return Ok(Outcome::AlreadyHandled);
     }
     if !matches!(
-        (order.order_kind, product.mode()),
-        (OrderKind::Direct, Some(FulfilmentMode::DirectManual))
+        (order.order_kind, product.mode),
+        (OrderKind::Direct, FulfilmentMode::DirectManual)
     ) {
         tracing::warn!(
             order_id = order.id,
             order_kind = order.order_kind.as_str(),
-            product_mode = product.mode,
+            product_mode = product.mode.as_str(),
             "order and product do not fit; held for an operator"
         );
     }
@@ -203,23 +205,15 @@ enum Path {
 /// The order's stored kind decides the path; the product's mode has to fit it.
 fn path(order: &OrderRow, product: &ProductRow) -> Path {
     let kind = order.order_kind;
-    match (kind, product.mode()) {
-        (OrderKind::Card, Some(FulfilmentMode::Card)) => Path::Cards,
-        (OrderKind::Direct, Some(FulfilmentMode::DirectSupplier)) => Path::Supplier,
-        (OrderKind::Direct, Some(FulfilmentMode::DirectManual)) => {
-            Path::Manual("等待人工充值".into())
-        }
-        (kind, Some(mode)) => Path::Manual(format!(
+    match (kind, product.mode) {
+        (OrderKind::Card, FulfilmentMode::Card) => Path::Cards,
+        (OrderKind::Direct, FulfilmentMode::DirectSupplier) => Path::Supplier,
+        (OrderKind::Direct, FulfilmentMode::DirectManual) => Path::Manual("等待人工充值".into()),
+        (kind, mode) => Path::Manual(format!(
             "订单为{}订单，但商品「{}」现为{}模式（下单后改过履约方式），不自动履约，请人工处理",
             kind.label_zh(),
             product.name,
             mode.label_zh()
-        )),
-        (kind, None) => Path::Manual(format!(
-            "商品「{}」的履约方式未知（{}），{}订单不自动履约，请人工处理",
-            product.name,
-            product.mode,
-            kind.label_zh()
         )),
     }
 }
@@ -253,7 +247,7 @@ async fn fulfil_cards<'a>(
     sold: &mut Vec<(u64, u64)>,
     served: &mut Vec<&'a CardOrder<'a>>,
 ) -> anyhow::Result<Vec<(u64, Outcome)>> {
-    let waits = product.out_of_stock_policy == "wait";
+    let waits = product.out_of_stock_policy == StockPolicy::Wait;
     // Waiting orders are served in arrival order: a newer order queues behind older ones.
     let oldest_waiting = match list
         .iter()
@@ -433,15 +427,15 @@ mod tests {
         }
     }
 
-    fn product(mode: &str) -> ProductRow {
+    fn product(mode: FulfilmentMode) -> ProductRow {
         ProductRow {
             id: 1,
             name: "P".into(),
-            mode: mode.into(),
+            mode,
             face_value_fen: None,
             price_fen: Some(100),
             low_stock_threshold: None,
-            out_of_stock_policy: "fail".into(),
+            out_of_stock_policy: StockPolicy::Fail,
             stock_wait_seconds: 3600,
             enabled: true,
         }
@@ -449,22 +443,26 @@ mod tests {
 
     #[test]
     fn the_order_kind_decides_and_the_product_must_fit() {
+        use FulfilmentMode::{DirectManual, DirectSupplier};
         use OrderKind::{Card, Direct};
-        assert_eq!(path(&order(Card), &product("card")), Path::Cards);
         assert_eq!(
-            path(&order(Direct), &product("direct_supplier")),
+            path(&order(Card), &product(FulfilmentMode::Card)),
+            Path::Cards
+        );
+        assert_eq!(
+            path(&order(Direct), &product(DirectSupplier)),
             Path::Supplier
         );
         assert_eq!(
-            path(&order(Direct), &product("direct_manual")),
+            path(&order(Direct), &product(DirectManual)),
             Path::Manual("等待人工充值".into())
         );
-        // An unknown stored order kind no longer reaches here: reading the row fails.
+        // An unknown stored order kind or product mode no longer reaches here: reading the
+        // row fails.
         for (kind, mode) in [
-            (Card, "direct_manual"),
-            (Card, "direct_supplier"),
-            (Direct, "card"),
-            (Card, "gift"),
+            (Card, DirectManual),
+            (Card, DirectSupplier),
+            (Direct, FulfilmentMode::Card),
         ] {
             let Path::Manual(note) = path(&order(kind), &product(mode)) else {
                 panic!("{kind} order of a {mode} product must wait for an operator");

@@ -258,7 +258,7 @@ pub async fn prepare(
         .ok_or_else(|| config(format!("店铺 {} 不存在", order.shop_id)))?;
     let succeeded = status == OrderStatus::Succeeded;
     let is_card = order.order_kind == OrderKind::Card;
-    let test_mode = shop.mode() == ShopMode::Test;
+    let test_mode = shop.mode == ShopMode::Test;
     match order.platform {
         Platform::JdGeneral => {
             let md5_key = secret(&shop, key, ShopSecret::Md5Key)?;

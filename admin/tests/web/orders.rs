@@ -9,7 +9,7 @@ use common::db::notify::{self, Attempt, Outcome};
 use common::db::orders::{self, Created, NewOrder};
 use common::db::products::{self, NewProduct};
 use common::db::shops::{self, NewShop};
-use common::domain::{FulfilmentMode, OrderKind, OrderStatus, Platform};
+use common::domain::{CallbackTarget, FulfilmentMode, OrderKind, OrderStatus, Platform};
 use common::mq::{Event, QueueName, Topology};
 
 use crate::{Answer, App, Browser, assert_no_secret};
@@ -673,7 +673,7 @@ async fn order_page_timeline_cards_attempts_and_reveal() {
             &app.pool,
             &Attempt {
                 order_id: a,
-                target: "jd_general",
+                target: CallbackTarget::JdGeneral,
                 attempt_no: no,
                 url: "https://jd.example/produce/result",
                 request_body: Some("vendorId=V1001&sign=0123456789abcdef0123456789abcdef&product=[已隐藏] sha256:ab12"),

@@ -43,4 +43,10 @@ text_column!(
     super::ShopMode,
     super::CardStatus,
     super::FailureReason,
+    super::StockPolicy,
+    super::SupplierOrderStatus,
+    super::CallbackTarget,
+    super::AttemptOutcome,
+    super::DeadLetterStatus,
+    super::DraftStatus,
 );

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use common::db::Tx;
-use common::domain::OrderStatus;
+use common::domain::{AttemptOutcome, OrderStatus, SupplierOrderStatus};
 
 use super::protocol::{self, Report};
 use super::{Source, applied_committed, apply, apply_in, cut};
@@ -29,7 +29,7 @@ struct Claimed {
     id: u64,
     order_id: u64,
     supplier_id: u64,
-    status: String,
+    status: SupplierOrderStatus,
     past_deadline: i64,
 }
 
@@ -132,7 +132,7 @@ async fn work_row(ctx: &Fulfiller, row: Claimed) -> anyhow::Result<()> {
             Report::Unknown("order is no longer processing".into()),
             None,
         )
-    } else if row.status == "pending" {
+    } else if row.status == SupplierOrderStatus::Pending {
         if past {
             (
                 Report::Unknown("deadline passed before submission".into()),
@@ -322,7 +322,7 @@ impl Call<'_> {
             url,
             http_status,
             duration_ms,
-            outcome = report.outcome(),
+            outcome = report.outcome().as_str(),
             "supplier call"
         );
         let attempt = Attempt(Some(AttemptRow {
@@ -349,7 +349,7 @@ struct AttemptRow {
     http_status: Option<u16>,
     response: Option<String>,
     duration_ms: i32,
-    outcome: &'static str,
+    outcome: AttemptOutcome,
     error: Option<String>,
 }
 

@@ -351,7 +351,7 @@ async fn store_cards(
                 format!(
                     "第 {line} 张已在商品「{}」的库存中（{}）",
                     h.product_name,
-                    h.status.map(|s| s.label_zh()).unwrap_or("未知")
+                    h.status.label_zh()
                 )
             })
             .collect();
@@ -568,10 +568,7 @@ pub async fn refulfil(
     };
     let kind = match &product {
         None => ProductKind::Missing,
-        Some(p) => p
-            .mode()
-            .map(ProductKind::Mode)
-            .unwrap_or(ProductKind::Unknown),
+        Some(p) => ProductKind::Mode(p.mode),
     };
     let live = live_supplier_orders(&mut *tx, order.id).await? > 0;
     let hops = match refulfil_plan(status, kind, live) {
