@@ -494,7 +494,7 @@ pub async fn execute(
             let p = products::find_by_name(&pool, &product)
                 .await?
                 .ok_or_else(|| fail(format!("商品不存在: {product}")))?;
-            if p.mode() != Some(FulfilmentMode::Card) {
+            if p.mode != FulfilmentMode::Card {
                 return Err(fail(format!("商品 {product} 不是卡密商品")));
             }
             let batch = batch.unwrap_or_else(|| {
@@ -632,7 +632,7 @@ pub async fn execute(
             let p = products::find_by_name(&pool, &product)
                 .await?
                 .ok_or_else(|| fail(format!("商品不存在: {product}")))?;
-            if p.mode() != Some(FulfilmentMode::DirectSupplier) {
+            if p.mode != FulfilmentMode::DirectSupplier {
                 return Err(fail(format!("商品 {product} 不是供应商直充商品")));
             }
             let s = suppliers::find_by_name(&pool, &supplier)

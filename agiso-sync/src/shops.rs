@@ -51,7 +51,7 @@ impl Shops {
                 let rows = shops::list(&self.pool).await?;
                 let mut out = Vec::new();
                 for row in rows {
-                    if !row.enabled || row.platform() != Some(Platform::Agiso) {
+                    if !row.enabled || row.platform != Platform::Agiso {
                         continue;
                     }
                     let Some(service) = Service::parse(&row.agiso_service) else {

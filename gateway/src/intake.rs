@@ -7,7 +7,7 @@ use common::db::cards::{self, SuccessCards};
 use common::db::orders::{Created, NewOrder, OrderRow};
 use common::db::products::ProductRow;
 use common::domain::card_import::CardLine;
-use common::domain::{FailureReason, Fen, FulfilmentMode, OrderStatus};
+use common::domain::{FailureReason, Fen, FulfilmentMode, OrderKind, OrderStatus};
 
 use crate::Gateway;
 
@@ -41,11 +41,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn of(product: &ProductRow) -> &'static str {
-        match product.mode() {
-            Some(FulfilmentMode::Card) => "card",
-            _ => "direct",
-        }
+    pub fn of(product: &ProductRow) -> OrderKind {
+        OrderKind::of_mode(product.mode)
     }
 }
 
@@ -58,7 +55,7 @@ pub fn check_product(
     total: Fen,
 ) -> Result<Arc<ProductRow>, ProductRefusal> {
     let product = product.ok_or(ProductRefusal::Unknown)?;
-    let mode = product.mode().ok_or(ProductRefusal::Unknown)?;
+    let mode = product.mode;
     let kind_ok = match kind {
         Kind::Any => true,
         Kind::Card => mode == FulfilmentMode::Card,
@@ -108,8 +105,8 @@ pub enum Phase {
 /// card order that does not hold exactly `quantity` sold cards is shown as in progress, never as
 /// a success ([`cards::for_success`] raises the alert).
 pub async fn view(gw: &Gateway, order: OrderRow) -> anyhow::Result<OrderView> {
-    let phase = match order.status()? {
-        OrderStatus::Succeeded if order.order_kind == "card" => {
+    let phase = match order.status {
+        OrderStatus::Succeeded if order.order_kind == OrderKind::Card => {
             match cards::for_success(&gw.infra_db, &gw.master_key, &order, "gateway").await? {
                 SuccessCards::Complete(cards) => Phase::Succeeded { cards },
                 SuccessCards::Mismatch { .. } | SuccessCards::Unreadable => Phase::InProgress,
@@ -117,7 +114,7 @@ pub async fn view(gw: &Gateway, order: OrderRow) -> anyhow::Result<OrderView> {
         }
         OrderStatus::Succeeded => Phase::Succeeded { cards: Vec::new() },
         OrderStatus::Failed => {
-            let reason = order.failure().unwrap_or(FailureReason::UpstreamFailed);
+            let reason = order.failure_code.unwrap_or(FailureReason::UpstreamFailed);
             let text = order
                 .failure_reason
                 .clone()
@@ -137,13 +134,13 @@ pub async fn can_fulfil(
     product: &ProductRow,
     quantity: u32,
 ) -> Result<bool, sqlx::Error> {
-    match product.mode() {
-        Some(FulfilmentMode::Card) => {
+    match product.mode {
+        FulfilmentMode::Card => {
             let want = i64::from(quantity);
             Ok(cards::available_at_least(&gw.infra_db, product.id, want).await? >= want)
         }
-        Some(FulfilmentMode::DirectManual) => Ok(true),
-        Some(FulfilmentMode::DirectSupplier) => {
+        FulfilmentMode::DirectManual => Ok(true),
+        FulfilmentMode::DirectSupplier => {
             let n: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM product_suppliers ps JOIN suppliers s ON s.id = ps.supplier_id
                  WHERE ps.product_id = ? AND s.enabled = 1",
@@ -153,7 +150,6 @@ pub async fn can_fulfil(
             .await?;
             Ok(n > 0)
         }
-        None => Ok(false),
     }
 }
 
@@ -206,15 +202,15 @@ pub fn truncate_raw(mut text: String) -> String {
 mod tests {
     use super::*;
 
-    fn product(mode: &str, enabled: bool, price: Option<i64>) -> Arc<ProductRow> {
+    fn product(mode: FulfilmentMode, enabled: bool, price: Option<i64>) -> Arc<ProductRow> {
         Arc::new(ProductRow {
             id: 1,
             name: "p".into(),
-            mode: mode.into(),
+            mode,
             face_value_fen: None,
             price_fen: price,
             low_stock_threshold: None,
-            out_of_stock_policy: "fail".into(),
+            out_of_stock_policy: common::domain::StockPolicy::Fail,
             stock_wait_seconds: 0,
             enabled,
         })
@@ -222,7 +218,7 @@ mod tests {
 
     #[test]
     fn product_checks() {
-        let card = product("card", true, Some(980));
+        let card = product(FulfilmentMode::Card, true, Some(980));
         assert!(check_product(Some(&card), Kind::Card, 2, Fen(1960)).is_ok());
         assert_eq!(
             check_product(Some(&card), Kind::Card, 2, Fen(1961)).unwrap_err(),
@@ -239,7 +235,7 @@ mod tests {
         );
         // No price, or a price of zero, is not "any price".
         for price in [None, Some(0)] {
-            let unpriced = product("card", true, price);
+            let unpriced = product(FulfilmentMode::Card, true, price);
             for total in [0, 1, 980] {
                 assert_eq!(
                     check_product(Some(&unpriced), Kind::Card, 1, Fen(total)).unwrap_err(),
@@ -247,7 +243,7 @@ mod tests {
                 );
             }
         }
-        let off = product("direct_manual", false, None);
+        let off = product(FulfilmentMode::DirectManual, false, None);
         assert_eq!(
             check_product(Some(&off), Kind::Direct, 1, Fen(1)).unwrap_err(),
             ProductRefusal::Disabled

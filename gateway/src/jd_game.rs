@@ -9,7 +9,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use common::db::orders::{Created, NewOrder, OrderRow, RightsTopUp};
-use common::domain::{Fen, Platform, RechargeAccount};
+use common::domain::{Fen, OrderKind, Platform, RechargeAccount};
 use common::protocol::jd_game::{
     self as proto, CardOrderRequest, CardQueryRequest, DirectChargeRequest, DirectQueryRequest,
     GameAnswer, GameError, GameOrderStatus, GameParams, PreCheckRequest, RetCode,
@@ -243,7 +243,7 @@ async fn pre_check_inner(gw: &Gateway, _shop: Arc<Shop>, params: &GameParams) ->
             Ok(p) => p,
             Err(r) => return product_refusal(r),
         };
-    if Kind::of(&product) == "direct"
+    if Kind::of(&product) == OrderKind::Direct
         && let Some(account) = req.game_account.as_deref()
         && RechargeAccount::parse(account).is_err()
     {
@@ -270,7 +270,7 @@ async fn pre_check_inner(gw: &Gateway, _shop: Arc<Shop>, params: &GameParams) ->
 
 /// What a 游戏点卡 order request asks for, to detect a repeat with conflicting content (102).
 struct Ask<'a> {
-    kind: &'static str,
+    kind: OrderKind,
     sku: &'a str,
     quantity: u32,
     total: Fen,
@@ -363,10 +363,12 @@ async fn repeat(gw: &Gateway, order: OrderRow, ask: &Ask<'_>) -> Reply {
         Err(e) => return system_error(format!("order state unreadable: {e}")),
     };
     let answer = match &view.phase {
-        Phase::Succeeded { cards } if view.order.order_kind == "card" => GameAnswer::success(
-            "成功",
-            Some(proto::card_order_data(&proto::card_infos_from(cards))),
-        ),
+        Phase::Succeeded { cards } if view.order.order_kind == OrderKind::Card => {
+            GameAnswer::success(
+                "成功",
+                Some(proto::card_order_data(&proto::card_infos_from(cards))),
+            )
+        }
         Phase::InProgress | Phase::Succeeded { .. } => GameAnswer::success("成功", None),
         Phase::Failed { reason, text } => failed_answer(*reason, text),
     };
@@ -412,7 +414,7 @@ async fn direct_charge_inner(gw: &Gateway, shop: Arc<Shop>, params: &GameParams)
     let checked =
         intake::check_product(product.as_ref(), Kind::Direct, req.buy_num, req.total_price);
     let ask = Ask {
-        kind: "direct",
+        kind: OrderKind::Direct,
         sku: &req.sku_id,
         quantity: req.buy_num,
         total: req.total_price,
@@ -443,7 +445,7 @@ async fn card_order_inner(gw: &Gateway, shop: Arc<Shop>, params: &GameParams) ->
     };
     let checked = intake::check_product(product.as_ref(), Kind::Card, req.buy_num, req.total_price);
     let ask = Ask {
-        kind: "card",
+        kind: OrderKind::Card,
         sku: &req.sku_id,
         quantity: req.buy_num,
         total: req.total_price,

@@ -9,7 +9,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use common::db::orders::{Created, NewOrder};
-use common::domain::{Platform, RechargeAccount, ShopMode};
+use common::domain::{OrderKind, Platform, RechargeAccount, ShopMode};
 use common::protocol::beijing_timestamp;
 use common::protocol::jd_general::{
     self as proto, BeginDistillRequest, DistillAnswer, FindDistillRequest, ProduceCode,
@@ -283,7 +283,7 @@ async fn begin(gw: &Gateway, fields: &[(String, String)], ip: Option<std::net::I
     let checked = intake::check_product(product.as_ref(), Kind::Any, req.quantity, req.total_price);
     let (product, account) = match checked {
         Ok(p) => {
-            let account = if Kind::of(&p) == "direct" {
+            let account = if Kind::of(&p) == OrderKind::Direct {
                 // 直充 is always one recharge (spec §4: quantity is 1 for direct goods); any other
                 // quantity is an invalid parameter (JDO_303), not a wrong account.
                 if req.quantity != 1 {
@@ -432,7 +432,7 @@ fn answer_of(shop: &Shop, view: &OrderView) -> Result<DistillAnswer, String> {
     Ok(match &view.phase {
         Phase::InProgress => DistillAnswer::in_progress(jd_order_no, agent),
         Phase::Succeeded { cards } => {
-            let product = if view.order.order_kind == "card" {
+            let product = if view.order.order_kind == OrderKind::Card {
                 let aes = shop
                     .aes_key
                     .as_ref()

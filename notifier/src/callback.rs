@@ -11,7 +11,7 @@ use common::crypto::at_rest::MasterKey;
 use common::db::orders::OrderRow;
 use common::db::shops::{ShopRow, ShopSecret};
 use common::db::{self, Pool};
-use common::domain::{OrderStatus, Platform, ShopMode};
+use common::domain::{NotifyStatus, OrderKind, OrderStatus, Platform, ShopMode};
 use common::protocol::jd_game::{self, GameCallback, GameOrderKind, RetCode};
 use common::protocol::jd_general::{self, ProduceResultCallback, ProduceStatus};
 use common::protocol::{beijing_timestamp, form};
@@ -245,22 +245,22 @@ pub async fn prepare(
     key: &MasterKey,
     order: &OrderRow,
 ) -> Result<Option<Prepared>, PrepareError> {
-    if order.notify_status != db::notify::PENDING {
+    if order.notify_status != NotifyStatus::Pending {
         return Ok(None);
     }
-    let status = match order.status() {
-        Ok(s) if s.is_final() => s,
-        _ => return Ok(None),
-    };
+    let status = order.status;
+    if !status.is_final() {
+        return Ok(None);
+    }
     let shop = shops
         .get(pool, order.shop_id)
         .await?
         .ok_or_else(|| config(format!("店铺 {} 不存在", order.shop_id)))?;
     let succeeded = status == OrderStatus::Succeeded;
-    let is_card = order.order_kind == "card";
-    let test_mode = shop.mode() == ShopMode::Test;
-    match order.platform.parse::<Platform>() {
-        Ok(Platform::JdGeneral) => {
+    let is_card = order.order_kind == OrderKind::Card;
+    let test_mode = shop.mode == ShopMode::Test;
+    match order.platform {
+        Platform::JdGeneral => {
             let md5_key = secret(&shop, key, ShopSecret::Md5Key)?;
             let url = if test_mode {
                 jd_general::SELF_TEST_CALLBACK_URL.to_owned()
@@ -308,7 +308,7 @@ pub async fn prepare(
                 md5_key,
             }))
         }
-        Ok(Platform::JdGame) => {
+        Platform::JdGame => {
             let private_key = secret(&shop, key, ShopSecret::PrivateKey)?;
             let kind = if is_card {
                 GameOrderKind::Card
@@ -333,7 +333,7 @@ pub async fn prepare(
                 };
                 GameCallback::success(order_id, cards)
             } else {
-                let failure = order.failure();
+                let failure = order.failure_code;
                 let code = failure
                     .and_then(|f| u16::try_from(f.jd_game_code()).ok())
                     .and_then(RetCode::from_code)
@@ -355,6 +355,6 @@ pub async fn prepare(
                 private_key,
             }))
         }
-        _ => Ok(None),
+        Platform::Agiso => Ok(None),
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::db::Pool;
 use common::db::notify::{self, Attempt, Outcome};
+use common::domain::CallbackTarget;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// How long the first attempt of a batch waits for others.
@@ -22,7 +23,7 @@ const WRITERS: usize = 2;
 #[derive(Debug, Clone)]
 pub struct Finished {
     pub order_id: u64,
-    pub target: String,
+    pub target: CallbackTarget,
     pub attempt_no: i32,
     pub url: String,
     pub request_body: Option<String>,
@@ -37,7 +38,7 @@ impl Finished {
     fn as_attempt(&self) -> Attempt<'_> {
         Attempt {
             order_id: self.order_id,
-            target: &self.target,
+            target: self.target,
             attempt_no: self.attempt_no,
             url: &self.url,
             request_body: self.request_body.as_deref(),

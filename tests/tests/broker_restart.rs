@@ -326,7 +326,10 @@ async fn notifier_survives_a_rabbitmq_restart_with_retries_pending() {
             "order {no}: (notify_attempts, attempts logged) must both equal the callbacks JD \
              received: every callback recorded once"
         );
-        assert_eq!(logged.last().unwrap().outcome, "delivered");
+        assert_eq!(
+            logged.last().unwrap().outcome,
+            common::domain::AttemptOutcome::Delivered
+        );
     }
     // The orders completed while the broker was down were scheduled by their messages, which
     // could only be published once it was back.

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, VecDeque};
 use common::db::notify::{self, Attempt, Outcome};
 use common::db::orders::{self, Created, NewOrder};
 use common::db::products::{self, NewProduct};
-use common::domain::{FulfilmentMode, OrderStatus, Platform};
+use common::domain::{CallbackTarget, FulfilmentMode, OrderKind, OrderStatus, Platform};
 use reqwest::multipart::Form;
 
 use crate::{App, Browser, assert_no_secret};
@@ -127,7 +127,7 @@ async fn seed(app: &App, admin: &Browser) -> u64 {
         platform: Platform::JdGeneral,
         shop_id: shop,
         platform_order_no: "JDCRAWL0001".into(),
-        order_kind: "card",
+        order_kind: OrderKind::Card,
         product_id: product,
         sku: "SKU-C".into(),
         quantity: 1,
@@ -170,7 +170,7 @@ async fn seed(app: &App, admin: &Browser) -> u64 {
         &app.pool,
         &Attempt {
             order_id: order.id,
-            target: "jd_general",
+            target: CallbackTarget::JdGeneral,
             attempt_no: 1,
             url: "http://127.0.0.1:9/jd/produce/result",
             request_body: Some("vendorId=7001&jdOrderNo=JDCRAWL0001&product=****"),

@@ -533,18 +533,13 @@ async fn transitions_are_guarded_and_recorded() {
     let events = orders::events(&pool, id).await.unwrap();
     let path: Vec<_> = events
         .iter()
-        .map(|e| {
-            (
-                e.from_status.clone().unwrap_or_default(),
-                e.to_status.clone(),
-            )
-        })
+        .map(|e| (e.from_status, e.to_status))
         .collect();
     assert_eq!(
         path,
         vec![
-            ("received".into(), "processing".into()),
-            ("processing".into(), "succeeded".into())
+            (Some(OrderStatus::Received), OrderStatus::Processing),
+            (Some(OrderStatus::Processing), OrderStatus::Succeeded)
         ]
     );
     assert_eq!(events[0].note.as_deref(), Some("start"));

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::routing::post;
 use common::db::Pool;
-use common::domain::{FulfilmentMode, Platform};
+use common::domain::{FulfilmentMode, OrderKind, OrderStatus, Platform};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value, json};
 use system_tests::{Proc, Stage, binary, free_port};
@@ -266,7 +266,7 @@ impl Setup {
                 platform: Platform::JdGame,
                 shop_id: self.shop,
                 platform_order_no: no.into(),
-                order_kind: "direct",
+                order_kind: OrderKind::Direct,
                 product_id: product,
                 sku: "x".into(),
                 quantity: 1,
@@ -820,7 +820,7 @@ async fn an_order_finished_by_an_operator_before_submit_is_never_submitted() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(locked.status, "processing");
+    assert_eq!(locked.status, OrderStatus::Processing);
     // The row falls due; the poller claims it.
     sqlx::query("UPDATE supplier_orders SET next_poll_at = NOW(3) WHERE order_id = ?")
         .bind(order)
