@@ -141,7 +141,10 @@ fn masked(form: &[(String, String)]) -> String {
     let shown: Vec<(String, String)> = form
         .iter()
         .map(|(k, v)| match k.as_str() {
-            "cardJson" | "content" => (k.clone(), format!("[卡密已隐藏，{} 字符]", v.chars().count())),
+            "cardJson" | "content" => (
+                k.clone(),
+                format!("[卡密已隐藏，{} 字符]", v.chars().count()),
+            ),
             _ => (k.clone(), v.clone()),
         })
         .collect();
@@ -156,7 +159,10 @@ mod tests {
     fn cards_never_reach_the_log() {
         let form = vec![
             ("tid".to_owned(), "1".to_owned()),
-            ("cardJson".to_owned(), r#"[{"cardno":"SECRETNO","cardpass":"SECRETPW"}]"#.to_owned()),
+            (
+                "cardJson".to_owned(),
+                r#"[{"cardno":"SECRETNO","cardpass":"SECRETPW"}]"#.to_owned(),
+            ),
             ("content".to_owned(), "[{\"c\":\"SECRETNO\"}]".to_owned()),
         ];
         let shown = masked(&form);

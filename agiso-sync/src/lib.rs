@@ -1,26 +1,92 @@
-//! `agiso-sync`: Agiso push receiver and backstop poller; delivers completed Agiso orders back through Agiso.
+//! `agiso-sync`: Agiso (阿奇索) push receiver and backstop poller; delivers completed Agiso
+//! orders back through Agiso. With no enabled Agiso shop it idles (and says so once).
 //!
 //! `main.rs` is a shim; tests start the real service in-process through [`build`].
 
-use axum::Router;
-use common::config::{CommonConfig, ConfigError, Env, ports};
-use common::service::{Infra, Service, ServiceConfig};
-
 pub mod client;
+pub mod deliver;
+pub mod intake;
 pub mod metrics;
+pub mod push;
 pub mod shops;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::post;
+use common::config::{CommonConfig, ConfigError, Env, ports};
+use common::db::notify::Audience;
+use common::mq::QueueName;
+use common::mq::consumer::{self, ConsumerSpec, Disposition, Received};
+use common::service::{Infra, Service, ServiceConfig};
 
 pub const SERVICE: &str = "agiso-sync";
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: CommonConfig,
+    /// Agiso's gateway when a shop sets none (`AGISO_GATEWAY_URL`).
+    pub gateway_url: String,
+    /// Calls per second per AppId this process makes at most (Agiso allows 20).
+    pub calls_per_sec: NonZeroU32,
+    /// Timeout of one call to Agiso.
+    pub call_timeout: Duration,
+    /// How long the decrypted shops are cached.
+    pub shop_cache_ttl: Duration,
+    pub delivery: deliver::DeliveryConfig,
+    /// Completed orders whose `order.completed` message never arrived are scheduled by a sweep
+    /// this often, once final for `sweep_grace`.
+    pub sweep: Duration,
+    pub sweep_grace: Duration,
 }
+
+/// Delivery retries: ≈ 24 h, like JD's callbacks, starting faster (Agiso answers quickly).
+pub const DEFAULT_DELIVERY_SCHEDULE: &str = "5s,15s,30s,1m,3m,10m,30m,1h,2h,3h,6h,6h";
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let calls: u32 = env.parse_or("AGISO_CALLS_PER_SEC", 15u32, "a number of calls (1-20)")?;
+        let calls_per_sec = NonZeroU32::new(calls)
+            .filter(|c| c.get() <= 20)
+            .ok_or_else(|| ConfigError {
+                var: "AGISO_CALLS_PER_SEC".into(),
+                problem: "must be 1-20 (Agiso allows 20 calls per second per app)".into(),
+            })?;
         Ok(Self {
             common: CommonConfig::from_env(env, SERVICE, ports::AGISO_SYNC)?,
+            gateway_url: env
+                .optional_url("AGISO_GATEWAY_URL")?
+                .unwrap_or_else(|| common::protocol::agiso::GATEWAY_BASE.to_owned()),
+            calls_per_sec,
+            call_timeout: env.millis_or("AGISO_CALL_TIMEOUT_MS", 10_000)?,
+            shop_cache_ttl: env.millis_or("AGISO_SHOP_CACHE_TTL_MS", 3000)?,
+            delivery: deliver::DeliveryConfig {
+                schedule: {
+                    let text = env
+                        .optional_str("AGISO_DELIVERY_SCHEDULE")
+                        .unwrap_or_else(|| DEFAULT_DELIVERY_SCHEDULE.to_owned());
+                    common::retry::Backoff::parse_listed(&text, 0.2).ok_or_else(|| ConfigError {
+                        var: "AGISO_DELIVERY_SCHEDULE".into(),
+                        problem: "expected delays such as 5s,15s,1m,1h".into(),
+                    })?
+                },
+                lease: env.millis_or("AGISO_DELIVERY_LEASE_MS", 60_000)?,
+                poll: env.millis_or("AGISO_DELIVERY_POLL_MS", 1000)?,
+                abort_after_call: match env.raw("AGISO_FAILPOINT") {
+                    None => false,
+                    Some("abort-after-call") => true,
+                    Some(_) => {
+                        return Err(ConfigError {
+                            var: "AGISO_FAILPOINT".into(),
+                            problem: "is malformed: expected abort-after-call or unset".into(),
+                        });
+                    }
+                },
+            },
+            sweep: env.millis_or("AGISO_SWEEP_MS", 60_000)?,
+            sweep_grace: env.millis_or("AGISO_SWEEP_GRACE_MS", 30_000)?,
         })
     }
 }
@@ -31,10 +97,115 @@ impl ServiceConfig for Config {
     }
 }
 
+/// Everything a handler or task needs.
+pub struct AgisoSync {
+    pub db: common::db::Pool,
+    pub key: common::crypto::MasterKey,
+    pub shops: shops::Shops,
+    pub client: client::Client,
+}
+
+pub type AppState = Arc<AgisoSync>;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/agiso/push", post(push::receive))
+        .with_state(state)
+}
+
 /// Connects, migrates, declares the topology and binds the HTTP listener.
 pub async fn build(config: Config) -> anyhow::Result<Service> {
-    let infra = Infra::start(config.common).await?;
-    Service::bind(infra, Router::new()).await
+    let mut infra = Infra::start(config.common.clone()).await?;
+    let state = Arc::new(AgisoSync {
+        db: infra.db.clone(),
+        key: config.common.master_key.clone(),
+        shops: shops::Shops::new(
+            infra.db.clone(),
+            config.common.master_key.clone(),
+            config.gateway_url.clone(),
+            config.shop_cache_ttl,
+        ),
+        client: client::Client::new(config.calls_per_sec, config.call_timeout)?,
+    });
+    let idle = state.clone();
+    infra.spawn(move |stop| say_when_idle(idle, stop));
+    let deliverer = deliver::Deliverer::new(state.clone(), config.delivery.clone());
+    let spec = ConsumerSpec {
+        queue: QueueName::AgisoDeliveries,
+        prefetch: 32,
+        workers: 1,
+    };
+    let (mq, d) = (infra.mq.clone(), deliverer.clone());
+    infra.spawn(move |stop| {
+        consumer::run(mq, spec, stop, move |msg| {
+            let d = d.clone();
+            async move { scheduled(&d, msg).await }
+        })
+    });
+    let d = deliverer.clone();
+    infra.spawn(move |stop| d.run(stop));
+    let d = deliverer.clone();
+    let (sweep, grace) = (config.sweep, config.sweep_grace);
+    infra.spawn(move |stop| sweep_lost(d, sweep, grace, stop));
+    Service::bind(infra, router(state)).await
+}
+
+/// `order.completed.agiso`: schedules the first delivery (idempotent) and acks.
+async fn scheduled(deliverer: &deliver::Deliverer, msg: Received) -> Disposition {
+    if msg.event.platform != common::domain::Platform::Agiso {
+        return Disposition::Ack;
+    }
+    match common::db::notify::schedule_first(deliverer.db(), msg.event.order_id).await {
+        Ok(scheduled) => {
+            if scheduled {
+                deliverer.wake.notify_one();
+            }
+            Disposition::Ack
+        }
+        Err(e) => {
+            tracing::warn!(order_id = msg.event.order_id, error = %e, "cannot schedule the Agiso delivery");
+            Disposition::Requeue
+        }
+    }
+}
+
+/// Schedules completed Agiso orders whose `order.completed` message never arrived.
+async fn sweep_lost(
+    deliverer: Arc<deliver::Deliverer>,
+    every: Duration,
+    grace: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        match common::db::notify::schedule_lost(deliverer.db(), Audience::Agiso, grace, 500).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!(
+                    orders = n,
+                    "scheduled Agiso deliveries whose message never arrived"
+                );
+                deliverer.wake.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "sweep for unscheduled Agiso deliveries failed"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// Logs once whether any Agiso shop is enabled; the service stays ready either way.
+async fn say_when_idle(app: AppState, _stop: tokio_util::sync::CancellationToken) {
+    match app.shops.all().await {
+        Ok(shops) if shops.is_empty() => {
+            tracing::info!(
+                "no enabled Agiso shop: agiso-sync is idle (pushes are refused, nothing is polled or delivered)"
+            );
+        }
+        Ok(shops) => tracing::info!(shops = shops.len(), "Agiso shops enabled"),
+        Err(e) => tracing::warn!(error = %e, "cannot read the Agiso shops"),
+    }
 }
 
 pub async fn run(config: Config) -> anyhow::Result<()> {

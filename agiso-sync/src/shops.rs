@@ -55,13 +55,19 @@ impl Shops {
                         continue;
                     }
                     let Some(service) = Service::parse(&row.agiso_service) else {
-                        tracing::warn!(shop_id = row.id, "Agiso shop has an unknown service; skipped");
+                        tracing::warn!(
+                            shop_id = row.id,
+                            "Agiso shop has an unknown service; skipped"
+                        );
                         continue;
                     };
                     let secret = row.secret(&self.key, ShopSecret::AppSecret);
                     let token = row.secret(&self.key, ShopSecret::AccessToken);
                     let (Ok(Some(app_secret)), Ok(access_token)) = (secret, token) else {
-                        tracing::warn!(shop_id = row.id, "Agiso shop secrets cannot be read; skipped");
+                        tracing::warn!(
+                            shop_id = row.id,
+                            "Agiso shop secrets cannot be read; skipped"
+                        );
                         continue;
                     };
                     out.push(AgisoShop {

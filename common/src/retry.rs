@@ -8,6 +8,21 @@ use std::time::Duration;
 
 use rand::Rng;
 
+/// Parses one configured duration: a whole number with a unit `ms`, `s`, `m` or `h`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = digits.parse().ok()?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        _ => return None,
+    };
+    Some(d)
+}
+
 /// Delays between attempts: doubling from a first delay up to a cap, or an explicit list; with
 /// optional proportional jitter.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +58,15 @@ impl Backoff {
             steps: Steps::Listed(delays),
             jitter: 0.0,
         }
+    }
+
+    /// A listed policy from its configured text, `15s,15s,30s,3m,…` (see [`parse_duration`]),
+    /// with ±`jitter`; `None` if any item is malformed or the list is empty.
+    pub fn parse_listed(text: &str, jitter: f64) -> Option<Backoff> {
+        let items: Option<Vec<Duration>> = text.split(',').map(parse_duration).collect();
+        items
+            .filter(|v| !v.is_empty())
+            .map(|v| Backoff::listed(v).with_jitter(jitter))
     }
 
     /// Each delay varied at random by ±`fraction` (clamped to 0..=1), so retries of many

@@ -321,7 +321,7 @@ async fn take_order(
         shop_id: shop.id,
         platform_order_no: order_no,
         order_kind: ask.kind,
-        product_id: product.id,
+        product_id: Some(product.id),
         sku: ask.sku.to_owned(),
         quantity: ask.quantity as i32,
         total_price_fen: ask.total.0,

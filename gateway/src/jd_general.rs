@@ -329,7 +329,7 @@ async fn begin(gw: &Gateway, fields: &[(String, String)], ip: Option<std::net::I
         shop_id: shop.id,
         platform_order_no: req.jd_order_no.to_string(),
         order_kind: Kind::of(&product),
-        product_id: product.id,
+        product_id: Some(product.id),
         sku: req.ware_no.clone(),
         quantity: req.quantity as i32,
         total_price_fen: req.total_price.0,

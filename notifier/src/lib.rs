@@ -166,6 +166,7 @@ async fn sweep(sender: Arc<sender::Sender>, stop: CancellationToken) {
         loop {
             match common::db::notify::schedule_lost(
                 &sender.db,
+                common::db::notify::Audience::Jd,
                 sender.config.sweep_grace,
                 SWEEP_LIMIT,
             )

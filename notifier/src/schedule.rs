@@ -2,36 +2,16 @@
 //! (`15s,15s,30s,3m,…`), as the shared retry policy (`common::retry::Backoff`) with ±20 %
 //! jitter.
 
-use std::time::Duration;
-
 use common::retry::Backoff;
 
 /// ≈ 24 h in 16 attempts (ARCHITECTURE §5).
 pub const DEFAULT_SCHEDULE: &str = "15s,15s,30s,3m,10m,20m,30m,30m,30m,1h,3h,3h,3h,6h,6h";
 
-/// Parses one duration: a whole number with a unit `ms`, `s`, `m` or `h`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit())?);
-    let n: u64 = digits.parse().ok()?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.checked_mul(60)?),
-        "h" => Duration::from_secs(n.checked_mul(3600)?),
-        _ => return None,
-    };
-    Some(d)
-}
-
 /// Parses a comma-separated list of durations into the schedule; `None` if any item is
 /// malformed or it is empty. The delay after attempt n is the n-th item, ±20 %; after the last,
 /// the callback gives up.
 pub fn parse_schedule(text: &str) -> Option<Backoff> {
-    let items: Option<Vec<Duration>> = text.split(',').map(parse_duration).collect();
-    items
-        .filter(|v| !v.is_empty())
-        .map(|v| Backoff::listed(v).with_jitter(JITTER))
+    Backoff::parse_listed(text, JITTER)
 }
 
 /// Each scheduled delay varies by ±this fraction, so many callbacks do not retry in step.
@@ -40,6 +20,8 @@ pub const JITTER: f64 = 0.2;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::retry::parse_duration;
+    use std::time::Duration;
 
     #[test]
     fn parses_durations_and_lists() {

@@ -77,7 +77,14 @@ impl Sender {
                 }
             }
             let want = permits.len();
-            let full = match notify::claim_due(&self.db, want as u32, self.config.lease).await {
+            let full = match notify::claim_due(
+                &self.db,
+                notify::Audience::Jd,
+                want as u32,
+                self.config.lease,
+            )
+            .await
+            {
                 Ok(list) => {
                     let full = list.len() == want;
                     for (c, permit) in list.into_iter().zip(permits.drain(..)) {

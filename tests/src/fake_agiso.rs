@@ -110,7 +110,10 @@ impl FakeAgiso {
     /// Gives `answer` (a whole envelope) to the next call of `path` (e.g. `/alds/Trade/LogisticsDummySend`).
     pub fn queue(&self, path: &str, answer: Value) {
         let mut s = self.script.lock().unwrap();
-        s.queued.entry(path.to_owned()).or_default().push_back(answer);
+        s.queued
+            .entry(path.to_owned())
+            .or_default()
+            .push_back(answer);
     }
 
     /// Adds a paid trade for `TradesBuyerPay` (and `TradeInfo`).
@@ -140,7 +143,10 @@ impl FakeAgiso {
     }
 
     pub fn calls_to(&self, path: &str) -> Vec<Call> {
-        self.calls().into_iter().filter(|c| c.path == path).collect()
+        self.calls()
+            .into_iter()
+            .filter(|c| c.path == path)
+            .collect()
     }
 
     /// How many times the order was accepted as shipped through `path` (not counting −50s).
@@ -164,8 +170,18 @@ fn number_text(v: &Value) -> Option<String> {
 }
 
 /// What is wrong with a call, as Agiso checks it: `(error code, message)`.
-fn check(method: &Method, headers: &HeaderMap, path: &str, form: &[(String, String)]) -> Option<(i64, String)> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+fn check(
+    method: &Method,
+    headers: &HeaderMap,
+    path: &str,
+    form: &[(String, String)],
+) -> Option<(i64, String)> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
     if method != Method::POST {
         return Some((5, format!("method {method}")));
     }
@@ -176,7 +192,9 @@ fn check(method: &Method, headers: &HeaderMap, path: &str, form: &[(String, Stri
         return Some((5, "ApiVersion".into()));
     }
     // The balance query needs no authorization (§4.6).
-    if path != "/open/Bankroll/QueryDeposit" && header("authorization") != format!("Bearer {ACCESS_TOKEN}") {
+    if path != "/open/Bankroll/QueryDeposit"
+        && header("authorization") != format!("Bearer {ACCESS_TOKEN}")
+    {
         return Some((1, "无效AccessToken".into()));
     }
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
@@ -219,7 +237,13 @@ async fn handle(
             "/alds/Trade/TradesBuyerPay" => {
                 let page: usize = get("pageNo").parse().unwrap_or(1).max(1);
                 let size: usize = get("pageSize").parse().unwrap_or(20).clamp(1, 100);
-                let rows: Vec<Value> = s.paid_trades.iter().skip((page - 1) * size).take(size).cloned().collect();
+                let rows: Vec<Value> = s
+                    .paid_trades
+                    .iter()
+                    .skip((page - 1) * size)
+                    .take(size)
+                    .cloned()
+                    .collect();
                 envelope_ok(Value::Array(rows))
             }
             "/alds/Trade/TradeInfo" => match s.details.get(&get("tid")) {
@@ -228,7 +252,9 @@ async fn handle(
             },
             "/aldsJd/Order/Detail" => match s.details.get(&get("order_id")) {
                 Some(d) => json!({"isSuccess": true, "data": d, "error_Code": 0, "error_Msg": ""}),
-                None => json!({"isSuccess": false, "data": null, "error_Code": 9, "error_Msg": "交易不存在"}),
+                None => {
+                    json!({"isSuccess": false, "data": null, "error_Code": 9, "error_Msg": "交易不存在"})
+                }
             },
             "/alds/Trade/CreateOrderResult" => {
                 if serde_json::from_str::<Value>(&get("content")).is_ok_and(|c| c.is_array()) {
@@ -240,14 +266,24 @@ async fn handle(
             "/alds/CardPwdCategory/GetList" => {
                 let page: usize = get("pageNo").parse().unwrap_or(1).max(1);
                 let size: usize = get("pageSize").parse().unwrap_or(20).clamp(1, 100);
-                let rows: Vec<Value> = s.categories.iter().skip((page - 1) * size).take(size).cloned().collect();
+                let rows: Vec<Value> = s
+                    .categories
+                    .iter()
+                    .skip((page - 1) * size)
+                    .take(size)
+                    .cloned()
+                    .collect();
                 let has_next = s.categories.len() > page * size;
                 envelope_ok(json!({"List": rows, "HasNext": has_next}))
             }
             "/alds/Trade/QueryTradeCPSendLog" => envelope_ok(json!({"Orders": []})),
             "/open/Bankroll/QueryDeposit" => envelope_ok(json!(123.45)),
             p if SHIPPING.contains(&p) => {
-                let tid = if p.ends_with("LogisticsDummySend") { get("tids") } else { get("tid") };
+                let tid = if p.ends_with("LogisticsDummySend") {
+                    get("tids")
+                } else {
+                    get("tid")
+                };
                 let key = (p.to_owned(), tid.clone());
                 if s.shipped.contains_key(&key) {
                     json!({"IsSuccess": false, "Error_Code": 7, "Error_Msg": "全部失败",
@@ -267,7 +303,12 @@ async fn handle(
         answer: answer.clone(),
     });
     drop(s);
-    (StatusCode::OK, [("content-type", "application/json; charset=utf-8")], answer.to_string()).into_response()
+    (
+        StatusCode::OK,
+        [("content-type", "application/json; charset=utf-8")],
+        answer.to_string(),
+    )
+        .into_response()
 }
 
 /// A push as Agiso sends it (§7.1): `fromPlatform`, `timestamp`, `aopic`, `sign` in the query,
@@ -336,6 +377,9 @@ mod tests {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        assert_eq!(agiso_sign(&a, "demoSecret0123456789abcdefABCDEF"), "19dbeb54e68fca6a27e742f59c46ccdc");
+        assert_eq!(
+            agiso_sign(&a, "demoSecret0123456789abcdefABCDEF"),
+            "19dbeb54e68fca6a27e742f59c46ccdc"
+        );
     }
 }

@@ -87,7 +87,7 @@ async fn order(
         shop_id: shop,
         platform_order_no: platform_no.into(),
         order_kind: kind,
-        product_id: product,
+        product_id: Some(product),
         sku: "SKU-1".into(),
         quantity,
         total_price_fen: 1234 * i64::from(quantity),

@@ -128,7 +128,7 @@ async fn seed(app: &App, admin: &Browser) -> u64 {
         shop_id: shop,
         platform_order_no: "JDCRAWL0001".into(),
         order_kind: OrderKind::Card,
-        product_id: product,
+        product_id: Some(product),
         sku: "SKU-C".into(),
         quantity: 1,
         total_price_fen: 500,

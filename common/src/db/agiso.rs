@@ -171,7 +171,11 @@ pub async fn orders_of_tid(
 
 /// Marks the Taobao cards of these orders as stored with Agiso (`CreateOrderResult` done), so a
 /// retry goes on with the shipment.
-pub async fn set_step(ex: impl sqlx::MySqlExecutor<'_>, order_id: u64, step: &str) -> sqlx::Result<()> {
+pub async fn set_step(
+    ex: impl sqlx::MySqlExecutor<'_>,
+    order_id: u64,
+    step: &str,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE agiso_orders SET step = ? WHERE order_id = ?")
         .bind(step)
         .bind(order_id)

@@ -33,19 +33,43 @@ pub async fn schedule_first(pool: &Pool, order_id: u64) -> sqlx::Result<bool> {
 /// `limit` orders per call, so a large backlog is taken in short statements; returns how many
 /// were scheduled. Reads the `(notify_status, notify_next_at)` index: only unscheduled pending
 /// orders are looked at. Idempotent with [`schedule_first`] (whichever comes first schedules).
-pub async fn schedule_lost(pool: &Pool, grace: Duration, limit: u32) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
+pub async fn schedule_lost(
+    pool: &Pool,
+    audience: Audience,
+    grace: Duration,
+    limit: u32,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE orders SET notify_next_at = NOW(3)
          WHERE notify_status = 'pending' AND notify_next_at IS NULL
-           AND status IN ('succeeded', 'failed') AND platform IN ('jd_general', 'jd_game')
+           AND status IN ('succeeded', 'failed') AND platform IN ({})
            AND completed_at < NOW(3) - INTERVAL ? MICROSECOND
          LIMIT ?",
-    )
+        audience.platforms_sql()
+    )))
     .bind(micros(grace))
     .bind(limit)
     .execute(pool)
     .await?
     .rows_affected())
+}
+
+/// Whose orders a worker tells their platform about: JD's (the notifier's callbacks) or
+/// Agiso's (agiso-sync's deliveries). Both run on the orders' `notify_*` schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Jd,
+    Agiso,
+}
+
+impl Audience {
+    /// The platforms, as a fixed SQL list (no user input).
+    fn platforms_sql(self) -> &'static str {
+        match self {
+            Audience::Jd => "'jd_general', 'jd_game'",
+            Audience::Agiso => "'agiso'",
+        }
+    }
 }
 
 /// A claimed order as read when it was claimed, and how many attempts were already recorded.
@@ -67,15 +91,21 @@ impl Claimed {
 /// transaction (`SKIP LOCKED`, so concurrent notifiers take different orders) and returns them,
 /// read in the same statement that locked them. A claimed order that is never recorded (crash)
 /// becomes due again when the lease ends.
-pub async fn claim_due(pool: &Pool, limit: u32, lease: Duration) -> sqlx::Result<Vec<Claimed>> {
+pub async fn claim_due(
+    pool: &Pool,
+    audience: Audience,
+    limit: u32,
+    lease: Duration,
+) -> sqlx::Result<Vec<Claimed>> {
     if limit == 0 {
         return Ok(Vec::new());
     }
     let mut tx = pool.begin().await?;
     let rows: Vec<Claimed> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORDER_COLUMNS}, notify_attempts FROM orders
-         WHERE notify_status = 'pending' AND notify_next_at <= NOW(3)
-         ORDER BY notify_next_at LIMIT ? FOR UPDATE SKIP LOCKED"
+         WHERE notify_status = 'pending' AND notify_next_at <= NOW(3) AND platform IN ({})
+         ORDER BY notify_next_at LIMIT ? FOR UPDATE SKIP LOCKED",
+        audience.platforms_sql()
     )))
     .bind(limit)
     .fetch_all(&mut *tx)
@@ -261,8 +291,23 @@ pub async fn record_attempts(pool: &Pool, attempts: &[Attempt<'_>]) -> sqlx::Res
     }
 }
 
+/// Logs calls that do not move the order's schedule (an intermediate step of a delivery made
+/// of several calls); the step that decides is recorded with [`record_attempt`].
+pub async fn log_calls(pool: &Pool, attempts: &[Attempt<'_>]) -> sqlx::Result<()> {
+    let rows: Vec<RowValues<'_>> = attempts.iter().map(RowValues::new).collect();
+    let mut tx = pool.begin().await?;
+    insert_attempts(&mut tx, &rows).await?;
+    tx.commit().await
+}
+
 async fn write_attempts(pool: &Pool, rows: &[RowValues<'_>]) -> sqlx::Result<()> {
     let mut tx = pool.begin().await?;
+    insert_attempts(&mut tx, rows).await?;
+    update_schedules(&mut tx, rows).await?;
+    tx.commit().await
+}
+
+async fn insert_attempts(tx: &mut super::Tx, rows: &[RowValues<'_>]) -> sqlx::Result<()> {
     for chunk in chunks(rows, usize::MAX, RowValues::insert_size) {
         let sql = format!(
             "INSERT INTO callback_attempts (order_id, target, attempt_no, url, request_body,
@@ -290,8 +335,12 @@ async fn write_attempts(pool: &Pool, rows: &[RowValues<'_>]) -> sqlx::Result<()>
                 .bind(r.next_micros)
                 .bind(r.next_micros);
         }
-        q.execute(&mut *tx).await?;
+        q.execute(&mut **tx).await?;
     }
+    Ok(())
+}
+
+async fn update_schedules(tx: &mut super::Tx, rows: &[RowValues<'_>]) -> sqlx::Result<()> {
     for chunk in chunks(rows, UPDATE_ROWS, RowValues::update_size) {
         // Typed first row (and every row, so no branch's parameters are typed by guesswork):
         // the same on MariaDB and MySQL 8.
@@ -317,9 +366,9 @@ async fn write_attempts(pool: &Pool, rows: &[RowValues<'_>]) -> sqlx::Result<()>
                 .bind(r.next_micros)
                 .bind(&r.reason);
         }
-        q.execute(&mut *tx).await?;
+        q.execute(&mut **tx).await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 /// Manual resend of one final order: a fresh schedule starting now. Returns whether the order

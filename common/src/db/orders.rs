@@ -168,7 +168,8 @@ pub struct NewOrder {
     pub shop_id: u64,
     pub platform_order_no: String,
     pub order_kind: OrderKind,
-    pub product_id: u64,
+    /// `None` only for an order that starts with an operator ([`Start::Manual`]).
+    pub product_id: Option<u64>,
     pub sku: String,
     pub quantity: i32,
     pub total_price_fen: i64,
@@ -212,6 +213,16 @@ pub enum Created {
     Existing(OrderRow),
 }
 
+/// How a new order starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start<'a> {
+    /// Received, with its `order.created` message for fulfilment.
+    Fulfil,
+    /// Waiting for an operator from the start (e.g. an Agiso item that maps to no product), with
+    /// the reason on its timeline; no message.
+    Manual(&'a str),
+}
+
 /// Creates the order, its first timeline event and its `order.created.<platform>` outbox
 /// message in one transaction. The unique key on (platform, shop, platform order number) makes
 /// concurrent repeats safe: exactly one request creates the order, the others get the stored one.
@@ -220,10 +231,26 @@ pub async fn create(
     new: &NewOrder,
     actor: &str,
 ) -> Result<Created, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let created = create_in(&mut tx, new, actor, Start::Fulfil).await?;
+    if matches!(created, Created::New(_)) {
+        tx.commit().await?;
+    }
+    Ok(created)
+}
+
+/// [`create`] inside the caller's transaction (with whatever else it writes there), starting
+/// as `start` says. A repeat finds the stored order with a locking read, which sees a row
+/// committed after this transaction's snapshot.
+pub async fn create_in(
+    tx: &mut Tx,
+    new: &NewOrder,
+    actor: &str,
+    start: Start<'_>,
+) -> Result<Created, sqlx::Error> {
     use crate::mq::{Event, EventType};
     for _ in 0..3 {
         let order_no = crate::domain::OrderNo::generate(chrono::Utc::now());
-        let mut tx = pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id,
                 sku, quantity, total_price_fen, recharge_account, status, notify_status, notify_url, raw_request,
@@ -244,16 +271,21 @@ pub async fn create(
         .bind(&new.raw_request)
         .bind(new.rights.as_ref().map(|r| &r.rights_id))
         .bind(new.rights.as_ref().map(|r| &r.rights_json))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await;
         let id = match inserted {
             Ok(r) => r.last_insert_id(),
             Err(e) if super::is_unique_violation(&e) => {
-                drop(tx);
-                if let Some(existing) =
-                    find_by_platform_no(pool, new.platform, new.shop_id, &new.platform_order_no)
-                        .await?
-                {
+                let existing: Option<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {ORDER_COLUMNS} FROM orders
+                     WHERE platform = ? AND shop_id = ? AND platform_order_no = ? FOR UPDATE"
+                )))
+                .bind(new.platform)
+                .bind(new.shop_id)
+                .bind(&new.platform_order_no)
+                .fetch_optional(&mut **tx)
+                .await?;
+                if let Some(existing) = existing {
                     return Ok(Created::Existing(existing));
                 }
                 // The collision was on our own order number: try a fresh one.
@@ -261,14 +293,34 @@ pub async fn create(
             }
             Err(e) => return Err(e),
         };
-        record_event(&mut tx, id, None, OrderStatus::Received, actor, None).await?;
-        crate::mq::outbox::enqueue(
-            &mut tx,
-            &Event::new(EventType::OrderCreated, id, new.platform),
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(Created::New(new_row(id, order_no.as_str(), new)));
+        record_event(tx, id, None, OrderStatus::Received, actor, None).await?;
+        let mut row = new_row(id, order_no.as_str(), new);
+        match start {
+            Start::Fulfil => {
+                crate::mq::outbox::enqueue(
+                    tx,
+                    &Event::new(EventType::OrderCreated, id, new.platform),
+                )
+                .await?;
+            }
+            Start::Manual(reason) => {
+                transition(
+                    tx,
+                    id,
+                    OrderStatus::Received,
+                    OrderStatus::AwaitingManual,
+                    actor,
+                    Some(reason),
+                )
+                .await
+                .map_err(|e| match e {
+                    OrderError::Db(e) => e,
+                    other => sqlx::Error::Protocol(other.to_string()),
+                })?;
+                row.status = OrderStatus::AwaitingManual;
+            }
+        }
+        return Ok(Created::New(row));
     }
     Err(sqlx::Error::Protocol(
         "could not allocate a unique order number".into(),
@@ -527,7 +579,7 @@ fn new_row(id: u64, order_no: &str, new: &NewOrder) -> OrderRow {
         shop_id: new.shop_id,
         platform_order_no: new.platform_order_no.clone(),
         order_kind: new.order_kind,
-        product_id: Some(new.product_id),
+        product_id: new.product_id,
         sku: new.sku.clone(),
         quantity: new.quantity,
         total_price_fen: new.total_price_fen,
@@ -601,6 +653,21 @@ async fn completed(tx: &mut Tx, order_id: u64, platform: Platform) -> Result<(),
         &Event::new(EventType::OrderCompleted, order_id, platform),
     )
     .await?;
+    Ok(())
+}
+
+/// Sets whether (and how) the platform is still to be told about the order; e.g. `not_required`
+/// for an order cancelled because the buyer was refunded.
+pub async fn set_notify_status(
+    tx: &mut Tx,
+    order_id: u64,
+    status: crate::domain::NotifyStatus,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE orders SET notify_status = ? WHERE id = ?")
+        .bind(status)
+        .bind(order_id)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

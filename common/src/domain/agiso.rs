@@ -152,7 +152,6 @@ impl Source {
     }
 }
 
-
 impl FromStr for Service {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {

@@ -229,7 +229,10 @@ impl AgisoOrder {
     /// Whether the platform says the order is closed (refunded or cancelled) rather than paid.
     pub fn is_closed(&self) -> bool {
         self.status.as_deref().is_some_and(|s| {
-            matches!(s, "TRADE_CLOSED" | "TRADE_CLOSED_BY_TAOBAO" | "TRADE_CANCELED")
+            matches!(
+                s,
+                "TRADE_CLOSED" | "TRADE_CLOSED_BY_TAOBAO" | "TRADE_CANCELED"
+            )
         })
     }
 }
@@ -440,7 +443,9 @@ pub struct Refund {
 pub fn taobao_refund(json: &str) -> Result<Refund, PayloadError> {
     let f = Fields::parse(json)?;
     let oid = match f.text_non_empty("oid") {
-        Some(text) => Some(PlatformOrderNo::parse(&text).map_err(|_| PayloadError::Invalid("Oid"))?),
+        Some(text) => {
+            Some(PlatformOrderNo::parse(&text).map_err(|_| PayloadError::Invalid("Oid"))?)
+        }
         None => None,
     };
     Ok(Refund {
@@ -575,7 +580,11 @@ pub fn jd_card_send(tid: &PlatformOrderNo, cards: &[DeliveredCard]) -> Call {
 }
 
 fn tid_only(path: &'static str, tid: &PlatformOrderNo) -> Call {
-    Call::new(Service::AldsJd, path, vec![("tid", tid.as_str().to_owned())])
+    Call::new(
+        Service::AldsJd,
+        path,
+        vec![("tid", tid.as_str().to_owned())],
+    )
 }
 
 /// JD 游戏点卡 top-up done.
@@ -591,7 +600,9 @@ pub fn jd_vtp_send(tid: &PlatformOrderNo) -> Call {
 /// The refund call for a failed JD order, where the spec has one.
 pub fn jd_refund(order_type: OrderType, tid: &PlatformOrderNo) -> Option<Call> {
     match order_type {
-        OrderType::JdGameCard | OrderType::JdGameRecharge => Some(tid_only("/GameCard/Refund", tid)),
+        OrderType::JdGameCard | OrderType::JdGameRecharge => {
+            Some(tid_only("/GameCard/Refund", tid))
+        }
         OrderType::JdVtp => Some(tid_only("/Vtp/Refund", tid)),
         OrderType::Taobao => None,
     }
@@ -712,7 +723,10 @@ mod tests {
     fn topics_route_by_service_and_aopic() {
         assert_eq!(Topic::of(Service::Alds, 2), Topic::TaobaoPaid);
         assert_eq!(Topic::of(Service::Alds, 2_097_152), Topic::TaobaoPaidLean);
-        assert_eq!(Topic::of(Service::Alds, 65_536), Topic::TaobaoRefundSucceeded);
+        assert_eq!(
+            Topic::of(Service::Alds, 65_536),
+            Topic::TaobaoRefundSucceeded
+        );
         assert_eq!(Topic::of(Service::AldsJd, 2), Topic::Other);
         assert_eq!(Topic::of(Service::AldsJd, 8), Topic::JdGameCardPaid);
         assert_eq!(Topic::of(Service::AldsJd, 16), Topic::JdVtpPaid);
@@ -800,8 +814,18 @@ mod tests {
     fn refunds_and_lean_pushes_name_their_order() {
         let r = taobao_refund(r#"{"RefundId":"r1","Tid":55,"Oid":56,"RefundFee":"1.00"}"#).unwrap();
         assert_eq!((r.tid.as_str(), r.oid.unwrap().as_str()), ("55", "56"));
-        assert_eq!(lean_tid(r#"{"Tid":77,"Status":"WAIT_SELLER_SEND_GOODS"}"#).unwrap().as_str(), "77");
-        assert_eq!(lean_tid(r#"{"orderId":"78","venderId":1}"#).unwrap().as_str(), "78");
+        assert_eq!(
+            lean_tid(r#"{"Tid":77,"Status":"WAIT_SELLER_SEND_GOODS"}"#)
+                .unwrap()
+                .as_str(),
+            "77"
+        );
+        assert_eq!(
+            lean_tid(r#"{"orderId":"78","venderId":1}"#)
+                .unwrap()
+                .as_str(),
+            "78"
+        );
     }
 
     #[test]
@@ -855,7 +879,10 @@ mod tests {
             send.params,
             vec![
                 ("tid", "1234567890123".to_owned()),
-                ("cardJson", r#"[{"cardno":"卡号1","cardpass":"卡密1"}]"#.to_owned())
+                (
+                    "cardJson",
+                    r#"[{"cardno":"卡号1","cardpass":"卡密1"}]"#.to_owned()
+                )
             ]
         );
         let result = create_order_result(
@@ -873,8 +900,14 @@ mod tests {
         .unwrap();
         let content = &result.params[2].1;
         let parsed: serde_json::Value = serde_json::from_str(content).unwrap();
-        assert!(content.contains(r#""Oid":3130073692357778124"#), "{content}");
-        assert_eq!(parsed[0]["CardPwdContent"][0]["CardPwdArr"][0]["d"], "2027-01-01 00:00:00");
+        assert!(
+            content.contains(r#""Oid":3130073692357778124"#),
+            "{content}"
+        );
+        assert_eq!(
+            parsed[0]["CardPwdContent"][0]["CardPwdArr"][0]["d"],
+            "2027-01-01 00:00:00"
+        );
         assert_eq!(result.params[1], ("aldsType", "1".to_owned()));
         let many: Vec<DeliveredCard> = (0..400)
             .map(|i| DeliveredCard {
@@ -889,10 +922,16 @@ mod tests {
             cards: many,
         }];
         assert!(create_order_result(&no("1"), &too_big).is_none());
-        assert_eq!(logistics_dummy_send(&no("9")).params, vec![("tids", "9".to_owned())]);
+        assert_eq!(
+            logistics_dummy_send(&no("9")).params,
+            vec![("tids", "9".to_owned())]
+        );
         assert_eq!(jd_recharge_send(&no("9")).path, "/GameCard/RechargeSend");
         assert_eq!(jd_vtp_send(&no("9")).path, "/Vtp/Send");
-        assert_eq!(jd_refund(OrderType::JdVtp, &no("9")).unwrap().path, "/Vtp/Refund");
+        assert_eq!(
+            jd_refund(OrderType::JdVtp, &no("9")).unwrap().path,
+            "/Vtp/Refund"
+        );
         assert_eq!(
             jd_refund(OrderType::JdGameCard, &no("9")).unwrap().path,
             "/GameCard/Refund"
@@ -902,14 +941,32 @@ mod tests {
 
     #[test]
     fn verdicts_follow_the_retry_rules() {
-        assert_eq!(verdict(200, br#"{"IsSuccess":true,"Data":""}"#), Verdict::Done);
+        assert_eq!(
+            verdict(200, br#"{"IsSuccess":true,"Data":""}"#),
+            Verdict::Done
+        );
         let shipped = r#"{"IsSuccess":false,"Error_Code":7,"Data":{"ErrorInfos":[{"Tid":1,"ErrorCode":-50,"ErrorMsg":"已发货","AllowRetry":false}]}}"#;
         assert_eq!(verdict(200, shipped.as_bytes()), Verdict::AlreadyDone);
         let limited = br#"{"IsSuccess":false,"Error_Code":2,"Error_Msg":"limit"}"#;
-        assert!(matches!(verdict(200, limited), Verdict::Retry { rate_limited: true, .. }));
+        assert!(matches!(
+            verdict(200, limited),
+            Verdict::Retry {
+                rate_limited: true,
+                ..
+            }
+        ));
         let allow = br#"{"IsSuccess":false,"Error_Code":3,"AllowRetry":true}"#;
-        assert!(matches!(verdict(200, allow), Verdict::Retry { rate_limited: false, .. }));
-        assert!(matches!(verdict(502, b"bad gateway"), Verdict::Retry { .. }));
+        assert!(matches!(
+            verdict(200, allow),
+            Verdict::Retry {
+                rate_limited: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            verdict(502, b"bad gateway"),
+            Verdict::Retry { .. }
+        ));
         assert!(matches!(verdict(200, b"<html>"), Verdict::Retry { .. }));
         for code in [1, 8, 16, 17, 28] {
             let body = format!(r#"{{"IsSuccess":false,"Error_Code":{code},"Error_Msg":"x"}}"#);

@@ -267,7 +267,7 @@ impl Setup {
                 shop_id: self.shop,
                 platform_order_no: no.into(),
                 order_kind: OrderKind::Direct,
-                product_id: product,
+                product_id: Some(product),
                 sku: "x".into(),
                 quantity: 1,
                 total_price_fen: 10000,

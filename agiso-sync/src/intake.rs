@@ -1,0 +1,297 @@
+//! One path for everything Agiso tells us, whether pushed or found by the backstop poll: store
+//! the event once, and in the same transaction create the orders it pays for (with their
+//! timeline and outbox rows) or apply the refund it reports. A repeat of a stored event changes
+//! nothing; an order already created from another event is found, not created again.
+
+use common::db::agiso::{self as repo, EventState, NewEvent, Source};
+use common::db::orders::{self, Created, NewOrder, Start};
+use common::db::{Pool, Tx, products};
+use common::domain::{FailureReason, NotifyStatus, OrderKind, OrderStatus, Platform};
+use common::protocol::agiso_order::{self as codec, AgisoOrder, PayloadError, Refund, Topic};
+
+use crate::shops::AgisoShop;
+
+/// The actor written on the timeline.
+pub const ACTOR: &str = "agiso-sync";
+
+/// The reason an Agiso item that maps to no product waits for an operator.
+pub const UNMAPPED: &str = "未关联商品";
+
+/// What became of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    /// Stored now; `created` orders were created from it.
+    Stored { event_id: u64, created: usize },
+    /// The same event was stored before: nothing was written.
+    Duplicate,
+}
+
+/// The event's payload, read by its topic.
+enum Payload {
+    Order(AgisoOrder),
+    /// The lines must be read through the detail endpoint.
+    Lean(String),
+    Refund {
+        refund: Refund,
+        succeeded: bool,
+    },
+    /// Stored for the record: another topic, or a payload of a known topic that cannot be read.
+    Other {
+        tid: String,
+        problem: Option<PayloadError>,
+    },
+}
+
+fn read(topic: Topic, json: &str) -> Payload {
+    let parsed = match topic {
+        Topic::TaobaoPaid => codec::taobao_trade(json).map(Payload::Order),
+        Topic::JdGameCardPaid => codec::jd_game_card(json).map(Payload::Order),
+        Topic::JdVtpPaid => codec::jd_vtp(json).map(Payload::Order),
+        Topic::TaobaoPaidLean | Topic::JdPaid => {
+            codec::lean_tid(json).map(|t| Payload::Lean(t.into_inner()))
+        }
+        Topic::TaobaoRefundCreated | Topic::TaobaoRefundSucceeded => codec::taobao_refund(json)
+            .map(|refund| Payload::Refund {
+                refund,
+                succeeded: topic == Topic::TaobaoRefundSucceeded,
+            }),
+        Topic::Other => Ok(Payload::Other {
+            tid: other_tid(json),
+            problem: None,
+        }),
+    };
+    parsed.unwrap_or_else(|problem| Payload::Other {
+        tid: other_tid(json),
+        problem: Some(problem),
+    })
+}
+
+/// The order an event names, for storing it; a payload that names none is keyed by its hash.
+fn other_tid(json: &str) -> String {
+    codec::lean_tid(json)
+        .map(|t| t.into_inner())
+        .unwrap_or_else(|_| format!("md5:{}", &common::crypto::md5_hex(json.as_bytes())[..24]))
+}
+
+/// Stores and handles one event (pushed, or polled with the topic of the equivalent push).
+pub async fn accept(
+    pool: &Pool,
+    shop: &AgisoShop,
+    source: Source,
+    aopic: i64,
+    json: &str,
+) -> anyhow::Result<Accepted> {
+    let topic = Topic::of(shop.service, aopic);
+    let payload = read(topic, json);
+    let (tid, sub_key) = match &payload {
+        Payload::Order(o) => (o.tid.as_str().to_owned(), String::new()),
+        Payload::Lean(tid) => (tid.clone(), String::new()),
+        Payload::Refund { refund, .. } => (
+            refund.tid.as_str().to_owned(),
+            refund
+                .oid
+                .as_ref()
+                .map(|o| o.as_str().to_owned())
+                .unwrap_or_default(),
+        ),
+        Payload::Other { tid, .. } => (tid.clone(), String::new()),
+    };
+    let mut tx = pool.begin().await?;
+    let Some(event_id) = repo::insert_event(
+        &mut tx,
+        &NewEvent {
+            shop_id: shop.id,
+            service: shop.service,
+            tid: &tid,
+            aopic,
+            sub_key: &sub_key,
+            topic: topic.as_str(),
+            source,
+            payload: json,
+        },
+    )
+    .await?
+    else {
+        return Ok(Accepted::Duplicate);
+    };
+    let (state, note, created) = match payload {
+        Payload::Order(order) if order.is_closed() => (
+            EventState::Ignored,
+            Some("交易已关闭，不创建订单".to_owned()),
+            0,
+        ),
+        Payload::Order(order) => {
+            let created = create_orders(&mut tx, shop, &order, json).await?;
+            (
+                EventState::Done,
+                Some(format!("创建 {created} 笔订单")),
+                created,
+            )
+        }
+        Payload::Lean(_) => (EventState::Pending, Some("待读取订单详情".to_owned()), 0),
+        Payload::Refund { refund, succeeded } => {
+            let note = apply_refund(&mut tx, shop, &refund, succeeded).await?;
+            (EventState::Done, Some(note), 0)
+        }
+        Payload::Other { problem, .. } => (
+            EventState::Ignored,
+            problem.map(|p| format!("消息无法读取：{p}")),
+            0,
+        ),
+    };
+    repo::finish_event(&mut *tx, event_id, state, note.as_deref()).await?;
+    tx.commit().await?;
+    if created > 0 {
+        crate::metrics::ORDERS_CREATED
+            .with_label_values(&[shop.service.as_str(), source.as_str()])
+            .inc_by(created as u64);
+    }
+    Ok(Accepted::Stored { event_id, created })
+}
+
+/// Creates the orders of a paid Agiso order (one per line) in `tx`, with their Agiso side;
+/// returns how many were new. A line that maps to no product becomes an order waiting for an
+/// operator ([`UNMAPPED`]): a paid order is never dropped.
+pub async fn create_orders(
+    tx: &mut Tx,
+    shop: &AgisoShop,
+    order: &AgisoOrder,
+    raw: &str,
+) -> anyhow::Result<usize> {
+    let mut created = 0;
+    for line in &order.lines {
+        let mut product = None;
+        for key in &line.sku_keys {
+            if let Some(p) = products::find_by_sku(&mut **tx, Platform::Agiso, key).await? {
+                product = Some((key.clone(), p));
+                break;
+            }
+        }
+        let (sku, product_id, kind, start) = match &product {
+            Some((key, p)) => (
+                key.clone(),
+                Some(p.id),
+                OrderKind::of_mode(p.mode),
+                Start::Fulfil,
+            ),
+            None => (
+                line.sku_keys.first().cloned().unwrap_or_default(),
+                None,
+                // [INFERRED] an unmapped Taobao line is most likely cards; the operator decides.
+                match order.order_type {
+                    codec::OrderType::JdGameRecharge | codec::OrderType::JdVtp => OrderKind::Direct,
+                    _ => OrderKind::Card,
+                },
+                Start::Manual(UNMAPPED),
+            ),
+        };
+        let new = NewOrder {
+            platform: Platform::Agiso,
+            shop_id: shop.id,
+            platform_order_no: line.line_no.as_str().to_owned(),
+            order_kind: kind,
+            product_id,
+            sku: sku.chars().take(64).collect(),
+            quantity: line.quantity,
+            total_price_fen: line.amount.map_or(0, |a| a.0),
+            recharge_account: order.account.clone(),
+            notify_url: None,
+            raw_request: Some(raw.chars().take(60_000).collect()),
+            rights: None,
+        };
+        if let Created::New(row) = orders::create_in(tx, &new, ACTOR, start).await? {
+            repo::insert_order(
+                tx,
+                row.id,
+                shop.service,
+                order.tid.as_str(),
+                order.order_type,
+            )
+            .await?;
+            created += 1;
+        }
+    }
+    Ok(created)
+}
+
+/// A Taobao refund for orders of ours. Refund succeeded: an order not yet fulfilled is failed
+/// and nothing is delivered for it (no card leaves stock). Refund asked: an order not yet
+/// fulfilled waits for an operator. An order already fulfilled (or being fulfilled by a
+/// supplier) keeps its state; the refund goes on its timeline for the operator.
+async fn apply_refund(
+    tx: &mut Tx,
+    shop: &AgisoShop,
+    refund: &Refund,
+    succeeded: bool,
+) -> anyhow::Result<String> {
+    let ids: Vec<u64> = repo::orders_of_tid(&mut **tx, shop.service, refund.tid.as_str())
+        .await?
+        .into_iter()
+        .map(|o| o.order_id)
+        .collect();
+    let mut cancelled = 0;
+    let mut held = 0;
+    let mut flagged = 0;
+    for order in orders::lock_many(tx, &ids).await? {
+        if refund
+            .oid
+            .as_ref()
+            .is_some_and(|oid| oid.as_str() != order.platform_order_no)
+        {
+            continue;
+        }
+        let waiting = matches!(
+            order.status,
+            OrderStatus::Received | OrderStatus::AwaitingStock | OrderStatus::AwaitingManual
+        );
+        if waiting && succeeded {
+            orders::finish_failed(
+                tx,
+                order.id,
+                order.status,
+                Platform::Agiso,
+                FailureReason::Manual,
+                "买家已退款，订单取消",
+                ACTOR,
+            )
+            .await?;
+            orders::set_notify_status(tx, order.id, NotifyStatus::NotRequired).await?;
+            cancelled += 1;
+        } else if waiting && order.status != OrderStatus::AwaitingManual {
+            orders::transition(
+                tx,
+                order.id,
+                order.status,
+                OrderStatus::AwaitingManual,
+                ACTOR,
+                Some("买家申请退款，暂停发货"),
+            )
+            .await?;
+            held += 1;
+        } else if !waiting && order.status != OrderStatus::Failed {
+            let note = if succeeded {
+                "【退款】买家已退款，但订单已处理，请人工核查"
+            } else {
+                "【退款】买家申请退款，但订单已处理，请人工核查"
+            };
+            orders::record_event(
+                tx,
+                order.id,
+                Some(order.status),
+                order.status,
+                ACTOR,
+                Some(note),
+            )
+            .await?;
+            tracing::warn!(
+                event = "agiso_refund_after_fulfilment",
+                order_id = order.id,
+                "Agiso refund for an order already handled"
+            );
+            flagged += 1;
+        }
+    }
+    Ok(format!(
+        "退款：取消 {cancelled} 笔，暂停 {held} 笔，已处理待核查 {flagged} 笔"
+    ))
+}
