@@ -69,7 +69,7 @@ impl Client {
         let url = format!(
             "{}/{}{}",
             shop.gateway.trim_end_matches('/'),
-            call.service.as_str(),
+            call.service_path,
             call.path
         );
         let form = agiso::signed_form(

@@ -23,7 +23,6 @@ use common::db::notify::{self, Attempt, Audience, Claimed, Outcome};
 use common::domain::{CallbackTarget, OrderKind, OrderStatus, PlatformOrderNo};
 use common::protocol::agiso_order::{self as codec, Call, DeliveredCard, LineCards, Verdict};
 use common::retry::Backoff;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::AgisoSync;
@@ -52,7 +51,6 @@ const CLAIM: u32 = 16;
 pub struct Deliverer {
     app: Arc<AgisoSync>,
     config: DeliveryConfig,
-    pub wake: Notify,
 }
 
 /// What one delivery decided.
@@ -72,15 +70,16 @@ enum Plan {
 
 impl Deliverer {
     pub fn new(app: Arc<AgisoSync>, config: DeliveryConfig) -> Arc<Deliverer> {
-        Arc::new(Deliverer {
-            app,
-            config,
-            wake: Notify::new(),
-        })
+        Arc::new(Deliverer { app, config })
     }
 
     pub fn db(&self) -> &common::db::Pool {
         &self.app.db
+    }
+
+    /// Makes the loop look for due orders now.
+    pub fn wake(&self) {
+        self.app.deliver_now.notify_one();
     }
 
     /// Claims and delivers due orders until `stop`.
@@ -106,7 +105,7 @@ impl Deliverer {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = tokio::time::sleep(self.config.poll) => {}
-                _ = self.wake.notified() => {}
+                _ = self.app.deliver_now.notified() => {}
             }
         }
     }

@@ -295,3 +295,21 @@ async fn apply_refund(
         "退款：取消 {cancelled} 笔，暂停 {held} 笔，已处理待核查 {flagged} 笔"
     ))
 }
+
+/// Cancels the orders of an Agiso order the platform cancelled (JD `TRADE_CANCELED`), as a
+/// refund does: those not yet fulfilled are failed and nothing is delivered for them.
+pub async fn cancel_unfulfilled(
+    pool: &Pool,
+    shop: &AgisoShop,
+    tid: &str,
+) -> anyhow::Result<String> {
+    let refund = Refund {
+        tid: common::domain::PlatformOrderNo::parse(tid)?,
+        oid: None,
+        refund_id: None,
+    };
+    let mut tx = pool.begin().await?;
+    let note = apply_refund(&mut tx, shop, &refund, true).await?;
+    tx.commit().await?;
+    Ok(format!("平台已取消订单；{note}"))
+}

@@ -7,6 +7,8 @@ pub mod client;
 pub mod deliver;
 pub mod intake;
 pub mod metrics;
+pub mod operator;
+pub mod poll;
 pub mod push;
 pub mod shops;
 
@@ -40,6 +42,10 @@ pub struct Config {
     /// this often, once final for `sweep_grace`.
     pub sweep: Duration,
     pub sweep_grace: Duration,
+    /// The backstop poll's interval (zero: off).
+    pub poll_every: Duration,
+    /// Bearer token of the operator endpoints (`AGISO_OPERATOR_TOKEN`).
+    pub operator_token: Option<secrecy::SecretString>,
 }
 
 /// Delivery retries: ≈ 24 h, like JD's callbacks, starting faster (Agiso answers quickly).
@@ -87,6 +93,15 @@ impl Config {
             },
             sweep: env.millis_or("AGISO_SWEEP_MS", 60_000)?,
             sweep_grace: env.millis_or("AGISO_SWEEP_GRACE_MS", 30_000)?,
+            operator_token: env
+                .optional_str("AGISO_OPERATOR_TOKEN")
+                .filter(|t| !t.trim().is_empty())
+                .map(secrecy::SecretString::from),
+            poll_every: Duration::from_secs(env.parse_or(
+                "AGISO_POLL_INTERVAL_SECS",
+                60u64,
+                "a number of seconds (0 = off)",
+            )?),
         })
     }
 }
@@ -103,6 +118,10 @@ pub struct AgisoSync {
     pub key: common::crypto::MasterKey,
     pub shops: shops::Shops,
     pub client: client::Client,
+    /// Bearer token of the operator endpoints; `None`: they answer 503.
+    pub operator_token: Option<secrecy::SecretString>,
+    /// Wakes the delivery loop (an operator asked for a delivery now).
+    pub deliver_now: std::sync::Arc<tokio::sync::Notify>,
 }
 
 pub type AppState = Arc<AgisoSync>;
@@ -110,6 +129,11 @@ pub type AppState = Arc<AgisoSync>;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/agiso/push", post(push::receive))
+        .route("/api/agiso/pull", post(operator::pull))
+        .route("/api/agiso/deliver", post(operator::deliver))
+        .route("/api/agiso/status", post(operator::status))
+        .route("/api/agiso/stock", post(operator::stock))
+        .route("/api/agiso/balance", post(operator::balance))
         .with_state(state)
 }
 
@@ -126,6 +150,8 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
             config.shop_cache_ttl,
         ),
         client: client::Client::new(config.calls_per_sec, config.call_timeout)?,
+        operator_token: config.operator_token.clone(),
+        deliver_now: std::sync::Arc::new(tokio::sync::Notify::new()),
     });
     let idle = state.clone();
     infra.spawn(move |stop| say_when_idle(idle, stop));
@@ -144,6 +170,8 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     });
     let d = deliverer.clone();
     infra.spawn(move |stop| d.run(stop));
+    let (p, every) = (state.clone(), config.poll_every);
+    infra.spawn(move |stop| poll::run(p, every, stop));
     let d = deliverer.clone();
     let (sweep, grace) = (config.sweep, config.sweep_grace);
     infra.spawn(move |stop| sweep_lost(d, sweep, grace, stop));
@@ -158,7 +186,7 @@ async fn scheduled(deliverer: &deliver::Deliverer, msg: Received) -> Disposition
     match common::db::notify::schedule_first(deliverer.db(), msg.event.order_id).await {
         Ok(scheduled) => {
             if scheduled {
-                deliverer.wake.notify_one();
+                deliverer.wake();
             }
             Disposition::Ack
         }
@@ -184,7 +212,7 @@ async fn sweep_lost(
                     orders = n,
                     "scheduled Agiso deliveries whose message never arrived"
                 );
-                deliverer.wake.notify_one();
+                deliverer.wake();
             }
             Err(e) => tracing::warn!(error = %e, "sweep for unscheduled Agiso deliveries failed"),
         }

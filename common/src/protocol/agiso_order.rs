@@ -294,6 +294,21 @@ pub fn taobao_trades(data: &str) -> Result<Vec<AgisoOrder>, PayloadError> {
     items.into_iter().map(|i| taobao_trade(i.get())).collect()
 }
 
+/// The JSON text of each item of an array `Data` (a page of trades), exactly as received; a
+/// single object is a page of one.
+pub fn array_items(data: &str) -> Result<Vec<String>, PayloadError> {
+    let trimmed = data.trim_start();
+    if trimmed.starts_with('{') {
+        return Ok(vec![data.to_owned()]);
+    }
+    if trimmed == "null" {
+        return Ok(Vec::new());
+    }
+    let items: Vec<&RawValue> =
+        serde_json::from_str(data).map_err(|_| PayloadError::Invalid("Data"))?;
+    Ok(items.into_iter().map(|i| i.get().to_owned()).collect())
+}
+
 /// The order number a lean push names (Taobao aopic 2097152 `Tid`, JD aopic 1 `orderId`): the
 /// lines are read from the detail endpoint.
 pub fn lean_tid(json: &str) -> Result<PlatformOrderNo, PayloadError> {
@@ -478,11 +493,11 @@ pub struct LineCards {
     pub cards: Vec<DeliveredCard>,
 }
 
-/// One call to make: the path under the service and its business parameters (the client adds
-/// `timestamp` and `sign`).
+/// One call to make: the service's path segment (`alds`, `aldsJd`, `open`), the endpoint under
+/// it and its business parameters (the client adds `timestamp` and `sign`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
-    pub service: Service,
+    pub service_path: &'static str,
     pub path: &'static str,
     pub params: Vec<(&'static str, String)>,
 }
@@ -490,10 +505,62 @@ pub struct Call {
 impl Call {
     fn new(service: Service, path: &'static str, params: Vec<(&'static str, String)>) -> Call {
         Call {
-            service,
+            service_path: service.as_str(),
             path,
             params,
         }
+    }
+}
+
+/// Taobao: paid trades awaiting shipment modified since `since` (`yyyy-MM-dd HH:mm:ss`, Beijing
+/// time), one page (§4.1).
+pub fn trades_buyer_pay(since: &str, page: usize, page_size: usize) -> Call {
+    Call::new(
+        Service::Alds,
+        "/Trade/TradesBuyerPay",
+        vec![
+            ("modifyTimeStart", since.to_owned()),
+            ("pageNo", page.to_string()),
+            ("pageSize", page_size.to_string()),
+        ],
+    )
+}
+
+/// The detail of one order (§4.2): Taobao `Trade/TradeInfo`, JD `Order/Detail`.
+pub fn order_detail(service: Service, tid: &str) -> Call {
+    match service {
+        Service::Alds => Call::new(service, "/Trade/TradeInfo", vec![("tid", tid.to_owned())]),
+        Service::AldsJd => Call::new(service, "/Order/Detail", vec![("order_id", tid.to_owned())]),
+    }
+}
+
+/// Taobao: the cards Agiso has on record as sent for a trade (§4.4).
+pub fn trade_send_log(tid: &str) -> Call {
+    Call::new(
+        Service::Alds,
+        "/Trade/QueryTradeCPSendLog",
+        vec![("tid", tid.to_owned())],
+    )
+}
+
+/// Taobao: one page of the shop's Agiso card categories (§4.5).
+pub fn card_categories(page: usize, page_size: usize) -> Call {
+    Call::new(
+        Service::Alds,
+        "/CardPwdCategory/GetList",
+        vec![
+            ("pageNo", page.to_string()),
+            ("pageSize", page_size.to_string()),
+        ],
+    )
+}
+
+/// The open-platform balance (§4.6): needs no authorization, so it tests the AppSecret alone.
+pub fn query_deposit() -> Call {
+    Call {
+        service_path: "open",
+        path: "/Bankroll/QueryDeposit",
+        params: Vec::new(),
     }
 }
 
@@ -841,6 +908,15 @@ mod tests {
         assert_eq!(d.line.amount, Some(Fen(2970)));
         assert_eq!(d.line.sku_keys, vec!["G-1", "3001"]);
         assert!(jd_detail(r#"{"orderId":"91","itemInfoList":[]}"#).is_err());
+    }
+
+    #[test]
+    fn array_items_keep_each_text() {
+        let items = array_items(r#"[{"Tid":1, "X":"a b"},{"Tid":2}]"#).unwrap();
+        assert_eq!(items, vec![r#"{"Tid":1, "X":"a b"}"#, r#"{"Tid":2}"#]);
+        assert_eq!(array_items(r#"{"Tid":3}"#).unwrap().len(), 1);
+        assert!(array_items("null").unwrap().is_empty());
+        assert!(array_items("[1,").is_err());
     }
 
     #[test]
