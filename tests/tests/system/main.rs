@@ -1,5 +1,6 @@
 //! System tests: the real binaries and libraries against real MariaDB and RabbitMQ.
 
+mod agiso;
 mod cli;
 mod deploy;
 mod foundation;
