@@ -14,6 +14,9 @@
 //! * `callback_attempts`: the call log of an order, also evidence in a dispute with JD. Deleted
 //!   after `RETENTION_LOG_DAYS`, but never before 180 days, and only when their order is finished
 //!   and itself older than 180 days (attempts without an order follow the same age).
+//! * `agiso_orders`: the Agiso side of an order, deleted with it.
+//! * `agiso_events`: Agiso's messages as received, `RETENTION_LOG_DAYS` (one still waiting for
+//!   its detail is kept).
 //! * `stock_alerts`: pure log (the dashboard shows recent ones): `RETENTION_LOG_DAYS`.
 //! * `dead_letters`: only the handled ones (replayed / discarded), `RETENTION_LOG_DAYS` after they
 //!   were handled; a pending dead letter waits for an operator, however old.
@@ -165,9 +168,9 @@ async fn delete_selected(
 /// Finished orders older than `days`, with their events, callback attempts and supplier orders,
 /// [`ORDER_BATCH`] orders per transaction. The orders are locked and checked again inside it, so
 /// one changed meanwhile (an operator's resend) stays.
-async fn prune_orders(pool: &Pool, days: u32, stop: &CancellationToken) -> sqlx::Result<[u64; 4]> {
+async fn prune_orders(pool: &Pool, days: u32, stop: &CancellationToken) -> sqlx::Result<[u64; 5]> {
     let finished = order_finished();
-    let mut counts = [0u64; 4];
+    let mut counts = [0u64; 5];
     loop {
         let ids: Vec<u64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT o.id FROM orders o
@@ -197,6 +200,7 @@ async fn prune_orders(pool: &Pool, days: u32, stop: &CancellationToken) -> sqlx:
                 format!("DELETE FROM order_events WHERE order_id IN ({list})"),
                 format!("DELETE FROM callback_attempts WHERE order_id IN ({list})"),
                 format!("DELETE FROM supplier_orders WHERE order_id IN ({list})"),
+                format!("DELETE FROM agiso_orders WHERE order_id IN ({list})"),
                 format!("DELETE FROM orders WHERE id IN ({list})"),
             ]
             .into_iter()
@@ -222,8 +226,9 @@ pub async fn prune(pool: &Pool, r: &Retention, stop: &CancellationToken) -> sqlx
     let mut out = Pruned::default();
     if r.order_days != 0 {
         let days = r.order_days.max(Retention::ORDER_FLOOR_DAYS);
-        let [events, attempts, supplier, orders] = prune_orders(pool, days, stop).await?;
+        let [events, attempts, supplier, agiso, orders] = prune_orders(pool, days, stop).await?;
         out.add("orders", orders);
+        out.add("agiso_orders", agiso);
         out.add("order_events", events);
         out.add("callback_attempts", attempts);
         out.add("supplier_orders", supplier);
@@ -255,6 +260,16 @@ pub async fn prune(pool: &Pool, r: &Retention, stop: &CancellationToken) -> sqlx
         )
         .await?;
         out.add("stock_alerts", n);
+        let n = delete_loop(
+            pool,
+            "DELETE FROM agiso_events WHERE state <> 'pending'
+               AND received_at < NOW(3) - INTERVAL ? DAY ORDER BY id",
+            Some(r.log_days),
+            BATCH,
+            stop,
+        )
+        .await?;
+        out.add("agiso_events", n);
         let n = delete_loop(
             pool,
             "DELETE FROM dead_letters WHERE status IN ('replayed', 'discarded')

@@ -15,8 +15,11 @@ fn secret(s: &str) -> secrecy::SecretString {
     secrecy::SecretString::from(s.to_owned())
 }
 
-const TABLES: [&str; 22] = [
+const TABLES: [&str; 25] = [
     "admin_users",
+    "agiso_events",
+    "agiso_orders",
+    "agiso_poll_marks",
     "audit_log",
     "callback_attempts",
     "card_batches",
