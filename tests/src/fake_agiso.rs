@@ -91,8 +91,9 @@ pub fn agiso_sign(params: &[(String, String)], secret: &str) -> String {
 }
 
 impl FakeAgiso {
+    /// Serves on a port of its own, apart from the test's runtime ([`crate::serve_apart`]).
     pub async fn start() -> Arc<FakeAgiso> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let fake = Arc::new(FakeAgiso {
             url,
@@ -101,9 +102,7 @@ impl FakeAgiso {
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(fake.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        crate::serve_apart(listener, app);
         fake
     }
 
@@ -343,6 +342,18 @@ impl Push {
 
     /// POSTs it to `url` (agiso-sync's `/api/agiso/push`): `(HTTP status, body)`.
     pub async fn send(&self, client: &reqwest::Client, url: &str, secret: &str) -> (u16, String) {
+        self.try_send(client, url, secret)
+            .await
+            .expect("push reaches agiso-sync")
+    }
+
+    /// [`Push::send`]; `None` when it does not reach the service.
+    pub async fn try_send(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        secret: &str,
+    ) -> Option<(u16, String)> {
         let (query, body) = self.encode(secret);
         let r = client
             .post(format!("{url}?{query}"))
@@ -350,9 +361,9 @@ impl Push {
             .body(body)
             .send()
             .await
-            .expect("push reaches agiso-sync");
+            .ok()?;
         let status = r.status().as_u16();
-        (status, r.text().await.unwrap_or_default())
+        Some((status, r.text().await.unwrap_or_default()))
     }
 }
 
