@@ -1,6 +1,7 @@
 //! Shared building blocks of every service: configuration, telemetry, database access, messaging
 //! (topology, publisher, consumer, outbox relay), domain types, pure protocol codecs and crypto.
 
+pub mod batch;
 pub mod cache;
 pub mod client_ip;
 pub mod config;

@@ -1,14 +1,15 @@
-//! Fulfilling orders in groups: orders whose messages arrive together are fulfilled in one
-//! transaction by [`crate::process::fulfil_group`] (one locking read of the orders, one card pick
-//! per product, multi-row updates and inserts, one commit). Under load this cuts the database's
-//! work per order several-fold. It is the same path a single order takes, as a group of one, so
+//! Fulfilling orders in groups: orders whose messages arrive together (grouped by
+//! [`common::batch::GroupCommit`]) are fulfilled in one transaction by
+//! [`crate::process::fulfil_group`] (one locking read of the orders, one card pick per product,
+//! multi-row updates and inserts, one commit). Under load this cuts the database's work per order
+//! several-fold. It is the same path a single order takes, as a group of one, so
 //! every order keeps the same guarantees. When a group's transaction fails (a deadlock victim,
 //! say), its orders are fulfilled one by one, each retried on its own.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use common::batch::{GroupCommit, Limits, Pending, Unanswered};
 
 use crate::Fulfiller;
 use crate::outcome::Outcome;
@@ -16,57 +17,39 @@ use crate::process::{fulfil, fulfil_group};
 
 const GROUP_MAX: usize = 16;
 
-type Reply = oneshot::Sender<anyhow::Result<Outcome>>;
+type Fulfilment = Pending<u64, anyhow::Result<Outcome>>;
 
 #[derive(Clone)]
 pub struct GroupFulfiller {
-    queue: mpsc::Sender<(u64, Reply)>,
+    queue: GroupCommit<u64, anyhow::Result<Outcome>>,
 }
 
 impl GroupFulfiller {
     pub fn start(ctx: Arc<Fulfiller>, writers: usize) -> GroupFulfiller {
-        let (tx, rx) = mpsc::channel::<(u64, Reply)>(GROUP_MAX * 16);
-        let rx = Arc::new(tokio::sync::Mutex::new(rx));
-        for _ in 0..writers.max(1) {
-            let (ctx, rx) = (ctx.clone(), rx.clone());
-            tokio::spawn(async move {
-                loop {
-                    let mut group = Vec::new();
-                    {
-                        let mut rx = rx.lock().await;
-                        match rx.recv().await {
-                            Some(p) => group.push(p),
-                            None => return,
-                        }
-                        while group.len() < GROUP_MAX {
-                            match rx.try_recv() {
-                                Ok(p) => group.push(p),
-                                Err(_) => break,
-                            }
-                        }
-                    }
-                    run_group(&ctx, group).await;
-                }
-            });
-        }
-        GroupFulfiller { queue: tx }
+        let limits = Limits {
+            writers,
+            queue: GROUP_MAX * 16,
+            max_items: GROUP_MAX,
+            max_weight: None,
+        };
+        let queue = GroupCommit::start(limits, move |group| {
+            let ctx = ctx.clone();
+            async move { run_group(&ctx, group).await }
+        });
+        GroupFulfiller { queue }
     }
 
     /// Fulfils `order_id` (possibly together with others) and tells what happened to it.
     pub async fn fulfil(&self, order_id: u64) -> anyhow::Result<Outcome> {
-        let (reply, answer) = oneshot::channel();
-        self.queue
-            .send((order_id, reply))
-            .await
-            .map_err(|_| anyhow::anyhow!("group fulfiller stopped"))?;
-        answer
-            .await
-            .map_err(|_| anyhow::anyhow!("group fulfiller dropped the order"))?
+        self.queue.submit(order_id).await.map_err(|e| match e {
+            Unanswered::Stopped => anyhow::anyhow!("group fulfiller stopped"),
+            Unanswered::Dropped => anyhow::anyhow!("group fulfiller dropped the order"),
+        })?
     }
 }
 
-async fn run_group(ctx: &Fulfiller, group: Vec<(u64, Reply)>) {
-    let ids: Vec<u64> = group.iter().map(|(id, _)| *id).collect();
+async fn run_group(ctx: &Fulfiller, group: Vec<Fulfilment>) {
+    let ids: Vec<u64> = group.iter().map(|p| p.item).collect();
     let handled = if ids.len() > 1 {
         match fulfil_group(ctx, &ids).await {
             Ok(h) => h,
@@ -78,11 +61,12 @@ async fn run_group(ctx: &Fulfiller, group: Vec<(u64, Reply)>) {
     } else {
         HashMap::new()
     };
-    for (id, reply) in group {
+    for p in group {
+        let id = p.item;
         let result = match handled.get(&id) {
             Some(outcome) => Ok(*outcome),
             None => fulfil(ctx, id).await,
         };
-        let _ = reply.send(result);
+        p.reply(result);
     }
 }

@@ -352,19 +352,17 @@ pub async fn get(ex: impl sqlx::MySqlExecutor<'_>, id: u64) -> sqlx::Result<Opti
     .await
 }
 
-/// Writes new orders in groups: requests that arrive while a transaction is committing are
-/// written together by the next one (multi-row inserts, one commit). Under load this cuts the
-/// database's work per order several-fold; alone, a request is written at once, without waiting.
-/// Every order still commits with its first event and its outbox row in the same transaction.
+/// Writes new orders in groups ([`crate::batch::GroupCommit`]): requests that arrive while a
+/// transaction is committing are written together by the next one (multi-row inserts, one
+/// commit). Under load this cuts the database's work per order several-fold; alone, a request is
+/// written at once, without waiting. Every order still commits with its first event and its
+/// outbox row in the same transaction.
 #[derive(Clone)]
 pub struct OrderWriter {
-    queue: tokio::sync::mpsc::Sender<Pending>,
+    queue: crate::batch::GroupCommit<NewOrder, Result<Created, sqlx::Error>>,
 }
 
-struct Pending {
-    new: NewOrder,
-    reply: tokio::sync::oneshot::Sender<Result<Created, sqlx::Error>>,
-}
+type Pending = crate::batch::Pending<NewOrder, Result<Created, sqlx::Error>>;
 
 /// At most this many orders per transaction.
 const GROUP_MAX: usize = 16;
@@ -376,48 +374,25 @@ const GROUP_MAX_BYTES: usize = 12 * 1024;
 impl OrderWriter {
     /// Starts `writers` concurrent group writers on `pool`.
     pub fn start(pool: super::Pool, actor: &'static str, writers: usize) -> OrderWriter {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Pending>(GROUP_MAX * 8);
-        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
-        for _ in 0..writers.max(1) {
-            let (pool, rx) = (pool.clone(), rx.clone());
-            tokio::spawn(async move {
-                loop {
-                    let mut group = Vec::new();
-                    {
-                        let mut rx = rx.lock().await;
-                        let mut bytes = 0;
-                        match rx.recv().await {
-                            Some(p) => {
-                                bytes += p.new.approx_bytes();
-                                group.push(p);
-                            }
-                            None => return,
-                        }
-                        while group.len() < GROUP_MAX && bytes < GROUP_MAX_BYTES {
-                            match rx.try_recv() {
-                                Ok(p) => {
-                                    bytes += p.new.approx_bytes();
-                                    group.push(p);
-                                }
-                                Err(_) => break,
-                            }
-                        }
-                    }
-                    write_group(&pool, actor, group).await;
-                }
-            });
-        }
-        OrderWriter { queue: tx }
+        let limits = crate::batch::Limits {
+            writers,
+            queue: GROUP_MAX * 8,
+            max_items: GROUP_MAX,
+            max_weight: Some((GROUP_MAX_BYTES, NewOrder::approx_bytes)),
+        };
+        let queue = crate::batch::GroupCommit::start(limits, move |group| {
+            let pool = pool.clone();
+            async move { write_group(&pool, actor, group).await }
+        });
+        OrderWriter { queue }
     }
 
     /// Creates the order or returns the stored one; see [`create`].
     pub async fn create(&self, new: NewOrder) -> Result<Created, sqlx::Error> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.queue
-            .send(Pending { new, reply })
-            .await
-            .map_err(|_| sqlx::Error::PoolClosed)?;
-        answer.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+        self.queue.submit(new).await.map_err(|e| match e {
+            crate::batch::Unanswered::Stopped => sqlx::Error::PoolClosed,
+            crate::batch::Unanswered::Dropped => sqlx::Error::WorkerCrashed,
+        })?
     }
 }
 
@@ -430,13 +405,14 @@ fn key_of(new: &NewOrder) -> OrderKey {
 async fn write_group(pool: &super::Pool, actor: &'static str, group: Vec<Pending>) {
     if group.len() == 1 {
         let p = group.into_iter().next().expect("one");
-        let _ = p.reply.send(create(pool, &p.new, actor).await);
+        let r = create(pool, &p.item, actor).await;
+        p.reply(r);
         return;
     }
     match try_group(pool, actor, &group).await {
         Ok(results) => {
             for (p, r) in group.into_iter().zip(results) {
-                let _ = p.reply.send(Ok(r));
+                p.reply(Ok(r));
             }
         }
         // A concurrent writer (another gateway) took one of the numbers, or an order number
@@ -446,8 +422,8 @@ async fn write_group(pool: &super::Pool, actor: &'static str, group: Vec<Pending
                 tracing::warn!(error = %e, "group order write failed; writing one by one");
             }
             for p in group {
-                let r = create(pool, &p.new, actor).await;
-                let _ = p.reply.send(r);
+                let r = create(pool, &p.item, actor).await;
+                p.reply(r);
             }
         }
     }
@@ -464,7 +440,7 @@ async fn try_group(
 
     let mut tx = pool.begin().await?;
     // Orders that already exist (repeats) are answered from the stored row.
-    let keys: Vec<OrderKey> = group.iter().map(|p| key_of(&p.new)).collect();
+    let keys: Vec<OrderKey> = group.iter().map(|p| key_of(&p.item)).collect();
     let sql = format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE (platform, shop_id, platform_order_no) IN ({})",
         vec!["(?, ?, ?)"; keys.len()].join(", ")
@@ -500,7 +476,7 @@ async fn try_group(
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (i, order_no) in &fresh {
-            let n = &group[*i].new;
+            let n = &group[*i].item;
             q = q
                 .bind(order_no.as_str())
                 .bind(n.platform)
@@ -531,7 +507,7 @@ async fn try_group(
 
         let mut events = Vec::with_capacity(fresh.len());
         for (i, order_no) in &fresh {
-            let n = &group[*i].new;
+            let n = &group[*i].item;
             let id = *ids.get(order_no.as_str()).ok_or(sqlx::Error::RowNotFound)?;
             events.push(Event::new(EventType::OrderCreated, id, n.platform));
             created.insert(*i, new_row(id, order_no.as_str(), n));
