@@ -73,9 +73,40 @@ fn other_tid(json: &str) -> String {
         .unwrap_or_else(|_| format!("md5:{}", &common::crypto::md5_hex(json.as_bytes())[..24]))
 }
 
-/// Stores and handles one event (pushed, or polled with the topic of the equivalent push).
+/// Stores and handles one event (pushed, or polled with the topic of the equivalent push) in a
+/// transaction of its own.
 pub async fn accept(
     pool: &Pool,
+    shop: &AgisoShop,
+    source: Source,
+    aopic: i64,
+    json: &str,
+) -> anyhow::Result<Accepted> {
+    let mut tx = pool.begin().await?;
+    let accepted = accept_in(&mut tx, shop, source, aopic, json).await?;
+    if matches!(accepted, Accepted::Stored { .. }) {
+        tx.commit().await?;
+        count_created(shop, source, &accepted);
+    }
+    Ok(accepted)
+}
+
+/// Counts the orders an accepted event created, once its transaction committed.
+pub fn count_created(shop: &AgisoShop, source: Source, accepted: &Accepted) {
+    if let Accepted::Stored { created, .. } = accepted
+        && *created > 0
+    {
+        crate::metrics::ORDERS_CREATED
+            .with_label_values(&[shop.service.as_str(), source.as_str()])
+            .inc_by(*created as u64);
+    }
+}
+
+/// [`accept`] inside the caller's transaction (the push receiver writes pushes that arrive
+/// together in one). The event row is written first, with the state its handling will leave:
+/// a repeat stops there.
+pub async fn accept_in(
+    tx: &mut Tx,
     shop: &AgisoShop,
     source: Source,
     aopic: i64,
@@ -96,9 +127,24 @@ pub async fn accept(
         ),
         Payload::Other { tid, .. } => (tid.clone(), String::new()),
     };
-    let mut tx = pool.begin().await?;
+    let (state, note) = match &payload {
+        Payload::Order(order) if order.is_closed() => (
+            EventState::Ignored,
+            Some("交易已关闭，不创建订单".to_owned()),
+        ),
+        Payload::Order(order) => (
+            EventState::Done,
+            Some(format!("按 {} 个子订单建单", order.lines.len())),
+        ),
+        Payload::Lean(_) => (EventState::Pending, Some("待读取订单详情".to_owned())),
+        Payload::Refund { .. } => (EventState::Done, None),
+        Payload::Other { problem, .. } => (
+            EventState::Ignored,
+            problem.as_ref().map(|p| format!("消息无法读取：{p}")),
+        ),
+    };
     let Some(event_id) = repo::insert_event(
-        &mut tx,
+        tx,
         &NewEvent {
             shop_id: shop.id,
             service: shop.service,
@@ -108,44 +154,25 @@ pub async fn accept(
             topic: topic.as_str(),
             source,
             payload: json,
+            state,
+            note: note.as_deref(),
         },
     )
     .await?
     else {
         return Ok(Accepted::Duplicate);
     };
-    let (state, note, created) = match payload {
-        Payload::Order(order) if order.is_closed() => (
-            EventState::Ignored,
-            Some("交易已关闭，不创建订单".to_owned()),
-            0,
-        ),
-        Payload::Order(order) => {
-            let created = create_orders(&mut tx, shop, &order, json).await?;
-            (
-                EventState::Done,
-                Some(format!("创建 {created} 笔订单")),
-                created,
-            )
+    let created = match payload {
+        Payload::Order(order) if !order.is_closed() => {
+            create_orders(tx, shop, &order, json).await?
         }
-        Payload::Lean(_) => (EventState::Pending, Some("待读取订单详情".to_owned()), 0),
         Payload::Refund { refund, succeeded } => {
-            let note = apply_refund(&mut tx, shop, &refund, succeeded).await?;
-            (EventState::Done, Some(note), 0)
+            let note = apply_refund(tx, shop, &refund, succeeded).await?;
+            repo::finish_event(&mut **tx, event_id, EventState::Done, Some(&note)).await?;
+            0
         }
-        Payload::Other { problem, .. } => (
-            EventState::Ignored,
-            problem.map(|p| format!("消息无法读取：{p}")),
-            0,
-        ),
+        _ => 0,
     };
-    repo::finish_event(&mut *tx, event_id, state, note.as_deref()).await?;
-    tx.commit().await?;
-    if created > 0 {
-        crate::metrics::ORDERS_CREATED
-            .with_label_values(&[shop.service.as_str(), source.as_str()])
-            .inc_by(created as u64);
-    }
     Ok(Accepted::Stored { event_id, created })
 }
 

@@ -11,6 +11,7 @@ pub mod operator;
 pub mod poll;
 pub mod push;
 pub mod shops;
+pub mod writer;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -118,6 +119,8 @@ pub struct AgisoSync {
     pub key: common::crypto::MasterKey,
     pub shops: shops::Shops,
     pub client: client::Client,
+    /// Group-commits verified pushes.
+    pub pushes: writer::PushWriter,
     /// Bearer token of the operator endpoints; `None`: they answer 503.
     pub operator_token: Option<secrecy::SecretString>,
     /// Wakes the delivery loop (an operator asked for a delivery now).
@@ -150,6 +153,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
             config.shop_cache_ttl,
         ),
         client: client::Client::new(config.calls_per_sec, config.call_timeout)?,
+        pushes: writer::PushWriter::start(infra.db.clone(), 2),
         operator_token: config.operator_token.clone(),
         deliver_now: std::sync::Arc::new(tokio::sync::Notify::new()),
     });

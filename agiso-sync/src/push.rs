@@ -9,14 +9,14 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use common::db::agiso::Source;
 use common::protocol::agiso::AgisoPush;
 use common::protocol::agiso_order::{self as codec, Service, Topic};
 use common::protocol::form;
 use secrecy::ExposeSecret;
 
 use crate::AppState;
-use crate::intake::{self, Accepted};
+use crate::intake::Accepted;
+use crate::writer::Incoming;
 
 /// A push body larger than this is refused (Agiso's messages are a few KiB).
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -116,7 +116,12 @@ pub async fn receive(State(app): State<AppState>, uri: Uri, body: Body) -> Respo
         );
         return refuse(StatusCode::FORBIDDEN, "时间戳无效", topic.as_str(), "stale");
     }
-    match intake::accept(&app.db, shop, Source::Push, aopic, &push.json).await {
+    let incoming = Incoming {
+        shop: shop.clone(),
+        aopic,
+        json: push.json,
+    };
+    match app.pushes.accept(incoming).await {
         Ok(accepted) => {
             let verdict = match accepted {
                 Accepted::Stored { .. } => "accepted",

@@ -16,14 +16,18 @@ pub struct NewEvent<'a> {
     pub topic: &'a str,
     pub source: Source,
     pub payload: &'a str,
+    /// The state its handling leaves it in, and what it did (for operators).
+    pub state: EventState,
+    pub note: Option<&'a str>,
 }
 
-/// Stores the event in `tx` (state `pending` until [`finish_event`]); `None` when the same
-/// (service, tid, aopic, sub-key) is already stored: a repeated push or a trade polled again.
+/// Stores the event in `tx`; `None` when the same (service, tid, aopic, sub-key) is already
+/// stored: a repeated push or a trade polled again.
 pub async fn insert_event(tx: &mut Tx, e: &NewEvent<'_>) -> sqlx::Result<Option<u64>> {
     let inserted = sqlx::query(
-        "INSERT INTO agiso_events (shop_id, service, tid, aopic, sub_key, topic, source, payload, state)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+        "INSERT INTO agiso_events (shop_id, service, tid, aopic, sub_key, topic, source, payload,
+             state, note, processed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? = 'pending', NULL, NOW(3)))",
     )
     .bind(e.shop_id)
     .bind(e.service)
@@ -33,6 +37,9 @@ pub async fn insert_event(tx: &mut Tx, e: &NewEvent<'_>) -> sqlx::Result<Option<
     .bind(e.topic)
     .bind(e.source)
     .bind(e.payload)
+    .bind(e.state)
+    .bind(e.note.map(|n| n.chars().take(255).collect::<String>()))
+    .bind(e.state)
     .execute(&mut **tx)
     .await;
     match inserted {
