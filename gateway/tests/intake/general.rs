@@ -2,6 +2,7 @@
 
 use common::domain::FailureReason;
 use common::protocol::jd_general::{self as proto, DistillAnswer, ProduceCode, ProduceStatus};
+use common::protocol::vectors::general as vectors;
 
 use crate::{App, GENERAL_KEY, fail_order, notes_starting, order_id, succeed_with_cards};
 
@@ -16,21 +17,11 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// JD's own beginDistill example (spec §8 S1), signed with the document's key.
 fn doc_example() -> Vec<(String, String)> {
-    let mut f = pairs(&[
-        ("wareNo", "45001"),
-        ("quantity", "1"),
-        ("jdOrderNo", "10001"),
-        ("produceAccount", "13333333333"),
-        ("totalPrice", "10000"),
-        ("payTime", "20210208101218"),
-        ("notifyUrl", "http://vtp.jd.com/notify"),
-        ("vendorId", "1201"),
-        ("signType", "MD5"),
-        ("timestamp", "20210208101217"),
-    ]);
+    let mut f = pairs(vectors::S1_FIELDS);
     let sign = proto::sign(&f, GENERAL_KEY);
     assert_eq!(
-        sign, "10c1c32a49e2a520ef59ca97cefc73f9",
+        sign,
+        vectors::S1_SIGN,
         "the JD document's printed sign (S1)"
     );
     f.push(("sign".into(), sign));
@@ -250,7 +241,7 @@ async fn find_distill_answers_from_the_database() {
     // The spec's S3 vector is exactly this request for 10001.
     assert_eq!(
         proto::sign(&find("10001")[..3], GENERAL_KEY),
-        "3188db973425577d8a3c2111990a4c2f"
+        vectors::S3_SIGN
     );
 
     let a = answer(&app, FIND, &find("40001")).await;
