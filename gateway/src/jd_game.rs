@@ -374,9 +374,7 @@ async fn repeat(gw: &Gateway, order: OrderRow, ask: &Ask<'_>) -> Reply {
 }
 
 fn failed_answer(reason: common::domain::FailureReason, text: &str) -> GameAnswer {
-    let code =
-        RetCode::from_code(reason.jd_game_code() as u16).unwrap_or(RetCode::BrandOrderFailed);
-    GameAnswer::error_with_message(code, text)
+    GameAnswer::error_with_message(proto::failure_code(reason), text)
 }
 
 fn raw_request(params: &GameParams) -> String {

@@ -444,8 +444,7 @@ fn answer_of(shop: &Shop, view: &OrderView) -> Result<DistillAnswer, String> {
             DistillAnswer::success(jd_order_no, agent, product)
         }
         Phase::Failed { reason, .. } => DistillAnswer {
-            code: ProduceCode::parse(reason.jd_general_code())
-                .unwrap_or(ProduceCode::InvalidParams),
+            code: proto::failure_code(*reason),
             jd_order_no: Some(jd_order_no),
             agent_order_no: Some(agent),
             produce_status: ProduceStatus::Failed,

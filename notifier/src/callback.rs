@@ -335,8 +335,7 @@ pub async fn prepare(
             } else {
                 let failure = order.failure();
                 let code = failure
-                    .and_then(|f| u16::try_from(f.jd_game_code()).ok())
-                    .and_then(RetCode::from_code)
+                    .map(jd_game::failure_code)
                     .unwrap_or(RetCode::BrandOrderFailed);
                 let reason = order
                     .failure_reason

@@ -6,6 +6,23 @@ use serde_json::Value;
 
 use super::codes::{GameError, RetCode};
 use super::data::encode_answer_data;
+use crate::domain::FailureReason;
+
+/// The `retCode` / `failedCode` a failed order is answered and called back with. Always a code
+/// without JD's retry flag: a query answered with a retry code is polled for 180 days instead of
+/// refunded, so out-of-stock (110 is a retry code) maps to 123 [INFERRED].
+pub fn failure_code(reason: FailureReason) -> RetCode {
+    match reason {
+        FailureReason::AccountInvalid => RetCode::WrongRechargeAccount,
+        FailureReason::NoProduct => RetCode::NoSuchProduct,
+        FailureReason::NotForSale => RetCode::NotForSale,
+        FailureReason::PriceMismatch => RetCode::PriceMismatch,
+        FailureReason::SupplierBalance => RetCode::InsufficientBalance,
+        FailureReason::OutOfStock | FailureReason::UpstreamFailed | FailureReason::Manual => {
+            RetCode::BrandOrderFailed
+        }
+    }
+}
 
 /// `orderStatus` (§7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -233,6 +250,23 @@ pub(super) mod tests {
             cardpass: cardpass.into(),
             expiretime: Some(expiretime.into()),
         }
+    }
+
+    #[test]
+    fn failed_orders_answer_a_final_code() {
+        for r in FailureReason::ALL {
+            // Never one of JD's retry codes (105, 106, 108, 110, 999, 1000).
+            assert!(
+                ![105, 106, 108, 110, 999, 1000].contains(&failure_code(r).code()),
+                "{r}"
+            );
+            assert!(!failure_code(r).is_retry(), "{r}");
+        }
+        let codes: Vec<u16> = FailureReason::ALL
+            .into_iter()
+            .map(|r| failure_code(r).code())
+            .collect();
+        assert_eq!(codes, vec![116, 107, 109, 123, 111, 112, 123, 123]);
     }
 
     #[test]

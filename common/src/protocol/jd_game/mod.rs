@@ -22,7 +22,7 @@ pub mod signing;
 
 pub use answer::{
     CardInfo, GameAnswer, GameOrderStatus, card_infos_from, card_order_data,
-    card_query_success_data, direct_status_data, order_status_data, precheck_data,
+    card_query_success_data, direct_status_data, failure_code, order_status_data, precheck_data,
 };
 pub use callback::{
     CARD_CALLBACK_URL_PROD, CARD_CALLBACK_URL_TEST, CallbackAnswer, CallbackVerdict,

@@ -7,7 +7,20 @@ use serde_json::Value;
 use super::codes::{ProduceCode, ProduceStatus};
 use super::request::{RequestError, parse_long};
 use super::signing::{SIGN_TYPE_MD5, sign, verify_sign};
+use crate::domain::FailureReason;
 use crate::protocol::form;
+
+/// The `code` a failed order is answered with (`produceStatus` 2). The protocol has codes only
+/// for account, product and not-for-sale refusals; every other final failure is answered with
+/// JDO_303, the generic refusal [INFERRED: the spec lists no better code].
+pub fn failure_code(reason: FailureReason) -> ProduceCode {
+    match reason {
+        FailureReason::AccountInvalid => ProduceCode::WrongAccount,
+        FailureReason::NoProduct => ProduceCode::NoSuchProduct,
+        FailureReason::NotForSale => ProduceCode::NotForSale,
+        _ => ProduceCode::InvalidParams,
+    }
+}
 
 /// Our JSON answer to `beginDistill` or `findDistill` (§4): always HTTP 200, outcome in
 /// `code`/`produceStatus`.
@@ -216,6 +229,20 @@ mod tests {
 
     fn aes() -> JdAesKey {
         JdAesKey::new(K).expect("key")
+    }
+
+    #[test]
+    fn failed_orders_answer_a_refusal_code() {
+        for r in FailureReason::ALL {
+            assert!(failure_code(r).as_str().starts_with("JDO_3"), "{r}");
+        }
+        assert_eq!(
+            failure_code(FailureReason::AccountInvalid).as_str(),
+            "JDO_301"
+        );
+        assert_eq!(failure_code(FailureReason::NoProduct).as_str(), "JDO_302");
+        assert_eq!(failure_code(FailureReason::NotForSale).as_str(), "JDO_305");
+        assert_eq!(failure_code(FailureReason::OutOfStock).as_str(), "JDO_303");
     }
 
     #[test]

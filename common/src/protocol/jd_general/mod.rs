@@ -20,7 +20,7 @@ pub mod expand;
 pub mod request;
 pub mod signing;
 
-pub use answer::{AnswerError, DistillAnswer};
+pub use answer::{AnswerError, DistillAnswer, failure_code};
 pub use callback::{
     CALLBACK_PATH, CallbackAnswer, CallbackVerdict, ProduceResultCallback, SELF_TEST_CALLBACK_URL,
     callback_code_label_zh, callback_url,
