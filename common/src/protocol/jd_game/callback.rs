@@ -9,6 +9,7 @@ use super::codes::{GameError, RetCode};
 use super::data::encode_callback_data;
 use super::params::GameParams;
 use super::signing::sign;
+use crate::domain::PlatformOrderNo;
 use crate::protocol::form;
 
 /// Direct-charge result callback, production.
@@ -45,7 +46,8 @@ pub fn callback_url(kind: GameOrderKind, test: bool) -> &'static str {
 /// A result callback for a direct or card order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GameCallback {
-    pub order_id: i64,
+    /// Sent as a JSON string, as in JD's example.
+    pub order_id: PlatformOrderNo,
     pub order_status: GameOrderStatus,
     /// Required when failed: a §4.1 code shown to the buyer.
     pub failed_code: Option<RetCode>,
@@ -76,7 +78,7 @@ struct GameCallbackJson<'a> {
 
 impl GameCallback {
     /// Success; `cards` empty for direct top-ups.
-    pub fn success(order_id: i64, cards: Vec<CardInfo>) -> GameCallback {
+    pub fn success(order_id: PlatformOrderNo, cards: Vec<CardInfo>) -> GameCallback {
         GameCallback {
             order_id,
             order_status: GameOrderStatus::Success,
@@ -94,7 +96,7 @@ impl GameCallback {
     }
 
     /// Final failure with the code and reason shown to the buyer.
-    pub fn failed(order_id: i64, code: RetCode, reason: &str) -> GameCallback {
+    pub fn failed(order_id: PlatformOrderNo, code: RetCode, reason: &str) -> GameCallback {
         GameCallback {
             order_id,
             order_status: GameOrderStatus::Failed,
@@ -184,7 +186,7 @@ impl GameCallback {
             None => Vec::new(),
         };
         Ok(GameCallback {
-            order_id: d.required_long("orderId")?,
+            order_id: d.required_order_no("orderId")?,
             order_status,
             failed_code,
             failed_reason: d.text("failedReason"),
@@ -266,8 +268,11 @@ mod tests {
 
     #[test]
     fn v3_failure_callback_in_gbk() {
-        let callback =
-            GameCallback::failed(301189718928, RetCode::InsufficientBalance, "账户余额不足");
+        let callback = GameCallback::failed(
+            PlatformOrderNo::from_long(301189718928),
+            RetCode::InsufficientBalance,
+            "账户余额不足",
+        );
         assert_eq!(callback.to_json(), V3_JSON);
         assert_eq!(callback.data(), V3_DATA);
         assert_ne!(callback.data(), V3_DATA_UTF8);
@@ -291,8 +296,11 @@ mod tests {
 
     #[test]
     fn callback_round_trips_through_fake_jd() {
-        let callback =
-            GameCallback::failed(301189718928, RetCode::InsufficientBalance, "账户余额不足");
+        let callback = GameCallback::failed(
+            PlatformOrderNo::from_long(301189718928),
+            RetCode::InsufficientBalance,
+            "账户余额不足",
+        );
         let body = callback.to_form_body(CUSTOMER_ID, K, V3_TIMESTAMP);
         let params = GameParams::parse(&form::parse_form(body.as_bytes())).expect("params");
         assert!(params.verify_signature(K));
@@ -304,7 +312,8 @@ mod tests {
 
     #[test]
     fn v4_card_success_callback() {
-        let callback = GameCallback::success(301189718929, vec![v4_card()]);
+        let callback =
+            GameCallback::success(PlatformOrderNo::from_long(301189718929), vec![v4_card()]);
         assert_eq!(callback.to_json(), V4_JSON);
         assert_eq!(callback.data(), V4_DATA);
         let f = callback.to_form(CUSTOMER_ID, K, V4_TIMESTAMP);
@@ -317,7 +326,7 @@ mod tests {
         );
         // A direct top-up success carries no cardinfos.
         assert_eq!(
-            GameCallback::success(301189718928, vec![]).to_json(),
+            GameCallback::success(PlatformOrderNo::from_long(301189718928), vec![]).to_json(),
             r#"{"orderId":"301189718928","orderStatus":"0"}"#
         );
     }
@@ -325,7 +334,12 @@ mod tests {
     #[test]
     fn failed_reason_is_cut_to_30_characters() {
         let reason = "充".repeat(40);
-        let json = GameCallback::failed(1, RetCode::BrandOrderFailed, &reason).to_json();
+        let json = GameCallback::failed(
+            PlatformOrderNo::from_long(1),
+            RetCode::BrandOrderFailed,
+            &reason,
+        )
+        .to_json();
         let v: Value = serde_json::from_str(&json).expect("json");
         assert_eq!(
             v["failedReason"].as_str().map(|s| s.chars().count()),
@@ -354,14 +368,20 @@ mod tests {
         let params = GameParams::parse(&form::parse_form(body.as_bytes())).expect("params");
         assert_eq!(params.customer_id, "14156143");
         let callback = GameCallback::from_params(&params).expect("callback");
-        assert_eq!(callback, GameCallback::success(301189718928, vec![]));
+        assert_eq!(
+            callback,
+            GameCallback::success(PlatformOrderNo::from_long(301189718928), vec![])
+        );
     }
 
     #[test]
     fn plus_signs_turned_into_spaces_are_restored() {
-        let signed =
-            GameCallback::failed(301189718928, RetCode::InsufficientBalance, "账户余额不足")
-                .to_form(CUSTOMER_ID, K, V3_TIMESTAMP);
+        let signed = GameCallback::failed(
+            PlatformOrderNo::from_long(301189718928),
+            RetCode::InsufficientBalance,
+            "账户余额不足",
+        )
+        .to_form(CUSTOMER_ID, K, V3_TIMESTAMP);
         assert!(V3_DATA.contains('+'));
         // A sender that forgot to escape `+`: form decoding turns it into a space.
         let body = format!(

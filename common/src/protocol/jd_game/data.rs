@@ -10,6 +10,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use serde_json::{Map, Value};
 
 use super::codes::GameError;
+use crate::domain::PlatformOrderNo;
 use crate::domain::money::Fen;
 
 fn lenient_base64() -> GeneralPurpose {
@@ -126,6 +127,17 @@ impl DataFields {
 
     pub fn required_long(&self, key: &'static str) -> Result<i64, GameError> {
         self.long(key)?.ok_or(GameError::MissingField(key))
+    }
+
+    /// JD's order number (`orderId`, a `Long`), parsed once here.
+    pub fn required_order_no(&self, key: &'static str) -> Result<PlatformOrderNo, GameError> {
+        let no = self.required_long(key)?;
+        u64::try_from(no)
+            .map(PlatformOrderNo::from_long)
+            .map_err(|_| GameError::InvalidField {
+                field: key,
+                why: "应为非负整数".to_string(),
+            })
     }
 
     /// A quantity: an integer of at least 1.

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use super::codes::GameError;
 use super::data::IdName;
 use super::params::GameParams;
+use crate::domain::PlatformOrderNo;
 use crate::domain::money::Fen;
 
 /// preCheck (提单校验, §5.1): can this product be sold? No orderId.
@@ -55,7 +56,7 @@ impl PreCheckRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DirectChargeRequest {
     pub customer_id: String,
-    pub order_id: i64,
+    pub order_id: PlatformOrderNo,
     pub sku_id: String,
     pub buy_num: u32,
     pub total_price: Fen,
@@ -105,7 +106,7 @@ impl DirectChargeRequest {
         }
         Ok(DirectChargeRequest {
             customer_id: params.customer_id.clone(),
-            order_id: d.required_long("orderId")?,
+            order_id: d.required_order_no("orderId")?,
             sku_id: d.required_text("skuId")?.trim().to_string(),
             buy_num: d.required_count("buyNum")?,
             total_price: d.required_yuan("totalPrice")?,
@@ -158,7 +159,7 @@ fn first_rights_id(rights: Option<&[Value]>) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectQueryRequest {
     pub customer_id: String,
-    pub order_id: i64,
+    pub order_id: PlatformOrderNo,
 }
 
 impl DirectQueryRequest {
@@ -166,7 +167,7 @@ impl DirectQueryRequest {
         let d = params.data_fields()?;
         Ok(DirectQueryRequest {
             customer_id: params.customer_id.clone(),
-            order_id: d.required_long("orderId")?,
+            order_id: d.required_order_no("orderId")?,
         })
     }
 }
@@ -175,7 +176,7 @@ impl DirectQueryRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CardOrderRequest {
     pub customer_id: String,
-    pub order_id: i64,
+    pub order_id: PlatformOrderNo,
     pub sku_id: String,
     /// Number of cards to deliver, all in one reply or callback.
     pub buy_num: u32,
@@ -197,7 +198,7 @@ impl CardOrderRequest {
         let d = params.data_fields()?;
         Ok(CardOrderRequest {
             customer_id: params.customer_id.clone(),
-            order_id: d.required_long("orderId")?,
+            order_id: d.required_order_no("orderId")?,
             sku_id: d.required_text("skuId")?.trim().to_string(),
             buy_num: d.required_count("buyNum")?,
             total_price: d.required_yuan("totalPrice")?,
@@ -217,7 +218,7 @@ impl CardOrderRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardQueryRequest {
     pub customer_id: String,
-    pub order_id: i64,
+    pub order_id: PlatformOrderNo,
 }
 
 impl CardQueryRequest {
@@ -225,7 +226,7 @@ impl CardQueryRequest {
         let d = params.data_fields()?;
         Ok(CardQueryRequest {
             customer_id: params.customer_id.clone(),
-            order_id: d.required_long("orderId")?,
+            order_id: d.required_order_no("orderId")?,
         })
     }
 }
@@ -305,7 +306,7 @@ mod tests {
         assert!(!params.verify_signature("0123456789abcdef0123456789abcdee"));
         let req = DirectChargeRequest::from_params(&params).expect("request");
         assert_eq!(req.customer_id, "10817");
-        assert_eq!(req.order_id, 301189718928);
+        assert_eq!(req.order_id.as_str(), "301189718928");
         assert_eq!(req.buy_num, 1);
         assert_eq!(req.sku_id, "10022039398");
         assert_eq!(req.brand_id.as_deref(), Some("1010000055"));
@@ -323,7 +324,7 @@ mod tests {
                 "address":"{\"name\":\"n\",\"phone\":\"1\"}","type":"1","rights":[{"rightsId":1}],"features":{"k":"v"}}"#,
         ))
         .expect("request");
-        assert_eq!(req.order_id, 203632092);
+        assert_eq!(req.order_id.as_str(), "203632092");
         assert_eq!(req.buy_num, 2);
         assert_eq!(req.sku_id, "10022039398");
         assert_eq!(req.total_price, Fen(14025));
@@ -385,14 +386,14 @@ mod tests {
 
         let q =
             DirectQueryRequest::from_params(&request(r#"{"orderId ": 203632092}"#)).expect("query");
-        assert_eq!(q.order_id, 203632092);
+        assert_eq!(q.order_id.as_str(), "203632092");
         let q =
             CardQueryRequest::from_params(&request(r#"{"orderId":"9999900003"}"#)).expect("query");
         assert_eq!(
             q,
             CardQueryRequest {
                 customer_id: "10817".into(),
-                order_id: 9999900003
+                order_id: PlatformOrderNo::from_long(9999900003)
             }
         );
 

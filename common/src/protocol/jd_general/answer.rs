@@ -5,9 +5,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::codes::{ProduceCode, ProduceStatus};
-use super::request::{RequestError, parse_long};
+use super::request::{RequestError, parse_order_no};
 use super::signing::{SIGN_TYPE_MD5, sign, verify_sign};
-use crate::domain::FailureReason;
+use crate::domain::{FailureReason, PlatformOrderNo};
 use crate::protocol::form;
 
 /// The `code` a failed order is answered with (`produceStatus` 2). The protocol has codes only
@@ -27,8 +27,9 @@ pub fn failure_code(reason: FailureReason) -> ProduceCode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DistillAnswer {
     pub code: ProduceCode,
-    /// Echo of the request; `None` only when the request's `jdOrderNo` was unreadable.
-    pub jd_order_no: Option<i64>,
+    /// Echo of the request; `None` only when the request's `jdOrderNo` was unreadable. Sent as
+    /// a JSON number.
+    pub jd_order_no: Option<PlatformOrderNo>,
     /// Our order number; omitted (and unsigned) when empty or not yet assigned.
     pub agent_order_no: Option<String>,
     pub produce_status: ProduceStatus,
@@ -55,7 +56,7 @@ struct DistillAnswerJson<'a> {
 impl DistillAnswer {
     /// 1 / JDO_200, with the encrypted cards for card goods (`None` for direct recharge).
     pub fn success(
-        jd_order_no: i64,
+        jd_order_no: PlatformOrderNo,
         agent_order_no: impl Into<String>,
         product: Option<String>,
     ) -> DistillAnswer {
@@ -69,7 +70,10 @@ impl DistillAnswer {
     }
 
     /// 3 / JDO_201: accepted, result follows by callback and findDistill.
-    pub fn in_progress(jd_order_no: i64, agent_order_no: impl Into<String>) -> DistillAnswer {
+    pub fn in_progress(
+        jd_order_no: PlatformOrderNo,
+        agent_order_no: impl Into<String>,
+    ) -> DistillAnswer {
         DistillAnswer {
             code: ProduceCode::InProgress,
             jd_order_no: Some(jd_order_no),
@@ -81,7 +85,7 @@ impl DistillAnswer {
 
     /// Any code with its suggested `produceStatus` (e.g. JDO_302 → 2, JDO_500 → 4).
     pub fn with_code(
-        jd_order_no: i64,
+        jd_order_no: PlatformOrderNo,
         agent_order_no: Option<String>,
         code: ProduceCode,
     ) -> DistillAnswer {
@@ -98,7 +102,7 @@ impl DistillAnswer {
     pub fn rejected(error: &RequestError) -> DistillAnswer {
         DistillAnswer {
             code: error.code,
-            jd_order_no: error.jd_order_no,
+            jd_order_no: error.jd_order_no.clone(),
             agent_order_no: None,
             produce_status: error.produce_status(),
             product: None,
@@ -114,6 +118,11 @@ impl DistillAnswer {
         }
     }
 
+    /// `jdOrderNo` as the JSON number it is sent as (and signed by its decimal text).
+    fn jd_order_no_long(&self) -> Option<i64> {
+        self.jd_order_no.as_ref().and_then(PlatformOrderNo::as_long)
+    }
+
     fn non_empty(value: &Option<String>) -> Option<&str> {
         value.as_deref().filter(|v| !v.is_empty())
     }
@@ -125,7 +134,7 @@ impl DistillAnswer {
             fields.push(("agentOrderNo".to_string(), agent.to_string()));
         }
         fields.push(("code".to_string(), self.code.as_str().to_string()));
-        if let Some(no) = self.jd_order_no {
+        if let Some(no) = self.jd_order_no_long() {
             fields.push(("jdOrderNo".to_string(), no.to_string()));
         }
         fields.push((
@@ -145,7 +154,7 @@ impl DistillAnswer {
         let json = DistillAnswerJson {
             agent_order_no: Self::non_empty(&self.agent_order_no),
             code: self.code.as_str(),
-            jd_order_no: self.jd_order_no,
+            jd_order_no: self.jd_order_no_long(),
             produce_status: self.produce_status.code(),
             product: Self::non_empty(&self.product),
             sign: sign(&self.signed_fields(timestamp), md5_key),
@@ -181,7 +190,7 @@ impl DistillAnswer {
             .and_then(ProduceStatus::from_code)
             .ok_or(AnswerError::Invalid("produceStatus"))?;
         let jd_order_no = match form::first_value(&fields, "jdOrderNo") {
-            Some(v) => Some(parse_long(v).ok_or(AnswerError::Invalid("jdOrderNo"))?),
+            Some(v) => Some(parse_order_no(v).ok_or(AnswerError::Invalid("jdOrderNo"))?),
             None => None,
         };
         Ok(DistillAnswer {
@@ -247,7 +256,7 @@ mod tests {
 
     #[test]
     fn s5_in_progress_answer() {
-        let answer = DistillAnswer::in_progress(10002, "SP00001");
+        let answer = DistillAnswer::in_progress(PlatformOrderNo::from_long(10002), "SP00001");
         assert_eq!(
             sign_string(&answer.signed_fields("20210208110841"), K),
             format!(
@@ -273,7 +282,8 @@ mod tests {
     fn s6_success_answer_with_product() {
         let product = encrypt_cards(&[a2_card()], &aes());
         assert_eq!(product, A2_CIPHER);
-        let answer = DistillAnswer::success(10002, "SP00001", Some(product));
+        let answer =
+            DistillAnswer::success(PlatformOrderNo::from_long(10002), "SP00001", Some(product));
         assert_eq!(
             sign_string(&answer.signed_fields("20210208110742"), K),
             format!(
@@ -295,7 +305,11 @@ mod tests {
 
     #[test]
     fn empty_agent_order_no_is_omitted() {
-        let answer = DistillAnswer::with_code(10002, Some(String::new()), ProduceCode::SystemError);
+        let answer = DistillAnswer::with_code(
+            PlatformOrderNo::from_long(10002),
+            Some(String::new()),
+            ProduceCode::SystemError,
+        );
         let body = String::from_utf8(answer.encode(K, "20210208110841")).expect("utf8");
         assert!(!body.contains("agentOrderNo"));
         assert!(body.contains(r#""code":"JDO_500""#));
@@ -327,7 +341,7 @@ mod tests {
             (a.code, a.jd_order_no, a.produce_status),
             (
                 ProduceCode::InvalidParams,
-                Some(10001),
+                Some(PlatformOrderNo::from_long(10001)),
                 ProduceStatus::Exception
             )
         );

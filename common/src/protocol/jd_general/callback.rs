@@ -6,6 +6,7 @@ use super::answer::json_text;
 use super::codes::ProduceStatus;
 use super::request::{FieldReader, RequestError};
 use super::signing::sign;
+use crate::domain::PlatformOrderNo;
 use crate::protocol::form;
 
 /// Appended to the request's `notifyUrl` to get the production callback URL.
@@ -28,7 +29,7 @@ pub fn callback_url(notify_url: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProduceResultCallback {
     pub vendor_id: i64,
-    pub jd_order_no: i64,
+    pub jd_order_no: PlatformOrderNo,
     /// The same agentOrderNo we answered earlier.
     pub agent_order_no: String,
     /// 1 or 2.
@@ -77,13 +78,13 @@ impl ProduceResultCallback {
             .and_then(|s| u8::try_from(s).ok())
             .and_then(ProduceStatus::from_code)
             .ok_or_else(|| {
-                RequestError::invalid("参数 produceStatus 无效".to_string(), r.jd_order_no)
+                RequestError::invalid("参数 produceStatus 无效".to_string(), r.echo())
             })?;
         let quantity = u32::try_from(r.required_long("quantity")?)
-            .map_err(|_| RequestError::invalid("参数 quantity 无效".to_string(), r.jd_order_no))?;
+            .map_err(|_| RequestError::invalid("参数 quantity 无效".to_string(), r.echo()))?;
         Ok(ProduceResultCallback {
             vendor_id: r.required_long("vendorId")?,
-            jd_order_no: r.jd_order_no.unwrap_or_default(),
+            jd_order_no: r.jd_order_no.clone(),
             agent_order_no: r.required("agentOrderNo")?.to_string(),
             produce_status,
             quantity,
@@ -200,7 +201,7 @@ mod tests {
     fn s7_callback_form() {
         let callback = ProduceResultCallback {
             vendor_id: 1201,
-            jd_order_no: 10002,
+            jd_order_no: PlatformOrderNo::from_long(10002),
             agent_order_no: "SP00001".into(),
             produce_status: ProduceStatus::Success,
             quantity: 1,
@@ -240,7 +241,7 @@ mod tests {
     fn failed_callback_has_no_product() {
         let callback = ProduceResultCallback {
             vendor_id: 1201,
-            jd_order_no: 10002,
+            jd_order_no: PlatformOrderNo::from_long(10002),
             agent_order_no: "SP00001".into(),
             produce_status: ProduceStatus::Failed,
             quantity: 1,

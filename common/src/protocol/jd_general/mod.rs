@@ -31,5 +31,7 @@ pub use cards::{
 };
 pub use codes::{ProduceCode, ProduceStatus};
 pub use expand::{ExpandError, decrypt_expand};
-pub use request::{BeginDistillRequest, FindDistillRequest, RequestError, peek_vendor_id};
+pub use request::{
+    BeginDistillRequest, FindDistillRequest, RequestError, peek_jd_order_no, peek_vendor_id,
+};
 pub use signing::{SIGN_TYPE_MD5, sign, sign_form, sign_string, verify_sign, verify_signed_fields};

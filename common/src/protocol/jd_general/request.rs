@@ -3,6 +3,7 @@
 
 use super::codes::{ProduceCode, ProduceStatus};
 use super::signing::{SIGN_TYPE_MD5, verify_sign};
+use crate::domain::PlatformOrderNo;
 use crate::domain::money::Fen;
 use crate::protocol::form;
 
@@ -14,11 +15,11 @@ pub struct RequestError {
     /// Operator-facing reason (Chinese).
     pub reason: String,
     /// The request's `jdOrderNo` when it could be read, to echo in the answer.
-    pub jd_order_no: Option<i64>,
+    pub jd_order_no: Option<PlatformOrderNo>,
 }
 
 impl RequestError {
-    pub(super) fn invalid(reason: String, jd_order_no: Option<i64>) -> RequestError {
+    pub(super) fn invalid(reason: String, jd_order_no: Option<PlatformOrderNo>) -> RequestError {
         RequestError {
             code: ProduceCode::InvalidParams,
             reason,
@@ -40,35 +41,44 @@ pub(super) fn parse_long(text: &str) -> Option<i64> {
     text.parse().ok()
 }
 
+/// A `jdOrderNo` as JD sends it: a non-negative `Long` ([`parse_long`]), parsed once here.
+pub(super) fn parse_order_no(text: &str) -> Option<PlatformOrderNo> {
+    parse_long(text)
+        .and_then(|n| u64::try_from(n).ok())
+        .map(PlatformOrderNo::from_long)
+}
+
 /// Field access over a received form with the JDO_303 errors the spec asks for.
 pub(super) struct FieldReader<'a> {
     fields: &'a [(String, String)],
-    pub(super) jd_order_no: Option<i64>,
+    /// Read first, so every later error can echo it.
+    pub(super) jd_order_no: PlatformOrderNo,
 }
 
 impl<'a> FieldReader<'a> {
     /// Rejects duplicated names and unsupported `signType`, and reads `jdOrderNo` first so every
     /// later error can echo it.
     pub(super) fn new(fields: &'a [(String, String)]) -> Result<FieldReader<'a>, RequestError> {
-        let mut reader = FieldReader {
-            fields,
-            jd_order_no: None,
-        };
         if let Some(name) = form::duplicated_name(fields) {
             return Err(RequestError::invalid(format!("参数 {name} 重复"), None));
         }
-        let raw_order_no = reader.required("jdOrderNo")?;
-        reader.jd_order_no = Some(parse_long(raw_order_no).ok_or_else(|| {
-            RequestError::invalid(
-                "参数 jdOrderNo 不是有效的订单号（应为数字）".to_string(),
-                None,
-            )
-        })?);
+        let raw_order_no = form::first_value(fields, "jdOrderNo")
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| RequestError::invalid("缺少参数 jdOrderNo".to_string(), None))?;
+        let reader = FieldReader {
+            fields,
+            jd_order_no: parse_order_no(raw_order_no).ok_or_else(|| {
+                RequestError::invalid(
+                    "参数 jdOrderNo 不是有效的订单号（应为数字）".to_string(),
+                    None,
+                )
+            })?,
+        };
         if reader.optional("sign").is_none() {
             return Err(RequestError {
                 code: ProduceCode::SignatureFailed,
                 reason: "缺少签名参数 sign".to_string(),
-                jd_order_no: reader.jd_order_no,
+                jd_order_no: reader.echo(),
             });
         }
         // A missing signType is tolerated (it is not signed); any value other than MD5 cannot be
@@ -80,10 +90,15 @@ impl<'a> FieldReader<'a> {
             return Err(RequestError {
                 code: ProduceCode::SignatureFailed,
                 reason: format!("不支持的签名类型 signType={sign_type}，仅支持 MD5"),
-                jd_order_no: reader.jd_order_no,
+                jd_order_no: reader.echo(),
             });
         }
         Ok(reader)
+    }
+
+    /// The order number to echo in an error.
+    pub(super) fn echo(&self) -> Option<PlatformOrderNo> {
+        Some(self.jd_order_no.clone())
     }
 
     pub(super) fn optional(&self, name: &str) -> Option<&'a str> {
@@ -93,21 +108,20 @@ impl<'a> FieldReader<'a> {
     pub(super) fn required(&self, name: &str) -> Result<&'a str, RequestError> {
         self.optional(name)
             .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| RequestError::invalid(format!("缺少参数 {name}"), self.jd_order_no))
+            .ok_or_else(|| RequestError::invalid(format!("缺少参数 {name}"), self.echo()))
     }
 
     pub(super) fn required_long(&self, name: &str) -> Result<i64, RequestError> {
         let raw = self.required(name)?;
-        parse_long(raw).ok_or_else(|| {
-            RequestError::invalid(format!("参数 {name} 应为非负整数"), self.jd_order_no)
-        })
+        parse_long(raw)
+            .ok_or_else(|| RequestError::invalid(format!("参数 {name} 应为非负整数"), self.echo()))
     }
 }
 
 /// `beginDistill` (提交充值 / 提取卡密) as JD sends it (§4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BeginDistillRequest {
-    pub jd_order_no: i64,
+    pub jd_order_no: PlatformOrderNo,
     /// Identifies the shop: merchant id (POP) or shop id (自营; 0 when there is no shop).
     pub vendor_id: i64,
     /// Our product code (when JD maps it) or the JD SKU id.
@@ -142,7 +156,7 @@ impl BeginDistillRequest {
         require_notify_url: bool,
     ) -> Result<BeginDistillRequest, RequestError> {
         let r = FieldReader::new(fields)?;
-        let jd_order_no = r.jd_order_no.unwrap_or_default();
+        let jd_order_no = r.jd_order_no.clone();
         let vendor_id = r.required_long("vendorId")?;
         let ware_no = r.required("wareNo")?.trim().to_string();
         let quantity = r.required_long("quantity")?;
@@ -150,10 +164,7 @@ impl BeginDistillRequest {
             .ok()
             .filter(|q| *q >= 1)
             .ok_or_else(|| {
-                RequestError::invalid(
-                    "参数 quantity 应为不小于 1 的整数".to_string(),
-                    r.jd_order_no,
-                )
+                RequestError::invalid("参数 quantity 应为不小于 1 的整数".to_string(), r.echo())
             })?;
         let total_price = Fen(r.required_long("totalPrice")?);
         let pay_time = r.required("payTime")?.to_string();
@@ -164,7 +175,7 @@ impl BeginDistillRequest {
                 } else if require_notify_url {
                     return Err(RequestError::invalid(
                         "参数 notifyUrl 不是 http(s) 地址".to_string(),
-                        r.jd_order_no,
+                        r.echo(),
                     ));
                 } else {
                     None
@@ -198,7 +209,7 @@ impl BeginDistillRequest {
 /// `findDistill` (生产反查) as JD sends it (§5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FindDistillRequest {
-    pub jd_order_no: i64,
+    pub jd_order_no: PlatformOrderNo,
     /// Not documented for findDistill, but accepted when JD sends it [INFERRED].
     pub vendor_id: Option<i64>,
     pub timestamp: String,
@@ -214,7 +225,7 @@ impl FindDistillRequest {
             None => None,
         };
         Ok(FindDistillRequest {
-            jd_order_no: r.jd_order_no.unwrap_or_default(),
+            jd_order_no: r.jd_order_no.clone(),
             vendor_id,
             timestamp: r.required("timestamp")?.to_string(),
             sign: r.required("sign")?.to_string(),
@@ -233,6 +244,14 @@ pub fn peek_vendor_id<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)]) -> Option
     form::first_value(fields, "vendorId").and_then(parse_long)
 }
 
+/// The `jdOrderNo` of a form that may not be readable (or not yet verified), to echo in a
+/// refusal: its value when it is a non-negative `Long`, surrounding spaces ignored.
+pub fn peek_jd_order_no<K: AsRef<str>, V: AsRef<str>>(
+    fields: &[(K, V)],
+) -> Option<PlatformOrderNo> {
+    form::first_value(fields, "jdOrderNo").and_then(|v| parse_order_no(v.trim()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,7 +268,7 @@ mod tests {
     fn s1_parses_into_a_typed_request_and_verifies() {
         let body = form::encode_form(&s1_form());
         let req = BeginDistillRequest::parse(&form::parse_form(body.as_bytes())).expect("valid");
-        assert_eq!(req.jd_order_no, 10001);
+        assert_eq!(req.jd_order_no.as_str(), "10001");
         assert_eq!(req.vendor_id, 1201);
         assert_eq!(req.ware_no, "45001");
         assert_eq!(req.quantity, 1);
@@ -303,7 +322,7 @@ mod tests {
         );
         assert_eq!(sign(&fields, K), S3_SIGN);
         let req = FindDistillRequest::parse(&fields).expect("valid");
-        assert_eq!(req.jd_order_no, 10001);
+        assert_eq!(req.jd_order_no.as_str(), "10001");
         assert_eq!(req.vendor_id, None);
         assert!(req.verify_signature(K));
 
@@ -375,7 +394,11 @@ mod tests {
             let err = BeginDistillRequest::parse(&without(name)).unwrap_err();
             assert_eq!(err.code, ProduceCode::InvalidParams, "{name}");
             assert_eq!(err.produce_status(), ProduceStatus::Failed);
-            assert_eq!(err.jd_order_no, Some(10001), "{name}");
+            assert_eq!(
+                err.jd_order_no.as_ref().map(PlatformOrderNo::as_str),
+                Some("10001"),
+                "{name}"
+            );
             assert!(err.reason.contains(name), "{}", err.reason);
         }
         let err = BeginDistillRequest::parse(&without("jdOrderNo")).unwrap_err();
