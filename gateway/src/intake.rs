@@ -465,4 +465,49 @@ mod tests {
             Refusal::Disabled
         );
     }
+
+    fn ask(platform: Platform, quantity: u32, account: Option<&str>) -> OrderAsk {
+        OrderAsk {
+            platform,
+            order_no: PlatformOrderNo::from_long(10001),
+            kind: Kind::Any,
+            sku: "s".into(),
+            out_id: None,
+            quantity,
+            total: Fen(980),
+            account: account.map(str::to_owned),
+            notify_url: None,
+            raw_request: String::new(),
+            rights: None,
+        }
+    }
+
+    #[test]
+    fn direct_orders_need_an_account_and_general_ones_one_recharge() {
+        let direct = product("direct_manual", true, Some(980));
+        let card = product("card", true, Some(980));
+        let general = |quantity, account| ask(Platform::JdGeneral, quantity, account);
+        assert_eq!(
+            recharge_account(&general(1, Some(" 13333333333 ")), &direct),
+            Ok(Some("13333333333".to_owned()))
+        );
+        assert_eq!(
+            recharge_account(&general(2, Some("13333333333")), &direct),
+            Err(Refusal::NotOneRecharge)
+        );
+        assert_eq!(
+            recharge_account(&general(1, None), &direct),
+            Err(Refusal::BadAccount)
+        );
+        assert_eq!(
+            recharge_account(&general(1, Some("  ")), &direct),
+            Err(Refusal::BadAccount)
+        );
+        // Cards recharge nothing; 游戏点卡 direct orders may be several recharges.
+        assert_eq!(recharge_account(&general(3, None), &card), Ok(None));
+        assert_eq!(
+            recharge_account(&ask(Platform::JdGame, 3, Some("acc")), &direct),
+            Ok(Some("acc".to_owned()))
+        );
+    }
 }

@@ -245,11 +245,16 @@ pub fn peek_vendor_id<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)]) -> Option
 }
 
 /// The `jdOrderNo` of a form that may not be readable (or not yet verified), to echo in a
-/// refusal: its value when it is a non-negative `Long`, surrounding spaces ignored.
+/// refusal: any decimal number that is not negative, surrounding spaces ignored. More lenient
+/// than the request's own reading ([`parse_long`]): an echo only helps JD match the answer.
 pub fn peek_jd_order_no<K: AsRef<str>, V: AsRef<str>>(
     fields: &[(K, V)],
 ) -> Option<PlatformOrderNo> {
-    form::first_value(fields, "jdOrderNo").and_then(|v| parse_order_no(v.trim()))
+    let no = form::first_value(fields, "jdOrderNo")?
+        .trim()
+        .parse::<i64>()
+        .ok()?;
+    u64::try_from(no).ok().map(PlatformOrderNo::from_long)
 }
 
 #[cfg(test)]
@@ -310,6 +315,16 @@ mod tests {
         let mut f = s1_form();
         f.push(("expand".into(), "abc".into()));
         assert!(!verify_signed_fields(&f, K));
+    }
+
+    #[test]
+    fn an_unverified_order_number_is_peeked_leniently() {
+        let peek = |v: &str| peek_jd_order_no(&pairs(&[("jdOrderNo", v)]));
+        assert_eq!(peek("10001"), Some(PlatformOrderNo::from_long(10001)));
+        assert_eq!(peek(" +010001 "), Some(PlatformOrderNo::from_long(10001)));
+        assert_eq!(peek("-5"), None);
+        assert_eq!(peek("10001a"), None);
+        assert_eq!(peek_jd_order_no(&pairs(&[("vendorId", "1")])), None);
     }
 
     #[test]
