@@ -204,10 +204,7 @@ fn stored_reply(shop: &Arc<Shop>, view: &OrderView, outcome: &'static str) -> Re
 /// The answer an order's stored state gives (repeats and findDistill): same agentOrderNo,
 /// status, and once succeeded the same cards.
 fn stored_reply_of(shop: Option<Arc<Shop>>, view: &OrderView, outcome: &'static str) -> Reply {
-    let jd_order_no = PlatformOrderNo::parse(&view.order.platform_order_no)
-        .ok()
-        .filter(|no| no.as_long().is_some());
-    let Some(jd_order_no) = jd_order_no else {
+    let Some(jd_order_no) = PlatformOrderNo::parse_jd(&view.order.platform_order_no) else {
         return system_error(None, shop, "stored jdOrderNo is not numeric");
     };
     let aes_key = shop.as_ref().and_then(|s| s.aes_key.as_ref());

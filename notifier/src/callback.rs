@@ -289,7 +289,7 @@ pub async fn prepare(
                     .trim()
                     .parse()
                     .map_err(|_| config("店铺 vendorId 不是数字"))?,
-                jd_order_no: jd_order_no(&order.platform_order_no)
+                jd_order_no: PlatformOrderNo::parse_jd(&order.platform_order_no)
                     .ok_or_else(|| config("jdOrderNo 不是数字"))?,
                 agent_order_no: order.order_no.clone(),
                 produce_status: if succeeded {
@@ -319,8 +319,8 @@ pub async fn prepare(
             }
             .filter(|u| !u.trim().is_empty())
             .unwrap_or_else(|| jd_game::callback_url(kind, test_mode).to_owned());
-            let order_id =
-                jd_order_no(&order.platform_order_no).ok_or_else(|| config("orderId 不是数字"))?;
+            let order_id = PlatformOrderNo::parse_jd(&order.platform_order_no)
+                .ok_or_else(|| config("orderId 不是数字"))?;
             let callback = if succeeded {
                 let cards = if is_card {
                     jd_game::card_infos_from(&cards(pool, key, order).await?)
@@ -352,10 +352,4 @@ pub async fn prepare(
         }
         _ => Ok(None),
     }
-}
-
-/// A stored JD order number (`jdOrderNo` / `orderId`, a `Long`) for the codecs' callbacks.
-fn jd_order_no(stored: &str) -> Option<PlatformOrderNo> {
-    let no = stored.parse::<i64>().ok()?;
-    u64::try_from(no).ok().map(PlatformOrderNo::from_long)
 }

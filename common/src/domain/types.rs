@@ -310,6 +310,12 @@ impl PlatformOrderNo {
     pub fn as_long(&self) -> Option<i64> {
         self.0.parse().ok()
     }
+
+    /// A JD order number read back from its text (a stored order): [`Self::parse`], and it must
+    /// fit JD's `Long`.
+    pub fn parse_jd(s: &str) -> Option<Self> {
+        Self::parse(s).ok().filter(|no| no.as_long().is_some())
+    }
 }
 
 string_newtype!(
