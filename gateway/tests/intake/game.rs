@@ -4,10 +4,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use common::domain::FailureReason;
 use common::protocol::jd_game::{self as proto, GameAnswer, RetCode};
+use common::protocol::vectors::game as vectors;
 
 use crate::{App, GAME_KEY, fail_order, notes_starting, order_id, succeed_with_cards};
 
-const CUSTOMER: &str = "10817";
+const CUSTOMER: &str = vectors::CUSTOMER_ID;
 
 /// A signed 游戏点卡 request whose `data` is base64 of `data_bytes`.
 fn request_bytes(data_bytes: &[u8], timestamp: &str) -> Vec<(String, String)> {
@@ -57,13 +58,9 @@ async fn add_cards(app: &App, sku_product: &str, n: usize) {
 async fn direct_charge_doc_vector_is_accepted_and_queried() {
     let app = App::start().await;
     // Spec V2: the exact data and sign.
-    let json = r#"{"orderId":"301189718928","buyNum":"1","skuId":"10022039398","brandId":"1010000055","totalPrice":"9.80","gameAccount":"测试账号01"}"#;
-    let params = request_bytes(json.as_bytes(), "20240101120000");
-    assert_eq!(
-        params[1].1,
-        "eyJvcmRlcklkIjoiMzAxMTg5NzE4OTI4IiwiYnV5TnVtIjoiMSIsInNrdUlkIjoiMTAwMjIwMzkzOTgiLCJicmFuZElkIjoiMTAxMDAwMDA1NSIsInRvdGFsUHJpY2UiOiI5LjgwIiwiZ2FtZUFjY291bnQiOiLmtYvor5XotKblj7cwMSJ9"
-    );
-    assert_eq!(params[3].1, "a95df4666fc57aceefd2b5c5dc99fd15");
+    let params = request_bytes(vectors::V2_JSON.as_bytes(), vectors::V2_TIMESTAMP);
+    assert_eq!(params[1].1, vectors::V2_DATA);
+    assert_eq!(params[3].1, vectors::V2_SIGN);
     let a = call(&app, "directCharge", &params).await;
     assert_eq!(a.ret_code, RetCode::Success, "{a:?}");
     let row: (String, i64, Option<String>, String) = sqlx::query_as(
@@ -87,7 +84,7 @@ async fn direct_charge_doc_vector_is_accepted_and_queried() {
         call(&app, "directCharge", &params).await.ret_code,
         RetCode::Success
     );
-    let conflicting = json.replace("测试账号01", "别的账号");
+    let conflicting = vectors::V2_JSON.replace("测试账号01", "别的账号");
     assert_eq!(
         call(&app, "directCharge", &request(&conflicting))
             .await

@@ -11,8 +11,8 @@ use common::domain::{FulfilmentMode, Platform};
 use common::mq::{QueueName, Topology};
 use common::testing::{TestDb, service_env, unique};
 
-pub const GENERAL_KEY: &str = "12345678901234567890123456789012";
-pub const GAME_KEY: &str = "0123456789abcdef0123456789abcdef";
+pub const GENERAL_KEY: &str = common::protocol::vectors::general::K;
+pub const GAME_KEY: &str = common::protocol::vectors::game::K;
 
 /// A running gateway on its own database and queue prefix, with shops and products seeded.
 pub struct App {
@@ -143,8 +143,8 @@ async fn seed(pool: &Pool) {
         (
             Platform::JdGame,
             "点卡店2",
-            "1010000055",
-            "1888bc29f89f9e19e7ff8c788ba5fc0c",
+            common::protocol::vectors::game::V1_CUSTOMER_ID,
+            common::protocol::vectors::game::V1_KEY,
         ),
     ] {
         let mut s = shops::NewShop {

@@ -16,8 +16,8 @@ use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
 use system_tests::bench::{Latencies, Table, rss_kib, sibling_binary};
 use system_tests::{Proc, free_port};
 
-const KEY: &str = "12345678901234567890123456789012";
-const GAME_KEY: &str = "0123456789abcdef0123456789abcdef";
+const KEY: &str = common::protocol::vectors::general::K;
+const GAME_KEY: &str = common::protocol::vectors::game::K;
 
 struct Args {
     duration: Duration,
