@@ -1,5 +1,7 @@
-//! Test support (feature `testing`): a fresh MariaDB/MySQL database per test with the
-//! migrations applied, a unique RabbitMQ name prefix, and a ready `CommonConfig`.
+//! Test support (feature `testing`), shared by every crate's tests: a fresh MariaDB/MySQL
+//! database per test with the migrations applied, a unique RabbitMQ name prefix, a ready
+//! `CommonConfig`; the rows tests create ([`fixtures`]); a service started in-process on its own
+//! database and queue prefix ([`app::TestApp`]).
 //!
 //! `TEST_DATABASE_URL` (default `mysql://vgtest:vgtest@127.0.0.1:3306`) must name a user that may
 //! create databases called `vgt_*`; `TEST_AMQP_URL` defaults to the local RabbitMQ.
@@ -15,6 +17,9 @@ use sqlx::{ConnectOptions, Connection};
 use crate::config::{CommonConfig, Env};
 use crate::crypto::at_rest::MasterKey;
 use crate::db::Pool;
+
+pub mod app;
+pub mod fixtures;
 
 pub const TEST_MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
