@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
+use common::testing::{Sandbox, TEST_MASTER_KEY, amqp_url};
 
 pub mod fake_jd;
 
@@ -26,21 +26,20 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// A test environment: a migrated database and a queue prefix of its own.
-pub struct Stage {
-    pub db: TestDb,
-    pub pool: common::db::Pool,
-    pub prefix: String,
+/// A test environment for service processes: the shared [`Sandbox`] (a migrated database and a
+/// queue prefix of its own).
+pub struct Stage(Sandbox);
+
+impl std::ops::Deref for Stage {
+    type Target = Sandbox;
+    fn deref(&self) -> &Sandbox {
+        &self.0
+    }
 }
 
 impl Stage {
     pub async fn new() -> Stage {
-        let (db, pool) = TestDb::migrated().await;
-        Stage {
-            db,
-            pool,
-            prefix: unique("t") + ".",
-        }
+        Stage(Sandbox::new().await)
     }
 
     /// Environment variables for a service process of this stage.
@@ -56,9 +55,7 @@ impl Stage {
     }
 
     pub async fn cleanup(self) {
-        self.pool.close().await;
-        common::testing::delete_topology(&self.prefix).await;
-        self.db.drop_database().await;
+        self.0.cleanup().await;
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{TestDb, delete_topology, service_env, unique};
+use super::{Sandbox, TestDb, service_env};
 use crate::config::Env;
 use crate::db::Pool;
 use crate::service::Service;
@@ -35,8 +35,7 @@ impl TestApp {
         F: FnOnce(Env) -> Fut,
         Fut: Future<Output = anyhow::Result<Service>>,
     {
-        let (db, pool) = TestDb::migrated().await;
-        let prefix = unique("t") + ".";
+        let Sandbox { db, pool, prefix } = Sandbox::new().await;
         let mut env = service_env(&db.url, &prefix);
         for (k, v) in vars {
             env.set(k, *v);
@@ -90,8 +89,12 @@ impl TestApp {
     pub async fn stop(self) {
         self.stop.cancel();
         tokio::time::sleep(Duration::from_millis(100)).await;
-        self.pool.close().await;
-        delete_topology(&self.prefix).await;
-        self.db.drop_database().await;
+        Sandbox {
+            db: self.db,
+            pool: self.pool,
+            prefix: self.prefix,
+        }
+        .cleanup()
+        .await;
     }
 }

@@ -24,7 +24,8 @@ use crate::domain::{FailureReason, FulfilmentMode, OrderStatus, Platform, ShopMo
 pub struct Shop(NewShop);
 
 impl Shop {
-    fn of(platform: Platform, name: &str, merchant_id: &str) -> Shop {
+    /// A shop of `platform` (the constructors below name the platform).
+    pub fn new(platform: Platform, name: &str, merchant_id: &str) -> Shop {
         Shop(NewShop {
             platform: Some(platform),
             name: name.into(),
@@ -35,17 +36,17 @@ impl Shop {
 
     /// A JD 通用交易 shop (`vendorId`), without keys until [`Shop::keys`].
     pub fn jd_general(name: &str, vendor_id: &str) -> Shop {
-        Shop::of(Platform::JdGeneral, name, vendor_id)
+        Shop::new(Platform::JdGeneral, name, vendor_id)
     }
 
     /// A JD 游戏点卡 shop (`customerId`), without a key until [`Shop::private_key`].
     pub fn jd_game(name: &str, customer_id: &str) -> Shop {
-        Shop::of(Platform::JdGame, name, customer_id)
+        Shop::new(Platform::JdGame, name, customer_id)
     }
 
     /// An Agiso shop (AppId, `alds` / `aldsJd`), without secrets until [`Shop::agiso_secrets`].
     pub fn agiso(name: &str, app_id: &str, service: &str) -> Shop {
-        let mut s = Shop::of(Platform::Agiso, name, app_id);
+        let mut s = Shop::new(Platform::Agiso, name, app_id);
         s.0.agiso_service = service.into();
         s
     }

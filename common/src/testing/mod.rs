@@ -113,6 +113,34 @@ impl TestDb {
     }
 }
 
+/// A test's own world: a fresh migrated database with a pool on it, and a fresh queue prefix,
+/// so tests run in parallel. The in-process [`app::TestApp`] and the system tests' stage (real
+/// processes) both stand on one.
+pub struct Sandbox {
+    pub db: TestDb,
+    pub pool: Pool,
+    /// `t<12 hex>.`, the `MQ_PREFIX` of the services under test.
+    pub prefix: String,
+}
+
+impl Sandbox {
+    pub async fn new() -> Sandbox {
+        let (db, pool) = TestDb::migrated().await;
+        Sandbox {
+            db,
+            pool,
+            prefix: unique("t") + ".",
+        }
+    }
+
+    /// Closes the pool, then drops the prefix's queues and exchanges and the database.
+    pub async fn cleanup(self) {
+        self.pool.close().await;
+        delete_topology(&self.prefix).await;
+        self.db.drop_database().await;
+    }
+}
+
 /// The environment a service under test reads: its own database, a unique queue prefix, port 0.
 pub fn service_env(db_url: &str, mq_prefix: &str) -> Env {
     Env::from_pairs([
