@@ -725,8 +725,9 @@ async fn totals_are_capped() {
     let app = App::start().await;
     let p = card_product(&app, "大库存商品", None).await;
     let key = common::testing::master_key();
-    // One sealed pair for all rows: it opens only in the row of its own fingerprint (the
-    // others show as undecryptable), which is all a test of the totals needs.
+    // 10,050 rows in one statement (the fixtures import card by card, far too slow here). One
+    // sealed pair for all rows: it opens only in the row of its own fingerprint (the others
+    // show as undecryptable), which is all a test of the totals needs.
     let fp = [0u8; 32];
     let (no, pw) = (
         common::db::cards::seal(

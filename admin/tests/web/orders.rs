@@ -9,7 +9,7 @@ use common::db::notify::{self, Attempt, Outcome};
 use common::db::orders;
 use common::domain::{FulfilmentMode, OrderStatus, Platform};
 use common::mq::{Event, QueueName, Topology};
-use common::testing::fixtures::{self, Order, Product, Shop};
+use common::testing::fixtures::{self, Order, Product, Shop, Supplier};
 
 use crate::{Answer, App, Browser, assert_no_secret};
 
@@ -636,10 +636,12 @@ async fn order_page_timeline_cards_attempts_and_reveal() {
         &[OrderStatus::Processing, OrderStatus::AwaitingManual],
     )
     .await;
-    exec(&app, "INSERT INTO suppliers (id, name, base_url, merchant_id, secret_enc) VALUES (7, '星河供应商', 'https://sup.example', 'M7', X'00')").await;
+    let supplier_id = Supplier::new("星河供应商", "https://sup.example", "M7", "sup-secret-7")
+        .insert(&app.pool)
+        .await;
     exec(&app, &format!(
         "INSERT INTO supplier_orders (order_id, supplier_id, supplier_order_no, status, poll_count, last_response)
-         VALUES ({d}, 7, 'SUP-777', 'unknown', 4, '{{\"code\":\"PROCESSING\",\"sign\":\"ffeeddccbbaa99887766554433221100\"}}')"
+         VALUES ({d}, {supplier_id}, 'SUP-777', 'unknown', 4, '{{\"code\":\"PROCESSING\",\"sign\":\"ffeeddccbbaa99887766554433221100\"}}')"
     )).await;
 
     // Viewer: everything readable, cards masked, no action forms.
@@ -1299,11 +1301,13 @@ async fn manual_result_waits_while_a_supplier_holds_the_order() {
     )
     .await;
     walk(&app, d, &[OrderStatus::Processing]).await;
-    exec(&app, "INSERT INTO suppliers (id, name, base_url, merchant_id, secret_enc) VALUES (8, '甲供应商', 'https://sup.example', 'M8', X'00')").await;
+    let supplier_id = Supplier::new("甲供应商", "https://sup.example", "M8", "sup-secret-8")
+        .insert(&app.pool)
+        .await;
     exec(
         &app,
         &format!(
-            "INSERT INTO supplier_orders (order_id, supplier_id, status, poll_count) VALUES ({d}, 8, 'submitted', 1)"
+            "INSERT INTO supplier_orders (order_id, supplier_id, status, poll_count) VALUES ({d}, {supplier_id}, 'submitted', 1)"
         ),
     )
     .await;
