@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::domain::{OrderStatus, Platform};
 use common::testing::app::TestApp;
 use common::testing::fixtures::{Product, Shop, StoredOrder};
-use common::testing::unique;
+use common::testing::{free_port, unique};
 use fantoccini::{Client, ClientBuilder, Locator};
 
 const PASSWORD: &str = "browser-test-password";
@@ -39,14 +39,6 @@ fn find(candidates: &[&str]) -> Option<String> {
         .iter()
         .find(|p| std::path::Path::new(p).exists())
         .map(|p| p.to_string())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn start_driver() -> Driver {

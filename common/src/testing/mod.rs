@@ -20,6 +20,7 @@ use crate::db::Pool;
 
 pub mod app;
 pub mod fixtures;
+pub mod queues;
 
 pub const TEST_MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
@@ -37,6 +38,14 @@ pub fn amqp_url() -> String {
 
 pub fn master_key() -> MasterKey {
     MasterKey::from_base64(TEST_MASTER_KEY).expect("valid test key")
+}
+
+/// A TCP port free on 127.0.0.1 right now (another socket may still take it before it is bound).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// A short random name part.

@@ -11,6 +11,7 @@ use common::domain::Platform;
 use common::mq::{QueueName, Topology};
 use common::testing::app::TestApp;
 use common::testing::fixtures::{self, Product, Shop};
+use common::testing::queues::drain_queue;
 
 pub const GENERAL_KEY: &str = "12345678901234567890123456789012";
 pub const GAME_KEY: &str = "0123456789abcdef0123456789abcdef";
@@ -82,44 +83,16 @@ impl App {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let queue = Topology::new(self.prefix.clone()).queue(QueueName::FulfillmentOrders);
-        read_queue(&queue).await
+        drain_queue(&queue, usize::MAX, Duration::ZERO)
+            .await
+            .into_iter()
+            .map(|(id, body)| (id, serde_json::from_slice(&body).unwrap()))
+            .collect()
     }
 
     pub async fn stop(self) {
         self.app.stop().await;
     }
-}
-
-async fn read_queue(queue: &str) -> Vec<(Option<String>, serde_json::Value)> {
-    use lapin::options::{BasicAckOptions, BasicGetOptions};
-    let conn = lapin::Connection::connect(
-        &common::testing::amqp_url(),
-        lapin::ConnectionProperties::default(),
-    )
-    .await
-    .unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    let mut out = Vec::new();
-    while let Some(msg) = ch
-        .basic_get(queue.into(), BasicGetOptions::default())
-        .await
-        .unwrap()
-    {
-        let id = msg
-            .delivery
-            .properties
-            .message_id()
-            .as_ref()
-            .map(|s| s.to_string());
-        msg.delivery
-            .acker
-            .ack(BasicAckOptions::default())
-            .await
-            .unwrap();
-        out.push((id, serde_json::from_slice(&msg.delivery.data).unwrap()));
-    }
-    let _ = conn.close(200, "done".into()).await;
-    out
 }
 
 /// Shops: 通用交易 vendorId 1201 (the JD document's example key), 游戏点卡 customerId 10817 and
