@@ -7,7 +7,7 @@ use std::time::Duration;
 
 pub use common::testing::free_port;
 pub use common::testing::queues::{drain_queue, wait_queue_empty};
-use common::testing::{Sandbox, TEST_MASTER_KEY, amqp_url};
+use common::testing::{Sandbox, service_vars};
 
 pub mod fake_jd;
 
@@ -44,16 +44,12 @@ impl Stage {
         Stage(Sandbox::new().await)
     }
 
-    /// Environment variables for a service process of this stage.
+    /// Environment variables for a service process of this stage (its listen addresses are
+    /// set by [`Proc`]).
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![
-            ("DATABASE_URL".into(), self.db.url.clone()),
-            ("AMQP_URL".into(), amqp_url()),
-            ("MASTER_KEY".into(), TEST_MASTER_KEY.into()),
-            ("MQ_PREFIX".into(), self.prefix.clone()),
-            ("OUTBOX_POLL_MS".into(), "100".into()),
-            ("RUST_LOG".into(), "warn".into()),
-        ]
+        let mut vars = service_vars(&self.db.url, &self.prefix);
+        vars.push(("RUST_LOG".into(), "warn".into()));
+        vars
     }
 
     pub async fn cleanup(self) {

@@ -150,17 +150,26 @@ impl Sandbox {
     }
 }
 
-/// The environment a service under test reads: its own database, a unique queue prefix, port 0.
-pub fn service_env(db_url: &str, mq_prefix: &str) -> Env {
-    Env::from_pairs([
+/// The variables every service under test gets, in-process or as a process: its own database,
+/// the test broker, the test master key, its queue prefix, a quick outbox relay.
+pub fn service_vars(db_url: &str, mq_prefix: &str) -> Vec<(String, String)> {
+    [
         ("DATABASE_URL", db_url.to_owned()),
         ("AMQP_URL", amqp_url()),
         ("MASTER_KEY", TEST_MASTER_KEY.to_owned()),
         ("MQ_PREFIX", mq_prefix.to_owned()),
-        ("HTTP_ADDR", "127.0.0.1:0".to_owned()),
-        ("METRICS_ADDR", "127.0.0.1:0".to_owned()),
         ("OUTBOX_POLL_MS", "100".to_owned()),
-    ])
+    ]
+    .map(|(k, v)| (k.to_owned(), v))
+    .into()
+}
+
+/// The environment a service under test reads in-process: [`service_vars`], listening on port 0.
+pub fn service_env(db_url: &str, mq_prefix: &str) -> Env {
+    let mut env = Env::from_pairs(service_vars(db_url, mq_prefix));
+    env.set("HTTP_ADDR", "127.0.0.1:0");
+    env.set("METRICS_ADDR", "127.0.0.1:0");
+    env
 }
 
 pub fn common_config(db_url: &str, mq_prefix: &str, service: &'static str) -> CommonConfig {
