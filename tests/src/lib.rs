@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
+pub use common::testing::free_port;
+pub use common::testing::queues::{drain_queue, wait_queue_empty};
+use common::testing::{Sandbox, service_vars};
 
 pub mod fake_jd;
 
@@ -26,39 +28,32 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// A test environment: a migrated database and a queue prefix of its own.
-pub struct Stage {
-    pub db: TestDb,
-    pub pool: common::db::Pool,
-    pub prefix: String,
+/// A test environment for service processes: the shared [`Sandbox`] (a migrated database and a
+/// queue prefix of its own).
+pub struct Stage(Sandbox);
+
+impl std::ops::Deref for Stage {
+    type Target = Sandbox;
+    fn deref(&self) -> &Sandbox {
+        &self.0
+    }
 }
 
 impl Stage {
     pub async fn new() -> Stage {
-        let (db, pool) = TestDb::migrated().await;
-        Stage {
-            db,
-            pool,
-            prefix: unique("t") + ".",
-        }
+        Stage(Sandbox::new().await)
     }
 
-    /// Environment variables for a service process of this stage.
+    /// Environment variables for a service process of this stage (its listen addresses are
+    /// set by [`Proc`]).
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![
-            ("DATABASE_URL".into(), self.db.url.clone()),
-            ("AMQP_URL".into(), amqp_url()),
-            ("MASTER_KEY".into(), TEST_MASTER_KEY.into()),
-            ("MQ_PREFIX".into(), self.prefix.clone()),
-            ("OUTBOX_POLL_MS".into(), "100".into()),
-            ("RUST_LOG".into(), "warn".into()),
-        ]
+        let mut vars = service_vars(&self.db.url, &self.prefix);
+        vars.push(("RUST_LOG".into(), "warn".into()));
+        vars
     }
 
     pub async fn cleanup(self) {
-        self.pool.close().await;
-        common::testing::delete_topology(&self.prefix).await;
-        self.db.drop_database().await;
+        self.0.cleanup().await;
     }
 }
 
@@ -165,92 +160,6 @@ impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// Waits until `queue` holds no ready message (its consumers took everything), or panics after
-/// `within`.
-pub async fn wait_queue_empty(queue: &str, within: Duration) {
-    use lapin::options::QueueDeclareOptions;
-    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
-        .await
-        .expect("amqp");
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        // A passive declare fails (and closes the channel) if the queue does not exist.
-        let ch = conn.create_channel().await.expect("channel");
-        let declared = ch
-            .queue_declare(
-                queue.into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..QueueDeclareOptions::default()
-                },
-                Default::default(),
-            )
-            .await
-            .expect("queue exists");
-        let ready = declared.message_count();
-        if ready == 0 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{queue} still holds {ready} messages after {within:?}"
-        );
-        let _ = ch.close(200, "poll".into()).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = conn.close(200, "done".into()).await;
-}
-
-/// Reads up to `max` messages currently in `queue` (basic.get, acked), with their message ids.
-pub async fn drain_queue(
-    queue: &str,
-    max: usize,
-    wait: Duration,
-) -> Vec<(Option<String>, Vec<u8>)> {
-    use lapin::options::{BasicAckOptions, BasicGetOptions};
-    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
-        .await
-        .expect("amqp");
-    let ch = conn.create_channel().await.expect("channel");
-    let mut out = Vec::new();
-    let deadline = tokio::time::Instant::now() + wait;
-    while out.len() < max {
-        match ch
-            .basic_get(queue.into(), BasicGetOptions::default())
-            .await
-            .expect("basic.get")
-        {
-            Some(msg) => {
-                let id = msg
-                    .delivery
-                    .properties
-                    .message_id()
-                    .as_ref()
-                    .map(|s| s.to_string());
-                msg.delivery
-                    .acker
-                    .ack(BasicAckOptions::default())
-                    .await
-                    .expect("ack");
-                out.push((id, msg.delivery.data.clone()));
-            }
-            None if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            None => break,
-        }
-    }
-    let _ = conn.close(200, "done".into()).await;
-    out
 }
 
 impl Proc {

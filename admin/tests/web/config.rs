@@ -7,6 +7,8 @@
 use std::sync::{Arc, Mutex};
 
 use common::db::shops::{self, ShopRow, ShopSecret};
+use common::domain::{OrderStatus, Platform};
+use common::testing::fixtures::StoredOrder;
 
 use crate::{Answer, App, Browser, assert_no_secret};
 
@@ -455,17 +457,18 @@ async fn bad_shop_input_is_refused_in_chinese() {
 
 async fn giving_up_orders(app: &App, shop: u64, n: usize) {
     for i in 0..n {
-        sqlx::query(
-            "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, sku,
-                quantity, total_price_fen, status, notify_status, notify_attempts, notify_reason)
-             VALUES (?, 'jd_general', ?, ?, 'card', 'S1', 1, 100, 'succeeded', 'giving_up', 9, '超时')",
+        StoredOrder::new(
+            Platform::JdGeneral,
+            shop,
+            &format!("P{shop}G{i}"),
+            "card",
+            OrderStatus::Succeeded,
         )
-        .bind(format!("T{shop}G{i}"))
-        .bind(shop)
-        .bind(format!("P{shop}G{i}"))
-        .execute(&app.pool)
-        .await
-        .unwrap();
+        .order_no(&format!("T{shop}G{i}"))
+        .sku("S1")
+        .gave_up(9, "超时")
+        .insert(&app.pool)
+        .await;
     }
     // Given up behind the admin's back (the notifier's doing): drop the counts it may hold.
     admin::web::shops::forget_giving_up(&app.pool);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::domain::{FulfilmentMode, Platform};
+use common::domain::Platform;
 use common::protocol::jd_game;
 use common::protocol::jd_general::{self, DistillAnswer, ProduceCode};
 use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
@@ -279,55 +279,24 @@ where
 }
 
 async fn seed(pool: &common::db::Pool) {
-    use common::db::{cards, products, shops};
-    let key = common::testing::master_key();
-    shops::insert(
-        pool,
-        &key,
-        &shops::NewShop {
-            platform: Some(Platform::JdGeneral),
-            name: "bench-general".into(),
-            merchant_id: "1201".into(),
-            md5_key: Some(KEY.into()),
-            aes_key: Some(KEY.into()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    shops::insert(
-        pool,
-        &key,
-        &shops::NewShop {
-            platform: Some(Platform::JdGame),
-            name: "bench-game".into(),
-            merchant_id: "10817".into(),
-            private_key: Some(GAME_KEY.into()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let id = products::insert(
-        pool,
-        &products::NewProduct {
-            name: "bench-card".into(),
-            mode: FulfilmentMode::Card,
-            face_value_fen: Some(5000),
-            price_fen: Some(5000),
-            low_stock_threshold: None,
-            skus: vec![
-                (Platform::JdGeneral, "45002".into()),
-                (Platform::JdGame, "20001".into()),
-            ],
-        },
-    )
-    .await
-    .unwrap();
+    use common::testing::fixtures::{self, Product, Shop};
+    Shop::jd_general("bench-general", "1201")
+        .keys(KEY, KEY)
+        .insert(pool)
+        .await;
+    Shop::jd_game("bench-game", "10817")
+        .private_key(GAME_KEY)
+        .insert(pool)
+        .await;
+    let id = Product::card("bench-card")
+        .face_value(5000)
+        .price(Some(5000))
+        .sku(Platform::JdGeneral, "45002")
+        .sku(Platform::JdGame, "20001")
+        .insert(pool)
+        .await;
     let text: String = (0..1000)
         .map(|i| format!("BENCH{i:06},PASS{i:06}\n"))
         .collect();
-    cards::import(pool, &key, id, "bench", &text, true)
-        .await
-        .unwrap();
+    fixtures::import_cards(pool, id, "bench", &text).await;
 }

@@ -8,6 +8,7 @@ use common::db::orders::{self, OrderError};
 use common::domain::{OrderStatus, Platform, TransitionError};
 use common::mq::publisher::{Outgoing, PublishError, Publisher};
 use common::mq::{Event, EventType, Mq, QueueName, Topology};
+use common::testing::fixtures::{Shop, StoredOrder};
 use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
 use system_tests::{Proc, SERVICES, Stage, binary, drain_queue};
 
@@ -78,7 +79,8 @@ async fn migration_reseals_old_values_for_their_row_and_column() {
     use common::db::shops::{self, ShopSecret};
     let db = TestDb::create().await;
     let pool = db.pool().await;
-    // Schema only: without the key nothing is re-sealed.
+    // Schema only: without the key nothing is re-sealed. The rows below are written raw on
+    // purpose: they hold values in the old format, which no writer produces any more.
     common::db::migrate(&pool, None, false).await.unwrap();
     let key = common::testing::master_key();
     let legacy = |v: &str| key.seal_legacy_for_tests(v.as_bytes());
@@ -417,26 +419,17 @@ async fn outbox_relay_killed_between_publish_and_delete_still_delivers() {
     stage.cleanup().await;
 }
 
+/// An order row in `status`, without history: the transitions under test write the timeline.
 async fn insert_order(pool: &common::db::Pool, status: OrderStatus) -> u64 {
-    let shop =
-        sqlx::query("INSERT INTO shops (platform, name, merchant_id) VALUES ('jd_general', ?, ?)")
-            .bind(unique("shop"))
-            .bind(unique(""))
-            .execute(pool)
-            .await
-            .unwrap()
-            .last_insert_id();
-    sqlx::query(
-        "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, sku, quantity,
-            total_price_fen, status) VALUES (?, 'jd_general', ?, '10001', 'card', '45001', 1, 10000, ?)",
-    )
-    .bind(unique("N"))
-    .bind(shop)
-    .bind(status.as_str())
-    .execute(pool)
-    .await
-    .unwrap()
-    .last_insert_id()
+    let shop = Shop::jd_general(&unique("shop"), &unique(""))
+        .insert(pool)
+        .await;
+    StoredOrder::new(Platform::JdGeneral, shop, "10001", "card", status)
+        .order_no(&unique("N"))
+        .sku("45001")
+        .total_fen(10000)
+        .insert(pool)
+        .await
 }
 
 #[tokio::test]

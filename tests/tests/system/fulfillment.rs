@@ -5,64 +5,41 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::db::Pool;
-use common::domain::{FulfilmentMode, Platform};
+use common::domain::{OrderStatus, Platform};
 use common::mq::publisher::{Outgoing, Publisher};
 use common::mq::{Event, EventType, Mq, QueueName, Topology};
+use common::testing::fixtures::{self, Product, Shop, StoredOrder};
 use system_tests::{Proc, Stage, drain_queue, wait_queue_empty};
 
 async fn product(
     pool: &Pool,
     name: &str,
-    policy: &str,
+    policy: &'static str,
     wait_secs: i32,
     threshold: Option<i32>,
 ) -> u64 {
-    let id = common::db::products::insert(
-        pool,
-        &common::db::products::NewProduct {
-            name: name.into(),
-            mode: FulfilmentMode::Card,
-            face_value_fen: None,
-            price_fen: Some(100),
-            low_stock_threshold: threshold,
-            skus: vec![(Platform::JdGame, format!("sku-{name}"))],
-        },
-    )
-    .await
-    .unwrap();
-    sqlx::query("UPDATE products SET out_of_stock_policy = ?, stock_wait_seconds = ? WHERE id = ?")
-        .bind(policy)
-        .bind(wait_secs)
-        .bind(id)
-        .execute(pool)
+    Product::card(name)
+        .price(Some(100))
+        .low_stock_threshold(threshold)
+        .sku(Platform::JdGame, &format!("sku-{name}"))
+        .when_out_of_stock(policy, wait_secs)
+        .insert(pool)
         .await
-        .unwrap();
-    id
 }
 
 async fn cards(pool: &Pool, product_id: u64, prefix: &str, n: usize) {
-    let text: String = (0..n)
-        .map(|i| format!("{prefix}{i:05},P{prefix}{i:05}\n"))
-        .collect();
-    let r = common::db::cards::import(
+    let r = fixtures::import_cards(
         pool,
-        &common::testing::master_key(),
         product_id,
         prefix,
-        &text,
-        true,
+        &fixtures::numbered_cards(prefix, n),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(r.new, n);
 }
 
 async fn shop(pool: &Pool) -> u64 {
-    sqlx::query("INSERT INTO shops (platform, name, merchant_id) VALUES ('jd_game', 'f', '1')")
-        .execute(pool)
-        .await
-        .unwrap()
-        .last_insert_id()
+    Shop::jd_game("f", "1").insert(pool).await
 }
 
 /// Orders inserted directly (no outbox row): the test publishes their messages itself.
@@ -75,19 +52,19 @@ async fn orders(
 ) -> Vec<u64> {
     let mut ids = Vec::new();
     for (i, q) in quantities.iter().enumerate() {
-        let id = sqlx::query(
-            "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id, sku, quantity,
-                total_price_fen, status) VALUES (?, 'jd_game', ?, ?, 'card', ?, 'x', ?, 100, 'received')",
+        let no = first_no + i as u64;
+        let id = StoredOrder::new(
+            Platform::JdGame,
+            shop,
+            &no.to_string(),
+            "card",
+            OrderStatus::Received,
         )
-        .bind(format!("N{}", first_no + i as u64))
-        .bind(shop)
-        .bind((first_no + i as u64).to_string())
-        .bind(product_id)
-        .bind(q)
-        .execute(pool)
-        .await
-        .unwrap()
-        .last_insert_id();
+        .order_no(&format!("N{no}"))
+        .product(product_id)
+        .quantity(*q)
+        .insert(pool)
+        .await;
         ids.push(id);
     }
     ids
