@@ -7,7 +7,7 @@ use common::db::cards::{self, SuccessCards};
 use common::db::orders::{Created, NewOrder, OrderRow};
 use common::db::products::ProductRow;
 use common::domain::card_import::CardLine;
-use common::domain::{FailureReason, Fen, FulfilmentMode, OrderKind, OrderStatus};
+use common::domain::{FailureReason, Fen, FulfilmentMode, OrderKind, OrderStatus, PlatformOrderNo};
 
 use crate::Gateway;
 
@@ -77,6 +77,12 @@ pub fn check_product(
         return Err(ProductRefusal::PriceMismatch);
     }
     Ok(product.clone())
+}
+
+/// A JD order number (`jdOrderNo`, 游戏点卡 `orderId`; an integer in both protocols) as it is
+/// stored: its decimal text, as the codec read it.
+pub fn jd_order_no(n: i64) -> PlatformOrderNo {
+    PlatformOrderNo::unchecked(n.to_string())
 }
 
 /// Creates the order (row + first event + outbox, one transaction) or returns the stored one

@@ -297,7 +297,7 @@ async fn take_order(
     params: &GameParams,
     rights: Option<RightsTopUp>,
 ) -> Reply {
-    let order_no = order_id.to_string();
+    let order_no = intake::jd_order_no(order_id);
     let existing = match common::db::orders::find_by_platform_no(
         &gw.infra_db,
         Platform::JdGame,
@@ -460,7 +460,7 @@ async fn query(gw: &Gateway, shop: &Shop, order_id: i64, cards_wanted: bool) -> 
         &gw.infra_db,
         Platform::JdGame,
         shop.id,
-        &order_id.to_string(),
+        &intake::jd_order_no(order_id),
     )
     .await
     {

@@ -327,7 +327,7 @@ async fn begin(gw: &Gateway, fields: &[(String, String)], ip: Option<std::net::I
     let new = NewOrder {
         platform: Platform::JdGeneral,
         shop_id: shop.id,
-        platform_order_no: req.jd_order_no.to_string(),
+        platform_order_no: intake::jd_order_no(req.jd_order_no),
         order_kind: Kind::of(&product),
         product_id: product.id,
         sku: req.ware_no.clone(),
@@ -340,7 +340,7 @@ async fn begin(gw: &Gateway, fields: &[(String, String)], ip: Option<std::net::I
     };
     match intake::place_order(gw, &new).await {
         Ok(Created::New(order)) => Reply::new(
-            DistillAnswer::in_progress(req.jd_order_no, order.order_no.clone()),
+            DistillAnswer::in_progress(req.jd_order_no, order.order_no.to_string()),
             Some(shop),
             "accepted",
             format!("order {} created", order.order_no),
@@ -381,7 +381,7 @@ async fn stored_unless_unknown(
         &gw.infra_db,
         Platform::JdGeneral,
         shop.id,
-        &jd_order_no.to_string(),
+        &intake::jd_order_no(jd_order_no),
     )
     .await
     {
@@ -403,7 +403,7 @@ async fn stored_answer(
     order: common::db::orders::OrderRow,
     outcome: &'static str,
 ) -> Reply {
-    let jd_order_no = order.platform_order_no.parse::<i64>().ok();
+    let jd_order_no = order.platform_order_no.as_str().parse::<i64>().ok();
     let view = match intake::view(gw, order).await {
         Ok(v) => v,
         Err(e) => {
@@ -426,9 +426,10 @@ fn answer_of(shop: &Shop, view: &OrderView) -> Result<DistillAnswer, String> {
     let jd_order_no = view
         .order
         .platform_order_no
+        .as_str()
         .parse::<i64>()
         .map_err(|_| "stored jdOrderNo is not numeric".to_owned())?;
-    let agent = view.order.order_no.clone();
+    let agent = view.order.order_no.to_string();
     Ok(match &view.phase {
         Phase::InProgress => DistillAnswer::in_progress(jd_order_no, agent),
         Phase::Succeeded { cards } => {
@@ -498,7 +499,7 @@ async fn find(gw: &Gateway, fields: &[(String, String)], ip: Option<std::net::Ip
         &gw.infra_db,
         Platform::JdGeneral,
         shop.id,
-        &req.jd_order_no.to_string(),
+        &intake::jd_order_no(req.jd_order_no),
     )
     .await
     {

@@ -291,9 +291,10 @@ pub async fn prepare(
                     .map_err(|_| config("店铺 vendorId 不是数字"))?,
                 jd_order_no: order
                     .platform_order_no
+                    .as_str()
                     .parse()
                     .map_err(|_| config("jdOrderNo 不是数字"))?,
-                agent_order_no: order.order_no.clone(),
+                agent_order_no: order.order_no.to_string(),
                 produce_status: if succeeded {
                     ProduceStatus::Success
                 } else {
@@ -323,6 +324,7 @@ pub async fn prepare(
             .unwrap_or_else(|| jd_game::callback_url(kind, test_mode).to_owned());
             let order_id: i64 = order
                 .platform_order_no
+                .as_str()
                 .parse()
                 .map_err(|_| config("orderId 不是数字"))?;
             let callback = if succeeded {

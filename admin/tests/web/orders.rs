@@ -9,7 +9,9 @@ use common::db::notify::{self, Attempt, Outcome};
 use common::db::orders::{self, Created, NewOrder};
 use common::db::products::{self, NewProduct};
 use common::db::shops::{self, NewShop};
-use common::domain::{CallbackTarget, FulfilmentMode, OrderKind, OrderStatus, Platform};
+use common::domain::{
+    CallbackTarget, FulfilmentMode, OrderKind, OrderStatus, Platform, PlatformOrderNo,
+};
 use common::mq::{Event, QueueName, Topology};
 
 use crate::{Answer, App, Browser, assert_no_secret};
@@ -85,7 +87,7 @@ async fn order(
     let new = NewOrder {
         platform,
         shop_id: shop,
-        platform_order_no: platform_no.into(),
+        platform_order_no: PlatformOrderNo::unchecked(platform_no),
         order_kind: kind,
         product_id: product,
         sku: "SKU-1".into(),
@@ -99,7 +101,7 @@ async fn order(
         rights: None,
     };
     match orders::create(&app.pool, &new, "gateway").await.unwrap() {
-        Created::New(o) => (o.id, o.order_no),
+        Created::New(o) => (o.id, o.order_no.into_inner()),
         Created::Existing(_) => panic!("order {platform_no} exists"),
     }
 }

@@ -9,7 +9,9 @@ use std::collections::{BTreeSet, VecDeque};
 use common::db::notify::{self, Attempt, Outcome};
 use common::db::orders::{self, Created, NewOrder};
 use common::db::products::{self, NewProduct};
-use common::domain::{CallbackTarget, FulfilmentMode, OrderKind, OrderStatus, Platform};
+use common::domain::{
+    CallbackTarget, FulfilmentMode, OrderKind, OrderStatus, Platform, PlatformOrderNo,
+};
 use reqwest::multipart::Form;
 
 use crate::{App, Browser, assert_no_secret};
@@ -126,7 +128,7 @@ async fn seed(app: &App, admin: &Browser) -> u64 {
     let new = NewOrder {
         platform: Platform::JdGeneral,
         shop_id: shop,
-        platform_order_no: "JDCRAWL0001".into(),
+        platform_order_no: PlatformOrderNo::unchecked("JDCRAWL0001"),
         order_kind: OrderKind::Card,
         product_id: product,
         sku: "SKU-C".into(),

@@ -304,6 +304,12 @@ macro_rules! string_newtype {
             pub fn into_inner(self) -> String {
                 self.0
             }
+
+            /// A value as stored (or as a test fixture writes it), not checked again: requests
+            /// are checked once, by `parse`, before they are stored.
+            pub fn unchecked(s: impl Into<String>) -> Self {
+                Self(s.into())
+            }
         }
 
         impl fmt::Display for $name {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::routing::post;
 use common::db::Pool;
-use common::domain::{FulfilmentMode, OrderKind, OrderStatus, Platform};
+use common::domain::{FulfilmentMode, OrderKind, OrderStatus, Platform, PlatformOrderNo};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value, json};
 use system_tests::{Proc, Stage, binary, free_port};
@@ -265,7 +265,7 @@ impl Setup {
             &common::db::orders::NewOrder {
                 platform: Platform::JdGame,
                 shop_id: self.shop,
-                platform_order_no: no.into(),
+                platform_order_no: PlatformOrderNo::unchecked(no),
                 order_kind: OrderKind::Direct,
                 product_id: product,
                 sku: "x".into(),
@@ -281,7 +281,7 @@ impl Setup {
         .await
         .unwrap();
         match created {
-            common::db::orders::Created::New(o) => (o.id, o.order_no),
+            common::db::orders::Created::New(o) => (o.id, o.order_no.into_inner()),
             other => panic!("{other:?}"),
         }
     }
