@@ -378,10 +378,10 @@ pub async fn execute(
                         out,
                         "{:<5} {:<12} {:<24} {:<20} {:<6} {}",
                         s.id,
-                        s.platform,
+                        s.platform.as_str(),
                         s.name,
                         merchant,
-                        s.mode,
+                        s.mode.as_str(),
                         if s.enabled { "启用" } else { "停用" }
                     )?;
                 }
@@ -471,7 +471,7 @@ pub async fn execute(
                         "{:<5} {:<24} {:<16} {:<10} {}",
                         p.id,
                         p.name,
-                        p.mode,
+                        p.mode.as_str(),
                         p.face_value_fen
                             .map(|f| f.to_string())
                             .unwrap_or_else(|| "-".into()),
@@ -494,7 +494,7 @@ pub async fn execute(
             let p = products::find_by_name(&pool, &product)
                 .await?
                 .ok_or_else(|| fail(format!("商品不存在: {product}")))?;
-            if p.mode() != Some(FulfilmentMode::Card) {
+            if p.mode != FulfilmentMode::Card {
                 return Err(fail(format!("商品 {product} 不是卡密商品")));
             }
             let batch = batch.unwrap_or_else(|| {
@@ -632,7 +632,7 @@ pub async fn execute(
             let p = products::find_by_name(&pool, &product)
                 .await?
                 .ok_or_else(|| fail(format!("商品不存在: {product}")))?;
-            if p.mode() != Some(FulfilmentMode::DirectSupplier) {
+            if p.mode != FulfilmentMode::DirectSupplier {
                 return Err(fail(format!("商品 {product} 不是供应商直充商品")));
             }
             let s = suppliers::find_by_name(&pool, &supplier)

@@ -177,7 +177,7 @@ async fn seed(pool: &common::db::Pool) -> (u64, u64) {
         Platform::JdGeneral,
         shop,
         "JD880001",
-        "card",
+        common::domain::OrderKind::Card,
         OrderStatus::AwaitingManual,
     )
     .order_no("VG2026112500000001")

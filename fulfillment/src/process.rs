@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use common::db::orders::{self, OrderError, OrderRow};
 use common::db::products::{self, ProductRow};
-use common::domain::{FailureReason, FulfilmentMode, OrderKind, OrderStatus, Platform};
+use common::domain::{
+    FailureReason, FulfilmentMode, OrderKind, OrderStatus, Platform, StockPolicy,
+};
 use common::retry::Backoff;
 
 use crate::Fulfiller;
@@ -80,7 +82,7 @@ pub async fn fulfil_group(ctx: &Fulfiller, ids: &[u64]) -> anyhow::Result<HashMa
     // Card orders per product (in id order, i.e. arrival order), filled together below.
     let mut card_orders: BTreeMap<u64, Vec<CardOrder>> = BTreeMap::new();
     for order in &locked {
-        let status = order.status()?;
+        let status = order.status;
         // Received: a new order. Waiting states are resumed by the stock watcher or an
         // operator's 重新履约 (which publishes order.refulfil); final and in-progress orders are
         // left alone.
@@ -91,7 +93,7 @@ pub async fn fulfil_group(ctx: &Fulfiller, ids: &[u64]) -> anyhow::Result<HashMa
             outcomes.insert(order.id, Outcome::AlreadyHandled);
             continue;
         }
-        let platform: Platform = order.platform.parse()?;
+        let platform = order.platform;
         let Some(product) = order.product_id.and_then(|id| products.get(&id)) else {
             orders::finish_failed(
                 &mut tx,
@@ -165,13 +167,13 @@ async fn to_manual(
         return Ok(Outcome::AlreadyHandled);
     }
     if !matches!(
-        (order.kind(), product.mode()),
-        (Some(OrderKind::Direct), Some(FulfilmentMode::DirectManual))
+        (order.order_kind, product.mode),
+        (OrderKind::Direct, FulfilmentMode::DirectManual)
     ) {
         tracing::warn!(
             order_id = order.id,
-            order_kind = order.order_kind,
-            product_mode = product.mode,
+            order_kind = order.order_kind.as_str(),
+            product_mode = product.mode.as_str(),
             "order and product do not fit; held for an operator"
         );
     }
@@ -202,27 +204,16 @@ enum Path {
 
 /// The order's stored kind decides the path; the product's mode has to fit it.
 fn path(order: &OrderRow, product: &ProductRow) -> Path {
-    match (order.kind(), product.mode()) {
-        (Some(OrderKind::Card), Some(FulfilmentMode::Card)) => Path::Cards,
-        (Some(OrderKind::Direct), Some(FulfilmentMode::DirectSupplier)) => Path::Supplier,
-        (Some(OrderKind::Direct), Some(FulfilmentMode::DirectManual)) => {
-            Path::Manual("等待人工充值".into())
-        }
-        (Some(kind), Some(mode)) => Path::Manual(format!(
+    let kind = order.order_kind;
+    match (kind, product.mode) {
+        (OrderKind::Card, FulfilmentMode::Card) => Path::Cards,
+        (OrderKind::Direct, FulfilmentMode::DirectSupplier) => Path::Supplier,
+        (OrderKind::Direct, FulfilmentMode::DirectManual) => Path::Manual("等待人工充值".into()),
+        (kind, mode) => Path::Manual(format!(
             "订单为{}订单，但商品「{}」现为{}模式（下单后改过履约方式），不自动履约，请人工处理",
             kind.label_zh(),
             product.name,
             mode.label_zh()
-        )),
-        (Some(kind), None) => Path::Manual(format!(
-            "商品「{}」的履约方式未知（{}），{}订单不自动履约，请人工处理",
-            product.name,
-            product.mode,
-            kind.label_zh()
-        )),
-        (None, _) => Path::Manual(format!(
-            "订单类型未知（{}），不自动履约，请人工处理",
-            order.order_kind
         )),
     }
 }
@@ -256,7 +247,7 @@ async fn fulfil_cards<'a>(
     sold: &mut Vec<(u64, u64)>,
     served: &mut Vec<&'a CardOrder<'a>>,
 ) -> anyhow::Result<Vec<(u64, Outcome)>> {
-    let waits = product.out_of_stock_policy == "wait";
+    let waits = product.out_of_stock_policy == StockPolicy::Wait;
     // Waiting orders are served in arrival order: a newer order queues behind older ones.
     let oldest_waiting = match list
         .iter()
@@ -414,37 +405,37 @@ async fn to_waiting(
 mod tests {
     use super::*;
 
-    fn order(kind: &str) -> OrderRow {
+    fn order(kind: OrderKind) -> OrderRow {
         OrderRow {
             id: 1,
-            order_no: "N1".into(),
-            platform: "jd_game".into(),
+            order_no: common::domain::OrderNo::unchecked("N1"),
+            platform: Platform::JdGame,
             shop_id: 1,
-            platform_order_no: "1".into(),
-            order_kind: kind.into(),
+            platform_order_no: common::domain::PlatformOrderNo::unchecked("1"),
+            order_kind: kind,
             product_id: Some(1),
             sku: "s".into(),
             quantity: 1,
             total_price_fen: 100,
             recharge_account: None,
-            status: "received".into(),
+            status: OrderStatus::Received,
             failure_code: None,
             failure_reason: None,
-            notify_status: "pending".into(),
+            notify_status: common::domain::NotifyStatus::Pending,
             notify_url: None,
             rights_id: None,
         }
     }
 
-    fn product(mode: &str) -> ProductRow {
+    fn product(mode: FulfilmentMode) -> ProductRow {
         ProductRow {
             id: 1,
             name: "P".into(),
-            mode: mode.into(),
+            mode,
             face_value_fen: None,
             price_fen: Some(100),
             low_stock_threshold: None,
-            out_of_stock_policy: "fail".into(),
+            out_of_stock_policy: StockPolicy::Fail,
             stock_wait_seconds: 3600,
             enabled: true,
         }
@@ -452,21 +443,26 @@ mod tests {
 
     #[test]
     fn the_order_kind_decides_and_the_product_must_fit() {
-        assert_eq!(path(&order("card"), &product("card")), Path::Cards);
+        use FulfilmentMode::{DirectManual, DirectSupplier};
+        use OrderKind::{Card, Direct};
         assert_eq!(
-            path(&order("direct"), &product("direct_supplier")),
+            path(&order(Card), &product(FulfilmentMode::Card)),
+            Path::Cards
+        );
+        assert_eq!(
+            path(&order(Direct), &product(DirectSupplier)),
             Path::Supplier
         );
         assert_eq!(
-            path(&order("direct"), &product("direct_manual")),
+            path(&order(Direct), &product(DirectManual)),
             Path::Manual("等待人工充值".into())
         );
+        // An unknown stored order kind or product mode no longer reaches here: reading the
+        // row fails.
         for (kind, mode) in [
-            ("card", "direct_manual"),
-            ("card", "direct_supplier"),
-            ("direct", "card"),
-            ("card", "gift"),
-            ("gift", "card"),
+            (Card, DirectManual),
+            (Card, DirectSupplier),
+            (Direct, FulfilmentMode::Card),
         ] {
             let Path::Manual(note) = path(&order(kind), &product(mode)) else {
                 panic!("{kind} order of a {mode} product must wait for an operator");

@@ -31,7 +31,7 @@ pub async fn run_waiter(ctx: Arc<Fulfiller>, every: Duration, stop: Cancellation
 
 /// Fails (库存不足) every waiting order whose deadline has passed.
 pub async fn expire_waiting(ctx: &Fulfiller) -> anyhow::Result<usize> {
-    let due: Vec<(u64, String)> = sqlx::query_as(
+    let due: Vec<(u64, Platform)> = sqlx::query_as(
         "SELECT id, platform FROM orders WHERE status = 'awaiting_stock' AND stock_deadline_at <= NOW(3)
          ORDER BY id LIMIT 500",
     )
@@ -39,14 +39,13 @@ pub async fn expire_waiting(ctx: &Fulfiller) -> anyhow::Result<usize> {
     .await?;
     let mut failed = 0;
     for (id, platform) in due {
-        let platform: Platform = platform.parse()?;
         let mut tx = ctx.db.begin().await?;
-        let still_waiting: Option<(String, Option<chrono::NaiveDateTime>)> =
+        let still_waiting: Option<(OrderStatus, Option<chrono::NaiveDateTime>)> =
             sqlx::query_as("SELECT status, stock_deadline_at FROM orders WHERE id = ? FOR UPDATE")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
-        let due_now = matches!(&still_waiting, Some((s, Some(deadline))) if s == "awaiting_stock" && *deadline <= chrono::Utc::now().naive_utc());
+        let due_now = matches!(&still_waiting, Some((OrderStatus::AwaitingStock, Some(deadline))) if *deadline <= chrono::Utc::now().naive_utc());
         if due_now {
             let reason = FailureReason::OutOfStock;
             common::db::orders::finish_failed(

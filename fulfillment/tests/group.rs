@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::db::Pool;
-use common::domain::{FulfilmentMode, OrderStatus, Platform};
+use common::domain::{FulfilmentMode, OrderKind, OrderStatus, Platform, StockPolicy};
 use common::mq::Event;
 use common::mq::outbox::OutboxSignal;
 use common::testing::fixtures::{self, Product, Shop, StoredOrder};
@@ -37,7 +37,7 @@ async fn product(
     pool: &Pool,
     name: &str,
     mode: FulfilmentMode,
-    policy: &'static str,
+    policy: StockPolicy,
     cards: usize,
 ) -> u64 {
     let id = Product::new(name, mode)
@@ -61,7 +61,7 @@ async fn order(
     pool: &Pool,
     shop: u64,
     no: &str,
-    kind: &'static str,
+    kind: OrderKind,
     product: u64,
     q: i32,
     status: OrderStatus,
@@ -77,17 +77,24 @@ async fn order(
 /// The same orders and stock on a fresh database; returns the ids of the orders to fulfil.
 async fn scenario(pool: &Pool) -> Vec<u64> {
     let shop = Shop::jd_game("s", "1").insert(pool).await;
-    let plain = product(pool, "E", FulfilmentMode::Card, "fail", 3).await;
-    let failing = product(pool, "F", FulfilmentMode::Card, "fail", 2).await;
-    let waiting = product(pool, "W", FulfilmentMode::Card, "wait", 2).await;
-    let queued = product(pool, "Q", FulfilmentMode::Card, "wait", 1).await;
-    let manual = product(pool, "M", FulfilmentMode::DirectManual, "fail", 0).await;
+    let plain = product(pool, "E", FulfilmentMode::Card, StockPolicy::Fail, 3).await;
+    let failing = product(pool, "F", FulfilmentMode::Card, StockPolicy::Fail, 2).await;
+    let waiting = product(pool, "W", FulfilmentMode::Card, StockPolicy::Wait, 2).await;
+    let queued = product(pool, "Q", FulfilmentMode::Card, StockPolicy::Wait, 1).await;
+    let manual = product(
+        pool,
+        "M",
+        FulfilmentMode::DirectManual,
+        StockPolicy::Fail,
+        0,
+    )
+    .await;
     // Already waiting for Q before this group: the new Q order queues behind it.
     order(
         pool,
         shop,
         "Q0",
-        "card",
+        OrderKind::Card,
         queued,
         2,
         OrderStatus::AwaitingStock,
@@ -95,15 +102,15 @@ async fn scenario(pool: &Pool) -> Vec<u64> {
     .await;
     let mut ids = Vec::new();
     for (no, kind, p, q) in [
-        ("E1", "card", plain, 2),
-        ("F1", "card", failing, 3),
-        ("F2", "card", failing, 1),
-        ("W1", "card", waiting, 1),
-        ("W2", "card", waiting, 2),
-        ("W3", "card", waiting, 1),
-        ("Q1", "card", queued, 1),
-        ("M1", "direct", manual, 1),
-        ("X1", "direct", plain, 1),
+        ("E1", OrderKind::Card, plain, 2),
+        ("F1", OrderKind::Card, failing, 3),
+        ("F2", OrderKind::Card, failing, 1),
+        ("W1", OrderKind::Card, waiting, 1),
+        ("W2", OrderKind::Card, waiting, 2),
+        ("W3", OrderKind::Card, waiting, 1),
+        ("Q1", OrderKind::Card, queued, 1),
+        ("M1", OrderKind::Direct, manual, 1),
+        ("X1", OrderKind::Direct, plain, 1),
     ] {
         ids.push(order(pool, shop, no, kind, p, q, OrderStatus::Received).await);
     }

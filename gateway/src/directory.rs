@@ -126,14 +126,14 @@ impl Directory {
         let Some(row) = shops::get(&self.db, id).await? else {
             return Ok(None);
         };
-        if row.platform() != Some(platform) {
+        if row.platform != platform {
             return Ok(None);
         }
         self.shop(platform, &row.merchant_id).await
     }
 
     fn decrypt(&self, row: ShopRow) -> Result<Shop, DirectoryError> {
-        let platform = row.platform().ok_or(DirectoryError::Keys(row.id))?;
+        let platform = row.platform;
         let secret = |which| {
             row.secret(&self.key, which).map_err(|e| {
                 tracing::error!(shop_id = row.id, error = %e, "shop secret cannot be decrypted");
@@ -161,7 +161,7 @@ impl Directory {
             id: row.id,
             platform,
             merchant_id: row.merchant_id.clone(),
-            mode: row.mode(),
+            mode: row.mode,
             enabled: row.enabled,
             sign_key,
             aes_key,
@@ -175,7 +175,7 @@ impl Directory {
         let mut out = Vec::new();
         for row in rows
             .into_iter()
-            .filter(|r| r.platform() == Some(platform) && r.enabled)
+            .filter(|r| r.platform == platform && r.enabled)
         {
             if let Some(shop) = self.shop(platform, &row.merchant_id).await? {
                 out.push(shop);

@@ -10,7 +10,8 @@ use common::db::orders::{Created, NewOrder, OrderRow, RightsTopUp};
 use common::db::products::ProductRow;
 use common::domain::card_import::CardLine;
 use common::domain::{
-    FailureReason, Fen, FulfilmentMode, OrderStatus, Platform, PlatformOrderNo, RechargeAccount,
+    FailureReason, Fen, FulfilmentMode, OrderKind, OrderStatus, Platform, PlatformOrderNo,
+    RechargeAccount,
 };
 
 use crate::Gateway;
@@ -126,7 +127,7 @@ pub async fn take_order(
     let new = NewOrder {
         platform: ask.platform,
         shop_id: shop.id,
-        platform_order_no: ask.order_no.to_string(),
+        platform_order_no: ask.order_no.clone(),
         order_kind: Kind::of(&product),
         product_id: product.id,
         sku: ask.sku.clone(),
@@ -146,7 +147,7 @@ pub async fn take_order(
 /// The account a direct product recharges (`None` for cards). 通用交易 direct goods are always
 /// one recharge (spec §4): any other quantity is an invalid parameter, not a wrong account.
 fn recharge_account(ask: &OrderAsk, product: &ProductRow) -> Result<Option<String>, Refusal> {
-    if Kind::of(product) != "direct" {
+    if Kind::of(product) != OrderKind::Direct {
         return Ok(None);
     }
     if ask.platform == Platform::JdGeneral && ask.quantity != 1 {
@@ -169,8 +170,8 @@ async fn repeat(gw: &Gateway, order: OrderRow, ask: &OrderAsk) -> Result<Taken, 
 
 fn same_content(order: &OrderRow, ask: &OrderAsk) -> bool {
     let kind = match ask.kind {
-        Kind::Card => "card",
-        Kind::Direct | Kind::Any => "direct",
+        Kind::Card => OrderKind::Card,
+        Kind::Direct | Kind::Any => OrderKind::Direct,
     };
     let account = ask
         .account
@@ -202,7 +203,7 @@ async fn find_stored(
     platform: Platform,
     order_no: &PlatformOrderNo,
 ) -> Result<Option<OrderRow>, IntakeError> {
-    common::db::orders::find_by_platform_no(&gw.infra_db, platform, shop.id, order_no.as_str())
+    common::db::orders::find_by_platform_no(&gw.infra_db, platform, shop.id, order_no)
         .await
         .map_err(IntakeError::Lookup)
 }
@@ -228,7 +229,7 @@ pub async fn sellable(gw: &Gateway, ask: SaleAsk<'_>) -> Result<Result<(), Refus
         Ok(p) => p,
         Err(refused) => return Ok(Err(refused)),
     };
-    if Kind::of(&product) == "direct"
+    if Kind::of(&product) == OrderKind::Direct
         && let Some(account) = ask.account
         && RechargeAccount::parse(account).is_err()
     {
@@ -274,11 +275,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn of(product: &ProductRow) -> &'static str {
-        match product.mode() {
-            Some(FulfilmentMode::Card) => "card",
-            _ => "direct",
-        }
+    pub fn of(product: &ProductRow) -> OrderKind {
+        OrderKind::of_mode(product.mode)
     }
 }
 
@@ -291,7 +289,7 @@ pub fn check_product(
     total: Fen,
 ) -> Result<Arc<ProductRow>, Refusal> {
     let product = product.ok_or(Refusal::Unknown)?;
-    let mode = product.mode().ok_or(Refusal::Unknown)?;
+    let mode = product.mode;
     let kind_ok = match kind {
         Kind::Any => true,
         Kind::Card => mode == FulfilmentMode::Card,
@@ -313,6 +311,12 @@ pub fn check_product(
         return Err(Refusal::PriceMismatch);
     }
     Ok(product.clone())
+}
+
+/// A JD order number (`jdOrderNo`, 游戏点卡 `orderId`; an integer in both protocols) as it is
+/// stored: its decimal text, as the codec read it.
+pub fn jd_order_no(n: i64) -> PlatformOrderNo {
+    PlatformOrderNo::unchecked(n.to_string())
 }
 
 /// Creates the order (row + first event + outbox, one transaction) or returns the stored one
@@ -341,11 +345,8 @@ pub enum Phase {
 /// card order that does not hold exactly `quantity` sold cards is shown as in progress, never as
 /// a success ([`cards::for_success`] raises the alert).
 async fn view(gw: &Gateway, order: OrderRow) -> Result<OrderView, IntakeError> {
-    let status = order
-        .status()
-        .map_err(|e| IntakeError::State(anyhow::Error::from(e)))?;
-    let phase = match status {
-        OrderStatus::Succeeded if order.order_kind == "card" => {
+    let phase = match order.status {
+        OrderStatus::Succeeded if order.order_kind == OrderKind::Card => {
             match cards::for_success(&gw.infra_db, &gw.master_key, &order, "gateway")
                 .await
                 .map_err(IntakeError::State)?
@@ -356,7 +357,7 @@ async fn view(gw: &Gateway, order: OrderRow) -> Result<OrderView, IntakeError> {
         }
         OrderStatus::Succeeded => Phase::Succeeded { cards: Vec::new() },
         OrderStatus::Failed => {
-            let reason = order.failure().unwrap_or(FailureReason::UpstreamFailed);
+            let reason = order.failure_code.unwrap_or(FailureReason::UpstreamFailed);
             let text = order
                 .failure_reason
                 .clone()
@@ -376,16 +377,15 @@ async fn can_fulfil(
     product: &ProductRow,
     quantity: u32,
 ) -> Result<bool, sqlx::Error> {
-    match product.mode() {
-        Some(FulfilmentMode::Card) => {
+    match product.mode {
+        FulfilmentMode::Card => {
             let want = i64::from(quantity);
             Ok(cards::available_at_least(&gw.infra_db, product.id, want).await? >= want)
         }
-        Some(FulfilmentMode::DirectManual) => Ok(true),
-        Some(FulfilmentMode::DirectSupplier) => {
+        FulfilmentMode::DirectManual => Ok(true),
+        FulfilmentMode::DirectSupplier => {
             Ok(queries::enabled_suppliers(&gw.infra_db, product.id).await? > 0)
         }
-        None => Ok(false),
     }
 }
 
@@ -418,15 +418,15 @@ pub fn truncate_raw(mut text: String) -> String {
 mod tests {
     use super::*;
 
-    fn product(mode: &str, enabled: bool, price: Option<i64>) -> Arc<ProductRow> {
+    fn product(mode: FulfilmentMode, enabled: bool, price: Option<i64>) -> Arc<ProductRow> {
         Arc::new(ProductRow {
             id: 1,
             name: "p".into(),
-            mode: mode.into(),
+            mode,
             face_value_fen: None,
             price_fen: price,
             low_stock_threshold: None,
-            out_of_stock_policy: "fail".into(),
+            out_of_stock_policy: common::domain::StockPolicy::Fail,
             stock_wait_seconds: 0,
             enabled,
         })
@@ -434,7 +434,7 @@ mod tests {
 
     #[test]
     fn product_checks() {
-        let card = product("card", true, Some(980));
+        let card = product(FulfilmentMode::Card, true, Some(980));
         assert!(check_product(Some(&card), Kind::Card, 2, Fen(1960)).is_ok());
         assert_eq!(
             check_product(Some(&card), Kind::Card, 2, Fen(1961)).unwrap_err(),
@@ -451,7 +451,7 @@ mod tests {
         );
         // No price, or a price of zero, is not "any price".
         for price in [None, Some(0)] {
-            let unpriced = product("card", true, price);
+            let unpriced = product(FulfilmentMode::Card, true, price);
             for total in [0, 1, 980] {
                 assert_eq!(
                     check_product(Some(&unpriced), Kind::Card, 1, Fen(total)).unwrap_err(),
@@ -459,7 +459,7 @@ mod tests {
                 );
             }
         }
-        let off = product("direct_manual", false, None);
+        let off = product(FulfilmentMode::DirectManual, false, None);
         assert_eq!(
             check_product(Some(&off), Kind::Direct, 1, Fen(1)).unwrap_err(),
             Refusal::Disabled
@@ -484,8 +484,8 @@ mod tests {
 
     #[test]
     fn direct_orders_need_an_account_and_general_ones_one_recharge() {
-        let direct = product("direct_manual", true, Some(980));
-        let card = product("card", true, Some(980));
+        let direct = product(FulfilmentMode::DirectManual, true, Some(980));
+        let card = product(FulfilmentMode::Card, true, Some(980));
         let general = |quantity, account| ask(Platform::JdGeneral, quantity, account);
         assert_eq!(
             recharge_account(&general(1, Some(" 13333333333 ")), &direct),

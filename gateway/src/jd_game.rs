@@ -11,7 +11,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use common::db::orders::RightsTopUp;
-use common::domain::{Platform, PlatformOrderNo, RechargeAccount};
+use common::domain::{OrderKind, Platform, PlatformOrderNo, RechargeAccount};
 use common::protocol::jd_game::{
     self as proto, CardOrderRequest, CardQueryRequest, DirectChargeRequest, DirectQueryRequest,
     GameAnswer, GameError, GameOrderStatus, GameParams, PreCheckRequest, RetCode,
@@ -188,7 +188,7 @@ fn repeat_reply(view: &OrderView) -> Reply {
         order.platform_order_no, order.order_no, order.status
     );
     let answer = match &view.phase {
-        Phase::Succeeded { cards } if order.order_kind == "card" => GameAnswer::success(
+        Phase::Succeeded { cards } if order.order_kind == OrderKind::Card => GameAnswer::success(
             "成功",
             Some(proto::card_order_data(&proto::card_infos_from(cards))),
         ),

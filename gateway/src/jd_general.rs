@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use common::domain::{Platform, PlatformOrderNo, ShopMode};
+use common::domain::{OrderKind, Platform, PlatformOrderNo, ShopMode};
 use common::protocol::beijing_timestamp;
 use common::protocol::form;
 use common::protocol::jd_general::{
@@ -134,7 +134,7 @@ fn taken_reply(
     let shop = Some(shop.clone());
     match taken {
         Ok(Taken::Accepted(order)) => Reply::new(
-            DistillAnswer::in_progress(jd_order_no.clone(), order.order_no.clone()),
+            DistillAnswer::in_progress(jd_order_no.clone(), order.order_no.to_string()),
             shop,
             "accepted",
             format!("order {} created", order.order_no),
@@ -204,7 +204,7 @@ fn stored_reply(shop: &Arc<Shop>, view: &OrderView, outcome: &'static str) -> Re
 /// The answer an order's stored state gives (repeats and findDistill): same agentOrderNo,
 /// status, and once succeeded the same cards.
 fn stored_reply_of(shop: Option<Arc<Shop>>, view: &OrderView, outcome: &'static str) -> Reply {
-    let Some(jd_order_no) = PlatformOrderNo::parse_jd(&view.order.platform_order_no) else {
+    let Some(jd_order_no) = PlatformOrderNo::parse_jd(view.order.platform_order_no.as_str()) else {
         return system_error(None, shop, "stored jdOrderNo is not numeric");
     };
     let aes_key = shop.as_ref().and_then(|s| s.aes_key.as_ref());
@@ -222,11 +222,11 @@ fn stored_answer(
     aes_key: Option<&common::crypto::JdAesKey>,
     view: &OrderView,
 ) -> Result<DistillAnswer, &'static str> {
-    let agent = view.order.order_no.clone();
+    let agent = view.order.order_no.to_string();
     Ok(match &view.phase {
         Phase::InProgress => DistillAnswer::in_progress(jd_order_no, agent),
         Phase::Succeeded { cards } => {
-            let product = if view.order.order_kind == "card" {
+            let product = if view.order.order_kind == OrderKind::Card {
                 let aes = aes_key.ok_or("shop has no AES key for card data")?;
                 Some(proto::encrypt_cards(&proto::card_items_from(cards), aes))
             } else {

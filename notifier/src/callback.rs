@@ -11,7 +11,7 @@ use common::crypto::at_rest::MasterKey;
 use common::db::orders::OrderRow;
 use common::db::shops::{ShopRow, ShopSecret};
 use common::db::{self, Pool};
-use common::domain::{OrderStatus, Platform, PlatformOrderNo, ShopMode};
+use common::domain::{NotifyStatus, OrderKind, OrderStatus, Platform, PlatformOrderNo, ShopMode};
 use common::protocol::jd_game::{self, GameCallback, GameOrderKind, RetCode};
 use common::protocol::jd_general::{self, ProduceResultCallback, ProduceStatus};
 use common::protocol::{beijing_timestamp, form};
@@ -245,22 +245,22 @@ pub async fn prepare(
     key: &MasterKey,
     order: &OrderRow,
 ) -> Result<Option<Prepared>, PrepareError> {
-    if order.notify_status != db::notify::PENDING {
+    if order.notify_status != NotifyStatus::Pending {
         return Ok(None);
     }
-    let status = match order.status() {
-        Ok(s) if s.is_final() => s,
-        _ => return Ok(None),
-    };
+    let status = order.status;
+    if !status.is_final() {
+        return Ok(None);
+    }
     let shop = shops
         .get(pool, order.shop_id)
         .await?
         .ok_or_else(|| config(format!("店铺 {} 不存在", order.shop_id)))?;
     let succeeded = status == OrderStatus::Succeeded;
-    let is_card = order.order_kind == "card";
-    let test_mode = shop.mode() == ShopMode::Test;
-    match order.platform.parse::<Platform>() {
-        Ok(Platform::JdGeneral) => {
+    let is_card = order.order_kind == OrderKind::Card;
+    let test_mode = shop.mode == ShopMode::Test;
+    match order.platform {
+        Platform::JdGeneral => {
             let md5_key = secret(&shop, key, ShopSecret::Md5Key)?;
             let url = if test_mode {
                 jd_general::SELF_TEST_CALLBACK_URL.to_owned()
@@ -289,9 +289,9 @@ pub async fn prepare(
                     .trim()
                     .parse()
                     .map_err(|_| config("店铺 vendorId 不是数字"))?,
-                jd_order_no: PlatformOrderNo::parse_jd(&order.platform_order_no)
+                jd_order_no: PlatformOrderNo::parse_jd(order.platform_order_no.as_str())
                     .ok_or_else(|| config("jdOrderNo 不是数字"))?,
-                agent_order_no: order.order_no.clone(),
+                agent_order_no: order.order_no.to_string(),
                 produce_status: if succeeded {
                     ProduceStatus::Success
                 } else {
@@ -306,7 +306,7 @@ pub async fn prepare(
                 md5_key,
             }))
         }
-        Ok(Platform::JdGame) => {
+        Platform::JdGame => {
             let private_key = secret(&shop, key, ShopSecret::PrivateKey)?;
             let kind = if is_card {
                 GameOrderKind::Card
@@ -319,7 +319,7 @@ pub async fn prepare(
             }
             .filter(|u| !u.trim().is_empty())
             .unwrap_or_else(|| jd_game::callback_url(kind, test_mode).to_owned());
-            let order_id = PlatformOrderNo::parse_jd(&order.platform_order_no)
+            let order_id = PlatformOrderNo::parse_jd(order.platform_order_no.as_str())
                 .ok_or_else(|| config("orderId 不是数字"))?;
             let callback = if succeeded {
                 let cards = if is_card {
@@ -329,7 +329,7 @@ pub async fn prepare(
                 };
                 GameCallback::success(order_id, cards)
             } else {
-                let failure = order.failure();
+                let failure = order.failure_code;
                 let code = failure
                     .map(jd_game::failure_code)
                     .unwrap_or(RetCode::BrandOrderFailed);
@@ -350,6 +350,6 @@ pub async fn prepare(
                 private_key,
             }))
         }
-        _ => Ok(None),
+        Platform::Agiso => Ok(None),
     }
 }

@@ -7,6 +7,7 @@
 use common::batch::{GroupCommit, Limits, Pending};
 use common::db::Pool;
 use common::db::notify::{self, Attempt, Outcome};
+use common::domain::CallbackTarget;
 
 /// Attempts per batch at most.
 const MAX_BATCH: usize = 256;
@@ -17,7 +18,7 @@ const WRITERS: usize = 2;
 #[derive(Debug, Clone)]
 pub struct Finished {
     pub order_id: u64,
-    pub target: String,
+    pub target: CallbackTarget,
     pub attempt_no: i32,
     pub url: String,
     pub request_body: Option<String>,
@@ -32,7 +33,7 @@ impl Finished {
     fn as_attempt(&self) -> Attempt<'_> {
         Attempt {
             order_id: self.order_id,
-            target: &self.target,
+            target: self.target,
             attempt_no: self.attempt_no,
             url: &self.url,
             request_body: self.request_body.as_deref(),

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use common::crypto::at_rest::MasterKey;
 use common::db::Pool;
 use common::db::notify::{self, Claimed, Outcome};
+use common::domain::CallbackTarget;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
@@ -188,7 +189,7 @@ impl Sender {
         } = claimed;
         let order_id = order.id;
         let attempt_no = attempts_done.saturating_add(1);
-        let target = order.platform.clone();
+        let target = CallbackTarget::from(order.platform);
         let prepared = match callback::prepare(&self.db, &self.shops, &self.key, &order).await {
             Ok(Some(p)) => p,
             Ok(None) => return,

@@ -184,7 +184,7 @@ pub struct Seed<'a> {
     pub platform: Platform,
     pub shop: u64,
     pub platform_no: &'a str,
-    pub kind: &'static str,
+    pub kind: common::domain::OrderKind,
     pub product: Option<u64>,
     pub quantity: i32,
     pub failure: Option<FailureReason>,
@@ -225,7 +225,7 @@ async fn insert_final_order(pool: &Pool, s: Seed<'_>, message: bool) -> (u64, St
     }
     let id = row.insert(&mut *tx).await;
     // Fulfilment's doing: the order's cards taken from stock.
-    if s.failure.is_none() && s.kind == "card" {
+    if s.failure.is_none() && s.kind == common::domain::OrderKind::Card {
         sqlx::query(
             "UPDATE cards SET status = 'sold', order_id = ?, sold_at = NOW(3)
              WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT ?",

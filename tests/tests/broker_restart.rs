@@ -166,7 +166,11 @@ async fn seed_batch(pool: &Pool, jd: &Jd, shops: &Shops, first_no: u64) -> Vec<(
                 },
                 shop: if general { shops.general } else { shops.game },
                 platform_no: &no,
-                kind: if card { "card" } else { "direct" },
+                kind: if card {
+                    common::domain::OrderKind::Card
+                } else {
+                    common::domain::OrderKind::Direct
+                },
                 product: card.then_some(if general {
                     shops.general_cards
                 } else {
@@ -326,7 +330,10 @@ async fn notifier_survives_a_rabbitmq_restart_with_retries_pending() {
             "order {no}: (notify_attempts, attempts logged) must both equal the callbacks JD \
              received: every callback recorded once"
         );
-        assert_eq!(logged.last().unwrap().outcome, "delivered");
+        assert_eq!(
+            logged.last().unwrap().outcome,
+            common::domain::AttemptOutcome::Delivered
+        );
     }
     // The orders completed while the broker was down were scheduled by their messages, which
     // could only be published once it was back.

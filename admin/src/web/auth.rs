@@ -151,7 +151,7 @@ fn client_ip(
 struct SessionRow {
     user_id: u64,
     username: String,
-    role: String,
+    role: Role,
     csrf_token: String,
     seen_secs_ago: i64,
 }
@@ -277,9 +277,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         };
         return Redirect::to(&to).into_response();
     };
-    let Some(role) = s.role.parse::<Role>().ok() else {
-        return WebError::Forbidden.into_response();
-    };
+    let role = s.role;
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

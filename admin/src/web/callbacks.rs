@@ -12,6 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use chrono::NaiveDateTime;
+use common::domain::{AttemptOutcome, CallbackTarget};
 
 use super::auth::CurrentUser;
 use super::form::path_id;
@@ -26,40 +27,18 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/callbacks/{id}", get(detail))
 }
 
-/// `(value, label)` of every target.
-pub const TARGETS: [(&str, &str); 4] = [
-    ("jd_general", "京东通用交易"),
-    ("jd_game", "京东游戏点卡"),
-    ("agiso", "阿奇索"),
-    ("supplier", "供应商"),
-];
-
-/// `(value, label, badge class)` of every outcome the services write.
-pub const OUTCOMES: [(&str, &str, &str); 8] = [
-    ("delivered", "已送达", "delivered"),
-    ("retry", "待重试", "retry"),
-    ("giving_up", "已放弃", "giving_up"),
-    ("error", "出错", "error"),
-    ("success", "成功", "succeeded"),
-    ("failed", "失败", "failed"),
-    ("processing", "处理中", "pending"),
-    ("not_found", "对方无此订单", "warn"),
-];
-
-pub fn target_label(t: &str) -> String {
-    TARGETS
-        .iter()
-        .find(|(v, _)| *v == t)
-        .map(|(_, l)| (*l).to_owned())
-        .unwrap_or_else(|| t.to_owned())
-}
-
-pub fn outcome_label(o: &str) -> (String, &'static str) {
-    OUTCOMES
-        .iter()
-        .find(|(v, ..)| *v == o)
-        .map(|(_, l, c)| ((*l).to_owned(), *c))
-        .unwrap_or_else(|| (o.to_owned(), ""))
+/// The label and badge class of an outcome, as this log shows it.
+pub fn outcome_label(o: AttemptOutcome) -> (&'static str, &'static str) {
+    match o {
+        AttemptOutcome::Delivered => ("已送达", "delivered"),
+        AttemptOutcome::Retry => ("待重试", "retry"),
+        AttemptOutcome::GivingUp => ("已放弃", "giving_up"),
+        AttemptOutcome::Error => ("出错", "error"),
+        AttemptOutcome::Success => ("成功", "succeeded"),
+        AttemptOutcome::Failed => ("失败", "failed"),
+        AttemptOutcome::Processing => ("处理中", "pending"),
+        AttemptOutcome::NotFound => ("对方无此订单", "warn"),
+    }
 }
 
 pub struct Opt {
@@ -105,12 +84,12 @@ struct Row {
     id: u64,
     order_id: Option<u64>,
     order_no: Option<String>,
-    target: String,
+    target: CallbackTarget,
     attempt_no: i32,
     url: String,
     http_status: Option<i16>,
     duration_ms: i32,
-    outcome: String,
+    outcome: AttemptOutcome,
     error: Option<String>,
     created_at: NaiveDateTime,
 }
@@ -165,23 +144,17 @@ async fn list(
     let mut w = Where::new();
     let mut notes = Vec::new();
     let mut kept: Vec<(&str, String)> = Vec::new();
-    let target = TARGETS
-        .iter()
-        .find(|(v, _)| *v == f.target)
-        .map(|(v, _)| *v);
+    let target = f.target.parse::<CallbackTarget>().ok();
     if let Some(t) = target {
-        w.push("target = ?", [Arg::Str(t.to_owned())]);
-        kept.push(("target", t.to_owned()));
+        w.push("target = ?", [Arg::Str(t.as_str().to_owned())]);
+        kept.push(("target", t.as_str().to_owned()));
     } else if !f.target.is_empty() {
         notes.push("未知的回调对象，已忽略该筛选。".to_owned());
     }
-    let outcome = OUTCOMES
-        .iter()
-        .find(|(v, ..)| *v == f.outcome)
-        .map(|(v, ..)| *v);
+    let outcome = f.outcome.parse::<AttemptOutcome>().ok();
     if let Some(o) = outcome {
-        w.push("outcome = ?", [Arg::Str(o.to_owned())]);
-        kept.push(("outcome", o.to_owned()));
+        w.push("outcome = ?", [Arg::Str(o.as_str().to_owned())]);
+        kept.push(("outcome", o.as_str().to_owned()));
     } else if !f.outcome.is_empty() {
         notes.push("未知的结果，已忽略该筛选。".to_owned());
     }
@@ -259,7 +232,7 @@ async fn list(
     let lines = rows
         .into_iter()
         .map(|r| {
-            let (outcome, outcome_class) = outcome_label(&r.outcome);
+            let (outcome, outcome_class) = outcome_label(r.outcome);
             Line {
                 id: r.id,
                 order_id: r.order_id,
@@ -267,12 +240,12 @@ async fn list(
                     .order_no
                     .or_else(|| r.order_id.map(|i| format!("#{i}")))
                     .unwrap_or_default(),
-                target: target_label(&r.target),
+                target: r.target.label_zh().to_owned(),
                 attempt_no: r.attempt_no,
                 url: cut(&r.url, 80),
                 status: r.http_status.map(|s| s.to_string()).unwrap_or_default(),
                 duration: format!("{} ms", r.duration_ms),
-                outcome,
+                outcome: outcome.to_owned(),
                 outcome_class,
                 error: cut(r.error.as_deref().unwrap_or_default(), 60),
                 created: page::beijing(r.created_at),
@@ -281,20 +254,20 @@ async fn list(
         .collect();
     page::render(&ListPage {
         chrome: Chrome::new(&user, Nav::Callbacks),
-        targets: TARGETS
+        targets: CallbackTarget::ALL
             .iter()
-            .map(|(v, l)| Opt {
-                value: v,
-                label: l,
-                selected: target == Some(*v),
+            .map(|t| Opt {
+                value: t.as_str(),
+                label: t.label_zh(),
+                selected: target == Some(*t),
             })
             .collect(),
-        outcomes: OUTCOMES
+        outcomes: AttemptOutcome::ALL
             .iter()
-            .map(|(v, l, _)| Opt {
-                value: v,
-                label: l,
-                selected: outcome == Some(*v),
+            .map(|o| Opt {
+                value: o.as_str(),
+                label: outcome_label(*o).0,
+                selected: outcome == Some(*o),
             })
             .collect(),
         order: f.order.clone(),
@@ -313,14 +286,14 @@ struct Full {
     id: u64,
     order_id: Option<u64>,
     order_no: Option<String>,
-    target: String,
+    target: CallbackTarget,
     attempt_no: i32,
     url: String,
     request_body: Option<String>,
     http_status: Option<i16>,
     response_body: Option<String>,
     duration_ms: i32,
-    outcome: String,
+    outcome: AttemptOutcome,
     error: Option<String>,
     next_attempt_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime,
@@ -384,7 +357,8 @@ async fn detail(
     .fetch_optional(&state.db)
     .await?
     .ok_or(WebError::NotFound)?;
-    let siblings: Vec<(u64, i32, String, String, NaiveDateTime)> = match a.order_id {
+    let siblings: Vec<(u64, i32, CallbackTarget, AttemptOutcome, NaiveDateTime)> = match a.order_id
+    {
         Some(o) => {
             sqlx::query_as(
                 "SELECT id, attempt_no, target, outcome, created_at FROM callback_attempts
@@ -396,7 +370,7 @@ async fn detail(
         }
         None => Vec::new(),
     };
-    let (outcome, outcome_class) = outcome_label(&a.outcome);
+    let (outcome, outcome_class) = outcome_label(a.outcome);
     page::render(&DetailPage {
         chrome: Chrome::new(&user, Nav::Callbacks),
         id: a.id,
@@ -405,7 +379,7 @@ async fn detail(
             .order_no
             .or_else(|| a.order_id.map(|i| format!("#{i}")))
             .unwrap_or_default(),
-        target: target_label(&a.target),
+        target: a.target.label_zh().to_owned(),
         attempt_no: a.attempt_no,
         url: a.url,
         request: a.request_body.as_deref().map(pretty).unwrap_or_default(),
@@ -415,7 +389,7 @@ async fn detail(
             .unwrap_or_else(|| "（无应答）".into()),
         response: a.response_body.as_deref().map(pretty).unwrap_or_default(),
         duration: format!("{} ms", a.duration_ms),
-        outcome,
+        outcome: outcome.to_owned(),
         outcome_class,
         error: a.error.unwrap_or_default(),
         next: page::beijing_opt(a.next_attempt_at),
@@ -423,12 +397,12 @@ async fn detail(
         siblings: siblings
             .into_iter()
             .map(|(sid, n, t, o, at)| {
-                let (label, class) = outcome_label(&o);
+                let (label, class) = outcome_label(o);
                 Sibling {
                     id: sid,
                     attempt_no: n,
-                    target: target_label(&t),
-                    outcome: label,
+                    target: t.label_zh().to_owned(),
+                    outcome: label.to_owned(),
                     outcome_class: class,
                     created: page::beijing(at),
                     current: sid == a.id,
@@ -444,13 +418,12 @@ mod tests {
 
     #[test]
     fn labels_and_filters() {
-        assert_eq!(target_label("jd_game"), "京东游戏点卡");
-        assert_eq!(target_label("x"), "x");
+        assert_eq!(CallbackTarget::JdGame.label_zh(), "京东游戏点卡");
         assert_eq!(
-            outcome_label("giving_up"),
-            ("已放弃".to_owned(), "giving_up")
+            outcome_label(AttemptOutcome::GivingUp),
+            ("已放弃", "giving_up")
         );
-        assert_eq!(outcome_label("<b>").1, "");
+        assert_eq!(outcome_label(AttemptOutcome::NotFound).1, "warn");
         let f = Filters::from_pairs(vec![
             ("target".into(), " agiso ".into()),
             ("target".into(), "supplier".into()),

@@ -93,7 +93,7 @@ struct DashboardPage {
 #[derive(Clone)]
 struct Aggregates {
     /// (status, platform, today count, today fen, week count, week fen)
-    groups: Vec<(String, String, i64, i64, i64, i64)>,
+    groups: Vec<(OrderStatus, Platform, i64, i64, i64, i64)>,
     /// Orders per hour of the last 24 hours: (hour start UTC, total, failed).
     hourly: Vec<(NaiveDateTime, i64, i64)>,
     /// Orders awaiting an operator, awaiting stock, callbacks given up, pending dead letters.
@@ -123,7 +123,7 @@ async fn compute(pool: Pool) -> sqlx::Result<Aggregates> {
     let today_start = page::beijing_day_start(&page::beijing_today().to_string())
         .unwrap_or_else(|| chrono::Utc::now().naive_utc());
     let week_start = today_start - chrono::Duration::days(6);
-    let groups: Vec<(String, String, i64, i64, i64, i64)> = sqlx::query_as(
+    let groups: Vec<(OrderStatus, Platform, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT status, platform,
             CAST(SUM(created_at >= ?) AS SIGNED),
             CAST(COALESCE(SUM(IF(created_at >= ?, total_price_fen, 0)), 0) AS SIGNED),
@@ -287,7 +287,7 @@ async fn show(State(state): State<AppState>, user: CurrentUser) -> WebResult<Res
         OrderStatus::Succeeded,
         OrderStatus::Failed,
     ] {
-        let rows = a.groups.iter().filter(|g| g.0 == s.as_str());
+        let rows = a.groups.iter().filter(|g| g.0 == s);
         let (t, w) = rows.fold((0, 0), |acc, g| (acc.0 + g.2, acc.1 + g.4));
         by_status.push(CountRow {
             label: s.label_zh().into(),
@@ -298,7 +298,7 @@ async fn show(State(state): State<AppState>, user: CurrentUser) -> WebResult<Res
         });
     }
     for p in [Platform::JdGeneral, Platform::JdGame, Platform::Agiso] {
-        let rows = a.groups.iter().filter(|g| g.1 == p.as_str());
+        let rows = a.groups.iter().filter(|g| g.1 == p);
         let (t, w) = rows.fold((0, 0), |acc, g| (acc.0 + g.2, acc.1 + g.4));
         by_platform.push(CountRow {
             label: p.label_zh().into(),
@@ -311,13 +311,13 @@ async fn show(State(state): State<AppState>, user: CurrentUser) -> WebResult<Res
     for (status, _, tn, tf, wn, wf) in &a.groups {
         today_n += tn;
         week_n += wn;
-        if status == "succeeded" {
+        if *status == OrderStatus::Succeeded {
             today_ok += tn;
             week_ok += wn;
             today_fen += tf;
             week_fen += wf;
         }
-        if status == "succeeded" || status == "failed" {
+        if status.is_final() {
             today_final += tn;
             week_final += wn;
         }

@@ -9,6 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::NaiveDateTime;
+use common::domain::DeadLetterStatus;
 use common::mq::Event;
 use common::mq::outbox;
 
@@ -31,19 +32,14 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/dead-letters/{id}/discard", post(discard))
 }
 
-/// `(value, label, badge class)` of the statuses.
-const STATUSES: [(&str, &str, &str); 3] = [
-    ("pending", "待处理", "pending"),
-    ("replayed", "已重放", "ok"),
-    ("discarded", "已丢弃", "void"),
-];
-
-fn status_label(s: &str) -> (String, &'static str) {
-    STATUSES
-        .iter()
-        .find(|(v, ..)| *v == s)
-        .map(|(_, l, c)| ((*l).to_owned(), *c))
-        .unwrap_or_else(|| (s.to_owned(), ""))
+/// The label and badge class of a status.
+fn status_label(s: DeadLetterStatus) -> (String, &'static str) {
+    let (label, class) = match s {
+        DeadLetterStatus::Pending => ("待处理", "pending"),
+        DeadLetterStatus::Replayed => ("已重放", "ok"),
+        DeadLetterStatus::Discarded => ("已丢弃", "void"),
+    };
+    (label.to_owned(), class)
 }
 
 fn reason_label(r: &str) -> String {
@@ -99,7 +95,7 @@ struct Row {
     death_count: i32,
     payload: Vec<u8>,
     size: i64,
-    status: String,
+    status: DeadLetterStatus,
     handled_by: Option<String>,
     handled_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime,
@@ -124,7 +120,7 @@ pub struct Line {
 }
 
 fn line(r: Row) -> Line {
-    let (status, status_class) = status_label(&r.status);
+    let (status, status_class) = status_label(r.status);
     let event = Event::parse(&r.payload).ok();
     Line {
         id: r.id,
@@ -138,8 +134,8 @@ fn line(r: Row) -> Line {
             "{} 字节",
             page::thousands(u64::try_from(r.size).unwrap_or(0))
         ),
-        pending: r.status == "pending",
-        replayable: r.status == "pending" && event.is_some(),
+        pending: r.status == DeadLetterStatus::Pending,
+        replayable: r.status == DeadLetterStatus::Pending && event.is_some(),
         order_id: event.map(|e| e.order_id),
         status,
         status_class,
@@ -173,7 +169,7 @@ struct ListPage {
 async fn rows(
     state: &AppState,
     where_sql: &str,
-    status: Option<&str>,
+    status: Option<DeadLetterStatus>,
     limit: u64,
     offset: u64,
 ) -> WebResult<Vec<Row>> {
@@ -185,7 +181,7 @@ async fn rows(
     );
     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
     if let Some(s) = status {
-        q = q.bind(s.to_owned());
+        q = q.bind(s);
     }
     Ok(q.fetch_all(&state.db).await?)
 }
@@ -201,18 +197,18 @@ async fn list(
             .map(|(_, v)| v.trim().to_owned())
             .unwrap_or_default()
     };
-    let status = STATUSES
-        .iter()
-        .find(|(v, ..)| *v == first("status"))
-        .map(|(v, ..)| *v);
+    let status = first("status").parse::<DeadLetterStatus>().ok();
     let page_no = first("page").parse().ok();
     let mut pending_w = Where::new();
-    pending_w.push("status = ?", [page::Arg::Str("pending".into())]);
+    pending_w.push(
+        "status = ?",
+        [page::Arg::Str(DeadLetterStatus::Pending.as_str().into())],
+    );
     let pending = page::count_capped(&state.db, "dead_letters", &pending_w).await?;
     let (pager, lines) = match status {
         Some(s) => {
             let mut w = Where::new();
-            w.push("status = ?", [page::Arg::Str(s.to_owned())]);
+            w.push("status = ?", [page::Arg::Str(s.as_str().into())]);
             let total = page::count_capped(&state.db, "dead_letters", &w).await?;
             let pager = Pager::new(
                 page_no,
@@ -240,7 +236,7 @@ async fn list(
                 r = rows(
                     &state,
                     "WHERE status = ?",
-                    Some("pending"),
+                    Some(DeadLetterStatus::Pending),
                     pager.per_page,
                     off,
                 )
@@ -259,17 +255,17 @@ async fn list(
         (
             "/admin/dead-letters?status=pending",
             "待处理",
-            Some("pending"),
+            Some(DeadLetterStatus::Pending),
         ),
         (
             "/admin/dead-letters?status=replayed",
             "已重放",
-            Some("replayed"),
+            Some(DeadLetterStatus::Replayed),
         ),
         (
             "/admin/dead-letters?status=discarded",
             "已丢弃",
-            Some("discarded"),
+            Some(DeadLetterStatus::Discarded),
         ),
     ]
     .into_iter()
@@ -365,7 +361,7 @@ async fn lock_pending(
     id: u64,
     to: &str,
 ) -> WebResult<Result<Pending, Response>> {
-    let row: Option<(String, String, Vec<u8>)> = sqlx::query_as(
+    let row: Option<(DeadLetterStatus, String, Vec<u8>)> = sqlx::query_as(
         "SELECT status, routing_key, payload FROM dead_letters WHERE id = ? FOR UPDATE",
     )
     .bind(id)
@@ -374,12 +370,12 @@ async fn lock_pending(
     let Some((status, routing_key, payload)) = row else {
         return Err(WebError::NotFound);
     };
-    if status != "pending" {
+    if status != DeadLetterStatus::Pending {
         return Ok(Err(page::redirect_ok(
             to,
             format!(
                 "死信 #{id} 已处理（{}），未重复操作。",
-                status_label(&status).0
+                status_label(status).0
             ),
         )));
     }
@@ -393,7 +389,7 @@ async fn lock_pending(
 async fn mark_handled(
     tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
     id: u64,
-    status: &str,
+    status: DeadLetterStatus,
     user: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -433,7 +429,7 @@ async fn replay(
     };
     // The same event (same message id): if it dies again, the collector finds this row.
     outbox::enqueue(&mut tx, &event).await?;
-    mark_handled(&mut tx, id, "replayed", &user.username).await?;
+    mark_handled(&mut tx, id, DeadLetterStatus::Replayed, &user.username).await?;
     user.audit(
         &mut *tx,
         "dead_letter.replay",
@@ -475,7 +471,7 @@ async fn discard(
             return Ok(answer);
         }
     };
-    mark_handled(&mut tx, id, "discarded", &user.username).await?;
+    mark_handled(&mut tx, id, DeadLetterStatus::Discarded, &user.username).await?;
     user.audit(
         &mut *tx,
         "dead_letter.discard",
@@ -502,7 +498,8 @@ mod tests {
         assert!(bin.contains("3 字节"));
         let long = payload_text(&[b'x'; 50], false, 10);
         assert!(long.starts_with("xxxxxxxxxx…"));
-        assert_eq!(status_label("pending").1, "pending");
+        assert_eq!(status_label(DeadLetterStatus::Pending).1, "pending");
+        assert_eq!(status_label(DeadLetterStatus::Discarded).1, "void");
         assert_eq!(
             reason_label("delivery_limit"),
             "超过投递次数上限（delivery_limit）"

@@ -99,24 +99,21 @@ async fn list(State(state): State<AppState>, AdminUser(user): AdminUser) -> WebR
     let lines = users::list(&state.db)
         .await?
         .into_iter()
-        .map(|u| {
-            let role = u.role.parse::<Role>().ok();
-            Line {
-                id: u.id,
-                is_self: u.id == user.id,
-                username: u.username,
-                role: role.map(Role::as_str).unwrap_or(""),
-                role_label: role.map(Role::label_zh).unwrap_or("未知"),
-                enabled: u.enabled,
-                locked: u
-                    .locked_until
-                    .filter(|t| *t > now)
-                    .map(|t| format!("锁定至 {}", page::beijing(t)))
-                    .unwrap_or_default(),
-                failed_logins: u.failed_logins,
-                last_login: page::beijing_opt(u.last_login_at),
-                created: page::beijing(u.created_at),
-            }
+        .map(|u| Line {
+            id: u.id,
+            is_self: u.id == user.id,
+            username: u.username,
+            role: u.role.as_str(),
+            role_label: u.role.label_zh(),
+            enabled: u.enabled,
+            locked: u
+                .locked_until
+                .filter(|t| *t > now)
+                .map(|t| format!("锁定至 {}", page::beijing(t)))
+                .unwrap_or_default(),
+            failed_logins: u.failed_logins,
+            last_login: page::beijing_opt(u.last_login_at),
+            created: page::beijing(u.created_at),
         })
         .collect();
     page::render(&ListPage {
@@ -214,19 +211,14 @@ async fn set_role(
         tx.rollback().await?;
         return Ok(page::redirect_error(LIST, LAST_ADMIN));
     }
-    if !users::set_role(&mut *tx, id, role.as_str()).await? {
+    if !users::set_role(&mut *tx, id, role).await? {
         tx.rollback().await?;
         return Ok(page::redirect_ok(
             LIST,
             format!("「{}」已是{}，未修改。", target.username, role.label_zh()),
         ));
     }
-    let old = target
-        .role
-        .parse::<Role>()
-        .ok()
-        .map(Role::label_zh)
-        .unwrap_or("未知");
+    let old = target.role.label_zh();
     user.audit(
         &mut *tx,
         "user.role",

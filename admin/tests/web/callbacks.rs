@@ -28,7 +28,7 @@ async fn order(app: &App, shop: u64, order_no: &str, platform_no: &str) -> u64 {
         Platform::JdGeneral,
         shop,
         platform_no,
-        "card",
+        common::domain::OrderKind::Card,
         OrderStatus::Succeeded,
     )
     .order_no(order_no)

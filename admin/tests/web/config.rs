@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use common::db::shops::{self, ShopRow, ShopSecret};
-use common::domain::{OrderStatus, Platform};
+use common::domain::{OrderStatus, Platform, ShopMode};
 use common::testing::fixtures::StoredOrder;
 
 use crate::{Answer, App, Browser, assert_no_secret};
@@ -186,9 +186,9 @@ async fn shops_are_created_and_edited_with_secrets_never_shown() {
 
     // Stored encrypted: the columns hold no clear text, the decrypted values are the typed ones.
     let g = shop_row(&app, "通用交易一店").await;
-    assert_eq!(g.platform, "jd_general");
+    assert_eq!(g.platform, Platform::JdGeneral);
     assert_eq!(g.merchant_id, "1201");
-    assert_eq!(g.mode, "test");
+    assert_eq!(g.mode, ShopMode::Test);
     assert!(g.enabled);
     assert_eq!(g.ip_allowlist.as_deref(), Some("1.2.3.4, 10.0.0.0/8"));
     assert_eq!(secret(&g, ShopSecret::Md5Key).as_deref(), Some(MD5_KEY));
@@ -260,7 +260,7 @@ async fn shops_are_created_and_edited_with_secrets_never_shown() {
     assert!(follow(&admin, &a).await.contains("已保存店铺"));
     let g2 = shops::get(&app.pool, g.id).await.unwrap().unwrap();
     assert_eq!(g2.name, "通用交易一店（改）");
-    assert_eq!(g2.mode, "prod");
+    assert_eq!(g2.mode, ShopMode::Prod);
     assert_eq!(g2.ip_allowlist, None, "empty allow-list: any caller");
     assert_eq!(secret(&g2, ShopSecret::Md5Key).as_deref(), Some(MD5_KEY));
     assert_eq!(secret(&g2, ShopSecret::AesKey).as_deref(), Some(AES_KEY));
@@ -461,7 +461,7 @@ async fn giving_up_orders(app: &App, shop: u64, n: usize) {
             Platform::JdGeneral,
             shop,
             &format!("P{shop}G{i}"),
-            "card",
+            common::domain::OrderKind::Card,
             OrderStatus::Succeeded,
         )
         .order_no(&format!("T{shop}G{i}"))

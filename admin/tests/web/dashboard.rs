@@ -42,15 +42,21 @@ async fn seed(app: &App) {
             } else {
                 "pending"
             };
-            StoredOrder::new(platform, shop, &format!("J{n:06}"), "card", status)
-                .order_no(&format!("O{n:06}"))
-                .product(product)
-                .sku("S1")
-                .total_fen(1234)
-                .notify_status(notify)
-                .days_ago(days_ago)
-                .insert(db)
-                .await;
+            StoredOrder::new(
+                platform,
+                shop,
+                &format!("J{n:06}"),
+                common::domain::OrderKind::Card,
+                status,
+            )
+            .order_no(&format!("O{n:06}"))
+            .product(product)
+            .sku("S1")
+            .total_fen(1234)
+            .notify_status(notify)
+            .days_ago(days_ago)
+            .insert(db)
+            .await;
         }
     }
     sqlx::query(

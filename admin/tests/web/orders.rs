@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::db::notify::{self, Attempt, Outcome};
 use common::db::orders;
-use common::domain::{FulfilmentMode, OrderStatus, Platform};
+use common::domain::{CallbackTarget, FulfilmentMode, OrderKind, OrderStatus, Platform};
 use common::mq::{Event, QueueName, Topology};
 use common::testing::fixtures::{self, Order, Product, Shop, Supplier};
 
@@ -61,7 +61,7 @@ async fn order(
     app: &App,
     (platform, shop): (Platform, u64),
     product: u64,
-    kind: &'static str,
+    kind: OrderKind,
     quantity: i32,
     platform_no: &str,
     account: Option<&str>,
@@ -76,7 +76,7 @@ async fn order(
         ))
         .create(&app.pool, "gateway")
         .await;
-    (o.id, o.order_no)
+    (o.id, o.order_no.into_inner())
 }
 
 /// Moves an order along `path` as the services would (guarded transitions with events).
@@ -237,13 +237,22 @@ fn beijing_day(days_ago: i64) -> String {
 async fn list_search_filters_and_pages() {
     let app = App::start().await;
     let w = world(&app).await;
-    let (a, a_no) = order(&app, w.jd_general, w.card, "card", 1, "JDG-1001", None).await;
+    let (a, a_no) = order(
+        &app,
+        w.jd_general,
+        w.card,
+        OrderKind::Card,
+        1,
+        "JDG-1001",
+        None,
+    )
+    .await;
     walk(&app, a, &[OrderStatus::Succeeded]).await;
     let (b, b_no) = order(
         &app,
         w.jd_game,
         w.manual,
-        "direct",
+        OrderKind::Direct,
         1,
         "GAME-2002",
         Some("13800138000"),
@@ -255,14 +264,14 @@ async fn list_search_filters_and_pages() {
         &format!("UPDATE orders SET created_at = NOW(3) - INTERVAL 3 DAY WHERE id = {b}"),
     )
     .await;
-    let (c, c_no) = order(&app, w.agiso, w.card, "card", 2, "TID-3003", None).await;
+    let (c, c_no) = order(&app, w.agiso, w.card, OrderKind::Card, 2, "TID-3003", None).await;
     walk(&app, c, &[OrderStatus::Failed]).await;
     exec(&app, &format!("UPDATE orders SET notify_status = 'giving_up', created_at = NOW(3) - INTERVAL 10 DAY WHERE id = {c}")).await;
     let (d, d_no) = order(
         &app,
         w.jd_game,
         w.supplier,
-        "direct",
+        OrderKind::Direct,
         1,
         "GAME-4004",
         Some("13900139000"),
@@ -491,21 +500,39 @@ async fn capped_total() {
 async fn csv_export() {
     let app = App::start().await;
     let w = world(&app).await;
-    let (a, a_no) = order(&app, w.jd_general, w.card, "card", 1, "JDG-1001", None).await;
+    let (a, a_no) = order(
+        &app,
+        w.jd_general,
+        w.card,
+        OrderKind::Card,
+        1,
+        "JDG-1001",
+        None,
+    )
+    .await;
     walk(&app, a, &[OrderStatus::Succeeded]).await;
     sell_card(&app, w.card, a, CARD_NO, CARD_PW).await;
     let (b, b_no) = order(
         &app,
         w.jd_game,
         w.manual,
-        "direct",
+        OrderKind::Direct,
         1,
         "GAME-2002",
         Some("=HYPERLINK(\"x\")"),
     )
     .await;
     walk(&app, b, &[OrderStatus::AwaitingManual]).await;
-    let (_, c_no) = order(&app, w.jd_game, w.card, "card", 3, "GAME-3003", None).await;
+    let (_, c_no) = order(
+        &app,
+        w.jd_game,
+        w.card,
+        OrderKind::Card,
+        3,
+        "GAME-3003",
+        None,
+    )
+    .await;
     // 1,205 more with the same creation instant: the chunked keyset walk must neither skip nor
     // repeat rows that tie on created_at.
     bulk_orders(
@@ -577,7 +604,16 @@ async fn csv_export() {
 async fn order_page_timeline_cards_attempts_and_reveal() {
     let app = App::start().await;
     let w = world(&app).await;
-    let (a, a_no) = order(&app, w.jd_general, w.card, "card", 1, "JDG-1001", None).await;
+    let (a, a_no) = order(
+        &app,
+        w.jd_general,
+        w.card,
+        OrderKind::Card,
+        1,
+        "JDG-1001",
+        None,
+    )
+    .await;
     {
         let mut tx = app.pool.begin().await.unwrap();
         orders::finish_succeeded(
@@ -601,7 +637,7 @@ async fn order_page_timeline_cards_attempts_and_reveal() {
             &app.pool,
             &Attempt {
                 order_id: a,
-                target: "jd_general",
+                target: CallbackTarget::JdGeneral,
                 attempt_no: no,
                 url: "https://jd.example/produce/result",
                 request_body: Some("vendorId=V1001&sign=0123456789abcdef0123456789abcdef&product=[已隐藏] sha256:ab12"),
@@ -615,7 +651,7 @@ async fn order_page_timeline_cards_attempts_and_reveal() {
         .await
         .unwrap();
     }
-    let (c, _) = order(&app, w.agiso, w.card, "card", 1, "TID-3003", None).await;
+    let (c, _) = order(&app, w.agiso, w.card, OrderKind::Card, 1, "TID-3003", None).await;
     exec(&app, &format!(
         "INSERT INTO callback_attempts (order_id, target, attempt_no, url, request_body, http_status, response_body, duration_ms, outcome, error)
          VALUES ({c}, 'agiso', 1, 'https://gw.agiso.example/alds/Trade/Send', 'tid=TID-3003&accessToken=AT-SECRET-abcdefghijklmnop', 200, '{{\"IsSuccess\":false}}', 30, 'retry', '阿奇索返回失败')"
@@ -624,7 +660,7 @@ async fn order_page_timeline_cards_attempts_and_reveal() {
         &app,
         w.jd_game,
         w.supplier,
-        "direct",
+        OrderKind::Direct,
         1,
         "GAME-4004",
         Some("13900139000"),
@@ -769,7 +805,16 @@ async fn order_page_timeline_cards_attempts_and_reveal() {
 async fn manual_success_of_a_card_order_happens_once() {
     let app = App::start().await;
     let w = world(&app).await;
-    let (e, e_no) = order(&app, w.jd_game, w.card, "card", 2, "GAME-5005", None).await;
+    let (e, e_no) = order(
+        &app,
+        w.jd_game,
+        w.card,
+        OrderKind::Card,
+        2,
+        "GAME-5005",
+        None,
+    )
+    .await;
     walk(&app, e, &[OrderStatus::AwaitingStock]).await;
     let _ = drain(&app, QueueName::FulfillmentOrders).await;
     let op = app.login("operator").await;
@@ -897,7 +942,16 @@ async fn manual_success_of_a_card_order_happens_once() {
     assert_eq!(op.post(&path, &[("once", &once)]).await.status, 303);
 
     // A card already in the product's stock is refused (never issued twice).
-    let (f, _) = order(&app, w.jd_general, w.card, "card", 1, "JDG-6006", None).await;
+    let (f, _) = order(
+        &app,
+        w.jd_general,
+        w.card,
+        OrderKind::Card,
+        1,
+        "JDG-6006",
+        None,
+    )
+    .await;
     walk(&app, f, &[OrderStatus::AwaitingManual]).await;
     let once = once_of(&op.get(&format!("/admin/orders/{f}")).await.body);
     let h = act(
@@ -961,20 +1015,29 @@ async fn manual_success_of_direct_orders_and_manual_failure() {
         &app,
         w.jd_game,
         w.manual,
-        "direct",
+        OrderKind::Direct,
         1,
         "GAME-2002",
         Some("13800138000"),
     )
     .await;
     walk(&app, b, &[OrderStatus::AwaitingManual]).await;
-    let (g, _) = order(&app, w.jd_general, w.card, "card", 1, "JDG-7007", None).await;
+    let (g, _) = order(
+        &app,
+        w.jd_general,
+        w.card,
+        OrderKind::Card,
+        1,
+        "JDG-7007",
+        None,
+    )
+    .await;
     walk(&app, g, &[OrderStatus::AwaitingManual]).await;
     let (t, _) = order(
         &app,
         w.agiso,
         w.manual,
-        "direct",
+        OrderKind::Direct,
         1,
         "TID-8008",
         Some("buyer01"),
@@ -1087,20 +1150,47 @@ async fn manual_success_of_direct_orders_and_manual_failure() {
 async fn resend_and_refulfil_happen_once() {
     let app = App::start().await;
     let w = world(&app).await;
-    let (a, _) = order(&app, w.jd_general, w.card, "card", 1, "JDG-1001", None).await;
+    let (a, _) = order(
+        &app,
+        w.jd_general,
+        w.card,
+        OrderKind::Card,
+        1,
+        "JDG-1001",
+        None,
+    )
+    .await;
     walk(&app, a, &[OrderStatus::Failed]).await;
     exec(&app, &format!("UPDATE orders SET notify_status = 'giving_up', notify_attempts = 8, notify_reason = '京东地址不可达' WHERE id = {a}")).await;
-    let (c, _) = order(&app, w.agiso, w.card, "card", 1, "TID-3003", None).await;
+    let (c, _) = order(&app, w.agiso, w.card, OrderKind::Card, 1, "TID-3003", None).await;
     walk(&app, c, &[OrderStatus::Succeeded]).await;
-    let (h_, _) = order(&app, w.jd_general, w.card, "card", 1, "JDG-9009", None).await;
+    let (h_, _) = order(
+        &app,
+        w.jd_general,
+        w.card,
+        OrderKind::Card,
+        1,
+        "JDG-9009",
+        None,
+    )
+    .await;
     walk(&app, h_, &[OrderStatus::AwaitingManual]).await;
-    let (s, _) = order(&app, w.jd_game, w.card, "card", 1, "GAME-9010", None).await;
+    let (s, _) = order(
+        &app,
+        w.jd_game,
+        w.card,
+        OrderKind::Card,
+        1,
+        "GAME-9010",
+        None,
+    )
+    .await;
     walk(&app, s, &[OrderStatus::AwaitingStock]).await;
     let (m, _) = order(
         &app,
         w.jd_game,
         w.manual,
-        "direct",
+        OrderKind::Direct,
         1,
         "GAME-9011",
         Some("13800138000"),
@@ -1199,9 +1289,27 @@ async fn resend_and_refulfil_happen_once() {
 async fn viewer_gets_403_on_every_action_and_nothing_changes() {
     let app = App::start().await;
     let w = world(&app).await;
-    let (open, _) = order(&app, w.jd_general, w.card, "card", 1, "JDG-1001", None).await;
+    let (open, _) = order(
+        &app,
+        w.jd_general,
+        w.card,
+        OrderKind::Card,
+        1,
+        "JDG-1001",
+        None,
+    )
+    .await;
     walk(&app, open, &[OrderStatus::AwaitingManual]).await;
-    let (done, _) = order(&app, w.jd_game, w.card, "card", 1, "GAME-2002", None).await;
+    let (done, _) = order(
+        &app,
+        w.jd_game,
+        w.card,
+        OrderKind::Card,
+        1,
+        "GAME-2002",
+        None,
+    )
+    .await;
     walk(&app, done, &[OrderStatus::Failed]).await;
     sell_card(&app, w.card, done, CARD_NO, CARD_PW).await;
     outbox_drained(&app).await;
@@ -1294,7 +1402,7 @@ async fn manual_result_waits_while_a_supplier_holds_the_order() {
         &app,
         w.jd_game,
         w.supplier,
-        "direct",
+        OrderKind::Direct,
         1,
         "GAME-5005",
         Some("13900139000"),

@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, VecDeque};
 
 use common::db::notify::{self, Attempt, Outcome};
-use common::domain::{OrderStatus, Platform};
+use common::domain::{CallbackTarget, OrderStatus, Platform};
 use common::testing::fixtures::{self, Order, Product};
 use reqwest::multipart::Form;
 
@@ -115,13 +115,19 @@ async fn seed(app: &App, admin: &Browser) -> u64 {
     assert_eq!(done.status, 303, "{}", done.body);
 
     // An order held for an operator, completed by hand with a card typed in.
-    let order = Order::new(Platform::JdGeneral, shop, "JDCRAWL0001", "card", product)
-        .sku("SKU-C")
-        .total_fen(500)
-        .notify_url("http://127.0.0.1:9/jd")
-        .raw_request(r#"{"vendorId":"7001","jdOrderNo":"JDCRAWL0001"}"#)
-        .create(&app.pool, "gateway")
-        .await;
+    let order = Order::new(
+        Platform::JdGeneral,
+        shop,
+        "JDCRAWL0001",
+        common::domain::OrderKind::Card,
+        product,
+    )
+    .sku("SKU-C")
+    .total_fen(500)
+    .notify_url("http://127.0.0.1:9/jd")
+    .raw_request(r#"{"vendorId":"7001","jdOrderNo":"JDCRAWL0001"}"#)
+    .create(&app.pool, "gateway")
+    .await;
     fixtures::walk(
         &app.pool,
         order.id,
@@ -149,7 +155,7 @@ async fn seed(app: &App, admin: &Browser) -> u64 {
         &app.pool,
         &Attempt {
             order_id: order.id,
-            target: "jd_general",
+            target: CallbackTarget::JdGeneral,
             attempt_no: 1,
             url: "http://127.0.0.1:9/jd/produce/result",
             request_body: Some("vendorId=7001&jdOrderNo=JDCRAWL0001&product=****"),

@@ -594,7 +594,7 @@ async fn mode_switch_between_card_and_direct_waits_for_open_orders() {
         Platform::JdGame,
         shop,
         "M1",
-        "card",
+        common::domain::OrderKind::Card,
         OrderStatus::AwaitingStock,
     )
     .product(p)

@@ -75,8 +75,7 @@ pub struct Holder {
     pub product_id: u64,
     /// `#<id>` when the product row is gone.
     pub product_name: String,
-    /// `None` for a status this build does not know.
-    pub status: Option<CardStatus>,
+    pub status: CardStatus,
 }
 
 /// A text sorted into what an import would do with each line. `Debug` shows counts only.
@@ -477,7 +476,7 @@ async fn held_chunk<'a>(
         super::placeholders(fps.len())
     );
     let mut q =
-        sqlx::query_as::<_, (Vec<u8>, u64, Option<String>, String)>(sqlx::AssertSqlSafe(sql));
+        sqlx::query_as::<_, (Vec<u8>, u64, Option<String>, CardStatus)>(sqlx::AssertSqlSafe(sql));
     for fp in fps {
         q = q.bind(fp.as_slice());
     }
@@ -491,7 +490,7 @@ async fn held_chunk<'a>(
                 Holder {
                     product_id,
                     product_name: name.unwrap_or_else(|| format!("#{product_id}")),
-                    status: status.parse().ok(),
+                    status,
                 },
             ))
         })
@@ -522,7 +521,7 @@ pub async fn stock(pool: &super::Pool) -> sqlx::Result<Vec<StockRow>> {
     )
     .fetch_all(pool)
     .await?;
-    let counts: Vec<(u64, String, i64, i64)> = sqlx::query_as(
+    let counts: Vec<(u64, CardStatus, i64, i64)> = sqlx::query_as(
         "SELECT product_id, status, COUNT(*),
             CAST(COALESCE(SUM(expires_at < ?), 0) AS SIGNED)
          FROM cards FORCE INDEX (ix_cards_pick)
@@ -551,15 +550,14 @@ pub async fn stock(pool: &super::Pool) -> sqlx::Result<Vec<StockRow>> {
         let Some(row) = by_product.get_mut(&product_id) else {
             continue;
         };
-        match status.parse::<CardStatus>() {
-            Ok(CardStatus::Available) => {
+        match status {
+            CardStatus::Available => {
                 row.available += n - expired;
                 row.expired += expired;
             }
-            Ok(CardStatus::Sold) => row.sold += n,
-            Ok(CardStatus::Void) => row.void += n,
-            Ok(CardStatus::Exported) => row.exported += n,
-            Err(_) => {}
+            CardStatus::Sold => row.sold += n,
+            CardStatus::Void => row.void += n,
+            CardStatus::Exported => row.exported += n,
         }
     }
     Ok(products

@@ -6,11 +6,7 @@ use std::time::Duration;
 
 use super::Pool;
 use super::orders::{ORDER_COLUMNS, OrderRow};
-
-/// `notify_status` values.
-pub const PENDING: &str = "pending";
-pub const DELIVERED: &str = "delivered";
-pub const GIVING_UP: &str = "giving_up";
+use crate::domain::{AttemptOutcome, CallbackTarget, NotifyStatus};
 
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
@@ -111,11 +107,25 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn as_str(self) -> &'static str {
+    /// As stored in `callback_attempts.outcome`.
+    pub fn stored(self) -> AttemptOutcome {
         match self {
-            Outcome::Delivered => "delivered",
-            Outcome::Retry(_) => "retry",
-            Outcome::GivingUp => GIVING_UP,
+            Outcome::Delivered => AttemptOutcome::Delivered,
+            Outcome::Retry(_) => AttemptOutcome::Retry,
+            Outcome::GivingUp => AttemptOutcome::GivingUp,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.stored().as_str()
+    }
+
+    /// The order's `notify_status` after this attempt.
+    fn notify_status(self) -> NotifyStatus {
+        match self {
+            Outcome::Delivered => NotifyStatus::Delivered,
+            Outcome::Retry(_) => NotifyStatus::Pending,
+            Outcome::GivingUp => NotifyStatus::GivingUp,
         }
     }
 }
@@ -125,7 +135,7 @@ impl Outcome {
 pub struct Attempt<'a> {
     pub order_id: u64,
     /// `jd_general` | `jd_game`.
-    pub target: &'a str,
+    pub target: CallbackTarget,
     pub attempt_no: i32,
     pub url: &'a str,
     pub request_body: Option<&'a str>,
@@ -194,7 +204,7 @@ struct RowValues<'a> {
     response_body: Option<String>,
     error: Option<String>,
     next_micros: Option<i64>,
-    status: &'static str,
+    status: NotifyStatus,
     reason: Option<String>,
 }
 
@@ -210,11 +220,7 @@ impl<'a> RowValues<'a> {
                 Outcome::Retry(d) => Some(micros(d)),
                 _ => None,
             },
-            status: match a.outcome {
-                Outcome::Delivered => DELIVERED,
-                Outcome::Retry(_) => PENDING,
-                Outcome::GivingUp => GIVING_UP,
-            },
+            status: a.outcome.notify_status(),
             reason: match a.outcome {
                 Outcome::GivingUp => a.error.map(|e| cut(e, 255)),
                 _ => None,
@@ -223,7 +229,7 @@ impl<'a> RowValues<'a> {
     }
 
     fn insert_size(&self) -> usize {
-        64 + self.a.target.len()
+        64 + self.a.target.as_str().len()
             + self.url.len()
             + self.request_body.as_ref().map_or(0, String::len)
             + self.response_body.as_ref().map_or(0, String::len)
@@ -279,7 +285,7 @@ async fn write_attempts(pool: &Pool, rows: &[RowValues<'_>]) -> sqlx::Result<()>
                 .bind(r.a.http_status)
                 .bind(&r.response_body)
                 .bind(r.a.duration_ms)
-                .bind(r.a.outcome.as_str())
+                .bind(r.a.outcome.stored())
                 .bind(&r.error)
                 .bind(r.next_micros)
                 .bind(r.next_micros);
@@ -374,7 +380,7 @@ pub struct AttemptRow {
     pub http_status: Option<i16>,
     pub response_body: Option<String>,
     pub duration_ms: i32,
-    pub outcome: String,
+    pub outcome: AttemptOutcome,
     pub error: Option<String>,
     pub next_attempt_at: Option<chrono::NaiveDateTime>,
     pub created_at: chrono::NaiveDateTime,

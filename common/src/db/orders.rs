@@ -2,7 +2,10 @@
 //! state machine, changes the row only if it is still in the expected status, and records the
 //! `order_events` row in the same transaction.
 
-use crate::domain::{OrderStatus, TransitionError};
+use crate::domain::{
+    FailureReason, NotifyStatus, OrderKind, OrderNo, OrderStatus, Platform, PlatformOrderNo,
+    TransitionError,
+};
 
 use super::Tx;
 
@@ -48,9 +51,9 @@ pub async fn transition_many(
         super::placeholders(moves.len())
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(to.as_str())
+        .bind(to)
         .bind(to.is_final())
-        .bind(from.as_str());
+        .bind(from);
     for (id, _) in moves {
         q = q.bind(id);
     }
@@ -63,7 +66,7 @@ pub async fn transition_many(
                 "SELECT id FROM orders WHERE status <> ? AND id IN ({}) ORDER BY id LIMIT 1",
                 super::placeholders(moves.len())
             );
-            let mut q = sqlx::query_scalar::<_, u64>(sqlx::AssertSqlSafe(sql)).bind(to.as_str());
+            let mut q = sqlx::query_scalar::<_, u64>(sqlx::AssertSqlSafe(sql)).bind(to);
             for (id, _) in moves {
                 q = q.bind(id);
             }
@@ -81,12 +84,7 @@ pub async fn transition_many(
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for (id, note) in moves {
-        q = q
-            .bind(id)
-            .bind(from.as_str())
-            .bind(to.as_str())
-            .bind(actor)
-            .bind(*note);
+        q = q.bind(id).bind(from).bind(to).bind(actor).bind(*note);
     }
     q.execute(&mut **tx).await?;
     Ok(())
@@ -105,8 +103,8 @@ pub async fn record_event(
         "INSERT INTO order_events (order_id, from_status, to_status, actor, note) VALUES (?, ?, ?, ?, ?)",
     )
     .bind(order_id)
-    .bind(from.map(OrderStatus::as_str))
-    .bind(to.as_str())
+    .bind(from)
+    .bind(to)
     .bind(actor)
     .bind(note)
     .execute(&mut **tx)
@@ -117,8 +115,8 @@ pub async fn record_event(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrderEventRow {
     pub id: u64,
-    pub from_status: Option<String>,
-    pub to_status: String,
+    pub from_status: Option<OrderStatus>,
+    pub to_status: OrderStatus,
     pub actor: String,
     pub note: Option<String>,
     pub created_at: chrono::NaiveDateTime,
@@ -141,39 +139,24 @@ pub async fn events(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrderRow {
     pub id: u64,
-    pub order_no: String,
-    pub platform: String,
+    pub order_no: OrderNo,
+    pub platform: Platform,
     pub shop_id: u64,
-    pub platform_order_no: String,
-    pub order_kind: String,
+    pub platform_order_no: PlatformOrderNo,
+    pub order_kind: OrderKind,
     pub product_id: Option<u64>,
     pub sku: String,
     pub quantity: i32,
     pub total_price_fen: i64,
     pub recharge_account: Option<String>,
-    pub status: String,
-    pub failure_code: Option<String>,
+    pub status: OrderStatus,
+    pub failure_code: Option<FailureReason>,
     pub failure_reason: Option<String>,
-    pub notify_status: String,
+    pub notify_status: NotifyStatus,
     pub notify_url: Option<String>,
     /// 游戏点卡 gift-rights top-up (`type=1`): the rights order id to echo; `None` otherwise.
     #[sqlx(default)]
     pub rights_id: Option<String>,
-}
-
-impl OrderRow {
-    pub fn status(&self) -> Result<OrderStatus, TransitionError> {
-        self.status.parse()
-    }
-
-    /// What the order is; `None` for a value this version does not know.
-    pub fn kind(&self) -> Option<crate::domain::OrderKind> {
-        self.order_kind.parse().ok()
-    }
-
-    pub fn failure(&self) -> Option<crate::domain::FailureReason> {
-        self.failure_code.as_deref().and_then(|c| c.parse().ok())
-    }
 }
 
 pub const ORDER_COLUMNS: &str = "id, order_no, platform, shop_id, platform_order_no, order_kind, product_id, sku, \
@@ -182,11 +165,10 @@ pub const ORDER_COLUMNS: &str = "id, order_no, platform, shop_id, platform_order
 /// An order to create, as parsed from a platform's request.
 #[derive(Debug, Clone)]
 pub struct NewOrder {
-    pub platform: crate::domain::Platform,
+    pub platform: Platform,
     pub shop_id: u64,
-    pub platform_order_no: String,
-    /// `card` or `direct`.
-    pub order_kind: &'static str,
+    pub platform_order_no: PlatformOrderNo,
+    pub order_kind: OrderKind,
     pub product_id: u64,
     pub sku: String,
     pub quantity: i32,
@@ -210,7 +192,7 @@ pub struct RightsTopUp {
 impl NewOrder {
     /// Roughly the bytes this order adds to an INSERT statement.
     fn approx_bytes(&self) -> usize {
-        200 + self.platform_order_no.len()
+        200 + self.platform_order_no.as_str().len()
             + self.sku.len()
             + self.recharge_account.as_deref().map_or(0, str::len)
             + self.notify_url.as_deref().map_or(0, str::len)
@@ -241,7 +223,7 @@ pub async fn create(
 ) -> Result<Created, sqlx::Error> {
     use crate::mq::{Event, EventType};
     for _ in 0..3 {
-        let order_no = crate::domain::OrderNo::generate(chrono::Utc::now());
+        let order_no = OrderNo::generate(chrono::Utc::now());
         let mut tx = pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id,
@@ -249,8 +231,8 @@ pub async fn create(
                 rights_id, rights)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 'pending', ?, ?, ?, ?)",
         )
-        .bind(order_no.as_str())
-        .bind(new.platform.as_str())
+        .bind(&order_no)
+        .bind(new.platform)
         .bind(new.shop_id)
         .bind(&new.platform_order_no)
         .bind(new.order_kind)
@@ -287,7 +269,7 @@ pub async fn create(
         )
         .await?;
         tx.commit().await?;
-        return Ok(Created::New(new_row(id, order_no.as_str(), new)));
+        return Ok(Created::New(new_row(id, order_no, new)));
     }
     Err(sqlx::Error::Protocol(
         "could not allocate a unique order number".into(),
@@ -296,14 +278,14 @@ pub async fn create(
 
 pub async fn find_by_platform_no(
     ex: impl sqlx::MySqlExecutor<'_>,
-    platform: crate::domain::Platform,
+    platform: Platform,
     shop_id: u64,
-    platform_order_no: &str,
+    platform_order_no: &PlatformOrderNo,
 ) -> sqlx::Result<Option<OrderRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE platform = ? AND shop_id = ? AND platform_order_no = ?"
     )))
-    .bind(platform.as_str())
+    .bind(platform)
     .bind(shop_id)
     .bind(platform_order_no)
     .fetch_optional(ex)
@@ -363,14 +345,10 @@ impl OrderWriter {
     }
 }
 
-type OrderKey = (&'static str, u64, String);
+type OrderKey = (Platform, u64, PlatformOrderNo);
 
 fn key_of(new: &NewOrder) -> OrderKey {
-    (
-        new.platform.as_str(),
-        new.shop_id,
-        new.platform_order_no.clone(),
-    )
+    (new.platform, new.shop_id, new.platform_order_no.clone())
 }
 
 async fn write_group(pool: &super::Pool, actor: &'static str, group: Vec<Pending>) {
@@ -424,25 +402,16 @@ async fn try_group(
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
-        .map(|o| {
-            (
-                (
-                    platform_str(&o.platform),
-                    o.shop_id,
-                    o.platform_order_no.clone(),
-                ),
-                o,
-            )
-        })
+        .map(|o| ((o.platform, o.shop_id, o.platform_order_no.clone()), o))
         .collect();
 
     // New orders, once each (a number repeated inside the group is created by its first copy).
-    let mut fresh: Vec<(usize, crate::domain::OrderNo)> = Vec::new();
+    let mut fresh: Vec<(usize, OrderNo)> = Vec::new();
     let mut claimed: HashMap<OrderKey, usize> = HashMap::new();
     for (i, key) in keys.iter().enumerate() {
         if !existing.contains_key(key) && !claimed.contains_key(key) {
             claimed.insert(key.clone(), i);
-            fresh.push((i, crate::domain::OrderNo::generate(chrono::Utc::now())));
+            fresh.push((i, OrderNo::generate(chrono::Utc::now())));
         }
     }
     let mut created: HashMap<usize, OrderRow> = HashMap::new();
@@ -458,8 +427,8 @@ async fn try_group(
         for (i, order_no) in &fresh {
             let n = &group[*i].item;
             q = q
-                .bind(order_no.as_str())
-                .bind(n.platform.as_str())
+                .bind(order_no)
+                .bind(n.platform)
                 .bind(n.shop_id)
                 .bind(&n.platform_order_no)
                 .bind(n.order_kind)
@@ -479,18 +448,18 @@ async fn try_group(
             "SELECT order_no, id FROM orders WHERE order_no IN ({})",
             super::placeholders(fresh.len())
         );
-        let mut q = sqlx::query_as::<_, (String, u64)>(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query_as::<_, (OrderNo, u64)>(sqlx::AssertSqlSafe(sql));
         for (_, no) in &fresh {
-            q = q.bind(no.as_str());
+            q = q.bind(no);
         }
-        let ids: HashMap<String, u64> = q.fetch_all(&mut *tx).await?.into_iter().collect();
+        let ids: HashMap<OrderNo, u64> = q.fetch_all(&mut *tx).await?.into_iter().collect();
 
         let mut events = Vec::with_capacity(fresh.len());
         for (i, order_no) in &fresh {
             let n = &group[*i].item;
-            let id = *ids.get(order_no.as_str()).ok_or(sqlx::Error::RowNotFound)?;
+            let id = *ids.get(order_no).ok_or(sqlx::Error::RowNotFound)?;
             events.push(Event::new(EventType::OrderCreated, id, n.platform));
-            created.insert(*i, new_row(id, order_no.as_str(), n));
+            created.insert(*i, new_row(id, order_no.clone(), n));
         }
         let sql = format!(
             "INSERT INTO order_events (order_id, from_status, to_status, actor) VALUES {}",
@@ -527,31 +496,23 @@ async fn try_group(
     Ok(results)
 }
 
-fn platform_str(s: &str) -> &'static str {
-    crate::domain::Platform::ALL
-        .into_iter()
-        .find(|p| p.as_str() == s)
-        .map(crate::domain::Platform::as_str)
-        .unwrap_or("")
-}
-
-fn new_row(id: u64, order_no: &str, new: &NewOrder) -> OrderRow {
+fn new_row(id: u64, order_no: OrderNo, new: &NewOrder) -> OrderRow {
     OrderRow {
         id,
-        order_no: order_no.to_owned(),
-        platform: new.platform.as_str().to_owned(),
+        order_no,
+        platform: new.platform,
         shop_id: new.shop_id,
         platform_order_no: new.platform_order_no.clone(),
-        order_kind: new.order_kind.to_owned(),
+        order_kind: new.order_kind,
         product_id: Some(new.product_id),
         sku: new.sku.clone(),
         quantity: new.quantity,
         total_price_fen: new.total_price_fen,
         recharge_account: new.recharge_account.clone(),
-        status: OrderStatus::Received.as_str().to_owned(),
+        status: OrderStatus::Received,
         failure_code: None,
         failure_reason: None,
-        notify_status: "pending".to_owned(),
+        notify_status: NotifyStatus::Pending,
         notify_url: new.notify_url.clone(),
         rights_id: new.rights.as_ref().map(|r| r.rights_id.clone()),
     }
@@ -563,7 +524,7 @@ pub async fn finish_succeeded(
     tx: &mut Tx,
     order_id: u64,
     from: OrderStatus,
-    platform: crate::domain::Platform,
+    platform: Platform,
     actor: &str,
     note: Option<&str>,
 ) -> Result<(), OrderError> {
@@ -576,7 +537,7 @@ pub async fn finish_succeeded_many(
     tx: &mut Tx,
     from: OrderStatus,
     actor: &str,
-    done: &[(u64, crate::domain::Platform, Option<&str>)],
+    done: &[(u64, Platform, Option<&str>)],
 ) -> Result<(), OrderError> {
     use crate::mq::{Event, EventType};
     let moves: Vec<(u64, Option<&str>)> = done.iter().map(|(id, _, note)| (*id, *note)).collect();
@@ -595,14 +556,14 @@ pub async fn finish_failed(
     tx: &mut Tx,
     order_id: u64,
     from: OrderStatus,
-    platform: crate::domain::Platform,
-    reason: crate::domain::FailureReason,
+    platform: Platform,
+    reason: FailureReason,
     text: &str,
     actor: &str,
 ) -> Result<(), OrderError> {
     transition(tx, order_id, from, OrderStatus::Failed, actor, Some(text)).await?;
     sqlx::query("UPDATE orders SET failure_code = ?, failure_reason = ? WHERE id = ?")
-        .bind(reason.as_str())
+        .bind(reason)
         .bind(text)
         .bind(order_id)
         .execute(&mut **tx)
@@ -610,11 +571,7 @@ pub async fn finish_failed(
     completed(tx, order_id, platform).await
 }
 
-async fn completed(
-    tx: &mut Tx,
-    order_id: u64,
-    platform: crate::domain::Platform,
-) -> Result<(), OrderError> {
+async fn completed(tx: &mut Tx, order_id: u64, platform: Platform) -> Result<(), OrderError> {
     use crate::mq::{Event, EventType};
     crate::mq::outbox::enqueue(
         tx,

@@ -2,7 +2,7 @@
 
 use sqlx::{FromRow, MySqlExecutor};
 
-use crate::domain::{FulfilmentMode, OrderKind, Platform};
+use crate::domain::{FulfilmentMode, OrderKind, Platform, StockPolicy};
 
 /// Why a product's settings cannot be saved.
 #[derive(Debug, thiserror::Error)]
@@ -58,19 +58,13 @@ pub async fn open_orders(ex: impl MySqlExecutor<'_>, product_id: u64) -> sqlx::R
 pub struct ProductRow {
     pub id: u64,
     pub name: String,
-    pub mode: String,
+    pub mode: FulfilmentMode,
     pub face_value_fen: Option<i64>,
     pub price_fen: Option<i64>,
     pub low_stock_threshold: Option<i32>,
-    pub out_of_stock_policy: String,
+    pub out_of_stock_policy: StockPolicy,
     pub stock_wait_seconds: i32,
     pub enabled: bool,
-}
-
-impl ProductRow {
-    pub fn mode(&self) -> Option<FulfilmentMode> {
-        self.mode.parse().ok()
-    }
 }
 
 pub struct NewProduct {
@@ -94,7 +88,7 @@ pub async fn insert(pool: &super::Pool, p: &NewProduct) -> Result<u64, ProductEr
          VALUES (?, ?, ?, ?, ?)",
     )
     .bind(&p.name)
-    .bind(p.mode.as_str())
+    .bind(p.mode)
     .bind(p.face_value_fen)
     .bind(p.price_fen)
     .bind(p.low_stock_threshold)
@@ -104,7 +98,7 @@ pub async fn insert(pool: &super::Pool, p: &NewProduct) -> Result<u64, ProductEr
     for (platform, sku) in &p.skus {
         sqlx::query("INSERT INTO product_skus (product_id, platform, sku) VALUES (?, ?, ?)")
             .bind(id)
-            .bind(platform.as_str())
+            .bind(platform)
             .bind(sku)
             .execute(&mut *tx)
             .await?;
@@ -161,7 +155,7 @@ pub async fn find_by_sku(
          WHERE s.platform = ? AND s.sku = ?",
         COLUMNS.replace(", ", ", p.")
     )))
-    .bind(platform.as_str())
+    .bind(platform)
     .bind(sku)
     .fetch_optional(ex)
     .await
@@ -171,7 +165,7 @@ pub async fn find_by_sku(
 pub struct ProductListing {
     pub id: u64,
     pub name: String,
-    pub mode: String,
+    pub mode: FulfilmentMode,
     pub face_value_fen: Option<i64>,
     pub low_stock_threshold: Option<i32>,
     pub enabled: bool,
@@ -199,24 +193,23 @@ pub struct ProductFields {
     pub face_value_fen: Option<i64>,
     pub price_fen: Option<i64>,
     pub low_stock_threshold: Option<i32>,
-    /// `fail` | `wait`
-    pub out_of_stock_policy: String,
+    pub out_of_stock_policy: StockPolicy,
     pub stock_wait_seconds: i32,
     pub enabled: bool,
 }
 
 impl ProductFields {
-    pub fn of(p: &ProductRow) -> Option<ProductFields> {
-        Some(ProductFields {
+    pub fn of(p: &ProductRow) -> ProductFields {
+        ProductFields {
             name: p.name.clone(),
-            mode: p.mode()?,
+            mode: p.mode,
             face_value_fen: p.face_value_fen,
             price_fen: p.price_fen,
             low_stock_threshold: p.low_stock_threshold,
-            out_of_stock_policy: p.out_of_stock_policy.clone(),
+            out_of_stock_policy: p.out_of_stock_policy,
             stock_wait_seconds: p.stock_wait_seconds,
             enabled: p.enabled,
-        })
+        }
     }
 }
 
@@ -229,11 +222,11 @@ pub async fn create(ex: impl MySqlExecutor<'_>, f: &ProductFields) -> Result<u64
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&f.name)
-    .bind(f.mode.as_str())
+    .bind(f.mode)
     .bind(f.face_value_fen)
     .bind(f.price_fen)
     .bind(f.low_stock_threshold)
-    .bind(&f.out_of_stock_policy)
+    .bind(f.out_of_stock_policy)
     .bind(f.stock_wait_seconds)
     .bind(f.enabled)
     .execute(ex)
@@ -251,7 +244,7 @@ pub async fn update(
     f: &ProductFields,
 ) -> Result<bool, ProductError> {
     check_price(f.enabled, f.price_fen)?;
-    let mode: Option<String> =
+    let mode: Option<FulfilmentMode> =
         sqlx::query_scalar("SELECT mode FROM products WHERE id = ? FOR UPDATE")
             .bind(id)
             .fetch_optional(&mut *conn)
@@ -259,8 +252,7 @@ pub async fn update(
     let Some(mode) = mode else {
         return Ok(false);
     };
-    let old_kind = mode.parse::<FulfilmentMode>().ok().map(OrderKind::of_mode);
-    if old_kind != Some(OrderKind::of_mode(f.mode)) {
+    if OrderKind::of_mode(mode) != OrderKind::of_mode(f.mode) {
         let open = open_orders(&mut *conn, id).await?;
         if open > 0 {
             return Err(ProductError::OpenOrders { open });
@@ -276,11 +268,11 @@ pub async fn update(
     )
     .bind(f.low_stock_threshold)
     .bind(&f.name)
-    .bind(f.mode.as_str())
+    .bind(f.mode)
     .bind(f.face_value_fen)
     .bind(f.price_fen)
     .bind(f.low_stock_threshold)
-    .bind(&f.out_of_stock_policy)
+    .bind(f.out_of_stock_policy)
     .bind(f.stock_wait_seconds)
     .bind(f.enabled)
     .bind(id)
@@ -319,7 +311,7 @@ pub async fn set_enabled(
 pub struct SkuRow {
     pub id: u64,
     pub product_id: u64,
-    pub platform: String,
+    pub platform: Platform,
     pub sku: String,
 }
 
@@ -344,7 +336,7 @@ pub async fn sku_owner(
         "SELECT p.id, p.name FROM product_skus s JOIN products p ON p.id = s.product_id
          WHERE s.platform = ? AND s.sku = ?",
     )
-    .bind(platform.as_str())
+    .bind(platform)
     .bind(sku)
     .fetch_optional(ex)
     .await
@@ -360,7 +352,7 @@ pub async fn add_sku(
 ) -> sqlx::Result<u64> {
     let r = sqlx::query("INSERT INTO product_skus (product_id, platform, sku) VALUES (?, ?, ?)")
         .bind(product_id)
-        .bind(platform.as_str())
+        .bind(platform)
         .bind(sku)
         .execute(ex)
         .await?;
@@ -386,11 +378,11 @@ pub async fn remove_sku(
 pub struct ProductOverview {
     pub id: u64,
     pub name: String,
-    pub mode: String,
+    pub mode: FulfilmentMode,
     pub face_value_fen: Option<i64>,
     pub price_fen: Option<i64>,
     pub low_stock_threshold: Option<i32>,
-    pub out_of_stock_policy: String,
+    pub out_of_stock_policy: StockPolicy,
     pub stock_wait_seconds: i32,
     pub enabled: bool,
     /// `platform:sku` pairs, tab separated.

@@ -9,7 +9,7 @@ use crate::domain::{Platform, ShopMode};
 #[derive(Clone, FromRow)]
 pub struct ShopRow {
     pub id: u64,
-    pub platform: String,
+    pub platform: Platform,
     pub name: String,
     pub merchant_id: String,
     pub agiso_service: String,
@@ -18,7 +18,7 @@ pub struct ShopRow {
     pub private_key_enc: Option<Vec<u8>>,
     pub app_secret_enc: Option<Vec<u8>>,
     pub access_token_enc: Option<Vec<u8>>,
-    pub mode: String,
+    pub mode: ShopMode,
     pub direct_callback_url: Option<String>,
     pub card_callback_url: Option<String>,
     pub base_url: Option<String>,
@@ -68,14 +68,6 @@ impl ShopSecret {
 }
 
 impl ShopRow {
-    pub fn platform(&self) -> Option<Platform> {
-        self.platform.parse().ok()
-    }
-
-    pub fn mode(&self) -> ShopMode {
-        self.mode.parse().unwrap_or(ShopMode::Prod)
-    }
-
     /// Decrypts one secret. `Ok(None)` when the shop has none of that kind.
     pub fn secret(&self, key: &MasterKey, which: ShopSecret) -> anyhow::Result<Option<String>> {
         let blob = match which {
@@ -163,7 +155,7 @@ pub async fn insert<'c>(
     .bind(&s.name)
     .bind(&s.merchant_id)
     .bind(&s.agiso_service)
-    .bind(s.mode.unwrap_or(ShopMode::Prod).as_str())
+    .bind(s.mode.unwrap_or(ShopMode::Prod))
     .bind(&s.direct_callback_url)
     .bind(&s.card_callback_url)
     .bind(&s.base_url)
@@ -231,7 +223,7 @@ pub async fn find_by_merchant(
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM shops WHERE platform = ? AND merchant_id = ? AND agiso_service = ?"
     )))
-    .bind(platform.as_str())
+    .bind(platform)
     .bind(merchant_id)
     .bind(agiso_service)
     .fetch_optional(ex)
@@ -335,7 +327,7 @@ pub async fn update<'c>(
     .bind(&s.name)
     .bind(&s.merchant_id)
     .bind(&s.agiso_service)
-    .bind(s.mode.unwrap_or(ShopMode::Prod).as_str())
+    .bind(s.mode.unwrap_or(ShopMode::Prod))
     .bind(&s.direct_callback_url)
     .bind(&s.card_callback_url)
     .bind(&s.base_url)

@@ -9,7 +9,7 @@ pub struct UserRow {
     pub id: u64,
     pub username: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub enabled: bool,
     pub failed_logins: i32,
     pub locked_until: Option<chrono::NaiveDateTime>,
@@ -24,7 +24,7 @@ pub async fn insert(
     let r = sqlx::query("INSERT INTO admin_users (username, password_hash, role) VALUES (?, ?, ?)")
         .bind(username)
         .bind(password_hash)
-        .bind(role.as_str())
+        .bind(role)
         .execute(ex)
         .await?;
     Ok(r.last_insert_id())
@@ -54,7 +54,7 @@ pub async fn count(ex: impl MySqlExecutor<'_>) -> sqlx::Result<i64> {
 pub struct UserListRow {
     pub id: u64,
     pub username: String,
-    pub role: String,
+    pub role: Role,
     pub enabled: bool,
     pub failed_logins: i32,
     pub locked_until: Option<chrono::NaiveDateTime>,
@@ -104,7 +104,7 @@ pub async fn lock_enabled_admins(ex: impl MySqlExecutor<'_>) -> sqlx::Result<Vec
 }
 
 /// Sets the role; returns whether it changed.
-pub async fn set_role(ex: impl MySqlExecutor<'_>, id: u64, role: &str) -> sqlx::Result<bool> {
+pub async fn set_role(ex: impl MySqlExecutor<'_>, id: u64, role: Role) -> sqlx::Result<bool> {
     let r = sqlx::query("UPDATE admin_users SET role = ? WHERE id = ? AND role <> ?")
         .bind(role)
         .bind(id)

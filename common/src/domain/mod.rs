@@ -5,6 +5,7 @@ pub mod card_status;
 pub mod failure;
 pub mod money;
 pub mod order;
+pub mod records;
 mod sql;
 pub mod types;
 pub mod url;
@@ -13,5 +14,8 @@ pub use card_status::CardStatus;
 pub use failure::FailureReason;
 pub use money::Fen;
 pub use order::{NotifyStatus, OrderStatus, TransitionError};
+pub use records::{
+    AttemptOutcome, CallbackTarget, DeadLetterStatus, DraftStatus, SupplierOrderStatus,
+};
 pub use types::*;
 pub use url::{UrlProblem, http_url};

@@ -166,6 +166,44 @@ impl FromStr for FulfilmentMode {
     }
 }
 
+/// What a card product does when an order finds too few cards (`products.out_of_stock_policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StockPolicy {
+    /// The order fails at once (the platform refunds).
+    Fail,
+    /// The order waits for a restock, up to the product's waiting time.
+    Wait,
+}
+
+impl StockPolicy {
+    pub const ALL: [StockPolicy; 2] = [StockPolicy::Fail, StockPolicy::Wait];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StockPolicy::Fail => "fail",
+            StockPolicy::Wait => "wait",
+        }
+    }
+}
+
+impl fmt::Display for StockPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for StockPolicy {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "fail" => Ok(StockPolicy::Fail),
+            "wait" => Ok(StockPolicy::Wait),
+            _ => Err(err("out-of-stock policy", "expected fail or wait")),
+        }
+    }
+}
+
 /// What an order is (`orders.order_kind`), fixed when it arrives: it decides the fulfilment path,
 /// whatever its product's mode becomes later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -265,6 +303,12 @@ macro_rules! string_newtype {
             }
             pub fn into_inner(self) -> String {
                 self.0
+            }
+
+            /// A value as stored (or as a test fixture writes it), not checked again: requests
+            /// are checked once, by `parse`, before they are stored.
+            pub fn unchecked(s: impl Into<String>) -> Self {
+                Self(s.into())
             }
         }
 

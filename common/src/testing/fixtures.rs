@@ -18,7 +18,10 @@ use crate::db::shops::NewShop;
 use crate::db::suppliers::NewSupplier;
 use crate::db::{Pool, cards, orders, products, shops, suppliers};
 use crate::domain::card_import::{CardLine, fingerprint_input};
-use crate::domain::{FailureReason, FulfilmentMode, OrderStatus, Platform, ShopMode};
+use crate::domain::{
+    FailureReason, FulfilmentMode, OrderKind, OrderStatus, Platform, PlatformOrderNo, ShopMode,
+    StockPolicy,
+};
 
 /// A shop to create with [`Shop::insert`].
 pub struct Shop(NewShop);
@@ -107,7 +110,7 @@ impl Shop {
 /// face value, no low-stock threshold, no SKUs, the default out-of-stock policy.
 pub struct Product {
     new: NewProduct,
-    out_of_stock: Option<(&'static str, i32)>,
+    out_of_stock: Option<(StockPolicy, i32)>,
     enabled: bool,
 }
 
@@ -165,7 +168,7 @@ impl Product {
     }
 
     /// What an order does when stock runs out: `fail`, or `wait` up to `wait_seconds`.
-    pub fn when_out_of_stock(mut self, policy: &'static str, wait_seconds: i32) -> Product {
+    pub fn when_out_of_stock(mut self, policy: StockPolicy, wait_seconds: i32) -> Product {
         self.out_of_stock = Some((policy, wait_seconds));
         self
     }
@@ -188,8 +191,8 @@ impl Product {
                 .await
                 .expect("read product")
                 .expect("product just inserted");
-            let mut fields = ProductFields::of(&row).expect("a known mode");
-            fields.out_of_stock_policy = policy.into();
+            let mut fields = ProductFields::of(&row);
+            fields.out_of_stock_policy = policy;
             fields.stock_wait_seconds = wait_seconds;
             products::update(&mut conn, id, &fields)
                 .await
@@ -298,13 +301,13 @@ impl Order {
         platform: Platform,
         shop_id: u64,
         platform_order_no: &str,
-        kind: &'static str,
+        kind: OrderKind,
         product_id: u64,
     ) -> Order {
         Order(NewOrder {
             platform,
             shop_id,
-            platform_order_no: platform_order_no.into(),
+            platform_order_no: PlatformOrderNo::unchecked(platform_order_no),
             order_kind: kind,
             product_id,
             sku: "x".into(),
@@ -389,7 +392,7 @@ pub struct StoredOrder {
     platform: Platform,
     shop_id: u64,
     platform_order_no: String,
-    kind: &'static str,
+    kind: OrderKind,
     product_id: Option<u64>,
     sku: String,
     quantity: i32,
@@ -410,7 +413,7 @@ impl StoredOrder {
         platform: Platform,
         shop_id: u64,
         platform_order_no: &str,
-        kind: &'static str,
+        kind: OrderKind,
         status: OrderStatus,
     ) -> StoredOrder {
         StoredOrder {

@@ -33,7 +33,7 @@ use common::crypto::at_rest::MasterKey;
 use common::db::orders::{self, OrderRow};
 use common::db::products::ProductRow;
 use common::db::suppliers;
-use common::domain::{FailureReason, OrderStatus, Platform};
+use common::domain::{FailureReason, OrderStatus, Platform, SupplierOrderStatus};
 use serde_json::{Map, Value};
 
 use crate::Fulfiller;
@@ -204,7 +204,7 @@ pub enum Applied {
 #[derive(sqlx::FromRow)]
 struct LockedRow {
     supplier_id: u64,
-    status: String,
+    status: SupplierOrderStatus,
     poll_count: i32,
     past_deadline: i64,
 }
@@ -269,14 +269,14 @@ pub(crate) async fn apply_in(
     .bind(so_id)
     .fetch_one(&mut **tx)
     .await?;
-    if matches!(row.status.as_str(), "succeeded" | "failed") {
+    if row.status.is_final() {
         return Ok(Applied::Repeated);
     }
-    let status = order.status()?;
-    let platform: Platform = order.platform.parse()?;
+    let status = order.status;
+    let platform = order.platform;
     let name = supplier_name(tx, row.supplier_id).await?;
     let raw = raw.map(cut);
-    let set_row = |st: &'static str, next_poll: bool| {
+    let set_row = |st: SupplierOrderStatus, next_poll: bool| {
         // next_poll: keep the schedule column as the caller sets it below; else clear it.
         let sql = if next_poll {
             "UPDATE supplier_orders SET status = ?, supplier_order_no = COALESCE(?, supplier_order_no),
@@ -293,7 +293,9 @@ pub(crate) async fn apply_in(
     };
     let applied = match report {
         Report::Success { supplier_order_no } => {
-            set_row("succeeded", false).execute(&mut **tx).await?;
+            set_row(SupplierOrderStatus::Succeeded, false)
+                .execute(&mut **tx)
+                .await?;
             let no = supplier_order_no.as_deref().unwrap_or("-");
             match status {
                 OrderStatus::Processing | OrderStatus::AwaitingManual => {
@@ -311,7 +313,9 @@ pub(crate) async fn apply_in(
             Applied::Succeeded
         }
         Report::Failed { failure, reason } => {
-            set_row("failed", false).execute(&mut **tx).await?;
+            set_row(SupplierOrderStatus::Failed, false)
+                .execute(&mut **tx)
+                .await?;
             let why = match reason {
                 Some(r) => format!("{}：{r}", protocol::failure_label_zh(failure)),
                 None => protocol::failure_label_zh(failure).to_owned(),
@@ -341,16 +345,20 @@ pub(crate) async fn apply_in(
         }
         Report::Pending { .. } | Report::NotFound | Report::Unknown(_) => {
             if source == Source::Callback {
-                set_row(row.status_static(), true)
+                set_row(row.status_to_keep(), true)
                     .execute(&mut **tx)
                     .await?;
                 Applied::Pending
             } else if status != OrderStatus::Processing {
                 // Someone else settled the order: stop polling.
-                set_row("unknown", false).execute(&mut **tx).await?;
+                set_row(SupplierOrderStatus::Unknown, false)
+                    .execute(&mut **tx)
+                    .await?;
                 Applied::Pending
             } else if row.past_deadline != 0 {
-                set_row("unknown", false).execute(&mut **tx).await?;
+                set_row(SupplierOrderStatus::Unknown, false)
+                    .execute(&mut **tx)
+                    .await?;
                 let note = format!(
                     "供应商「{name}」在 {} 秒内未返回最终结果，转人工处理：请先在供应商后台核实订单 {} 的状态，避免重复充值",
                     ctx.suppliers.deadline.as_secs(),
@@ -367,7 +375,9 @@ pub(crate) async fn apply_in(
                 .await?;
                 Applied::TimedOut
             } else {
-                set_row("submitted", true).execute(&mut **tx).await?;
+                set_row(SupplierOrderStatus::Submitted, true)
+                    .execute(&mut **tx)
+                    .await?;
                 let wait = ctx.suppliers.backoff(row.poll_count);
                 sqlx::query(
                     "UPDATE supplier_orders SET poll_count = poll_count + 1,
@@ -387,11 +397,11 @@ pub(crate) async fn apply_in(
 }
 
 impl LockedRow {
-    fn status_static(&self) -> &'static str {
-        match self.status.as_str() {
-            "pending" => "pending",
-            "unknown" => "unknown",
-            _ => "submitted",
+    /// The status a non-final answer leaves the row in.
+    fn status_to_keep(&self) -> SupplierOrderStatus {
+        match self.status {
+            SupplierOrderStatus::Pending | SupplierOrderStatus::Unknown => self.status,
+            _ => SupplierOrderStatus::Submitted,
         }
     }
 }

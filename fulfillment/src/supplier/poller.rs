@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use common::db::Tx;
-use common::domain::OrderStatus;
+use common::domain::{AttemptOutcome, OrderStatus, SupplierOrderStatus};
 
 use super::protocol::{self, Report};
 use super::{Source, applied_committed, apply, apply_in, cut};
@@ -29,7 +29,7 @@ struct Claimed {
     id: u64,
     order_id: u64,
     supplier_id: u64,
-    status: String,
+    status: SupplierOrderStatus,
     past_deadline: i64,
 }
 
@@ -118,7 +118,7 @@ async fn work_row(ctx: &Fulfiller, row: Claimed) -> anyhow::Result<()> {
     let (Some(order), Some(supplier)) = (order, supplier) else {
         anyhow::bail!("order or supplier of supplier order {} is gone", row.id);
     };
-    let open = order.status == "processing";
+    let open = order.status == OrderStatus::Processing;
     let past = row.past_deadline != 0;
     let secret = supplier.secret(&ctx.suppliers.master_key)?;
     let call = Call {
@@ -132,7 +132,7 @@ async fn work_row(ctx: &Fulfiller, row: Claimed) -> anyhow::Result<()> {
             Report::Unknown("order is no longer processing".into()),
             None,
         )
-    } else if row.status == "pending" {
+    } else if row.status == SupplierOrderStatus::Pending {
         if past {
             (
                 Report::Unknown("deadline passed before submission".into()),
@@ -143,7 +143,7 @@ async fn work_row(ctx: &Fulfiller, row: Claimed) -> anyhow::Result<()> {
         }
     } else {
         let (report, raw, attempt) = call
-            .post("query", query_body(&supplier, &order.order_no))
+            .post("query", query_body(&supplier, order.order_no.as_str()))
             .await;
         attempt.record(&ctx.db).await;
         match report {
@@ -177,10 +177,10 @@ async fn submit_locked(call: &Call<'_>, so_id: u64) -> anyhow::Result<()> {
     let Some(order) = common::db::orders::lock(&mut tx, call.order_id).await? else {
         anyhow::bail!("order {} is gone", call.order_id);
     };
-    let applied = if order.status()? != OrderStatus::Processing {
+    let applied = if order.status != OrderStatus::Processing {
         tracing::info!(
             order_id = order.id,
-            status = order.status,
+            status = order.status.as_str(),
             "order settled before its submit; nothing sent to the supplier"
         );
         let report = Report::Unknown("order is no longer processing".into());
@@ -235,7 +235,7 @@ async fn submit(
         "merchantId".into(),
         call.supplier.merchant_id.clone().into(),
     );
-    m.insert("orderNo".into(), order.order_no.clone().into());
+    m.insert("orderNo".into(), order.order_no.as_str().into());
     m.insert("sku".into(), link.supplier_sku.into());
     m.insert(
         "account".into(),
@@ -322,7 +322,7 @@ impl Call<'_> {
             url,
             http_status,
             duration_ms,
-            outcome = report.outcome(),
+            outcome = report.outcome().as_str(),
             "supplier call"
         );
         let attempt = Attempt(Some(AttemptRow {
@@ -349,7 +349,7 @@ struct AttemptRow {
     http_status: Option<u16>,
     response: Option<String>,
     duration_ms: i32,
-    outcome: &'static str,
+    outcome: AttemptOutcome,
     error: Option<String>,
 }
 

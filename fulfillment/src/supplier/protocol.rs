@@ -1,6 +1,7 @@
 //! The generic supplier protocol (docs/SUPPLIER_PROTOCOL.md): signed JSON messages, the
 //! canonical string they are signed over, and how an answer is read.
 
+use common::domain::AttemptOutcome;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value};
 use sha2::Sha256;
@@ -118,13 +119,13 @@ impl Report {
     }
 
     /// The `callback_attempts.outcome` of a call that got this answer.
-    pub fn outcome(&self) -> &'static str {
+    pub fn outcome(&self) -> AttemptOutcome {
         match self {
-            Report::Success { .. } => "success",
-            Report::Failed { .. } => "failed",
-            Report::Pending { .. } => "processing",
-            Report::NotFound => "not_found",
-            Report::Unknown(_) => "error",
+            Report::Success { .. } => AttemptOutcome::Success,
+            Report::Failed { .. } => AttemptOutcome::Failed,
+            Report::Pending { .. } => AttemptOutcome::Processing,
+            Report::NotFound => AttemptOutcome::NotFound,
+            Report::Unknown(_) => AttemptOutcome::Error,
         }
     }
 

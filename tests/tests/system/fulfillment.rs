@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::db::Pool;
-use common::domain::{OrderStatus, Platform};
+use common::domain::{OrderStatus, Platform, StockPolicy};
 use common::mq::publisher::{Outgoing, Publisher};
 use common::mq::{Event, EventType, Mq, QueueName, Topology};
 use common::testing::fixtures::{self, Product, Shop, StoredOrder};
@@ -14,7 +14,7 @@ use system_tests::{Proc, Stage, drain_queue, wait_queue_empty};
 async fn product(
     pool: &Pool,
     name: &str,
-    policy: &'static str,
+    policy: StockPolicy,
     wait_secs: i32,
     threshold: Option<i32>,
 ) -> u64 {
@@ -57,7 +57,7 @@ async fn orders(
             Platform::JdGame,
             shop,
             &no.to_string(),
-            "card",
+            common::domain::OrderKind::Card,
             OrderStatus::Received,
         )
         .order_no(&format!("N{no}"))
@@ -177,7 +177,7 @@ async fn thousand_orders_two_processes_every_message_twice() {
     let shop = shop(&stage.pool).await;
     let mut all = Vec::new();
     for (i, name) in ["A", "B", "C"].iter().enumerate() {
-        let p = product(&stage.pool, name, "fail", 0, None).await;
+        let p = product(&stage.pool, name, StockPolicy::Fail, 0, None).await;
         cards(&stage.pool, p, name, 1000).await;
         let n = if i == 0 { 334 } else { 333 };
         let quantities: Vec<i32> = (0..n).map(|k| 1 + (k % 3)).collect();
@@ -246,7 +246,7 @@ async fn thousand_orders_two_processes_every_message_twice() {
 async fn sigkill_mid_run_then_restart_completes_every_order_once() {
     let stage = Stage::new().await;
     let shop = shop(&stage.pool).await;
-    let p = product(&stage.pool, "K", "fail", 0, None).await;
+    let p = product(&stage.pool, "K", StockPolicy::Fail, 0, None).await;
     cards(&stage.pool, p, "K", 1200).await;
     let ids = orders(&stage.pool, shop, p, 5_000_000, &vec![2; 500]).await;
     publish(&stage.prefix, &ids, 1).await;
@@ -297,9 +297,9 @@ async fn sigkill_mid_run_then_restart_completes_every_order_once() {
 async fn out_of_stock_policies_restock_order_and_deadline() {
     let stage = Stage::new().await;
     let shop = shop(&stage.pool).await;
-    let failing = product(&stage.pool, "F", "fail", 0, None).await;
-    let waiting = product(&stage.pool, "W", "wait", 3600, None).await;
-    let short = product(&stage.pool, "S", "wait", 1, None).await;
+    let failing = product(&stage.pool, "F", StockPolicy::Fail, 0, None).await;
+    let waiting = product(&stage.pool, "W", StockPolicy::Wait, 3600, None).await;
+    let short = product(&stage.pool, "S", StockPolicy::Wait, 1, None).await;
     let f = orders(&stage.pool, shop, failing, 100, &[1]).await;
     let w = orders(&stage.pool, shop, waiting, 200, &[1, 2, 1]).await;
     let s = orders(&stage.pool, shop, short, 300, &[1]).await;
@@ -389,7 +389,7 @@ async fn out_of_stock_policies_restock_order_and_deadline() {
 async fn refulfil_of_a_held_order_waits_for_stock() {
     let stage = Stage::new().await;
     let shop = shop(&stage.pool).await;
-    let waiting = product(&stage.pool, "R", "wait", 3600, None).await;
+    let waiting = product(&stage.pool, "R", StockPolicy::Wait, 3600, None).await;
     let ids = orders(&stage.pool, shop, waiting, 400, &[1]).await;
     sqlx::query("UPDATE orders SET status = 'awaiting_manual' WHERE id = ?")
         .bind(ids[0])
@@ -459,7 +459,7 @@ async fn assert_exactly_once_for(pool: &Pool, ids: &[u64]) {
 async fn poison_messages_are_dead_lettered_and_do_not_block() {
     let stage = Stage::new().await;
     let shop = shop(&stage.pool).await;
-    let p = product(&stage.pool, "P", "fail", 0, None).await;
+    let p = product(&stage.pool, "P", StockPolicy::Fail, 0, None).await;
     cards(&stage.pool, p, "P", 5).await;
     let mut proc_ = Proc::spawn("fulfillment", &stage.env());
     proc_.wait_ready(Duration::from_secs(30)).await;
@@ -544,7 +544,7 @@ async fn low_stock_alerts_once_per_dip_and_posts_to_the_webhook() {
     let stage = Stage::new().await;
     let pool = &stage.pool;
     let shop = shop(pool).await;
-    let p = product(pool, "L", "fail", 0, Some(3)).await;
+    let p = product(pool, "L", StockPolicy::Fail, 0, Some(3)).await;
     cards(pool, p, "L", 5).await;
     let mut proc_ = Proc::spawn(
         "fulfillment",
@@ -620,7 +620,7 @@ async fn low_stock_alerts_once_per_dip_and_posts_to_the_webhook() {
 async fn card_expiry_counts_in_beijing_days() {
     let stage = Stage::new().await;
     let shop = shop(&stage.pool).await;
-    let p = product(&stage.pool, "E", "fail", 0, None).await;
+    let p = product(&stage.pool, "E", StockPolicy::Fail, 0, None).await;
     cards(&stage.pool, p, "E", 3).await;
     let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM cards WHERE product_id = ? ORDER BY id")
         .bind(p)
@@ -694,8 +694,8 @@ async fn card_expiry_counts_in_beijing_days() {
 async fn an_order_is_fulfilled_as_what_it_is_not_as_its_product_is_now() {
     let stage = Stage::new().await;
     let shop = shop(&stage.pool).await;
-    let was_card = product(&stage.pool, "WasCard", "fail", 0, None).await;
-    let now_card = product(&stage.pool, "NowCard", "fail", 0, None).await;
+    let was_card = product(&stage.pool, "WasCard", StockPolicy::Fail, 0, None).await;
+    let now_card = product(&stage.pool, "NowCard", StockPolicy::Fail, 0, None).await;
     cards(&stage.pool, was_card, "A", 2).await;
     cards(&stage.pool, now_card, "B", 2).await;
     // A card order of a product switched to direct charge since.
@@ -768,7 +768,7 @@ async fn cards_held_for_a_moment_do_not_fail_an_order_out_of_stock() {
     let stage = Stage::new().await;
     let pool = &stage.pool;
     let shop = shop(pool).await;
-    let p = product(pool, "H", "fail", 0, None).await;
+    let p = product(pool, "H", StockPolicy::Fail, 0, None).await;
     cards(pool, p, "H", 1).await;
     let mut proc_ = Proc::spawn("fulfillment", &stage.env());
     proc_.wait_ready(Duration::from_secs(30)).await;

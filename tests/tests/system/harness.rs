@@ -36,9 +36,9 @@ async fn fixtures_write_what_the_services_read() {
         .insert(pool)
         .await;
     let g = shops::get(pool, general).await.unwrap().unwrap();
-    assert_eq!(g.platform(), Some(Platform::JdGeneral));
+    assert_eq!(g.platform, Platform::JdGeneral);
     assert_eq!(g.merchant_id, "V1");
-    assert_eq!(g.mode(), ShopMode::Prod);
+    assert_eq!(g.mode, ShopMode::Prod);
     assert_eq!(
         g.secret(&key, ShopSecret::Md5Key).unwrap().as_deref(),
         Some("md5-key-general")
@@ -48,8 +48,8 @@ async fn fixtures_write_what_the_services_read() {
         Some("0123456789abcdef0123456789abcdef")
     );
     let k = shops::get(pool, game).await.unwrap().unwrap();
-    assert_eq!(k.platform(), Some(Platform::JdGame));
-    assert_eq!(k.mode(), ShopMode::Test);
+    assert_eq!(k.platform, Platform::JdGame);
+    assert_eq!(k.mode, ShopMode::Test);
     assert_eq!(
         k.secret(&key, ShopSecret::PrivateKey).unwrap().as_deref(),
         Some("game-private-key")
@@ -59,7 +59,7 @@ async fn fixtures_write_what_the_services_read() {
         Some("http://jd.example/card")
     );
     let a = shops::get(pool, agiso).await.unwrap().unwrap();
-    assert_eq!(a.platform(), Some(Platform::Agiso));
+    assert_eq!(a.platform, Platform::Agiso);
     assert_eq!(a.agiso_service, "aldsJd");
     assert_eq!(
         a.secret(&key, ShopSecret::AccessToken).unwrap().as_deref(),
@@ -73,7 +73,7 @@ async fn fixtures_write_what_the_services_read() {
         .low_stock_threshold(Some(3))
         .sku(Platform::JdGeneral, "45001")
         .sku(Platform::JdGame, "20001")
-        .when_out_of_stock("wait", 60)
+        .when_out_of_stock(common::domain::StockPolicy::Wait, 60)
         .insert(pool)
         .await;
     let p = products::get(pool, card).await.unwrap().unwrap();
@@ -120,12 +120,18 @@ async fn fixtures_write_what_the_services_read() {
     );
 
     // A new order: row, first event, outbox message; then walked with events.
-    let o = Order::new(Platform::JdGeneral, general, "JD-1", "card", card)
-        .quantity(2)
-        .total_fen(960)
-        .create(pool, "gateway")
-        .await;
-    assert_eq!(o.status, "received");
+    let o = Order::new(
+        Platform::JdGeneral,
+        general,
+        "JD-1",
+        common::domain::OrderKind::Card,
+        card,
+    )
+    .quantity(2)
+    .total_fen(960)
+    .create(pool, "gateway")
+    .await;
+    assert_eq!(o.status, OrderStatus::Received);
     assert_eq!(count(pool, "SELECT COUNT(*) FROM outbox").await, 1);
     fixtures::walk(
         pool,
@@ -175,20 +181,26 @@ async fn fixtures_write_what_the_services_read() {
     );
 
     // A stored order: exactly its columns, no history.
-    let s = StoredOrder::new(Platform::JdGame, game, "G-1", "direct", OrderStatus::Failed)
-        .order_no("OURS-1")
-        .product(off)
-        .sku("S1")
-        .quantity(1)
-        .total_fen(1234)
-        .account("acc")
-        .failure(Some(FailureReason::OutOfStock))
-        .gave_up(4, "超时")
-        .notify_url(Some("http://jd.example/n".into()))
-        .days_ago(3)
-        .completed()
-        .insert(pool)
-        .await;
+    let s = StoredOrder::new(
+        Platform::JdGame,
+        game,
+        "G-1",
+        common::domain::OrderKind::Direct,
+        OrderStatus::Failed,
+    )
+    .order_no("OURS-1")
+    .product(off)
+    .sku("S1")
+    .quantity(1)
+    .total_fen(1234)
+    .account("acc")
+    .failure(Some(FailureReason::OutOfStock))
+    .gave_up(4, "超时")
+    .notify_url(Some("http://jd.example/n".into()))
+    .days_ago(3)
+    .completed()
+    .insert(pool)
+    .await;
     let row: (
         String,
         String,

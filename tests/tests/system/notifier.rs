@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::crypto::JdAesKey;
-use common::domain::{FailureReason, Platform};
+use common::domain::{AttemptOutcome, FailureReason, Platform};
 use common::protocol::jd_general::decrypt_cards;
 use system_tests::fake_jd::{
     AES_KEY, CUSTOMER, Jd, Seed, VENDOR, card_product, final_order, final_order_without_message,
@@ -34,7 +34,7 @@ async fn notifier_jd_general_card_success_and_failure_are_delivered() {
             platform: Platform::JdGeneral,
             shop,
             platform_no: "10002",
-            kind: "card",
+            kind: common::domain::OrderKind::Card,
             product: Some(product),
             quantity: 2,
             failure: None,
@@ -48,7 +48,7 @@ async fn notifier_jd_general_card_success_and_failure_are_delivered() {
             platform: Platform::JdGeneral,
             shop,
             platform_no: "10003",
-            kind: "direct",
+            kind: common::domain::OrderKind::Direct,
             product: None,
             quantity: 1,
             failure: Some(FailureReason::AccountInvalid),
@@ -102,7 +102,7 @@ async fn notifier_jd_general_card_success_and_failure_are_delivered() {
     let attempts = common::db::notify::attempts(pool, ok_id).await.unwrap();
     assert_eq!(attempts.len(), 1);
     let a = &attempts[0];
-    assert_eq!(a.outcome, "delivered");
+    assert_eq!(a.outcome, AttemptOutcome::Delivered);
     assert_eq!(a.http_status, Some(200));
     assert_eq!(a.url, format!("{}/vtp/produce/result", jd.url));
     assert!(a.next_attempt_at.is_none());
@@ -136,7 +136,7 @@ async fn notifier_jd_game_direct_and_card_callbacks_in_gbk() {
             platform: Platform::JdGame,
             shop,
             platform_no: "301189718929",
-            kind: "card",
+            kind: common::domain::OrderKind::Card,
             product: Some(product),
             quantity: 1,
             failure: None,
@@ -150,7 +150,7 @@ async fn notifier_jd_game_direct_and_card_callbacks_in_gbk() {
             platform: Platform::JdGame,
             shop,
             platform_no: "301189718928",
-            kind: "direct",
+            kind: common::domain::OrderKind::Direct,
             product: None,
             quantity: 1,
             failure: Some(FailureReason::SupplierBalance),
@@ -219,7 +219,7 @@ async fn notifier_retries_on_schedule_until_jd_is_up() {
             platform: Platform::JdGeneral,
             shop,
             platform_no: "20001",
-            kind: "card",
+            kind: common::domain::OrderKind::Card,
             product: Some(product),
             quantity: 1,
             failure: None,
@@ -281,7 +281,7 @@ async fn notifier_stops_on_code_13_gives_up_after_schedule_and_resends_manually(
         platform: Platform::JdGeneral,
         shop,
         platform_no: no,
-        kind: "direct",
+        kind: common::domain::OrderKind::Direct,
         product: None,
         quantity: 1,
         failure: Some(FailureReason::NoProduct),
@@ -303,13 +303,20 @@ async fn notifier_stops_on_code_13_gives_up_after_schedule_and_resends_manually(
         reason.contains("3 次") && reason.contains("签名"),
         "{reason}"
     );
-    let outcomes: Vec<String> = common::db::notify::attempts(pool, key_id)
+    let outcomes: Vec<AttemptOutcome> = common::db::notify::attempts(pool, key_id)
         .await
         .unwrap()
         .into_iter()
         .map(|a| a.outcome)
         .collect();
-    assert_eq!(outcomes, ["retry", "retry", "giving_up"]);
+    assert_eq!(
+        outcomes,
+        [
+            AttemptOutcome::Retry,
+            AttemptOutcome::Retry,
+            AttemptOutcome::GivingUp
+        ]
+    );
     let metrics = reqwest::get(proc_.metrics_url())
         .await
         .unwrap()
@@ -330,19 +337,26 @@ async fn notifier_stops_on_code_13_gives_up_after_schedule_and_resends_manually(
     assert!(reason.contains("13") && reason.contains("终态"), "{reason}");
     let logged = common::db::notify::attempts(pool, stop_id).await.unwrap();
     assert_eq!(logged.len(), 1);
-    assert_eq!(logged[0].outcome, "giving_up");
+    assert_eq!(logged[0].outcome, AttemptOutcome::GivingUp);
 
     let (_, attempts, reason) = notify_state(pool, down_id).await;
     assert_eq!(attempts, 3, "one attempt plus one per schedule step");
     assert_eq!(down.hits().len(), 3);
     assert!(reason.unwrap().contains("3 次"));
-    let outcomes: Vec<String> = common::db::notify::attempts(pool, down_id)
+    let outcomes: Vec<AttemptOutcome> = common::db::notify::attempts(pool, down_id)
         .await
         .unwrap()
         .into_iter()
         .map(|a| a.outcome)
         .collect();
-    assert_eq!(outcomes, ["retry", "retry", "giving_up"]);
+    assert_eq!(
+        outcomes,
+        [
+            AttemptOutcome::Retry,
+            AttemptOutcome::Retry,
+            AttemptOutcome::GivingUp
+        ]
+    );
 
     // Manual resend: JD is fixed, the schedule starts again.
     *jd13.general_code.lock().unwrap() = "0".into();
@@ -388,7 +402,7 @@ async fn notifier_crash_between_send_and_record_sends_at_most_one_extra() {
             platform: Platform::JdGeneral,
             shop,
             platform_no: "40001",
-            kind: "card",
+            kind: common::domain::OrderKind::Card,
             product: Some(product),
             quantity: 1,
             failure: None,
@@ -425,7 +439,7 @@ async fn notifier_crash_between_send_and_record_sends_at_most_one_extra() {
     assert!(hits.iter().all(|h| h.sign_ok));
     let logged = common::db::notify::attempts(pool, id).await.unwrap();
     assert_eq!(logged.len(), 1);
-    assert_eq!(logged[0].outcome, "delivered");
+    assert_eq!(logged[0].outcome, AttemptOutcome::Delivered);
 
     proc_.terminate().await;
     stage.cleanup().await;
@@ -441,7 +455,7 @@ async fn notifier_sweep_sends_callbacks_whose_message_was_lost() {
         platform: Platform::JdGeneral,
         shop,
         platform_no: no,
-        kind: "direct",
+        kind: common::domain::OrderKind::Direct,
         product: None,
         quantity: 1,
         failure: Some(FailureReason::NoProduct),
@@ -539,7 +553,7 @@ async fn notifier_sends_no_success_callback_with_the_wrong_number_of_cards() {
             platform: Platform::JdGeneral,
             shop: general,
             platform_no: "60001",
-            kind: "card",
+            kind: common::domain::OrderKind::Card,
             product: Some(gp),
             quantity: 2,
             failure: None,
@@ -553,7 +567,7 @@ async fn notifier_sends_no_success_callback_with_the_wrong_number_of_cards() {
             platform: Platform::JdGame,
             shop: game,
             platform_no: "60002",
-            kind: "card",
+            kind: common::domain::OrderKind::Card,
             product: Some(kp),
             quantity: 2,
             failure: None,
@@ -579,7 +593,7 @@ async fn notifier_sends_no_success_callback_with_the_wrong_number_of_cards() {
         let (status, ..) = notify_state(pool, id).await;
         assert_eq!(status, "pending", "kept pending on the schedule");
         let attempts = common::db::notify::attempts(pool, id).await.unwrap();
-        assert!(attempts.iter().all(|a| a.outcome == "retry"));
+        assert!(attempts.iter().all(|a| a.outcome == AttemptOutcome::Retry));
         let error = attempts[0].error.as_deref().unwrap_or_default();
         assert!(
             error.contains("卡密数量异常：应有 2 张，实有 1 张"),
@@ -614,7 +628,7 @@ async fn notifier_game_rights_callback_echoes_the_rights_id() {
                 platform: Platform::JdGame,
                 shop,
                 platform_no: no,
-                kind: "direct",
+                kind: common::domain::OrderKind::Direct,
                 product: None,
                 quantity: 1,
                 failure: None,

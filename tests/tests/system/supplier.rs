@@ -255,12 +255,18 @@ impl Setup {
 
     /// A new order through the real path (order row + outbox → broker → fulfillment).
     async fn order(&self, product: u64, no: &str) -> (u64, String) {
-        let o = Order::new(Platform::JdGame, self.shop, no, "direct", product)
-            .total_fen(10000)
-            .account(Some("13800138000"))
-            .create(self.pool(), "test")
-            .await;
-        (o.id, o.order_no)
+        let o = Order::new(
+            Platform::JdGame,
+            self.shop,
+            no,
+            common::domain::OrderKind::Direct,
+            product,
+        )
+        .total_fen(10000)
+        .account(Some("13800138000"))
+        .create(self.pool(), "test")
+        .await;
+        (o.id, o.order_no.into_inner())
     }
 
     async fn finish(mut self) {
@@ -292,7 +298,7 @@ async fn processing_order(pool: &Pool, shop: u64, no: &str, product: u64) -> u64
         Platform::JdGame,
         shop,
         no,
-        "direct",
+        common::domain::OrderKind::Direct,
         OrderStatus::Processing,
     )
     .product(product)
@@ -777,7 +783,7 @@ async fn an_order_finished_by_an_operator_before_submit_is_never_submitted() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(locked.status, "processing");
+    assert_eq!(locked.status, OrderStatus::Processing);
     // The row falls due; the poller claims it.
     sqlx::query("UPDATE supplier_orders SET next_poll_at = NOW(3) WHERE order_id = ?")
         .bind(order)

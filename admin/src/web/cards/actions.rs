@@ -30,7 +30,7 @@ pub async fn void_card(
     let id: u64 = raw_id.parse().map_err(|_| WebError::NotFound)?;
     let back = back_to(&form_fields(&body));
     let mut tx = state.db.begin().await?;
-    let card: Option<(String, String)> =
+    let card: Option<(CardStatus, String)> =
         sqlx::query_as("SELECT status, batch_id FROM cards WHERE id = ? FOR UPDATE")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -38,27 +38,21 @@ pub async fn void_card(
     let Some((status, batch)) = card else {
         return Err(WebError::NotFound);
     };
-    match status.parse::<CardStatus>() {
-        Ok(CardStatus::Available) => {}
-        Ok(CardStatus::Void) => {
+    match status {
+        CardStatus::Available => {}
+        CardStatus::Void => {
             return Ok(redirect_ok(&back, format!("卡密 #{id} 已是作废状态。")));
         }
-        Ok(CardStatus::Sold) => {
+        CardStatus::Sold => {
             return Ok(redirect_error(
                 &back,
                 format!("卡密 #{id} 已售出，不能作废。"),
             ));
         }
-        Ok(CardStatus::Exported) => {
+        CardStatus::Exported => {
             return Ok(redirect_error(
                 &back,
                 format!("卡密 #{id} 已导出，不在可发放库存中，无需作废。"),
-            ));
-        }
-        Err(_) => {
-            return Ok(redirect_error(
-                &back,
-                format!("卡密 #{id} 状态异常，未作废。"),
             ));
         }
     }

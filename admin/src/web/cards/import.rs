@@ -22,8 +22,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use common::crypto::at_rest::{MasterKey, RowKey, SealedColumn, Slot};
 use common::db::cards::{self, BatchRecord, Classified};
-use common::domain::FulfilmentMode;
 use common::domain::card_import::{self, CardLine, FileEncoding};
+use common::domain::{DraftStatus, FulfilmentMode};
 use rand::RngCore;
 
 use super::{batch_url, form_fields};
@@ -329,7 +329,7 @@ pub async fn preview(
     };
     let product = common::db::products::get(&state.db, product_id).await?;
     let product = match product {
-        Some(p) if p.mode() == Some(FulfilmentMode::Card) => p,
+        Some(p) if p.mode == FulfilmentMode::Card => p,
         Some(_) => {
             return form_page(
                 &state,
@@ -478,7 +478,7 @@ pub async fn preview(
 
 /// Why a card already in stock is not imported: which product holds it, and its status there.
 fn stocked_note(product_id: u64, h: &cards::Holder) -> String {
-    let status = h.status.map(|s| s.label_zh()).unwrap_or("未知");
+    let status = h.status.label_zh();
     if h.product_id == product_id {
         format!("本商品库存中已有（{status}）")
     } else {
@@ -499,7 +499,7 @@ struct DraftRow {
     dup_in_file: i32,
     dup_in_stock: i32,
     invalid: i32,
-    status: String,
+    status: DraftStatus,
     batch_id: Option<String>,
     inserted: Option<i32>,
     expired: i64,
@@ -553,7 +553,7 @@ pub async fn commit(
         tracing::warn!(user = %user.username, "card import draft of another user refused");
         return Err(WebError::Forbidden);
     }
-    if d.status == "committed" {
+    if d.status == DraftStatus::Committed {
         let batch = d.batch_id.unwrap_or_default();
         return Ok(redirect_ok(
             &batch_url(&batch),
@@ -576,7 +576,7 @@ pub async fn commit(
     }
     let product = common::db::products::get(&mut *tx, d.product_id).await?;
     let product = match product {
-        Some(p) if p.mode() == Some(FulfilmentMode::Card) => p,
+        Some(p) if p.mode == FulfilmentMode::Card => p,
         _ => {
             return Ok(redirect_error(
                 AGAIN,

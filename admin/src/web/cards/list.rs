@@ -17,7 +17,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use common::crypto::at_rest::{MasterKey, SealedColumn};
 use common::domain::CardStatus;
 
-use super::{batch_url, path_segment, plausible_batch, status_class, status_label};
+use super::{batch_url, path_segment, plausible_batch, status_class};
 use crate::web::auth::Operator;
 use crate::web::page::{self, Arg, Chrome, Nav, PageLink, Pager, Where};
 use crate::web::{AppState, WebResult};
@@ -207,7 +207,7 @@ struct Row {
     card_no_enc: Vec<u8>,
     fingerprint: Vec<u8>,
     expires_at: NaiveDate,
-    status: String,
+    status: CardStatus,
     order_id: Option<u64>,
     order_no: Option<String>,
     created_at: NaiveDateTime,
@@ -249,7 +249,7 @@ fn masked_card_no(key: &MasterKey, r: &Row) -> String {
 
 fn line(key: &MasterKey, r: Row, today: NaiveDate) -> Line {
     let no_expiry = common::domain::card_import::no_expiry();
-    let available = r.status == CardStatus::Available.as_str();
+    let available = r.status == CardStatus::Available;
     let expired = available && r.expires_at < today;
     let card_no = masked_card_no(key, &r);
     Line {
@@ -269,8 +269,8 @@ fn line(key: &MasterKey, r: Row, today: NaiveDate) -> Line {
             r.expires_at.to_string()
         },
         expired,
-        status: status_label(&r.status),
-        status_class: status_class(&r.status),
+        status: r.status.label_zh(),
+        status_class: status_class(r.status),
         order_href: r
             .order_id
             .map(|id| format!("/admin/orders/{id}"))

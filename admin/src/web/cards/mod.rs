@@ -38,20 +38,13 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/cards/batches/{batch}/export", post(actions::export))
 }
 
-fn status_label(s: &str) -> &'static str {
-    s.parse::<CardStatus>()
-        .map(CardStatus::label_zh)
-        .unwrap_or("未知")
-}
-
-/// A stored status as a CSS class: only known values, never raw data.
-fn status_class(s: &str) -> &'static str {
-    match s.parse::<CardStatus>() {
-        Ok(CardStatus::Available) => "available",
-        Ok(CardStatus::Sold) => "succeeded",
-        Ok(CardStatus::Void) => "void",
-        Ok(CardStatus::Exported) => "warn",
-        Err(_) => "",
+/// A card status as a badge class.
+fn status_class(s: CardStatus) -> &'static str {
+    match s {
+        CardStatus::Available => "available",
+        CardStatus::Sold => "succeeded",
+        CardStatus::Void => "void",
+        CardStatus::Exported => "warn",
     }
 }
 
@@ -108,10 +101,10 @@ mod tests {
 
     #[test]
     fn helpers() {
-        assert_eq!(status_label("sold"), "已售");
-        assert_eq!(status_label("exported"), "已导出");
-        assert_eq!(status_label("x"), "未知");
-        assert_eq!(status_class("\"><x"), "");
+        assert_eq!(CardStatus::Sold.label_zh(), "已售");
+        assert_eq!(CardStatus::Exported.label_zh(), "已导出");
+        assert_eq!(status_class(CardStatus::Sold), "succeeded");
+        assert_eq!(status_class(CardStatus::Exported), "warn");
         assert_eq!(path_segment("B2026-01_a.b"), "B2026-01_a.b");
         assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
         assert_eq!(path_segment("批"), "%E6%89%B9");

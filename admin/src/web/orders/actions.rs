@@ -19,11 +19,11 @@ use common::db::Tx;
 use common::db::cards;
 use common::db::orders::{self, OrderError, OrderRow};
 use common::domain::card_import::{self, CardLine};
-use common::domain::{FailureReason, OrderStatus, Platform};
+use common::domain::{FailureReason, NotifyStatus, OrderKind, OrderStatus, Platform};
 use common::mq::{Event, EventType};
 
 use super::plan::{ProductKind, live_supplier_orders, refulfil_plan, supplier_has_it};
-use super::{order_id, order_url, status_label};
+use super::{order_id, order_url};
 use crate::web::auth::{CurrentUser, Operator};
 use crate::web::page::{redirect_error, redirect_ok};
 use crate::web::{AppState, WebError, WebResult};
@@ -115,12 +115,7 @@ async fn start(state: &AppState, raw_id: &str, action: &str, form: &Fields) -> W
             "该操作已经提交过（重复提交），本次未做任何更改。",
         )));
     }
-    let (Ok(status), Ok(platform)) = (
-        order.status.parse::<OrderStatus>(),
-        order.platform.parse::<Platform>(),
-    ) else {
-        return Err(WebError::bad("订单的状态或平台无法识别，无法操作。"));
-    };
+    let (status, platform) = (order.status, order.platform);
     Ok(Start::Go(Box::new(Locked {
         tx,
         order,
@@ -201,7 +196,7 @@ pub async fn succeed(
         return Ok(r);
     }
     let note = form.text("note", NOTE_MAX_CHARS);
-    let (event_note, detail) = if order.order_kind == "card" {
+    let (event_note, detail) = if order.order_kind == OrderKind::Card {
         let today = crate::web::page::beijing_today();
         let jd_game = platform == Platform::JdGame;
         let cards = match manual_cards(form.get("cards"), order.quantity, today, jd_game) {
@@ -356,7 +351,7 @@ async fn store_cards(
                 format!(
                     "第 {line} 张已在商品「{}」的库存中（{}）",
                     h.product_name,
-                    h.status.map(|s| s.label_zh()).unwrap_or("未知")
+                    h.status.label_zh()
                 )
             })
             .collect();
@@ -500,7 +495,7 @@ pub async fn resend(
             "阿奇索订单由阿奇索同步服务发货，不通过京东回调，未做任何更改。",
         ));
     }
-    if order.notify_status == "not_required" {
+    if order.notify_status == NotifyStatus::NotRequired {
         return Ok(redirect_error(&back, "该订单无需回调通知，未做任何更改。"));
     }
     let (attempts, next_set): (i32, bool) = sqlx::query_as(
@@ -509,7 +504,7 @@ pub async fn resend(
     .bind(order.id)
     .fetch_one(&mut *tx)
     .await?;
-    if order.notify_status == "pending" && attempts == 0 && next_set {
+    if order.notify_status == NotifyStatus::Pending && attempts == 0 && next_set {
         return Ok(redirect_ok(
             &back,
             "回调已在发送队列中，无需重发，本次未做任何更改。",
@@ -525,8 +520,8 @@ pub async fn resend(
         Some(detail_with_once(
             &format!(
                 "重发回调（订单{}，原回调状态 {}，已尝试 {attempts} 次）",
-                status_label(status.as_str()),
-                super::notify_label(&order.notify_status)
+                status.label_zh(),
+                order.notify_status.label_zh()
             ),
             &once,
         )),
@@ -573,10 +568,7 @@ pub async fn refulfil(
     };
     let kind = match &product {
         None => ProductKind::Missing,
-        Some(p) => p
-            .mode()
-            .map(ProductKind::Mode)
-            .unwrap_or(ProductKind::Unknown),
+        Some(p) => ProductKind::Mode(p.mode),
     };
     let live = live_supplier_orders(&mut *tx, order.id).await? > 0;
     let hops = match refulfil_plan(status, kind, live) {

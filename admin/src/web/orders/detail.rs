@@ -5,12 +5,15 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::NaiveDateTime;
-use common::domain::{FailureReason, FulfilmentMode, OrderStatus, Platform};
+use common::domain::{
+    AttemptOutcome, CallbackTarget, FailureReason, FulfilmentMode, NotifyStatus, OrderKind,
+    OrderStatus, Platform, SupplierOrderStatus,
+};
 use rand::RngCore;
 
 use super::masking::mask_text;
 use super::plan::{ProductKind, refulfil_plan};
-use super::{Opt, kind_label, notify_label, order_id, platform_label, status_class, status_label};
+use super::{Opt, order_id, outcome_class, supplier_class};
 use crate::web::auth::{CurrentUser, Operator};
 use crate::web::page::{self, Chrome, Nav};
 use crate::web::{AppState, WebError, WebResult};
@@ -18,22 +21,22 @@ use crate::web::{AppState, WebError, WebResult};
 #[derive(sqlx::FromRow)]
 pub(super) struct OrderFull {
     pub order_no: String,
-    pub platform: String,
+    pub platform: Platform,
     pub shop_id: u64,
     pub shop_name: Option<String>,
     pub platform_order_no: String,
-    pub order_kind: String,
+    pub order_kind: OrderKind,
     pub product_id: Option<u64>,
     pub product_name: Option<String>,
-    pub product_mode: Option<String>,
+    pub product_mode: Option<FulfilmentMode>,
     pub sku: String,
     pub quantity: i32,
     pub total_price_fen: i64,
     pub recharge_account: Option<String>,
-    pub status: String,
-    pub failure_code: Option<String>,
+    pub status: OrderStatus,
+    pub failure_code: Option<FailureReason>,
     pub failure_reason: Option<String>,
-    pub notify_status: String,
+    pub notify_status: NotifyStatus,
     pub notify_url: Option<String>,
     pub notify_attempts: i32,
     pub notify_next_at: Option<NaiveDateTime>,
@@ -47,12 +50,9 @@ pub(super) struct OrderFull {
 
 impl OrderFull {
     pub fn product_kind(&self) -> ProductKind {
-        match (&self.product_name, &self.product_mode) {
+        match (&self.product_name, self.product_mode) {
             (None, _) | (_, None) => ProductKind::Missing,
-            (Some(_), Some(m)) => match m.parse::<FulfilmentMode>() {
-                Ok(mode) => ProductKind::Mode(mode),
-                Err(_) => ProductKind::Unknown,
-            },
+            (Some(_), Some(mode)) => ProductKind::Mode(mode),
         }
     }
 }
@@ -102,7 +102,7 @@ struct SupplierRow {
     supplier_name: Option<String>,
     supplier_id: u64,
     supplier_order_no: Option<String>,
-    status: String,
+    status: SupplierOrderStatus,
     poll_count: i32,
     next_poll_at: Option<NaiveDateTime>,
     deadline_at: Option<NaiveDateTime>,
@@ -126,14 +126,14 @@ struct SupplierLine {
 
 #[derive(sqlx::FromRow)]
 struct OtherAttempt {
-    target: String,
+    target: CallbackTarget,
     attempt_no: i32,
     url: String,
     request_body: Option<String>,
     http_status: Option<i16>,
     response_body: Option<String>,
     duration_ms: i32,
-    outcome: String,
+    outcome: AttemptOutcome,
     error: Option<String>,
     next_attempt_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime,
@@ -277,13 +277,13 @@ async fn build(
     .fetch_all(&state.db)
     .await?;
 
-    let status = o.status.parse::<OrderStatus>().ok();
-    let platform = o.platform.parse::<Platform>().ok();
-    let live_supplier = suppliers.iter().any(|s| s.status != "failed");
+    let live_supplier = suppliers
+        .iter()
+        .any(|s| s.status != SupplierOrderStatus::Failed);
     let chrome = Chrome::new(user, Nav::Orders);
     let actions = chrome
         .can_operate()
-        .then(|| actions_for(&o, status, platform, live_supplier, !cards.is_empty()));
+        .then(|| actions_for(&o, live_supplier, !cards.is_empty()));
 
     let mut attempts: Vec<(NaiveDateTime, AttemptLine)> = jd_attempts
         .into_iter()
@@ -292,12 +292,12 @@ async fn build(
                 a.created_at,
                 AttemptLine {
                     at: page::beijing(a.created_at),
-                    target: platform_label(&o.platform),
+                    target: o.platform.label_zh().to_owned(),
                     attempt_no: a.attempt_no,
                     url: a.url,
                     http_status: a.http_status.map(|s| s.to_string()).unwrap_or_default(),
-                    outcome_class: status_class(&a.outcome),
-                    outcome: outcome_label(&a.outcome),
+                    outcome_class: outcome_class(a.outcome),
+                    outcome: outcome_label(a.outcome),
                     duration: format!("{} ms", a.duration_ms),
                     error: a.error.unwrap_or_default(),
                     next: page::beijing_opt(a.next_attempt_at),
@@ -316,12 +316,12 @@ async fn build(
             a.created_at,
             AttemptLine {
                 at: page::beijing(a.created_at),
-                target: target_label(&a.target),
+                target: a.target.label_zh().to_owned(),
                 attempt_no: a.attempt_no,
                 url: a.url,
                 http_status: a.http_status.map(|s| s.to_string()).unwrap_or_default(),
-                outcome_class: status_class(&a.outcome),
-                outcome: outcome_label(&a.outcome),
+                outcome_class: outcome_class(a.outcome),
+                outcome: outcome_label(a.outcome),
                 duration: format!("{} ms", a.duration_ms),
                 error: a.error.unwrap_or_default(),
                 next: page::beijing_opt(a.next_attempt_at),
@@ -363,10 +363,10 @@ async fn build(
         chrome,
         id,
         order_no: o.order_no.clone(),
-        status: status_label(&o.status),
-        status_class: status_class(&o.status),
-        notify: notify_label(&o.notify_status),
-        notify_class: status_class(&o.notify_status),
+        status: o.status.label_zh().to_owned(),
+        status_class: o.status.as_str(),
+        notify: o.notify_status.label_zh().to_owned(),
+        notify_class: o.notify_status.as_str(),
         fields: fields(&o),
         raw_request: o.raw_request.as_deref().map(mask_text).unwrap_or_default(),
         events: events
@@ -375,11 +375,10 @@ async fn build(
                 at: page::beijing(e.created_at),
                 from: e
                     .from_status
-                    .as_deref()
-                    .map(status_label)
+                    .map(|s| s.label_zh().to_owned())
                     .unwrap_or_default(),
-                to_class: status_class(&e.to_status),
-                to: status_label(&e.to_status),
+                to_class: e.to_status.as_str(),
+                to: e.to_status.label_zh().to_owned(),
                 actor: actor_label(&e.actor),
                 note: e.note.unwrap_or_default(),
             })
@@ -395,8 +394,8 @@ async fn build(
                     .supplier_name
                     .unwrap_or_else(|| format!("#{}", s.supplier_id)),
                 supplier_order_no: s.supplier_order_no.unwrap_or_default(),
-                status_class: status_class(&s.status),
-                status: supplier_status_label(&s.status),
+                status_class: supplier_class(s.status),
+                status: s.status.label_zh().to_owned(),
                 polls: s.poll_count,
                 next_poll: page::beijing_opt(s.next_poll_at),
                 deadline: page::beijing_opt(s.deadline_at),
@@ -414,40 +413,33 @@ async fn build(
     })
 }
 
-fn actions_for(
-    o: &OrderFull,
-    status: Option<OrderStatus>,
-    platform: Option<Platform>,
-    live_supplier: bool,
-    has_cards: bool,
-) -> Actions {
+fn actions_for(o: &OrderFull, live_supplier: bool, has_cards: bool) -> Actions {
     let mut once = [0u8; 16];
     rand::rng().fill_bytes(&mut once);
-    let open = status.is_some_and(|s| !s.is_final());
-    let is_final = status.is_some_and(OrderStatus::is_final);
-    let jd = matches!(platform, Some(Platform::JdGeneral | Platform::JdGame));
+    let status = o.status;
+    let open = !status.is_final();
+    let is_final = status.is_final();
+    let jd = matches!(o.platform, Platform::JdGeneral | Platform::JdGame);
     let resend_why_not = if !is_final {
         String::new()
     } else if !jd {
         "阿奇索订单由阿奇索同步服务发货，不通过京东回调。".into()
-    } else if o.notify_status == "not_required" {
+    } else if o.notify_status == NotifyStatus::NotRequired {
         "该订单无需回调通知。".into()
     } else {
         String::new()
     };
-    let (refulfil, refulfil_why_not) = match status {
-        Some(st) => match refulfil_plan(st, o.product_kind(), live_supplier) {
-            Ok(_) => (true, String::new()),
-            // A final order simply has no 重新履约 (no explanation needed).
-            Err(_) if st.is_final() => (false, String::new()),
-            Err(why) => (false, why.to_owned()),
-        },
-        None => (false, String::new()),
+    let (refulfil, refulfil_why_not) = match refulfil_plan(status, o.product_kind(), live_supplier)
+    {
+        Ok(_) => (true, String::new()),
+        // A final order simply has no 重新履约 (no explanation needed).
+        Err(_) if status.is_final() => (false, String::new()),
+        Err(why) => (false, why.to_owned()),
     };
     Actions {
         once: hex::encode(once),
         succeed: open,
-        card_order: o.order_kind == "card",
+        card_order: o.order_kind == OrderKind::Card,
         quantity: o.quantity,
         fail: open,
         reasons: FailureReason::ALL
@@ -458,7 +450,7 @@ fn actions_for(
                 selected: r == FailureReason::Manual,
             })
             .collect(),
-        resend: is_final && jd && o.notify_status != "not_required",
+        resend: is_final && jd && o.notify_status != NotifyStatus::NotRequired,
         resend_why_not,
         refulfil,
         refulfil_why_not,
@@ -478,14 +470,11 @@ fn fields(o: &OrderFull) -> Vec<Field> {
         value,
         mono: true,
     };
-    let failure = match (&o.failure_code, &o.failure_reason) {
+    let failure = match (o.failure_code, &o.failure_reason) {
         (None, None) => String::new(),
         (code, text) => {
             let label = code
-                .as_deref()
-                .and_then(|c| c.parse::<FailureReason>().ok())
                 .map(|r| format!("{}（{}）", r.label_zh(), r.as_str()))
-                .or_else(|| code.clone())
                 .unwrap_or_default();
             match text {
                 Some(t) if !t.is_empty() => format!("{label}：{t}"),
@@ -497,8 +486,6 @@ fn fields(o: &OrderFull) -> Vec<Field> {
         (Some(name), Some(pid)) => format!(
             "{name}（#{pid}，{}）",
             o.product_mode
-                .as_deref()
-                .and_then(|m| m.parse::<FulfilmentMode>().ok())
                 .map(FulfilmentMode::label_zh)
                 .unwrap_or("未知方式")
         ),
@@ -508,7 +495,7 @@ fn fields(o: &OrderFull) -> Vec<Field> {
     let mut out = vec![
         m("订单号", o.order_no.clone()),
         m("平台单号", o.platform_order_no.clone()),
-        f("平台", platform_label(&o.platform)),
+        f("平台", o.platform.label_zh().to_owned()),
         f(
             "店铺",
             format!(
@@ -519,7 +506,7 @@ fn fields(o: &OrderFull) -> Vec<Field> {
         ),
         f("商品", product),
         m("SKU", o.sku.clone()),
-        f("类型", kind_label(&o.order_kind).to_owned()),
+        f("类型", o.order_kind.label_zh().to_owned()),
         f("数量", o.quantity.to_string()),
         f("金额(元)", page::yuan(o.total_price_fen)),
         m("充值账号", o.recharge_account.clone().unwrap_or_default()),
@@ -555,32 +542,14 @@ fn actor_label(actor: &str) -> String {
     }
 }
 
-fn outcome_label(outcome: &str) -> String {
+/// This page's words for an attempt's outcome (a supplier's answers show as stored).
+fn outcome_label(outcome: AttemptOutcome) -> String {
     match outcome {
-        "delivered" => "成功".into(),
-        "retry" => "待重试".into(),
-        "giving_up" => "已放弃".into(),
-        "error" => "错误".into(),
-        other => other.to_owned(),
-    }
-}
-
-fn target_label(target: &str) -> String {
-    match target {
-        "agiso" => "阿奇索".into(),
-        "supplier" => "供应商".into(),
-        other => platform_label(other),
-    }
-}
-
-fn supplier_status_label(s: &str) -> String {
-    match s {
-        "pending" => "待提交".into(),
-        "submitted" => "已提交".into(),
-        "succeeded" => "成功".into(),
-        "failed" => "失败".into(),
-        "unknown" => "结果未知".into(),
-        other => other.to_owned(),
+        AttemptOutcome::Delivered => "成功".into(),
+        AttemptOutcome::Retry => "待重试".into(),
+        AttemptOutcome::GivingUp => "已放弃".into(),
+        AttemptOutcome::Error => "错误".into(),
+        other => other.as_str().to_owned(),
     }
 }
 
@@ -592,8 +561,9 @@ mod tests {
     fn labels() {
         assert_eq!(actor_label("operator:alice"), "操作员 alice");
         assert_eq!(actor_label("fulfillment"), "履约服务");
-        assert_eq!(outcome_label("retry"), "待重试");
-        assert_eq!(target_label("jd_game"), "京东游戏点卡");
-        assert_eq!(supplier_status_label("unknown"), "结果未知");
+        assert_eq!(outcome_label(AttemptOutcome::Retry), "待重试");
+        assert_eq!(outcome_label(AttemptOutcome::NotFound), "not_found");
+        assert_eq!(CallbackTarget::JdGame.label_zh(), "京东游戏点卡");
+        assert_eq!(SupplierOrderStatus::Unknown.label_zh(), "结果未知");
     }
 }

@@ -8,9 +8,10 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDateTime;
 use common::db::Pool;
+use common::domain::{NotifyStatus, OrderKind, OrderStatus, Platform};
 
 use super::filter::OrderQuery;
-use super::{kind_label, notify_label, plain_yuan, platform_label, status_label};
+use super::plain_yuan;
 use crate::web::auth::CurrentUser;
 use crate::web::page::{self, Arg, Where};
 use crate::web::{AppState, WebResult};
@@ -42,17 +43,17 @@ struct Row {
     id: u64,
     order_no: String,
     platform_order_no: String,
-    platform: String,
+    platform: Platform,
     shop_name: Option<String>,
     product_name: Option<String>,
     sku: String,
-    order_kind: String,
+    order_kind: OrderKind,
     quantity: i32,
     total_price_fen: i64,
     recharge_account: Option<String>,
-    status: String,
+    status: OrderStatus,
     failure_reason: Option<String>,
-    notify_status: String,
+    notify_status: NotifyStatus,
     notify_attempts: i32,
     created_at: NaiveDateTime,
     completed_at: Option<NaiveDateTime>,
@@ -203,17 +204,17 @@ fn record(r: Row) -> Vec<String> {
     vec![
         r.order_no,
         r.platform_order_no,
-        platform_label(&r.platform),
+        r.platform.label_zh().to_owned(),
         r.shop_name.unwrap_or_default(),
         r.product_name.unwrap_or_default(),
         r.sku,
-        kind_label(&r.order_kind).to_owned(),
+        r.order_kind.label_zh().to_owned(),
         r.quantity.to_string(),
         plain_yuan(r.total_price_fen),
         r.recharge_account.unwrap_or_default(),
-        status_label(&r.status),
+        r.status.label_zh().to_owned(),
         r.failure_reason.unwrap_or_default(),
-        notify_label(&r.notify_status),
+        r.notify_status.label_zh().to_owned(),
         r.notify_attempts.to_string(),
         page::beijing(r.created_at),
         page::beijing_opt(r.completed_at),

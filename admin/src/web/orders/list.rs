@@ -4,9 +4,10 @@ use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use chrono::NaiveDateTime;
+use common::domain::{NotifyStatus, OrderStatus, Platform};
 
+use super::Opt;
 use super::filter::{Filter, OrderQuery};
-use super::{Opt, notify_label, platform_label, status_class, status_label};
 use crate::web::auth::CurrentUser;
 use crate::web::page::{self, Chrome, Nav, PageLink, Pager};
 use crate::web::{AppState, WebResult};
@@ -18,15 +19,15 @@ struct Row {
     id: u64,
     order_no: String,
     platform_order_no: String,
-    platform: String,
+    platform: Platform,
     shop_name: Option<String>,
     product_name: Option<String>,
     sku: String,
     quantity: i32,
     total_price_fen: i64,
     recharge_account: Option<String>,
-    status: String,
-    notify_status: String,
+    status: OrderStatus,
+    notify_status: NotifyStatus,
     created_at: NaiveDateTime,
 }
 
@@ -132,23 +133,23 @@ fn line(r: Row) -> Line {
         id: r.id,
         order_no: r.order_no,
         platform_order_no: r.platform_order_no,
-        platform: platform_label(&r.platform),
+        platform: r.platform.label_zh().to_owned(),
         shop: r.shop_name.unwrap_or_else(|| "（已删除）".into()),
         product: r.product_name.unwrap_or(r.sku),
         quantity: r.quantity,
         amount: page::yuan(r.total_price_fen),
         account: r.recharge_account.unwrap_or_default(),
-        status: status_label(&r.status),
-        status_class: status_class(&r.status),
-        notify: notify_label(&r.notify_status),
-        notify_class: status_class(&r.notify_status),
+        status: r.status.label_zh().to_owned(),
+        status_class: r.status.as_str(),
+        notify: r.notify_status.label_zh().to_owned(),
+        notify_class: r.notify_status.as_str(),
         created: page::beijing(r.created_at),
     }
 }
 
 /// The shop and product selects (small tables).
 async fn choices(state: &AppState, f: &Filter) -> WebResult<(Vec<Opt>, Vec<Opt>)> {
-    let shops: Vec<(u64, String, String)> =
+    let shops: Vec<(u64, String, Platform)> =
         sqlx::query_as("SELECT id, name, platform FROM shops ORDER BY platform, name")
             .fetch_all(&state.db)
             .await?;
@@ -161,7 +162,7 @@ async fn choices(state: &AppState, f: &Filter) -> WebResult<(Vec<Opt>, Vec<Opt>)
             .into_iter()
             .map(|(id, name, platform)| Opt {
                 value: id.to_string(),
-                label: format!("{name}（{}）", platform_label(&platform)),
+                label: format!("{name}（{}）", platform.label_zh()),
                 selected: f.shop == Some(id),
             })
             .collect(),

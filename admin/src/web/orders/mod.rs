@@ -14,7 +14,7 @@ mod plan;
 
 use axum::Router;
 use axum::routing::{get, post};
-use common::domain::{NotifyStatus, OrderStatus, Platform};
+use common::domain::{AttemptOutcome, SupplierOrderStatus};
 
 use super::{AppState, WebError, WebResult};
 
@@ -39,46 +39,28 @@ fn order_url(id: u64) -> String {
     format!("/admin/orders/{id}")
 }
 
-fn platform_label(s: &str) -> String {
-    s.parse::<Platform>()
-        .map(|p| p.label_zh().to_owned())
-        .unwrap_or_else(|_| s.to_owned())
-}
+// An order's status and notify status are their own badge classes (`as_str`).
 
-fn status_label(s: &str) -> String {
-    s.parse::<OrderStatus>()
-        .map(|st| st.label_zh().to_owned())
-        .unwrap_or_else(|_| s.to_owned())
-}
-
-fn notify_label(s: &str) -> String {
-    s.parse::<NotifyStatus>()
-        .map(|st| st.label_zh().to_owned())
-        .unwrap_or_else(|_| s.to_owned())
-}
-
-/// A stored status as a CSS class: only known values (the badge colours), never raw data.
-fn status_class(s: &str) -> &'static str {
-    if let Ok(st) = s.parse::<OrderStatus>() {
-        return st.as_str();
+/// The badge class of a callback attempt's outcome.
+fn outcome_class(o: AttemptOutcome) -> &'static str {
+    match o {
+        AttemptOutcome::Delivered => "delivered",
+        AttemptOutcome::Retry => "retry",
+        AttemptOutcome::GivingUp => "giving_up",
+        AttemptOutcome::Error => "error",
+        AttemptOutcome::Failed => "failed",
+        AttemptOutcome::Processing => "processing",
+        AttemptOutcome::Success | AttemptOutcome::NotFound => "",
     }
-    if let Ok(st) = s.parse::<NotifyStatus>() {
-        return st.as_str();
-    }
+}
+
+/// The badge class of a supplier order's status.
+fn supplier_class(s: SupplierOrderStatus) -> &'static str {
     match s {
-        "retry" => "retry",
-        "error" => "error",
-        "unknown" => "warn",
-        "submitted" => "pending",
-        _ => "",
-    }
-}
-
-fn kind_label(kind: &str) -> &'static str {
-    match kind {
-        "card" => "卡密",
-        "direct" => "直充",
-        _ => "未知",
+        SupplierOrderStatus::Pending | SupplierOrderStatus::Submitted => "pending",
+        SupplierOrderStatus::Succeeded => "succeeded",
+        SupplierOrderStatus::Failed => "failed",
+        SupplierOrderStatus::Unknown => "warn",
     }
 }
 
@@ -103,13 +85,11 @@ mod tests {
 
     #[test]
     fn labels_and_classes() {
-        assert_eq!(platform_label("jd_game"), "京东游戏点卡");
-        assert_eq!(platform_label("odd"), "odd");
-        assert_eq!(status_label("awaiting_manual"), "待人工处理");
-        assert_eq!(notify_label("giving_up"), "已放弃");
-        assert_eq!(status_class("failed"), "failed");
-        assert_eq!(status_class("delivered"), "delivered");
-        assert_eq!(status_class("\"><script>"), "");
+        assert_eq!(outcome_class(AttemptOutcome::Failed), "failed");
+        assert_eq!(outcome_class(AttemptOutcome::Delivered), "delivered");
+        assert_eq!(outcome_class(AttemptOutcome::NotFound), "");
+        assert_eq!(supplier_class(SupplierOrderStatus::Unknown), "warn");
+        assert_eq!(supplier_class(SupplierOrderStatus::Submitted), "pending");
         assert_eq!(plain_yuan(123456), "1234.56");
         assert_eq!(plain_yuan(5), "0.05");
         assert!(order_id("12x").is_err());

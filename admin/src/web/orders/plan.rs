@@ -9,9 +9,8 @@ use common::domain::{FulfilmentMode, OrderStatus};
 pub(super) enum ProductKind {
     /// No product (deleted, or the order never had one): fulfilment fails it (`no_product`).
     Missing,
+    /// (A stored mode this version does not know fails reading the product row.)
     Mode(FulfilmentMode),
-    /// A mode fulfilment does not know.
-    Unknown,
 }
 
 /// How 重新履约 puts an order back where fulfilment picks it up: the transitions to make first
@@ -34,9 +33,6 @@ pub(super) fn refulfil_plan(
     match product {
         ProductKind::Mode(FulfilmentMode::DirectManual) if status != Received => {
             return Err("人工直充商品不会自动履约：请完成充值后点「手动成功」，或点「手动失败」。");
-        }
-        ProductKind::Unknown if status != Received => {
-            return Err("商品的履约方式无法识别，请先在商品管理中修正后再重新履约。");
         }
         ProductKind::Mode(FulfilmentMode::DirectSupplier) if live_supplier_order => {
             return Err(
@@ -112,7 +108,6 @@ mod tests {
             refulfil_plan(AwaitingManual, supplier, false),
             Ok(vec![Processing, AwaitingStock])
         );
-        assert!(refulfil_plan(AwaitingManual, ProductKind::Unknown, false).is_err());
         assert_eq!(
             refulfil_plan(AwaitingManual, ProductKind::Missing, false),
             Ok(vec![Processing, AwaitingStock])

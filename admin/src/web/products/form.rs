@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use common::db::products::{ProductFields, ProductRow};
-use common::domain::{Fen, FulfilmentMode};
+use common::domain::{Fen, FulfilmentMode, StockPolicy};
 
 /// The largest face value or price accepted: ¥1,000,000.00.
 const MAX_FEN: i64 = 100_000_000;
@@ -19,18 +19,11 @@ pub const POLICIES: [(&str, &str); 2] = [
     ("wait", "等待补货（超时后失败）"),
 ];
 
-pub fn policy_label(p: &str) -> &'static str {
+pub fn policy_label(p: StockPolicy) -> &'static str {
     match p {
-        "fail" => "缺货即失败",
-        "wait" => "等待补货",
-        _ => "未知",
+        StockPolicy::Fail => "缺货即失败",
+        StockPolicy::Wait => "等待补货",
     }
-}
-
-pub fn mode_label(m: &str) -> &'static str {
-    m.parse::<FulfilmentMode>()
-        .map(|m| m.label_zh())
-        .unwrap_or("未知")
 }
 
 /// The form's values as typed.
@@ -61,7 +54,7 @@ impl ProductForm {
     pub fn of(p: &ProductRow) -> ProductForm {
         ProductForm {
             name: p.name.clone(),
-            mode: p.mode.clone(),
+            mode: p.mode.as_str().to_owned(),
             face_value: p
                 .face_value_fen
                 .map(|f| Fen(f).to_yuan_string())
@@ -74,7 +67,7 @@ impl ProductForm {
                 .low_stock_threshold
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
-            policy: p.out_of_stock_policy.clone(),
+            policy: p.out_of_stock_policy.as_str().to_owned(),
             wait_seconds: p.stock_wait_seconds.to_string(),
             enabled: p.enabled,
         }
@@ -127,10 +120,10 @@ impl ProductForm {
                 }
             }
         };
-        let policy = match self.policy.as_str() {
-            "fail" | "wait" => self.policy.clone(),
-            _ => return Err("请选择缺货策略（缺货立即失败 / 等待补货）。".into()),
-        };
+        let policy: StockPolicy = self
+            .policy
+            .parse()
+            .map_err(|_| "请选择缺货策略（缺货立即失败 / 等待补货）。".to_owned())?;
         let stock_wait_seconds = match self.wait_seconds.parse::<i64>() {
             Ok(n) if (1..=MAX_WAIT_SECONDS).contains(&n) => n as i32,
             _ => {
@@ -207,8 +200,8 @@ pub fn changes(old: &ProductFields, new: &ProductFields) -> String {
     );
     diff(
         "缺货策略",
-        policy_label(&old.out_of_stock_policy).into(),
-        policy_label(&new.out_of_stock_policy).into(),
+        policy_label(old.out_of_stock_policy).into(),
+        policy_label(new.out_of_stock_policy).into(),
     );
     diff(
         "等待补货秒数",

@@ -19,9 +19,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use common::db::products::{self, ProductError, ProductFields, ProductRow};
-use common::domain::{Fen, FulfilmentMode, Platform};
+use common::domain::{Fen, FulfilmentMode, Platform, StockPolicy};
 
-use self::form::{POLICIES, ProductForm, changes, mode_label, policy_label};
+use self::form::{POLICIES, ProductForm, changes, policy_label};
 use super::auth::{AdminUser, CurrentUser};
 use super::page::{self, Chrome, Nav, redirect_ok};
 use super::{AppState, WebError, WebResult};
@@ -139,7 +139,7 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> WebResult<Res
             let stock = snap.rows.iter().find(|s| s.product_id == p.id);
             ListLine {
                 id: p.id,
-                mode: mode_label(&p.mode),
+                mode: p.mode.label_zh(),
                 face_value: yuan_opt(p.face_value_fen),
                 price: p
                     .price_fen
@@ -156,10 +156,9 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> WebResult<Res
                     .low_stock_threshold
                     .map(|t| t.to_string())
                     .unwrap_or_else(|| "—".into()),
-                policy: if p.out_of_stock_policy == "wait" {
-                    format!("等待补货 {} 秒", p.stock_wait_seconds)
-                } else {
-                    policy_label(&p.out_of_stock_policy).into()
+                policy: match p.out_of_stock_policy {
+                    StockPolicy::Wait => format!("等待补货 {} 秒", p.stock_wait_seconds),
+                    StockPolicy::Fail => policy_label(StockPolicy::Fail).into(),
                 },
                 skus: p
                     .skus
@@ -171,7 +170,7 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> WebResult<Res
                         None => s.to_owned(),
                     })
                     .collect(),
-                suppliers: if p.mode == "direct_supplier" || p.suppliers > 0 {
+                suppliers: if p.mode == FulfilmentMode::DirectSupplier || p.suppliers > 0 {
                     p.suppliers.to_string()
                 } else {
                     "—".into()
@@ -278,7 +277,7 @@ fn describe(f: &ProductFields) -> String {
         f.low_stock_threshold
             .map(|t| t.to_string())
             .unwrap_or_else(|| "—".into()),
-        policy_label(&f.out_of_stock_policy),
+        policy_label(f.out_of_stock_policy),
         f.stock_wait_seconds,
         if f.enabled { "启用" } else { "停用" }
     )
@@ -340,7 +339,7 @@ async fn edit_page(
         .into_iter()
         .map(|s| SkuLine {
             id: s.id,
-            platform: platform_label(&s.platform),
+            platform: s.platform.label_zh().to_owned(),
             sku: s.sku,
         })
         .collect();
@@ -362,7 +361,7 @@ async fn edit_page(
             selected: false,
         })
         .collect();
-    let card_mode = p.mode() == Some(FulfilmentMode::Card);
+    let card_mode = p.mode == FulfilmentMode::Card;
     let stock = if card_mode {
         let snap = super::cards::cached_stock(&state.db).await?;
         snap.rows
@@ -403,7 +402,7 @@ async fn edit_page(
             })
             .collect(),
         supplier_choices,
-        supplier_mode: p.mode() == Some(FulfilmentMode::DirectSupplier),
+        supplier_mode: p.mode == FulfilmentMode::DirectSupplier,
         card_mode,
         stock,
         cache_note: CACHE_NOTE,
@@ -451,10 +450,7 @@ async fn update(
         }
     };
     let old = ProductFields::of(&current);
-    let summary = match &old {
-        Some(old) => changes(old, &fields),
-        None => describe(&fields),
-    };
+    let summary = changes(&old, &fields);
     if summary.is_empty() {
         tx.rollback().await?;
         return Ok(redirect_ok(&product_url(id), "没有修改。"));

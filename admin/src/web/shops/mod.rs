@@ -165,7 +165,7 @@ async fn index(State(state): State<AppState>, user: CurrentUser) -> WebResult<Re
             },
             shops: rows
                 .iter()
-                .filter(|r| r.platform() == Some(platform))
+                .filter(|r| r.platform == platform)
                 .map(|r| shop_line(r, platform, &state.key, &giving_up))
                 .collect(),
         })
@@ -182,7 +182,7 @@ fn shop_line(
     key: &MasterKey,
     giving_up: &HashMap<u64, i64>,
 ) -> ShopLine {
-    let mode = r.mode();
+    let mode = r.mode;
     let mut overrides = Vec::new();
     if let Some(u) = &r.direct_callback_url {
         overrides.push(format!("直充回调：{u}"));
@@ -323,9 +323,7 @@ async fn new_form(
 async fn load(state: &AppState, raw_id: &str) -> WebResult<(ShopRow, Platform)> {
     let id = path_id(raw_id)?;
     let row = shops::get(&state.db, id).await?.ok_or(WebError::NotFound)?;
-    let platform = row
-        .platform()
-        .ok_or_else(|| WebError::bad("该店铺的平台无法识别，无法在此编辑。"))?;
+    let platform = row.platform;
     Ok((row, platform))
 }
 
@@ -344,7 +342,7 @@ fn form_of(row: &ShopRow) -> ShopForm {
         name: row.name.clone(),
         merchant_id: row.merchant_id.clone(),
         agiso_service: row.agiso_service.clone(),
-        mode: row.mode().as_str().to_owned(),
+        mode: row.mode.as_str().to_owned(),
         direct_callback_url: row.direct_callback_url.clone().unwrap_or_default(),
         card_callback_url: row.card_callback_url.clone().unwrap_or_default(),
         base_url: row.base_url.clone().unwrap_or_default(),
@@ -557,7 +555,7 @@ fn changes(row: &ShopRow, v: &ValidShop) -> Vec<String> {
     diff("阿奇索服务", &row.agiso_service, &v.agiso_service);
     diff(
         "模式",
-        mode_label(row.mode()),
+        mode_label(row.mode),
         v.mode.map(mode_label).unwrap_or_default(),
     );
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();

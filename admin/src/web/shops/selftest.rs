@@ -131,7 +131,7 @@ pub async fn show(
                     ok: true,
                     text: format!("{}（{} 个字符）", page::mask(&k), k.chars().count()),
                 });
-                let test = row.mode() == ShopMode::Test;
+                let test = row.mode == ShopMode::Test;
                 checks.push(Check {
                     label: "直充回调地址".into(),
                     ok: true,
@@ -184,7 +184,7 @@ pub async fn show(
                 row.agiso_service
             )
         },
-        mode: mode_label(row.mode()),
+        mode: mode_label(row.mode),
         base_missing: base.is_none() && platform != Platform::Agiso,
         checks,
         samples,
