@@ -378,10 +378,10 @@ pub async fn execute(
                         out,
                         "{:<5} {:<12} {:<24} {:<20} {:<6} {}",
                         s.id,
-                        s.platform,
+                        s.platform.as_str(),
                         s.name,
                         merchant,
-                        s.mode,
+                        s.mode.as_str(),
                         if s.enabled { "启用" } else { "停用" }
                     )?;
                 }
@@ -471,7 +471,7 @@ pub async fn execute(
                         "{:<5} {:<24} {:<16} {:<10} {}",
                         p.id,
                         p.name,
-                        p.mode,
+                        p.mode.as_str(),
                         p.face_value_fen
                             .map(|f| f.to_string())
                             .unwrap_or_else(|| "-".into()),

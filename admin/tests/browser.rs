@@ -12,7 +12,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::testing::{TestDb, delete_topology, service_env, unique};
+use common::domain::{OrderStatus, Platform};
+use common::testing::app::TestApp;
+use common::testing::fixtures::{Product, Shop, StoredOrder};
+use common::testing::{free_port, unique};
 use fantoccini::{Client, ClientBuilder, Locator};
 
 const PASSWORD: &str = "browser-test-password";
@@ -36,14 +39,6 @@ fn find(candidates: &[&str]) -> Option<String> {
         .iter()
         .find(|p| std::path::Path::new(p).exists())
         .map(|p| p.to_string())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn start_driver() -> Driver {
@@ -127,48 +122,20 @@ async fn text_of(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
-/// A running admin with one operator, on its own database and queue prefix.
-struct App {
-    base: String,
-    pool: common::db::Pool,
-    prefix: String,
-    db: TestDb,
-    stop: tokio_util::sync::CancellationToken,
+/// A running admin (the shared in-process [`TestApp`]) with one operator.
+async fn start_app() -> TestApp {
+    let app = TestApp::start(&[], async |env| {
+        admin::build(admin::Config::from_env(&env)?).await
+    })
+    .await;
+    let hash = admin::password::hash(PASSWORD).unwrap();
+    common::db::users::insert(&app.pool, "op", &hash, common::domain::Role::Operator)
+        .await
+        .unwrap();
+    app
 }
 
-impl App {
-    async fn start() -> App {
-        let (db, pool) = TestDb::migrated().await;
-        let prefix = unique("t") + ".";
-        let env = service_env(&db.url, &prefix);
-        let config = admin::Config::from_env(&env).expect("config");
-        let service = admin::build(config).await.expect("admin starts");
-        let base = format!("http://{}", service.local_addr());
-        let stop = service.stop_token();
-        tokio::spawn(service.run_until_stopped());
-        let hash = admin::password::hash(PASSWORD).unwrap();
-        common::db::users::insert(&pool, "op", &hash, common::domain::Role::Operator)
-            .await
-            .unwrap();
-        App {
-            base,
-            pool,
-            prefix,
-            db,
-            stop,
-        }
-    }
-
-    async fn stop(self) {
-        self.stop.cancel();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        delete_topology(&self.prefix).await;
-        self.pool.close().await;
-        self.db.drop_database().await;
-    }
-}
-
-async fn login(c: &Client, app: &App) {
+async fn login(c: &Client, app: &TestApp) {
     c.goto(&format!("{}/admin/", app.base)).await.unwrap();
     assert!(
         c.current_url()
@@ -204,30 +171,22 @@ async fn login(c: &Client, app: &App) {
 
 /// A JD 通用交易 shop, a card product and one card order held for an operator.
 async fn seed(pool: &common::db::Pool) -> (u64, u64) {
-    let shop = sqlx::query(
-        "INSERT INTO shops (platform, name, merchant_id) VALUES ('jd_general', '通用店', '1201')",
+    let shop = Shop::jd_general("通用店", "1201").insert(pool).await;
+    let product = Product::card("腾讯Q币10元").insert(pool).await;
+    let order = StoredOrder::new(
+        Platform::JdGeneral,
+        shop,
+        "JD880001",
+        common::domain::OrderKind::Card,
+        OrderStatus::AwaitingManual,
     )
-    .execute(pool)
-    .await
-    .unwrap()
-    .last_insert_id();
-    let product = sqlx::query("INSERT INTO products (name, mode) VALUES ('腾讯Q币10元', 'card')")
-        .execute(pool)
-        .await
-        .unwrap()
-        .last_insert_id();
-    let order = sqlx::query(
-        "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id,
-            sku, quantity, total_price_fen, status, notify_url)
-         VALUES ('VG2026112500000001', 'jd_general', ?, 'JD880001', 'card', ?, '1001', 1, 1000,
-            'awaiting_manual', 'http://127.0.0.1:9/jd')",
-    )
-    .bind(shop)
-    .bind(product)
-    .execute(pool)
-    .await
-    .unwrap()
-    .last_insert_id();
+    .order_no("VG2026112500000001")
+    .product(product)
+    .sku("1001")
+    .total_fen(1000)
+    .notify_url(Some("http://127.0.0.1:9/jd".into()))
+    .insert(pool)
+    .await;
     (product, order)
 }
 
@@ -265,7 +224,7 @@ async fn operator_day_in_a_real_browser() {
         eprintln!("SKIPPED operator_day_in_a_real_browser: {reason}");
         return;
     }
-    let app = App::start().await;
+    let app = start_app().await;
     let (product, order_id) = seed(&app.pool).await;
     let driver = start_driver().await;
     let c = browser(&driver).await;

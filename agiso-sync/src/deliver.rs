@@ -327,8 +327,7 @@ impl Deliverer {
             if order.order_kind == OrderKind::Card {
                 match self.cards_of(&order).await? {
                     Ok(cards) => lines.push(LineCards {
-                        oid: PlatformOrderNo::parse(&order.platform_order_no)
-                            .map_err(|_| anyhow::anyhow!("stored Oid is not an order number"))?,
+                        oid: order.platform_order_no.clone(),
                         title: order.sku.clone(),
                         cards,
                     }),

@@ -215,7 +215,7 @@ pub async fn create_orders(
         let new = NewOrder {
             platform: Platform::Agiso,
             shop_id: shop.id,
-            platform_order_no: line.line_no.as_str().to_owned(),
+            platform_order_no: line.line_no.clone(),
             order_kind: kind,
             product_id,
             sku: sku.chars().take(64).collect(),
@@ -263,7 +263,7 @@ async fn apply_refund(
         if refund
             .oid
             .as_ref()
-            .is_some_and(|oid| oid.as_str() != order.platform_order_no)
+            .is_some_and(|oid| *oid != order.platform_order_no)
         {
             continue;
         }

@@ -60,11 +60,11 @@ pub async fn poll_all(app: &AgisoSync) -> anyhow::Result<Polled> {
         ..Polled::default()
     };
     for shop in shops.iter() {
-        if shop.service == Service::Alds {
-            if let Err(e) = poll_taobao(app, shop, &mut polled).await {
-                tracing::warn!(shop_id = shop.id, error = %e, "Agiso Taobao poll failed");
-                polled.errors.push(format!("店铺 {}：{e}", shop.id));
-            }
+        if shop.service == Service::Alds
+            && let Err(e) = poll_taobao(app, shop, &mut polled).await
+        {
+            tracing::warn!(shop_id = shop.id, error = %e, "Agiso Taobao poll failed");
+            polled.errors.push(format!("店铺 {}：{e}", shop.id));
         }
     }
     if let Err(e) = read_pending(app, &shops, &mut polled).await {

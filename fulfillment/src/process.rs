@@ -408,10 +408,10 @@ mod tests {
     fn order(kind: OrderKind) -> OrderRow {
         OrderRow {
             id: 1,
-            order_no: "N1".into(),
+            order_no: common::domain::OrderNo::unchecked("N1"),
             platform: Platform::JdGame,
             shop_id: 1,
-            platform_order_no: "1".into(),
+            platform_order_no: common::domain::PlatformOrderNo::unchecked("1"),
             order_kind: kind,
             product_id: Some(1),
             sku: "s".into(),

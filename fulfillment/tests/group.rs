@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::db::Pool;
-use common::domain::{FulfilmentMode, Platform};
+use common::domain::{FulfilmentMode, OrderKind, OrderStatus, Platform, StockPolicy};
 use common::mq::Event;
 use common::mq::outbox::OutboxSignal;
+use common::testing::fixtures::{self, Product, Shop, StoredOrder};
 use common::testing::{TestDb, master_key};
 use fulfillment::Fulfiller;
 use fulfillment::outcome::Outcome;
@@ -32,94 +33,86 @@ fn fulfiller(pool: &Pool) -> Fulfiller {
     }
 }
 
-async fn product(pool: &Pool, name: &str, mode: FulfilmentMode, policy: &str, cards: usize) -> u64 {
-    let id = common::db::products::insert(
-        pool,
-        &common::db::products::NewProduct {
-            name: name.into(),
-            mode,
-            face_value_fen: Some(100),
-            price_fen: Some(100),
-            low_stock_threshold: None,
-            skus: vec![(Platform::JdGame, format!("sku-{name}"))],
-        },
-    )
-    .await
-    .unwrap();
-    sqlx::query(
-        "UPDATE products SET out_of_stock_policy = ?, stock_wait_seconds = 3600 WHERE id = ?",
-    )
-    .bind(policy)
-    .bind(id)
-    .execute(pool)
-    .await
-    .unwrap();
+async fn product(
+    pool: &Pool,
+    name: &str,
+    mode: FulfilmentMode,
+    policy: StockPolicy,
+    cards: usize,
+) -> u64 {
+    let id = Product::new(name, mode)
+        .face_value(100)
+        .price(Some(100))
+        .sku(Platform::JdGame, &format!("sku-{name}"))
+        .when_out_of_stock(policy, 3600)
+        .insert(pool)
+        .await;
     if cards > 0 {
-        let text: String = (0..cards)
-            .map(|i| format!("{name}{i:05},P{name}{i:05}\n"))
-            .collect();
-        let r = common::db::cards::import(pool, &master_key(), id, name, &text, true)
-            .await
-            .unwrap();
+        let r =
+            fixtures::import_cards(pool, id, name, &fixtures::numbered_cards(name, cards)).await;
         assert_eq!(r.new, cards);
     }
     id
 }
 
+/// An order row as it stands in `status`, without timeline or outbox rows: the snapshots
+/// compare exactly what fulfilment writes.
 async fn order(
     pool: &Pool,
     shop: u64,
     no: &str,
-    kind: &str,
+    kind: OrderKind,
     product: u64,
     q: i32,
-    status: &str,
+    status: OrderStatus,
 ) -> u64 {
-    sqlx::query(
-        "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id, sku, quantity,
-            total_price_fen, status, recharge_account) VALUES (?, 'jd_game', ?, ?, ?, ?, 'x', ?, 100, ?, 'acc')",
-    )
-    .bind(no)
-    .bind(shop)
-    .bind(no)
-    .bind(kind)
-    .bind(product)
-    .bind(q)
-    .bind(status)
-    .execute(pool)
-    .await
-    .unwrap()
-    .last_insert_id()
+    StoredOrder::new(Platform::JdGame, shop, no, kind, status)
+        .product(product)
+        .quantity(q)
+        .account("acc")
+        .insert(pool)
+        .await
 }
 
 /// The same orders and stock on a fresh database; returns the ids of the orders to fulfil.
 async fn scenario(pool: &Pool) -> Vec<u64> {
-    let shop =
-        sqlx::query("INSERT INTO shops (platform, name, merchant_id) VALUES ('jd_game', 's', '1')")
-            .execute(pool)
-            .await
-            .unwrap()
-            .last_insert_id();
-    let plain = product(pool, "E", FulfilmentMode::Card, "fail", 3).await;
-    let failing = product(pool, "F", FulfilmentMode::Card, "fail", 2).await;
-    let waiting = product(pool, "W", FulfilmentMode::Card, "wait", 2).await;
-    let queued = product(pool, "Q", FulfilmentMode::Card, "wait", 1).await;
-    let manual = product(pool, "M", FulfilmentMode::DirectManual, "fail", 0).await;
+    let shop = Shop::jd_game("s", "1").insert(pool).await;
+    let plain = product(pool, "E", FulfilmentMode::Card, StockPolicy::Fail, 3).await;
+    let failing = product(pool, "F", FulfilmentMode::Card, StockPolicy::Fail, 2).await;
+    let waiting = product(pool, "W", FulfilmentMode::Card, StockPolicy::Wait, 2).await;
+    let queued = product(pool, "Q", FulfilmentMode::Card, StockPolicy::Wait, 1).await;
+    let manual = product(
+        pool,
+        "M",
+        FulfilmentMode::DirectManual,
+        StockPolicy::Fail,
+        0,
+    )
+    .await;
     // Already waiting for Q before this group: the new Q order queues behind it.
-    order(pool, shop, "Q0", "card", queued, 2, "awaiting_stock").await;
+    order(
+        pool,
+        shop,
+        "Q0",
+        OrderKind::Card,
+        queued,
+        2,
+        OrderStatus::AwaitingStock,
+    )
+    .await;
     let mut ids = Vec::new();
     for (no, kind, p, q) in [
-        ("E1", "card", plain, 2),
-        ("F1", "card", failing, 3),
-        ("F2", "card", failing, 1),
-        ("W1", "card", waiting, 1),
-        ("W2", "card", waiting, 2),
-        ("W3", "card", waiting, 1),
-        ("Q1", "card", queued, 1),
-        ("M1", "direct", manual, 1),
-        ("X1", "direct", plain, 1),
+        ("E1", OrderKind::Card, plain, 2),
+        ("F1", OrderKind::Card, failing, 3),
+        ("F2", OrderKind::Card, failing, 1),
+        ("W1", OrderKind::Card, waiting, 1),
+        ("W2", OrderKind::Card, waiting, 2),
+        ("W3", OrderKind::Card, waiting, 1),
+        ("Q1", OrderKind::Card, queued, 1),
+        ("M1", OrderKind::Direct, manual, 1),
+        ("X1", OrderKind::Direct, plain, 1),
     ] {
-        ids.push(order(pool, shop, no, kind, p, q, "received").await);
+        ids.push(order(pool, shop, no, kind, p, q, OrderStatus::Received).await);
     }
     ids
 }

@@ -101,11 +101,11 @@ fn check_params(pairs: &[(String, String)]) {
     let results: [Result<(), GameError>; 5] = [
         PreCheckRequest::from_params(&params).map(|r| assert!(r.buy_num >= 1)),
         DirectChargeRequest::from_params(&params).map(|r| {
-            assert!(r.buy_num >= 1 && r.order_id >= 0 && r.total_price.0 >= 0);
+            assert!(r.buy_num >= 1 && r.order_id.as_long().is_some() && r.total_price.0 >= 0);
         }),
-        DirectQueryRequest::from_params(&params).map(|r| assert!(r.order_id >= 0)),
+        DirectQueryRequest::from_params(&params).map(|r| assert!(r.order_id.as_long().is_some())),
         CardOrderRequest::from_params(&params).map(|r| assert!(r.buy_num >= 1)),
-        CardQueryRequest::from_params(&params).map(|r| assert!(r.order_id >= 0)),
+        CardQueryRequest::from_params(&params).map(|r| assert!(r.order_id.as_long().is_some())),
     ];
     for result in results {
         if let Err(e) = result {

@@ -89,7 +89,9 @@ fuzz_target!(|data: &[u8]| {
     match BeginDistillRequest::parse(&fields) {
         Ok(req) => {
             assert!(req.quantity >= 1);
-            assert!(req.jd_order_no >= 0 && req.vendor_id >= 0 && req.total_price.0 >= 0);
+            assert!(
+                req.jd_order_no.as_long().is_some() && req.vendor_id >= 0 && req.total_price.0 >= 0
+            );
             assert!(!req.sign.is_empty() && !req.ware_no.trim().is_empty());
             assert_eq!(
                 req.verify_signature(MD5_KEY),
@@ -106,12 +108,12 @@ fuzz_target!(|data: &[u8]| {
             assert!(!again.verify_signature("another-key"));
             assert_eq!(
                 (
-                    again.jd_order_no,
+                    &again.jd_order_no,
                     again.vendor_id,
                     &again.ware_no,
                     again.quantity
                 ),
-                (req.jd_order_no, req.vendor_id, &req.ware_no, req.quantity)
+                (&req.jd_order_no, req.vendor_id, &req.ware_no, req.quantity)
             );
             assert_eq!(
                 (
@@ -130,11 +132,11 @@ fuzz_target!(|data: &[u8]| {
             cards_round_trip(&fields, &aes);
             let product = Some(encrypt_cards(&[], &aes));
             answer_round_trip(
-                &DistillAnswer::success(req.jd_order_no, req.ware_no.clone(), product),
+                &DistillAnswer::success(req.jd_order_no.clone(), req.ware_no.clone(), product),
                 &req.timestamp,
             );
             answer_round_trip(
-                &DistillAnswer::in_progress(req.jd_order_no, req.pay_time.clone()),
+                &DistillAnswer::in_progress(req.jd_order_no.clone(), req.pay_time.clone()),
                 &req.timestamp,
             );
         }
@@ -156,13 +158,13 @@ fuzz_target!(|data: &[u8]| {
             let again = FindDistillRequest::parse(&resigned(&fields)).expect("re-signed parses");
             assert!(again.verify_signature(MD5_KEY));
             assert_eq!(
-                (again.jd_order_no, again.vendor_id),
-                (req.jd_order_no, req.vendor_id)
+                (&again.jd_order_no, again.vendor_id),
+                (&req.jd_order_no, req.vendor_id)
             );
             let agent = first_value(&fields, "agentOrderNo").map(str::to_string);
             for code in ProduceCode::ALL {
                 answer_round_trip(
-                    &DistillAnswer::with_code(req.jd_order_no, agent.clone(), code),
+                    &DistillAnswer::with_code(req.jd_order_no.clone(), agent.clone(), code),
                     &req.timestamp,
                 );
             }

@@ -1,16 +1,21 @@
 //! `gateway`: JD intake. The seven JD endpoints verify, persist, enqueue and answer; the gateway
 //! never fulfils.
 //!
-//! Handlers are thin: read the body → protocol codec (`common::protocol`) → service function
-//! ([`intake`]) → encode. Every failure is answered with the protocol's own error (HTTP 200),
-//! a structured log line and a metric.
+//! Handlers are thin, the same four steps on both platforms: authenticate ([`auth`]: the shop by
+//! `vendorId` / `customerId`, allow-list, signature, timestamp) → parse (the protocol codec,
+//! `common::protocol`) → one service function of [`intake`] returning a typed outcome → encode
+//! (the codec). Every failure is answered with the protocol's own error (HTTP 200), a structured
+//! log line and a metric. No SQL in a handler: the shared repositories (`common::db`) and
+//! [`queries`].
 //!
 //! `main.rs` is a shim; tests start the real service in-process through [`build`].
 
+pub mod auth;
 pub mod directory;
 pub mod intake;
 pub mod jd_game;
 pub mod jd_general;
+pub mod queries;
 pub mod request;
 
 use std::sync::Arc;

@@ -11,7 +11,7 @@ use common::crypto::at_rest::MasterKey;
 use common::db::orders::OrderRow;
 use common::db::shops::{ShopRow, ShopSecret};
 use common::db::{self, Pool};
-use common::domain::{NotifyStatus, OrderKind, OrderStatus, Platform, ShopMode};
+use common::domain::{NotifyStatus, OrderKind, OrderStatus, Platform, PlatformOrderNo, ShopMode};
 use common::protocol::jd_game::{self, GameCallback, GameOrderKind, RetCode};
 use common::protocol::jd_general::{self, ProduceResultCallback, ProduceStatus};
 use common::protocol::{beijing_timestamp, form};
@@ -289,11 +289,9 @@ pub async fn prepare(
                     .trim()
                     .parse()
                     .map_err(|_| config("店铺 vendorId 不是数字"))?,
-                jd_order_no: order
-                    .platform_order_no
-                    .parse()
-                    .map_err(|_| config("jdOrderNo 不是数字"))?,
-                agent_order_no: order.order_no.clone(),
+                jd_order_no: PlatformOrderNo::parse_jd(order.platform_order_no.as_str())
+                    .ok_or_else(|| config("jdOrderNo 不是数字"))?,
+                agent_order_no: order.order_no.to_string(),
                 produce_status: if succeeded {
                     ProduceStatus::Success
                 } else {
@@ -321,10 +319,8 @@ pub async fn prepare(
             }
             .filter(|u| !u.trim().is_empty())
             .unwrap_or_else(|| jd_game::callback_url(kind, test_mode).to_owned());
-            let order_id: i64 = order
-                .platform_order_no
-                .parse()
-                .map_err(|_| config("orderId 不是数字"))?;
+            let order_id = PlatformOrderNo::parse_jd(order.platform_order_no.as_str())
+                .ok_or_else(|| config("orderId 不是数字"))?;
             let callback = if succeeded {
                 let cards = if is_card {
                     jd_game::card_infos_from(&cards(pool, key, order).await?)
@@ -335,8 +331,7 @@ pub async fn prepare(
             } else {
                 let failure = order.failure_code;
                 let code = failure
-                    .and_then(|f| u16::try_from(f.jd_game_code()).ok())
-                    .and_then(RetCode::from_code)
+                    .map(jd_game::failure_code)
                     .unwrap_or(RetCode::BrandOrderFailed);
                 let reason = order
                     .failure_reason

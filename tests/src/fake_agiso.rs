@@ -283,13 +283,15 @@ async fn handle(
                 } else {
                     get("tid")
                 };
-                let key = (p.to_owned(), tid.clone());
-                if s.shipped.contains_key(&key) {
-                    json!({"IsSuccess": false, "Error_Code": 7, "Error_Msg": "全部失败",
-                        "Data": {"ErrorInfos": [{"Tid": tid, "ErrorCode": -50, "ErrorMsg": "订单已发货", "AllowRetry": false}]}})
-                } else {
-                    s.shipped.insert(key, 1);
-                    envelope_ok(json!(""))
+                match s.shipped.entry((p.to_owned(), tid.clone())) {
+                    std::collections::hash_map::Entry::Occupied(_) => json!({
+                        "IsSuccess": false, "Error_Code": 7, "Error_Msg": "全部失败",
+                        "Data": {"ErrorInfos": [{"Tid": tid, "ErrorCode": -50, "ErrorMsg": "订单已发货", "AllowRetry": false}]}
+                    }),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(1);
+                        envelope_ok(json!(""))
+                    }
                 }
             }
             _ => envelope_error(28, "无API接口权限", Some(false)),

@@ -13,9 +13,10 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use common::db::Pool;
-use common::domain::{FailureReason, FulfilmentMode, Platform, ShopMode};
+use common::domain::{FailureReason, OrderStatus, Platform, ShopMode};
 use common::mq::{Event, EventType};
 use common::protocol::form;
+use common::testing::fixtures::{self, Product, Shop, StoredOrder};
 use serde_json::Value;
 
 use crate::{Proc, Stage};
@@ -145,63 +146,37 @@ impl Jd {
 }
 
 pub async fn general_shop(pool: &Pool, name: &str) -> u64 {
-    common::db::shops::insert(
-        pool,
-        &common::testing::master_key(),
-        &common::db::shops::NewShop {
-            platform: Some(Platform::JdGeneral),
-            name: name.into(),
-            merchant_id: VENDOR.into(),
-            md5_key: Some(MD5_KEY.into()),
-            aes_key: Some(AES_KEY.into()),
-            mode: Some(ShopMode::Prod),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
+    Shop::jd_general(name, VENDOR)
+        .keys(MD5_KEY, AES_KEY)
+        .mode(ShopMode::Prod)
+        .insert(pool)
+        .await
 }
 
 pub async fn game_shop(pool: &Pool, jd: &Jd) -> u64 {
-    common::db::shops::insert(
-        pool,
-        &common::testing::master_key(),
-        &common::db::shops::NewShop {
-            platform: Some(Platform::JdGame),
-            name: "game".into(),
-            merchant_id: CUSTOMER.into(),
-            private_key: Some(GAME_KEY.into()),
-            mode: Some(ShopMode::Prod),
-            direct_callback_url: Some(format!("{}/api/gameApi.action", jd.url)),
-            card_callback_url: Some(format!("{}/api/cardApi.action", jd.url)),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
+    Shop::jd_game("game", CUSTOMER)
+        .private_key(GAME_KEY)
+        .mode(ShopMode::Prod)
+        .callback_urls(
+            &format!("{}/api/gameApi.action", jd.url),
+            &format!("{}/api/cardApi.action", jd.url),
+        )
+        .insert(pool)
+        .await
 }
 
 /// A card product with `n` cards `C-<name>-<i>` / `P-<name>-<i>`.
 pub async fn card_product(pool: &Pool, name: &str, n: usize, platform: Platform) -> u64 {
-    let id = common::db::products::insert(
-        pool,
-        &common::db::products::NewProduct {
-            name: name.into(),
-            mode: FulfilmentMode::Card,
-            face_value_fen: Some(1000),
-            price_fen: Some(1000),
-            low_stock_threshold: None,
-            skus: vec![(platform, format!("sku-{name}"))],
-        },
-    )
-    .await
-    .unwrap();
+    let id = Product::card(name)
+        .face_value(1000)
+        .price(Some(1000))
+        .sku(platform, &format!("sku-{name}"))
+        .insert(pool)
+        .await;
     let text: String = (0..n)
         .map(|i| format!("C-{name}-{i},P-{name}-{i},2099-12-31\n"))
         .collect();
-    common::db::cards::import(pool, &common::testing::master_key(), id, "b1", &text, true)
-        .await
-        .unwrap();
+    fixtures::import_cards(pool, id, "b1", &text).await;
     id
 }
 
@@ -209,7 +184,7 @@ pub struct Seed<'a> {
     pub platform: Platform,
     pub shop: u64,
     pub platform_no: &'a str,
-    pub kind: &'static str,
+    pub kind: common::domain::OrderKind,
     pub product: Option<u64>,
     pub quantity: i32,
     pub failure: Option<FailureReason>,
@@ -232,32 +207,25 @@ async fn insert_final_order(pool: &Pool, s: Seed<'_>, message: bool) -> (u64, St
         .as_str()
         .to_owned();
     let status = if s.failure.is_some() {
-        "failed"
+        OrderStatus::Failed
     } else {
-        "succeeded"
+        OrderStatus::Succeeded
     };
     let mut tx = pool.begin().await.unwrap();
-    let id = sqlx::query(
-        "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id,
-            sku, quantity, total_price_fen, status, failure_code, failure_reason, notify_url, completed_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'sku', ?, 1000, ?, ?, ?, ?, NOW(3))",
-    )
-    .bind(&order_no)
-    .bind(s.platform.as_str())
-    .bind(s.shop)
-    .bind(s.platform_no)
-    .bind(s.kind)
-    .bind(s.product)
-    .bind(s.quantity)
-    .bind(status)
-    .bind(s.failure.map(FailureReason::as_str))
-    .bind(s.failure.map(FailureReason::label_zh))
-    .bind(&s.notify_url)
-    .execute(&mut *tx)
-    .await
-    .unwrap()
-    .last_insert_id();
-    if s.failure.is_none() && s.kind == "card" {
+    let mut row = StoredOrder::new(s.platform, s.shop, s.platform_no, s.kind, status)
+        .order_no(&order_no)
+        .sku("sku")
+        .quantity(s.quantity)
+        .total_fen(1000)
+        .failure(s.failure)
+        .notify_url(s.notify_url.clone())
+        .completed();
+    if let Some(product) = s.product {
+        row = row.product(product);
+    }
+    let id = row.insert(&mut *tx).await;
+    // Fulfilment's doing: the order's cards taken from stock.
+    if s.failure.is_none() && s.kind == common::domain::OrderKind::Card {
         sqlx::query(
             "UPDATE cards SET status = 'sold', order_id = ?, sold_at = NOW(3)
              WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT ?",

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
+pub use common::testing::free_port;
+pub use common::testing::queues::{drain_queue, wait_queue_empty};
+use common::testing::{Sandbox, service_vars};
 
 pub mod fake_agiso;
 pub mod fake_jd;
@@ -27,39 +29,32 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// A test environment: a migrated database and a queue prefix of its own.
-pub struct Stage {
-    pub db: TestDb,
-    pub pool: common::db::Pool,
-    pub prefix: String,
+/// A test environment for service processes: the shared [`Sandbox`] (a migrated database and a
+/// queue prefix of its own).
+pub struct Stage(Sandbox);
+
+impl std::ops::Deref for Stage {
+    type Target = Sandbox;
+    fn deref(&self) -> &Sandbox {
+        &self.0
+    }
 }
 
 impl Stage {
     pub async fn new() -> Stage {
-        let (db, pool) = TestDb::migrated().await;
-        Stage {
-            db,
-            pool,
-            prefix: unique("t") + ".",
-        }
+        Stage(Sandbox::new().await)
     }
 
-    /// Environment variables for a service process of this stage.
+    /// Environment variables for a service process of this stage (its listen addresses are
+    /// set by [`Proc`]).
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![
-            ("DATABASE_URL".into(), self.db.url.clone()),
-            ("AMQP_URL".into(), amqp_url()),
-            ("MASTER_KEY".into(), TEST_MASTER_KEY.into()),
-            ("MQ_PREFIX".into(), self.prefix.clone()),
-            ("OUTBOX_POLL_MS".into(), "100".into()),
-            ("RUST_LOG".into(), "warn".into()),
-        ]
+        let mut vars = service_vars(&self.db.url, &self.prefix);
+        vars.push(("RUST_LOG".into(), "warn".into()));
+        vars
     }
 
     pub async fn cleanup(self) {
-        self.pool.close().await;
-        common::testing::delete_topology(&self.prefix).await;
-        self.db.drop_database().await;
+        self.0.cleanup().await;
     }
 }
 
@@ -168,92 +163,6 @@ impl Drop for Proc {
     }
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// Waits until `queue` holds no ready message (its consumers took everything), or panics after
-/// `within`.
-pub async fn wait_queue_empty(queue: &str, within: Duration) {
-    use lapin::options::QueueDeclareOptions;
-    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
-        .await
-        .expect("amqp");
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        // A passive declare fails (and closes the channel) if the queue does not exist.
-        let ch = conn.create_channel().await.expect("channel");
-        let declared = ch
-            .queue_declare(
-                queue.into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..QueueDeclareOptions::default()
-                },
-                Default::default(),
-            )
-            .await
-            .expect("queue exists");
-        let ready = declared.message_count();
-        if ready == 0 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{queue} still holds {ready} messages after {within:?}"
-        );
-        let _ = ch.close(200, "poll".into()).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = conn.close(200, "done".into()).await;
-}
-
-/// Reads up to `max` messages currently in `queue` (basic.get, acked), with their message ids.
-pub async fn drain_queue(
-    queue: &str,
-    max: usize,
-    wait: Duration,
-) -> Vec<(Option<String>, Vec<u8>)> {
-    use lapin::options::{BasicAckOptions, BasicGetOptions};
-    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
-        .await
-        .expect("amqp");
-    let ch = conn.create_channel().await.expect("channel");
-    let mut out = Vec::new();
-    let deadline = tokio::time::Instant::now() + wait;
-    while out.len() < max {
-        match ch
-            .basic_get(queue.into(), BasicGetOptions::default())
-            .await
-            .expect("basic.get")
-        {
-            Some(msg) => {
-                let id = msg
-                    .delivery
-                    .properties
-                    .message_id()
-                    .as_ref()
-                    .map(|s| s.to_string());
-                msg.delivery
-                    .acker
-                    .ack(BasicAckOptions::default())
-                    .await
-                    .expect("ack");
-                out.push((id, msg.delivery.data.clone()));
-            }
-            None if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            None => break,
-        }
-    }
-    let _ = conn.close(200, "done".into()).await;
-    out
-}
-
 impl Proc {
     /// Starts a binary at `path` listening on `port`.
     pub fn spawn_path(path: &std::path::Path, env: &[(String, String)], port: u16) -> Proc {
@@ -316,7 +225,7 @@ pub fn serve_apart(listener: std::net::TcpListener, app: axum::Router) {
 /// Shared pieces of the benchmark programs.
 pub mod bench {
     use std::path::PathBuf;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     /// A binary next to the running one (`target/release/gateway` beside `bench-gateway`).
     pub fn sibling_binary(name: &str) -> PathBuf {
@@ -410,6 +319,58 @@ pub mod bench {
                     println!("|-{}-|", sep.join("-|-"));
                 }
             }
+        }
+    }
+
+    /// Peak resident memory of `pid` (KiB).
+    pub fn hwm_kib(pid: u32) -> u64 {
+        status_kib(pid, "VmHWM")
+    }
+
+    /// What [`run_load`] measured.
+    pub struct LoadResult {
+        pub ok: u64,
+        pub errors: u64,
+        pub elapsed: Duration,
+        pub latencies: Latencies,
+    }
+
+    /// `concurrency` workers call `request` back to back for `duration`.
+    pub async fn run_load<F, Fut>(concurrency: usize, duration: Duration, request: F) -> LoadResult
+    where
+        F: Fn() -> Fut + Clone + Send + 'static,
+        Fut: std::future::Future<Output = Option<()>> + Send,
+    {
+        let start = Instant::now();
+        let deadline = start + duration;
+        let mut tasks = Vec::new();
+        for _ in 0..concurrency {
+            let request = request.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Latencies::default();
+                let mut errors = 0u64;
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    match request().await {
+                        Some(()) => lat.record(t.elapsed()),
+                        None => errors += 1,
+                    }
+                }
+                (lat, errors)
+            }));
+        }
+        let mut all = Latencies::default();
+        let mut errors = 0;
+        for t in tasks {
+            let (lat, e) = t.await.unwrap();
+            all.merge(lat);
+            errors += e;
+        }
+        LoadResult {
+            ok: all.len() as u64,
+            errors,
+            elapsed: start.elapsed(),
+            latencies: all,
         }
     }
 }

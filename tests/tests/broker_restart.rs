@@ -166,7 +166,11 @@ async fn seed_batch(pool: &Pool, jd: &Jd, shops: &Shops, first_no: u64) -> Vec<(
                 },
                 shop: if general { shops.general } else { shops.game },
                 platform_no: &no,
-                kind: if card { "card" } else { "direct" },
+                kind: if card {
+                    common::domain::OrderKind::Card
+                } else {
+                    common::domain::OrderKind::Direct
+                },
                 product: card.then_some(if general {
                     shops.general_cards
                 } else {

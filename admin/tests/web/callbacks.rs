@@ -3,8 +3,8 @@
 //! with totals, the attempt page with bodies, status, duration, error, next attempt and the link
 //! to its order.
 
-use common::db::shops::{self, NewShop};
-use common::domain::Platform;
+use common::domain::{OrderStatus, Platform};
+use common::testing::fixtures::{Shop, StoredOrder};
 
 use crate::App;
 
@@ -22,19 +22,19 @@ async fn exec(app: &App, sql: &str) {
         .unwrap_or_else(|e| panic!("{e}: {sql}"));
 }
 
+/// A succeeded order of an earlier run: its row only.
 async fn order(app: &App, shop: u64, order_no: &str, platform_no: &str) -> u64 {
-    sqlx::query(
-        "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, sku,
-            quantity, total_price_fen, status)
-         VALUES (?, 'jd_general', ?, ?, 'card', 'S1', 1, 100, 'succeeded')",
+    StoredOrder::new(
+        Platform::JdGeneral,
+        shop,
+        platform_no,
+        common::domain::OrderKind::Card,
+        OrderStatus::Succeeded,
     )
-    .bind(order_no)
-    .bind(shop)
-    .bind(platform_no)
-    .execute(&app.pool)
+    .order_no(order_no)
+    .sku("S1")
+    .insert(&app.pool)
     .await
-    .unwrap()
-    .last_insert_id()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -76,19 +76,7 @@ fn rows(html: &str) -> usize {
 #[tokio::test]
 async fn callback_log_filters_pages_and_detail() {
     let app = App::start().await;
-    let key = common::testing::master_key();
-    let shop = shops::insert(
-        &app.pool,
-        &key,
-        &NewShop {
-            platform: Some(Platform::JdGeneral),
-            name: "店".into(),
-            merchant_id: "1201".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let shop = Shop::jd_general("店", "1201").insert(&app.pool).await;
     let a = order(&app, shop, "20261125101010123000001", "JD-A").await;
     let b = order(&app, shop, "20261125101010123000002", "JD-B").await;
     let a1 = attempt(

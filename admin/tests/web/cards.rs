@@ -6,42 +6,23 @@
 //! preview; voiding one card or a batch; the export of exactly a batch's available cards, which
 //! become `exported` unless kept, audited either way; viewers refused on every card page.
 
-use common::db::products::{self, NewProduct};
-use common::domain::FulfilmentMode;
+use common::testing::fixtures::{self, Product};
 use reqwest::multipart::{Form, Part};
 
 use crate::{Answer, App, Browser, assert_no_secret};
 
 async fn card_product(app: &App, name: &str, threshold: Option<i32>) -> u64 {
-    products::insert(
-        &app.pool,
-        &NewProduct {
-            name: name.into(),
-            mode: FulfilmentMode::Card,
-            face_value_fen: Some(1000),
-            price_fen: Some(1000),
-            low_stock_threshold: threshold,
-            skus: Vec::new(),
-        },
-    )
-    .await
-    .unwrap()
+    Product::card(name)
+        .face_value(1000)
+        .price(Some(1000))
+        .low_stock_threshold(threshold)
+        .insert(&app.pool)
+        .await
 }
 
 /// Cards straight into stock (the CLI's import) under `batch`.
 async fn stock(app: &App, product: u64, batch: &str, cards: &[(&str, &str)]) {
-    let text: String = cards.iter().map(|(n, p)| format!("{n},{p}\n")).collect();
-    let r = common::db::cards::import(
-        &app.pool,
-        &common::testing::master_key(),
-        product,
-        batch,
-        &text,
-        true,
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.new, cards.len(), "seeded {batch}");
+    fixtures::stock_cards(&app.pool, product, batch, cards).await;
     // Cards added behind the admin's back: its stock snapshot (computed at start) would only
     // see them after its TTL, as with a restock by another process.
     admin::web::cards::forget_stock(&app.pool);
@@ -264,19 +245,10 @@ async fn preview_counts_are_exact_and_cards_stay_masked() {
         assert_eq!(a.status, 400, "{msg}");
         assert!(a.body.contains(msg), "{msg}: {}", a.body);
     }
-    let direct = products::insert(
-        &app.pool,
-        &NewProduct {
-            name: "话费直充".into(),
-            mode: FulfilmentMode::DirectManual,
-            face_value_fen: None,
-            price_fen: Some(1000),
-            low_stock_threshold: None,
-            skus: Vec::new(),
-        },
-    )
-    .await
-    .unwrap();
+    let direct = Product::direct_manual("话费直充")
+        .price(Some(1000))
+        .insert(&app.pool)
+        .await;
     let a = preview(&b, paste(&b, direct, "A1234,B1234")).await;
     assert_eq!(a.status, 400);
     assert!(a.body.contains("只有卡密商品"));
@@ -454,16 +426,13 @@ async fn a_card_is_in_stock_once_across_products() {
     let key = common::testing::master_key();
 
     // The CLI's import: a card of another product is a duplicate, and the report names it.
-    let r = common::db::cards::import(
+    let r = fixtures::import_cards(
         &app.pool,
-        &key,
         b_id,
         "in-b",
         "ONCECARD0001,ONCEPASS0001\nONCECARD0002,ONCEPASS0002\n",
-        true,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!((r.new, r.duplicate), (1, 1));
     assert_eq!(r.held_elsewhere, vec![("腾讯Q币10元".to_owned(), 1)]);
     assert_eq!(
@@ -756,8 +725,9 @@ async fn totals_are_capped() {
     let app = App::start().await;
     let p = card_product(&app, "大库存商品", None).await;
     let key = common::testing::master_key();
-    // One sealed pair for all rows: it opens only in the row of its own fingerprint (the
-    // others show as undecryptable), which is all a test of the totals needs.
+    // 10,050 rows in one statement (the fixtures import card by card, far too slow here). One
+    // sealed pair for all rows: it opens only in the row of its own fingerprint (the others
+    // show as undecryptable), which is all a test of the totals needs.
     let fp = [0u8; 32];
     let (no, pw) = (
         common::db::cards::seal(
@@ -927,16 +897,7 @@ async fn export_holds_exactly_the_batch_available_cards() {
     let p = card_product(&app, "腾讯Q币10元", None).await;
     let text = "EXPCARD00001,EXPPASS00001\nEXPCARD00002,EXPPASS00002,2099-06-30\n\
                 EXPCARD00003,EXPPASS00003\nEXPCARD00004,EXPPASS00004\nEXPCARD00005,EXPPASS00005\n";
-    let r = common::db::cards::import(
-        &app.pool,
-        &common::testing::master_key(),
-        p,
-        "B-exp/1",
-        text,
-        true,
-    )
-    .await
-    .unwrap();
+    let r = fixtures::import_cards(&app.pool, p, "B-exp/1", text).await;
     assert_eq!(r.new, 5);
     stock(&app, p, "other", &[("OTHCARD00001", "OTHPASS00001")]).await;
     exec(
@@ -1173,19 +1134,12 @@ async fn a_hundred_thousand_cards_import_whole() {
 #[tokio::test]
 async fn preview_applies_jd_game_card_rules_to_game_products() {
     let app = App::start().await;
-    let product = products::insert(
-        &app.pool,
-        &NewProduct {
-            name: "游戏点卡商品".into(),
-            mode: FulfilmentMode::Card,
-            face_value_fen: Some(1000),
-            price_fen: Some(1000),
-            low_stock_threshold: None,
-            skus: vec![(common::domain::Platform::JdGame, "77001".into())],
-        },
-    )
-    .await
-    .unwrap();
+    let product = Product::card("游戏点卡商品")
+        .face_value(1000)
+        .price(Some(1000))
+        .sku(common::domain::Platform::JdGame, "77001")
+        .insert(&app.pool)
+        .await;
     let b = app.login("operator").await;
     let a = preview(
         &b,
@@ -1347,9 +1301,7 @@ async fn migration_settles_cards_held_by_several_products() {
     assert!(real(5, "MIGCARD0003", "MIGPASS0003"));
     assert!(!real(6, "MIGCARD0004", "MIGPASS0004") && real(7, "MIGCARD0004", "MIGPASS0004"));
     // Still refused as a duplicate anywhere, naming the product holding the kept copy.
-    let r = common::db::cards::import(&pool, &key, 3, "new", "MIGCARD0001,MIGPASS0001\n", true)
-        .await
-        .unwrap();
+    let r = fixtures::import_cards(&pool, 3, "new", "MIGCARD0001,MIGPASS0001\n").await;
     assert_eq!((r.new, r.duplicate), (0, 1));
     assert_eq!(r.held_elsewhere, vec![("甲".to_owned(), 1)]);
     pool.close().await;

@@ -7,15 +7,16 @@
 use std::sync::{Arc, Mutex};
 
 use common::db::shops::{self, ShopRow, ShopSecret};
-use common::domain::{Platform, ShopMode};
+use common::domain::{OrderStatus, Platform, ShopMode};
+use common::testing::fixtures::StoredOrder;
 
 use crate::{Answer, App, Browser, assert_no_secret};
 
 const MD5_KEY: &str = "md5-KEY-0123456789abcdefXYZ";
 const AES_KEY: &str = "AESkey0123456789abcdefghijklmnop";
 const MD5_KEY_2: &str = "second-MD5-key-9876543210";
-const PRIVATE_KEY: &str = "0123456789abcdef0123456789abcdef";
-const APP_SECRET: &str = "demoSecret0123456789abcdefABCDEF";
+const PRIVATE_KEY: &str = common::protocol::vectors::game::K;
+const APP_SECRET: &str = common::protocol::vectors::agiso::DEMO_SECRET;
 const ACCESS_TOKEN: &str = "AldsJdToken-secret-0123456789";
 
 fn mask(s: &str) -> String {
@@ -456,17 +457,18 @@ async fn bad_shop_input_is_refused_in_chinese() {
 
 async fn giving_up_orders(app: &App, shop: u64, n: usize) {
     for i in 0..n {
-        sqlx::query(
-            "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, sku,
-                quantity, total_price_fen, status, notify_status, notify_attempts, notify_reason)
-             VALUES (?, 'jd_general', ?, ?, 'card', 'S1', 1, 100, 'succeeded', 'giving_up', 9, '超时')",
+        StoredOrder::new(
+            Platform::JdGeneral,
+            shop,
+            &format!("P{shop}G{i}"),
+            common::domain::OrderKind::Card,
+            OrderStatus::Succeeded,
         )
-        .bind(format!("T{shop}G{i}"))
-        .bind(shop)
-        .bind(format!("P{shop}G{i}"))
-        .execute(&app.pool)
-        .await
-        .unwrap();
+        .order_no(&format!("T{shop}G{i}"))
+        .sku("S1")
+        .gave_up(9, "超时")
+        .insert(&app.pool)
+        .await;
     }
     // Given up behind the admin's back (the notifier's doing): drop the counts it may hold.
     admin::web::shops::forget_giving_up(&app.pool);
@@ -661,37 +663,17 @@ fn form_pairs(body: &str) -> Vec<(String, String)> {
 
 #[test]
 fn independent_signing_matches_the_spec_vectors() {
-    let s1: Vec<(String, String)> = [
-        ("wareNo", "45001"),
-        ("quantity", "1"),
-        ("jdOrderNo", "10001"),
-        ("produceAccount", "13333333333"),
-        ("totalPrice", "10000"),
-        ("payTime", "20210208101218"),
-        ("notifyUrl", "http://vtp.jd.com/notify"),
-        ("vendorId", "1201"),
-        ("signType", "MD5"),
-        ("timestamp", "20210208101217"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    use common::protocol::vectors::{game, general, pairs};
     assert_eq!(
-        jd_general_signing(&s1, "12345678901234567890123456789012").1,
-        "10c1c32a49e2a520ef59ca97cefc73f9"
+        jd_general_signing(&pairs(general::S1_FIELDS), general::K).1,
+        general::S1_SIGN
     );
-    let v2: Vec<(String, String)> = [
-        ("customerId", "10817"),
-        ("data", "eyJvcmRlcklkIjoiMzAxMTg5NzE4OTI4IiwiYnV5TnVtIjoiMSIsInNrdUlkIjoiMTAwMjIwMzkzOTgiLCJicmFuZElkIjoiMTAxMDAwMDA1NSIsInRvdGFsUHJpY2UiOiI5LjgwIiwiZ2FtZUFjY291bnQiOiLmtYvor5XotKblj7cwMSJ9"),
-        ("timestamp", "20240101120000"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    assert_eq!(
-        jd_game_signing(&v2, "0123456789abcdef0123456789abcdef").1,
-        "a95df4666fc57aceefd2b5c5dc99fd15"
-    );
+    let v2 = pairs(&[
+        ("customerId", game::CUSTOMER_ID),
+        ("data", game::V2_DATA),
+        ("timestamp", game::V2_TIMESTAMP),
+    ]);
+    assert_eq!(jd_game_signing(&v2, game::K).1, game::V2_SIGN);
 }
 
 #[tokio::test]

@@ -1,46 +1,62 @@
 //! 仪表盘.
 
+use common::domain::{OrderStatus, Platform};
+use common::testing::fixtures::{Product, Shop, StoredOrder};
+
 use crate::App;
 
 async fn seed(app: &App) {
     let db = &app.pool;
-    sqlx::query("INSERT INTO shops (id, platform, name, merchant_id) VALUES (1, 'jd_general', '通用店', 'V1'), (2, 'jd_game', '点卡店', 'C1')")
-        .execute(db)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO products (id, name, mode, low_stock_threshold, low_stock_alerted) VALUES (1, '腾讯Q币10元', 'card', 5, 1)")
+    let general = Shop::jd_general("通用店", "V1").insert(db).await;
+    let game = Shop::jd_game("点卡店", "C1").insert(db).await;
+    let product = Product::card("腾讯Q币10元")
+        .low_stock_threshold(Some(5))
+        .insert(db)
+        .await;
+    // Below its threshold and already alerted, as fulfilment's low-stock check leaves it.
+    sqlx::query("UPDATE products SET low_stock_alerted = 1 WHERE id = ?")
+        .bind(product)
         .execute(db)
         .await
         .unwrap();
     // Today: 3 succeeded (12.34 each) + 1 failed on 通用交易, 1 awaiting_manual on 游戏点卡;
     // 3 days ago: 2 succeeded; 10 days ago (outside 7 days): 5 succeeded.
     let rows = [
-        (1, "succeeded", 0, 3),
-        (1, "failed", 0, 1),
-        (2, "awaiting_manual", 0, 1),
-        (2, "succeeded", 3, 2),
-        (1, "succeeded", 10, 5),
+        ((Platform::JdGeneral, general), OrderStatus::Succeeded, 0, 3),
+        ((Platform::JdGeneral, general), OrderStatus::Failed, 0, 1),
+        ((Platform::JdGame, game), OrderStatus::AwaitingManual, 0, 1),
+        ((Platform::JdGame, game), OrderStatus::Succeeded, 3, 2),
+        (
+            (Platform::JdGeneral, general),
+            OrderStatus::Succeeded,
+            10,
+            5,
+        ),
     ];
     let mut n = 0;
-    for (shop, status, days_ago, count) in rows {
+    for ((platform, shop), status, days_ago, count) in rows {
         for _ in 0..count {
             n += 1;
-            sqlx::query(
-                "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id,
-                    sku, quantity, total_price_fen, status, notify_status, created_at)
-                 VALUES (?, IF(? = 1, 'jd_general', 'jd_game'), ?, ?, 'card', 1, 'S1', 1, 1234, ?,
-                    IF(? = 'failed', 'giving_up', 'pending'), NOW(3) - INTERVAL ? DAY)",
+            let notify = if status == OrderStatus::Failed {
+                "giving_up"
+            } else {
+                "pending"
+            };
+            StoredOrder::new(
+                platform,
+                shop,
+                &format!("J{n:06}"),
+                common::domain::OrderKind::Card,
+                status,
             )
-            .bind(format!("O{n:06}"))
-            .bind(shop)
-            .bind(shop)
-            .bind(format!("J{n:06}"))
-            .bind(status)
-            .bind(status)
-            .bind(days_ago)
-            .execute(db)
-            .await
-            .unwrap();
+            .order_no(&format!("O{n:06}"))
+            .product(product)
+            .sku("S1")
+            .total_fen(1234)
+            .notify_status(notify)
+            .days_ago(days_ago)
+            .insert(db)
+            .await;
         }
     }
     sqlx::query(

@@ -15,21 +15,21 @@ mod retention;
 mod upserts;
 mod users;
 
-use std::time::Duration;
-
-use common::db::Pool;
-use common::testing::{TestDb, delete_topology, service_env, unique};
+use common::testing::app::TestApp;
 
 pub const PASSWORD: &str = "correct horse battery";
 
-/// A running admin with one user per role (`admin`, `operator`, `viewer`, password [`PASSWORD`]).
+/// A running admin (the shared in-process [`TestApp`]: its own database and queue prefix) with
+/// one user per role (`admin`, `operator`, `viewer`, password [`PASSWORD`]).
 pub struct App {
-    pub base: String,
-    pub pool: Pool,
-    pub prefix: String,
-    db: TestDb,
-    stop: tokio_util::sync::CancellationToken,
-    env: common::config::Env,
+    app: TestApp,
+}
+
+impl std::ops::Deref for App {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
 }
 
 /// An HTTP answer.
@@ -38,6 +38,10 @@ pub struct Answer {
     pub location: Option<String>,
     pub body: String,
     pub headers: reqwest::header::HeaderMap,
+}
+
+async fn build(env: common::config::Env) -> anyhow::Result<common::service::Service> {
+    admin::build(admin::Config::from_env(&env)?).await
 }
 
 impl App {
@@ -55,47 +59,20 @@ impl App {
     }
 
     async fn start_seeded(extra_env: &[(&str, &str)], seed_users: bool) -> App {
-        let (db, pool) = TestDb::migrated().await;
-        let prefix = unique("t") + ".";
-        let mut env = service_env(&db.url, &prefix);
-        for (k, v) in extra_env {
-            env.set(k, *v);
-        }
-        let config = admin::Config::from_env(&env).expect("config");
-        let service = admin::build(config).await.expect("admin starts");
-        let base = format!("http://{}", service.local_addr());
-        let stop = service.stop_token();
-        tokio::spawn(service.run_until_stopped());
+        let app = TestApp::start(extra_env, build).await;
         let hash = admin::password::hash(PASSWORD).unwrap();
         for role in common::domain::Role::ALL.into_iter().filter(|_| seed_users) {
-            common::db::users::insert(&pool, role.as_str(), &hash, role)
+            common::db::users::insert(&app.pool, role.as_str(), &hash, role)
                 .await
                 .unwrap();
         }
-        App {
-            base,
-            pool,
-            prefix,
-            db,
-            stop,
-            env,
-        }
+        App { app }
     }
 
     /// A second admin instance on the same database and settings (stopped with this one);
     /// returns its base URL.
     pub async fn replica(&self) -> String {
-        let config = admin::Config::from_env(&self.env).expect("config");
-        let service = admin::build(config).await.expect("replica starts");
-        let base = format!("http://{}", service.local_addr());
-        let own = service.stop_token();
-        let app_stop = self.stop.clone();
-        tokio::spawn(async move {
-            app_stop.cancelled().await;
-            own.cancel();
-        });
-        tokio::spawn(service.run_until_stopped());
-        base
+        self.app.replica(build).await
     }
 
     /// A browser without a session, on another instance.
@@ -104,10 +81,6 @@ impl App {
             base: base.to_owned(),
             ..self.browser()
         }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
     }
 
     /// A browser without a session.
@@ -134,19 +107,8 @@ impl App {
         b
     }
 
-    pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_one(&self.pool)
-            .await
-            .unwrap()
-    }
-
     pub async fn stop(self) {
-        self.stop.cancel();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        delete_topology(&self.prefix).await;
-        self.pool.close().await;
-        self.db.drop_database().await;
+        self.app.stop().await;
     }
 }
 

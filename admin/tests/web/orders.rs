@@ -6,11 +6,10 @@
 use std::time::Duration;
 
 use common::db::notify::{self, Attempt, Outcome};
-use common::db::orders::{self, Created, NewOrder};
-use common::db::products::{self, NewProduct};
-use common::db::shops::{self, NewShop};
+use common::db::orders;
 use common::domain::{CallbackTarget, FulfilmentMode, OrderKind, OrderStatus, Platform};
 use common::mq::{Event, QueueName, Topology};
+use common::testing::fixtures::{self, Order, Product, Shop, Supplier};
 
 use crate::{Answer, App, Browser, assert_no_secret};
 
@@ -30,21 +29,13 @@ struct World {
 }
 
 async fn world(app: &App) -> World {
-    let key = common::testing::master_key();
     let mut ids = Vec::new();
-    for (platform, name, merchant) in [
-        (Platform::JdGeneral, "通用交易店", "V1001"),
-        (Platform::JdGame, "游戏点卡店", "C2002"),
-        (Platform::Agiso, "阿奇索店", "A3003"),
+    for shop in [
+        Shop::jd_general("通用交易店", "V1001"),
+        Shop::jd_game("游戏点卡店", "C2002"),
+        Shop::agiso("阿奇索店", "A3003", ""),
     ] {
-        let shop = NewShop {
-            platform: Some(platform),
-            name: name.into(),
-            merchant_id: merchant.into(),
-            md5_key: Some(SHOP_MD5_KEY.into()),
-            ..Default::default()
-        };
-        ids.push(shops::insert(&app.pool, &key, &shop).await.unwrap());
+        ids.push(shop.md5_key(SHOP_MD5_KEY).insert(&app.pool).await);
     }
     let mut products_ = Vec::new();
     for (name, mode) in [
@@ -52,15 +43,8 @@ async fn world(app: &App) -> World {
         ("话费人工充值", FulfilmentMode::DirectManual),
         ("话费供应商直充", FulfilmentMode::DirectSupplier),
     ] {
-        let p = NewProduct {
-            name: name.into(),
-            mode,
-            face_value_fen: Some(1000),
-            price_fen: Some(1000),
-            low_stock_threshold: None,
-            skus: Vec::new(),
-        };
-        products_.push(products::insert(&app.pool, &p).await.unwrap());
+        let p = Product::new(name, mode).face_value(1000).price(Some(1000));
+        products_.push(p.insert(&app.pool).await);
     }
     World {
         jd_general: (Platform::JdGeneral, ids[0]),
@@ -82,39 +66,30 @@ async fn order(
     platform_no: &str,
     account: Option<&str>,
 ) -> (u64, String) {
-    let new = NewOrder {
-        platform,
-        shop_id: shop,
-        platform_order_no: platform_no.into(),
-        order_kind: kind,
-        product_id: Some(product),
-        sku: "SKU-1".into(),
-        quantity,
-        total_price_fen: 1234 * i64::from(quantity),
-        recharge_account: account.map(str::to_owned),
-        notify_url: None,
-        raw_request: Some(format!(
+    let o = Order::new(platform, shop, platform_no, kind, product)
+        .sku("SKU-1")
+        .quantity(quantity)
+        .total_fen(1234 * i64::from(quantity))
+        .account(account)
+        .raw_request(&format!(
             r#"{{"vendorId":"V1001","jdOrderNo":"{platform_no}","note":"{RAW_KEY}","buyNum":"{quantity}"}}"#
-        )),
-        rights: None,
-    };
-    match orders::create(&app.pool, &new, "gateway").await.unwrap() {
-        Created::New(o) => (o.id, o.order_no),
-        Created::Existing(_) => panic!("order {platform_no} exists"),
-    }
+        ))
+        .create(&app.pool, "gateway")
+        .await;
+    (o.id, o.order_no.into_inner())
 }
 
 /// Moves an order along `path` as the services would (guarded transitions with events).
 async fn walk(app: &App, id: u64, path: &[OrderStatus]) {
-    let mut tx = app.pool.begin().await.unwrap();
-    let mut at = OrderStatus::Received;
-    for to in path {
-        orders::transition(&mut tx, id, at, *to, "fulfillment", Some("测试"))
-            .await
-            .unwrap();
-        at = *to;
-    }
-    tx.commit().await.unwrap();
+    fixtures::walk(
+        &app.pool,
+        id,
+        OrderStatus::Received,
+        path,
+        "fulfillment",
+        Some("测试"),
+    )
+    .await;
 }
 
 async fn exec(app: &App, sql: &str) {
@@ -148,18 +123,7 @@ async fn bulk_orders(app: &App, shop: u64, product: u64, prefix: &str, n: u32, c
 
 /// A card sold to `order_id` (imported like stock, then issued).
 async fn sell_card(app: &App, product: u64, order_id: u64, no: &str, pw: &str) {
-    let key = common::testing::master_key();
-    let r = common::db::cards::import(
-        &app.pool,
-        &key,
-        product,
-        "batch-1",
-        &format!("{no},{pw}\n"),
-        true,
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.new, 1);
+    fixtures::stock_cards(&app.pool, product, "batch-1", &[(no, pw)]).await;
     sqlx::query(
         "UPDATE cards SET status = 'sold', order_id = ?, sold_at = NOW(3)
          WHERE product_id = ? AND status = 'available'",
@@ -708,10 +672,12 @@ async fn order_page_timeline_cards_attempts_and_reveal() {
         &[OrderStatus::Processing, OrderStatus::AwaitingManual],
     )
     .await;
-    exec(&app, "INSERT INTO suppliers (id, name, base_url, merchant_id, secret_enc) VALUES (7, '星河供应商', 'https://sup.example', 'M7', X'00')").await;
+    let supplier_id = Supplier::new("星河供应商", "https://sup.example", "M7", "sup-secret-7")
+        .insert(&app.pool)
+        .await;
     exec(&app, &format!(
         "INSERT INTO supplier_orders (order_id, supplier_id, supplier_order_no, status, poll_count, last_response)
-         VALUES ({d}, 7, 'SUP-777', 'unknown', 4, '{{\"code\":\"PROCESSING\",\"sign\":\"ffeeddccbbaa99887766554433221100\"}}')"
+         VALUES ({d}, {supplier_id}, 'SUP-777', 'unknown', 4, '{{\"code\":\"PROCESSING\",\"sign\":\"ffeeddccbbaa99887766554433221100\"}}')"
     )).await;
 
     // Viewer: everything readable, cards masked, no action forms.
@@ -999,29 +965,18 @@ async fn manual_success_of_a_card_order_happens_once() {
     assert_eq!(status_of(&app, f).await, "awaiting_manual");
     assert_eq!(app.count("SELECT COUNT(*) FROM cards").await, 2);
     // So is a card in another product's stock, in any status: a card is sold once, anywhere.
-    let other = products::insert(
+    let other = Product::card("网易一卡通")
+        .face_value(1000)
+        .price(Some(1000))
+        .insert(&app.pool)
+        .await;
+    let r = fixtures::import_cards(
         &app.pool,
-        &NewProduct {
-            name: "网易一卡通".into(),
-            mode: FulfilmentMode::Card,
-            face_value_fen: Some(1000),
-            price_fen: Some(1000),
-            low_stock_threshold: None,
-            skus: Vec::new(),
-        },
-    )
-    .await
-    .unwrap();
-    let r = common::db::cards::import(
-        &app.pool,
-        &common::testing::master_key(),
         other,
         "elsewhere",
         "CARD-X1,PW-X1\nCARD-X2,PW-X2\n",
-        true,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(r.new, 2);
     exec(
         &app,
@@ -1454,11 +1409,13 @@ async fn manual_result_waits_while_a_supplier_holds_the_order() {
     )
     .await;
     walk(&app, d, &[OrderStatus::Processing]).await;
-    exec(&app, "INSERT INTO suppliers (id, name, base_url, merchant_id, secret_enc) VALUES (8, '甲供应商', 'https://sup.example', 'M8', X'00')").await;
+    let supplier_id = Supplier::new("甲供应商", "https://sup.example", "M8", "sup-secret-8")
+        .insert(&app.pool)
+        .await;
     exec(
         &app,
         &format!(
-            "INSERT INTO supplier_orders (order_id, supplier_id, status, poll_count) VALUES ({d}, 8, 'submitted', 1)"
+            "INSERT INTO supplier_orders (order_id, supplier_id, status, poll_count) VALUES ({d}, {supplier_id}, 'submitted', 1)"
         ),
     )
     .await;

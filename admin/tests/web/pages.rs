@@ -7,9 +7,8 @@
 use std::collections::{BTreeSet, VecDeque};
 
 use common::db::notify::{self, Attempt, Outcome};
-use common::db::orders::{self, Created, NewOrder};
-use common::db::products::{self, NewProduct};
-use common::domain::{CallbackTarget, FulfilmentMode, OrderKind, OrderStatus, Platform};
+use common::domain::{CallbackTarget, OrderStatus, Platform};
+use common::testing::fixtures::{self, Order, Product};
 use reqwest::multipart::Form;
 
 use crate::{App, Browser, assert_no_secret};
@@ -92,19 +91,12 @@ async fn seed(app: &App, admin: &Browser) -> u64 {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let product = products::insert(
-        &app.pool,
-        &NewProduct {
-            name: "巡检卡密商品".into(),
-            mode: FulfilmentMode::Card,
-            face_value_fen: Some(500),
-            price_fen: Some(1000),
-            low_stock_threshold: Some(5),
-            skus: Vec::new(),
-        },
-    )
-    .await
-    .unwrap();
+    let product = Product::card("巡检卡密商品")
+        .face_value(500)
+        .price(Some(1000))
+        .low_stock_threshold(Some(5))
+        .insert(&app.pool)
+        .await;
 
     // Cards through the import page (preview, then commit).
     let op = app.login("operator").await;
@@ -123,35 +115,28 @@ async fn seed(app: &App, admin: &Browser) -> u64 {
     assert_eq!(done.status, 303, "{}", done.body);
 
     // An order held for an operator, completed by hand with a card typed in.
-    let new = NewOrder {
-        platform: Platform::JdGeneral,
-        shop_id: shop,
-        platform_order_no: "JDCRAWL0001".into(),
-        order_kind: OrderKind::Card,
-        product_id: Some(product),
-        sku: "SKU-C".into(),
-        quantity: 1,
-        total_price_fen: 500,
-        recharge_account: None,
-        notify_url: Some("http://127.0.0.1:9/jd".into()),
-        raw_request: Some(r#"{"vendorId":"7001","jdOrderNo":"JDCRAWL0001"}"#.into()),
-        rights: None,
-    };
-    let Created::New(order) = orders::create(&app.pool, &new, "gateway").await.unwrap() else {
-        panic!("order exists");
-    };
-    let mut tx = app.pool.begin().await.unwrap();
-    orders::transition(
-        &mut tx,
+    let order = Order::new(
+        Platform::JdGeneral,
+        shop,
+        "JDCRAWL0001",
+        common::domain::OrderKind::Card,
+        product,
+    )
+    .sku("SKU-C")
+    .total_fen(500)
+    .notify_url("http://127.0.0.1:9/jd")
+    .raw_request(r#"{"vendorId":"7001","jdOrderNo":"JDCRAWL0001"}"#)
+    .create(&app.pool, "gateway")
+    .await;
+    fixtures::walk(
+        &app.pool,
         order.id,
         OrderStatus::Received,
-        OrderStatus::AwaitingManual,
+        &[OrderStatus::AwaitingManual],
         "fulfillment",
         Some("测试"),
     )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    .await;
     let page = op.get(&format!("/admin/orders/{}", order.id)).await;
     let once = value_after(&page.body, "name=\"once\" value=\"")
         .expect("an action token")

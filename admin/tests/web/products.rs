@@ -4,8 +4,9 @@
 //! audited once; operators and viewers refused on every write.
 
 use common::db::products;
-use common::db::suppliers::{self, NewSupplier};
-use common::domain::Platform;
+use common::db::suppliers;
+use common::domain::{OrderStatus, Platform};
+use common::testing::fixtures::{Shop, StoredOrder, Supplier};
 
 use crate::{Answer, App, Browser, assert_no_secret};
 
@@ -381,17 +382,10 @@ async fn sku_mappings_are_unique_per_platform() {
 #[tokio::test]
 async fn supplier_links_with_priorities() {
     let app = App::start().await;
-    let key = common::testing::master_key();
     let mut ids = Vec::new();
     for name in ["上游甲", "上游乙"] {
-        let new = NewSupplier {
-            name: name.into(),
-            base_url: "http://127.0.0.1:9".into(),
-            merchant_id: "M1".into(),
-            secret: SUPPLIER_SECRET.into(),
-            timeout_ms: None,
-        };
-        ids.push(suppliers::insert(&app.pool, &key, &new).await.unwrap());
+        let new = Supplier::new(name, "http://127.0.0.1:9", "M1", SUPPLIER_SECRET);
+        ids.push(new.insert(&app.pool).await);
     }
     let b = app.login("admin").await;
     let p = create(&b, &[("name", "话费直充"), ("mode", "direct_supplier")]).await;
@@ -520,19 +514,9 @@ async fn only_admins_write_products() {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let supplier = suppliers::insert(
-        &app.pool,
-        &common::testing::master_key(),
-        &NewSupplier {
-            name: "上游".into(),
-            base_url: "http://127.0.0.1:9".into(),
-            merchant_id: "M1".into(),
-            secret: SUPPLIER_SECRET.into(),
-            timeout_ms: None,
-        },
-    )
-    .await
-    .unwrap();
+    let supplier = Supplier::new("上游", "http://127.0.0.1:9", "M1", SUPPLIER_SECRET)
+        .insert(&app.pool)
+        .await;
     suppliers::link_product(&app.pool, p, supplier, 1, "S1")
         .await
         .unwrap();
@@ -605,24 +589,18 @@ async fn mode_switch_between_card_and_direct_waits_for_open_orders() {
     let app = App::start().await;
     let b = app.login("admin").await;
     let p = create(&b, &[("mode", "card")]).await;
-    let shop = sqlx::query(
-        "INSERT INTO shops (platform, name, merchant_id) VALUES ('jd_game', 'm', '77')",
+    let shop = Shop::jd_game("m", "77").insert(&app.pool).await;
+    let order = StoredOrder::new(
+        Platform::JdGame,
+        shop,
+        "M1",
+        common::domain::OrderKind::Card,
+        OrderStatus::AwaitingStock,
     )
-    .execute(&app.pool)
-    .await
-    .unwrap()
-    .last_insert_id();
-    let order = sqlx::query(
-        "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id,
-            sku, quantity, total_price_fen, status)
-         VALUES ('M1', 'jd_game', ?, 'M1', 'card', ?, 'x', 1, 980, 'awaiting_stock')",
-    )
-    .bind(shop)
-    .bind(p)
-    .execute(&app.pool)
-    .await
-    .unwrap()
-    .last_insert_id();
+    .product(p)
+    .total_fen(980)
+    .insert(&app.pool)
+    .await;
     let path = format!("/admin/products/{p}");
     for mode in ["direct_manual", "direct_supplier"] {
         let a = b.post(&path, &fields(&[("mode", mode)])).await;

@@ -5,6 +5,8 @@ use common::db::Pool;
 use common::db::retention::{self, Retention};
 use tokio_util::sync::CancellationToken;
 
+use common::testing::fixtures::Product;
+
 use crate::App;
 
 async fn exec(pool: &Pool, sql: &str) {
@@ -14,7 +16,9 @@ async fn exec(pool: &Pool, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
-/// An order `age_days` old with one event, one callback attempt and one sold card of that age.
+/// An order `age_days` old with one event, one callback attempt and one sold card of that age:
+/// rows of every table aged on purpose (`created_at` in the past, a due callback), written
+/// directly rather than through the fixtures, which write rows as of now.
 async fn order(pool: &Pool, no: &str, age_days: u32, status: &str, notify: &str) -> u64 {
     let id = sqlx::query(
         "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, sku,
@@ -104,11 +108,7 @@ async fn rows_of(app: &App, order_id: u64) -> (i64, i64, i64, i64) {
 async fn old_rows_go_and_what_jd_may_still_query_stays() {
     let app = App::start().await;
     let pool = app.pool.clone();
-    exec(
-        &pool,
-        "INSERT INTO products (name, mode) VALUES ('retention-p', 'card')",
-    )
-    .await;
+    Product::card("retention-p").insert(&pool).await;
 
     let old_done = order(&pool, "R-OLD-DONE", 400, "succeeded", "delivered").await;
     let old_failed = order(&pool, "R-OLD-FAILED", 400, "failed", "giving_up").await;

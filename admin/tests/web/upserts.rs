@@ -3,6 +3,7 @@
 
 use common::db::{cards, suppliers};
 use common::mq::consumer::{Disposition, RawDelivery};
+use common::testing::fixtures::{Product, Supplier};
 use lapin::types::{AMQPValue, FieldArray, FieldTable};
 
 use crate::App;
@@ -50,14 +51,7 @@ async fn upserts_update_existing_rows() {
     assert_eq!(row, (3, "pending".to_owned()));
 
     // A card batch recorded twice adds up.
-    sqlx::query("INSERT INTO products (name, mode) VALUES ('upsert-p', 'direct_supplier')")
-        .execute(&pool)
-        .await
-        .unwrap();
-    let product: u64 = sqlx::query_scalar("SELECT id FROM products WHERE name = 'upsert-p'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let product = Product::direct_supplier("upsert-p").insert(&pool).await;
     for (total, inserted, duplicates, invalid) in [(5, 3, 1, 1), (2, 2, 0, 0)] {
         cards::record_batch(
             &pool,
@@ -84,17 +78,9 @@ async fn upserts_update_existing_rows() {
     assert_eq!(batch, (7, 5, 1, 1));
 
     // A supplier link made again takes the new priority and SKU.
-    sqlx::query(
-        "INSERT INTO suppliers (name, base_url, merchant_id, secret_enc)
-         VALUES ('upsert-s', 'http://s.example', 'm', x'00')",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    let supplier: u64 = sqlx::query_scalar("SELECT id FROM suppliers WHERE name = 'upsert-s'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let supplier = Supplier::new("upsert-s", "http://s.example", "m", "upsert-secret")
+        .insert(&pool)
+        .await;
     suppliers::link_product(&pool, product, supplier, 100, "OLD")
         .await
         .unwrap();

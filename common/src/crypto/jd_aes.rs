@@ -63,11 +63,9 @@ impl fmt::Debug for JdAesKey {
 mod tests {
     use super::*;
 
-    const K: &str = "12345678901234567890123456789012";
-    const A1_PLAIN: &str = r#"[{"cardNumber":"123456","expiryDate":"2016-10-10","password":"654321"},{"cardNumber":"654321","expiryDate":"2016-10-10","password":"123456"}]"#;
-    const A1_CIPHER: &str = "QZltw6QjIQ55tmU0xg2+20FGGnnmGoTWN/KZUdsllLoyaFGsi/dx7lc/JSPb/rTDUmcbeGakkBwlMdwkG51DABZQnmd6VC0x/tQi2RQ/BaE20LGmfpL0GkeXxUcTFRaf99lSLAqi1rkS6N4WxwL0jyCOi114VSzT06SZpOe2HqpLVPa6HuW0IOa9xFKdz9AZ";
-    const A2_PLAIN: &str = r#"[{"cardNumber":"CARD0001","password":"PWD-0001","expiryDate":"2099-12-31","limitTimes":1}]"#;
-    const A2_CIPHER: &str = "QZltw6QjIQ55tmU0xg2+26pc61I23M+dPTBDU4tMZdelTtVt1TjjsrzjDvioYKZqII1sLB3+/yACSnQYc1U18WkU6NVZZVlzj+kOcLkVwpNF4doqugLu9xcQM5A70VMy";
+    use crate::protocol::vectors::general::{
+        A1_CIPHER, A1_PLAIN, A2_CIPHER, A2_PLAIN, A3_CIPHER, A3_PLAIN, K,
+    };
 
     fn key() -> JdAesKey {
         JdAesKey::new(K).expect("32-byte key")
@@ -113,10 +111,8 @@ mod tests {
 
     #[test]
     fn a3_legacy_product_decrypts() {
-        let plain = key()
-            .decrypt_b64("zr75dzeGdwf4MqR/6Y9oGkGYq0CBSHwhOhyCvEBK18g=")
-            .expect("decrypt");
-        assert_eq!(plain, b"123_123_20210210");
+        let plain = key().decrypt_b64(A3_CIPHER).expect("decrypt");
+        assert_eq!(plain, A3_PLAIN.as_bytes());
     }
 
     #[test]

@@ -60,6 +60,7 @@ pub fn signature_matches(expected: &str, received: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::vectors::general::S1_SIGN;
 
     #[test]
     fn md5_hex_is_lowercase_and_correct() {
@@ -69,18 +70,13 @@ mod tests {
 
     #[test]
     fn signature_match_ignores_case_only() {
-        assert!(signature_matches(
-            "10c1c32a49e2a520ef59ca97cefc73f9",
-            "10C1C32A49E2A520EF59CA97CEFC73F9"
-        ));
+        // The JD 通用交易 S1 sign, as an example of an MD5 signature.
+        assert!(signature_matches(S1_SIGN, &S1_SIGN.to_uppercase()));
         assert!(!signature_matches(
-            "10c1c32a49e2a520ef59ca97cefc73f9",
+            S1_SIGN,
             "10c1c32a49e2a520ef59ca97cefc73f8"
         ));
-        assert!(!signature_matches(
-            "10c1c32a",
-            "10c1c32a49e2a520ef59ca97cefc73f9"
-        ));
+        assert!(!signature_matches(&S1_SIGN[..8], S1_SIGN));
         assert!(!signature_matches("", ""));
     }
 

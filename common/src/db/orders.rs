@@ -3,7 +3,8 @@
 //! `order_events` row in the same transaction.
 
 use crate::domain::{
-    FailureReason, NotifyStatus, OrderKind, OrderStatus, Platform, TransitionError,
+    FailureReason, NotifyStatus, OrderKind, OrderNo, OrderStatus, Platform, PlatformOrderNo,
+    TransitionError,
 };
 
 use super::Tx;
@@ -138,10 +139,10 @@ pub async fn events(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrderRow {
     pub id: u64,
-    pub order_no: String,
+    pub order_no: OrderNo,
     pub platform: Platform,
     pub shop_id: u64,
-    pub platform_order_no: String,
+    pub platform_order_no: PlatformOrderNo,
     pub order_kind: OrderKind,
     pub product_id: Option<u64>,
     pub sku: String,
@@ -166,7 +167,7 @@ pub const ORDER_COLUMNS: &str = "id, order_no, platform, shop_id, platform_order
 pub struct NewOrder {
     pub platform: Platform,
     pub shop_id: u64,
-    pub platform_order_no: String,
+    pub platform_order_no: PlatformOrderNo,
     pub order_kind: OrderKind,
     /// `None` only for an order that starts with an operator ([`Start::Manual`]).
     pub product_id: Option<u64>,
@@ -192,7 +193,7 @@ pub struct RightsTopUp {
 impl NewOrder {
     /// Roughly the bytes this order adds to an INSERT statement.
     fn approx_bytes(&self) -> usize {
-        200 + self.platform_order_no.len()
+        200 + self.platform_order_no.as_str().len()
             + self.sku.len()
             + self.recharge_account.as_deref().map_or(0, str::len)
             + self.notify_url.as_deref().map_or(0, str::len)
@@ -257,7 +258,7 @@ pub async fn create_in(
                 rights_id, rights)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 'pending', ?, ?, ?, ?)",
         )
-        .bind(order_no.as_str())
+        .bind(&order_no)
         .bind(new.platform)
         .bind(new.shop_id)
         .bind(&new.platform_order_no)
@@ -294,7 +295,7 @@ pub async fn create_in(
             Err(e) => return Err(e),
         };
         record_event(tx, id, None, OrderStatus::Received, actor, None).await?;
-        let mut row = new_row(id, order_no.as_str(), new);
+        let mut row = new_row(id, order_no, new);
         match start {
             Start::Fulfil => {
                 crate::mq::outbox::enqueue(
@@ -331,7 +332,7 @@ pub async fn find_by_platform_no(
     ex: impl sqlx::MySqlExecutor<'_>,
     platform: Platform,
     shop_id: u64,
-    platform_order_no: &str,
+    platform_order_no: &PlatformOrderNo,
 ) -> sqlx::Result<Option<OrderRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE platform = ? AND shop_id = ? AND platform_order_no = ?"
@@ -396,7 +397,7 @@ impl OrderWriter {
     }
 }
 
-type OrderKey = (Platform, u64, String);
+type OrderKey = (Platform, u64, PlatformOrderNo);
 
 fn key_of(new: &NewOrder) -> OrderKey {
     (new.platform, new.shop_id, new.platform_order_no.clone())
@@ -457,12 +458,12 @@ async fn try_group(
         .collect();
 
     // New orders, once each (a number repeated inside the group is created by its first copy).
-    let mut fresh: Vec<(usize, crate::domain::OrderNo)> = Vec::new();
+    let mut fresh: Vec<(usize, OrderNo)> = Vec::new();
     let mut claimed: HashMap<OrderKey, usize> = HashMap::new();
     for (i, key) in keys.iter().enumerate() {
         if !existing.contains_key(key) && !claimed.contains_key(key) {
             claimed.insert(key.clone(), i);
-            fresh.push((i, crate::domain::OrderNo::generate(chrono::Utc::now())));
+            fresh.push((i, OrderNo::generate(chrono::Utc::now())));
         }
     }
     let mut created: HashMap<usize, OrderRow> = HashMap::new();
@@ -478,7 +479,7 @@ async fn try_group(
         for (i, order_no) in &fresh {
             let n = &group[*i].item;
             q = q
-                .bind(order_no.as_str())
+                .bind(order_no)
                 .bind(n.platform)
                 .bind(n.shop_id)
                 .bind(&n.platform_order_no)
@@ -499,18 +500,18 @@ async fn try_group(
             "SELECT order_no, id FROM orders WHERE order_no IN ({})",
             super::placeholders(fresh.len())
         );
-        let mut q = sqlx::query_as::<_, (String, u64)>(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query_as::<_, (OrderNo, u64)>(sqlx::AssertSqlSafe(sql));
         for (_, no) in &fresh {
-            q = q.bind(no.as_str());
+            q = q.bind(no);
         }
-        let ids: HashMap<String, u64> = q.fetch_all(&mut *tx).await?.into_iter().collect();
+        let ids: HashMap<OrderNo, u64> = q.fetch_all(&mut *tx).await?.into_iter().collect();
 
         let mut events = Vec::with_capacity(fresh.len());
         for (i, order_no) in &fresh {
             let n = &group[*i].item;
-            let id = *ids.get(order_no.as_str()).ok_or(sqlx::Error::RowNotFound)?;
+            let id = *ids.get(order_no).ok_or(sqlx::Error::RowNotFound)?;
             events.push(Event::new(EventType::OrderCreated, id, n.platform));
-            created.insert(*i, new_row(id, order_no.as_str(), n));
+            created.insert(*i, new_row(id, order_no.clone(), n));
         }
         let sql = format!(
             "INSERT INTO order_events (order_id, from_status, to_status, actor) VALUES {}",
@@ -547,10 +548,10 @@ async fn try_group(
     Ok(results)
 }
 
-fn new_row(id: u64, order_no: &str, new: &NewOrder) -> OrderRow {
+fn new_row(id: u64, order_no: OrderNo, new: &NewOrder) -> OrderRow {
     OrderRow {
         id,
-        order_no: order_no.to_owned(),
+        order_no,
         platform: new.platform,
         shop_id: new.shop_id,
         platform_order_no: new.platform_order_no.clone(),

@@ -1,5 +1,6 @@
-//! Why an order failed, stored platform-neutral in `orders.failure_code` and mapped to each
-//! protocol's code when JD asks or is told.
+//! Why an order failed, stored platform-neutral in `orders.failure_code`. Each protocol's codec
+//! maps it to that protocol's code (`protocol::jd_general::answer::failure_code`,
+//! `protocol::jd_game::answer::failure_code`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -7,19 +8,19 @@ use std::str::FromStr;
 /// The reasons an order can fail for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FailureReason {
-    /// The recharge account is wrong (JD 通用交易 JDO_301, 游戏点卡 116).
+    /// The recharge account is wrong.
     AccountInvalid,
-    /// The product does not exist (JDO_302, 107).
+    /// The product does not exist.
     NoProduct,
-    /// The product is not for sale (JDO_305, 109).
+    /// The product is not for sale.
     NotForSale,
     /// No cards within the waiting deadline (库存不足).
     OutOfStock,
-    /// The price JD sent does not match ours (游戏点卡 111).
+    /// The price the platform sent does not match ours.
     PriceMismatch,
-    /// The upstream supplier's balance is insufficient (游戏点卡 112).
+    /// The upstream supplier's balance is insufficient.
     SupplierBalance,
-    /// The upstream supplier or the brand refused the recharge (游戏点卡 123).
+    /// The upstream supplier or the brand refused the recharge.
     UpstreamFailed,
     /// An operator failed the order by hand.
     Manual,
@@ -63,34 +64,6 @@ impl FailureReason {
             FailureReason::Manual => "人工处理失败",
         }
     }
-
-    /// JD 通用交易 `code` for a failed order (`produceStatus` 2). The protocol has codes only for
-    /// account, product and not-for-sale refusals; every other final failure is answered with
-    /// JDO_303, the generic refusal [INFERRED: the spec lists no better code].
-    pub fn jd_general_code(self) -> &'static str {
-        match self {
-            FailureReason::AccountInvalid => "JDO_301",
-            FailureReason::NoProduct => "JDO_302",
-            FailureReason::NotForSale => "JDO_305",
-            _ => "JDO_303",
-        }
-    }
-
-    /// JD 游戏点卡 `retCode` / `failedCode` for a failed order. Always a code without JD's retry
-    /// flag: a query answered with a retry code is polled for 180 days instead of refunded, so
-    /// out-of-stock (110 is a retry code) maps to 123 [INFERRED].
-    pub fn jd_game_code(self) -> u32 {
-        match self {
-            FailureReason::AccountInvalid => 116,
-            FailureReason::NoProduct => 107,
-            FailureReason::NotForSale => 109,
-            FailureReason::PriceMismatch => 111,
-            FailureReason::SupplierBalance => 112,
-            FailureReason::OutOfStock | FailureReason::UpstreamFailed | FailureReason::Manual => {
-                123
-            }
-        }
-    }
 }
 
 impl fmt::Display for FailureReason {
@@ -114,15 +87,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trip_and_codes() {
+    fn round_trip() {
         for r in FailureReason::ALL {
             assert_eq!(r.as_str().parse::<FailureReason>(), Ok(r));
-            assert!(r.jd_general_code().starts_with("JDO_3"));
-            // Never one of JD's retry codes (105, 106, 108, 110, 999, 1000).
-            assert!(
-                ![105, 106, 108, 110, 999, 1000].contains(&r.jd_game_code()),
-                "{r}"
-            );
         }
         assert_eq!(FailureReason::OutOfStock.label_zh(), "库存不足");
     }

@@ -304,6 +304,12 @@ macro_rules! string_newtype {
             pub fn into_inner(self) -> String {
                 self.0
             }
+
+            /// A value as stored (or as a test fixture writes it), not checked again: requests
+            /// are checked once, by `parse`, before they are stored.
+            pub fn unchecked(s: impl Into<String>) -> Self {
+                Self(s.into())
+            }
         }
 
         impl fmt::Display for $name {
@@ -335,6 +341,24 @@ impl PlatformOrderNo {
             return Err(err("order number", "must be 1-32 digits"));
         }
         Ok(Self(s.to_owned()))
+    }
+
+    /// A JD `Long` order number (`jdOrderNo`, `orderId`; never negative), in its canonical
+    /// decimal form.
+    pub fn from_long(no: u64) -> Self {
+        Self(no.to_string())
+    }
+
+    /// The number as JD's `Long`, for the fields JD sends and expects as JSON numbers; `None`
+    /// when it does not fit one.
+    pub fn as_long(&self) -> Option<i64> {
+        self.0.parse().ok()
+    }
+
+    /// A JD order number read back from its text (a stored order): [`Self::parse`], and it must
+    /// fit JD's `Long`.
+    pub fn parse_jd(s: &str) -> Option<Self> {
+        Self::parse(s).ok().filter(|no| no.as_long().is_some())
     }
 }
 
@@ -448,6 +472,12 @@ mod tests {
         assert!(PlatformOrderNo::parse("10a01").is_err());
         assert!(PlatformOrderNo::parse("").is_err());
         assert!(PlatformOrderNo::parse(&"1".repeat(33)).is_err());
+        assert_eq!(PlatformOrderNo::from_long(10001).as_str(), "10001");
+        assert_eq!(PlatformOrderNo::from_long(10001).as_long(), Some(10001));
+        assert_eq!(
+            PlatformOrderNo::parse(&"9".repeat(20)).unwrap().as_long(),
+            None
+        );
         let now = chrono::Utc::now();
         let a = OrderNo::generate(now);
         assert_eq!(a.as_str().len(), 23);

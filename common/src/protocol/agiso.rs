@@ -336,14 +336,11 @@ impl AgisoEnvelope {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const DEMO_SECRET: &str = "demoSecret0123456789abcdefABCDEF";
-
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::protocol::vectors::agiso::{
+        DEMO_SECRET, EXAMPLE_A_SIGN, EXAMPLE_B_SIGN, EXAMPLE_C_SIGN, PUSH_JSON, PUSH_SECRET,
+        PUSH_SIGN, PUSH_TIMESTAMP, TOKEN_EXCHANGE_SIGN,
+    };
+    use crate::protocol::vectors::pairs;
 
     #[test]
     fn example_a_order_pull() {
@@ -357,10 +354,7 @@ mod tests {
             sign_string(&params, DEMO_SECRET),
             "demoSecret0123456789abcdefABCDEFmodifyTimeStart2016-07-13 10:44:30pageNo1pageSize20timestamp1468476350demoSecret0123456789abcdefABCDEF"
         );
-        assert_eq!(
-            sign(&params, DEMO_SECRET),
-            "19dbeb54e68fca6a27e742f59c46ccdc"
-        );
+        assert_eq!(sign(&params, DEMO_SECRET), EXAMPLE_A_SIGN);
         let form_fields = signed_form(&params[..3], DEMO_SECRET, 1468476350);
         assert_eq!(
             form::first_value(&form_fields, "timestamp"),
@@ -368,7 +362,7 @@ mod tests {
         );
         assert_eq!(
             form::first_value(&form_fields, "sign"),
-            Some("19dbeb54e68fca6a27e742f59c46ccdc")
+            Some(EXAMPLE_A_SIGN)
         );
         // The form body carries the space of the date URL-encoded; the sign covers the raw value.
         assert!(
@@ -389,15 +383,9 @@ mod tests {
             s,
             r#"demoSecret0123456789abcdefABCDEFcardJson[{"cardno":"卡号1","cardpass":"卡密1"}]tid1234567890123timestamp1700000000demoSecret0123456789abcdefABCDEF"#
         );
-        assert_eq!(
-            sign(&params, DEMO_SECRET),
-            "b92cea4362ec69cc0ed170999db47939"
-        );
+        assert_eq!(sign(&params, DEMO_SECRET), EXAMPLE_B_SIGN);
         let f = signed_form(&params[..2], DEMO_SECRET, 1_700_000_000);
-        assert_eq!(
-            form::first_value(&f, "sign"),
-            Some("b92cea4362ec69cc0ed170999db47939")
-        );
+        assert_eq!(form::first_value(&f, "sign"), Some(EXAMPLE_B_SIGN));
     }
 
     #[test]
@@ -414,7 +402,7 @@ mod tests {
                 ("tids", "3130073692357778"),
                 ("ignoreOnOff", "true"),
                 ("timestamp", "1700000000"),
-                ("sign", "32dc7d686089946417c6967b8a7b9560"),
+                ("sign", EXAMPLE_C_SIGN),
             ])
         );
         // A stale timestamp/sign among the inputs is replaced, not duplicated.
@@ -424,56 +412,44 @@ mod tests {
 
     #[test]
     fn example_d_official_push_vector() {
-        let secret = "9f8g9d78sg9d8f8ew9f89ds9f8ds9af8";
-        let json = r#"{"Tid":2067719225654838,"Status":"WAIT_BUYER_CONFIRM_GOODS",......,"TotalFee":"3.00"}"#;
+        let secret = PUSH_SECRET;
+        let json = PUSH_JSON;
         assert_eq!(
-            sign_string(&[("json", json), ("timestamp", "11222212121")], secret),
-            format!("{secret}json{json}timestamp11222212121{secret}")
+            sign_string(&[("json", json), ("timestamp", PUSH_TIMESTAMP)], secret),
+            format!("{secret}json{json}timestamp{PUSH_TIMESTAMP}{secret}")
         );
+        assert!(verify_push(json, PUSH_TIMESTAMP, PUSH_SIGN, secret));
         assert!(verify_push(
             json,
-            "11222212121",
-            "f8aa165fc951f266667e0605d78b93af",
-            secret
-        ));
-        assert!(verify_push(
-            json,
-            "11222212121",
-            "F8AA165FC951F266667E0605D78B93AF",
+            PUSH_TIMESTAMP,
+            &PUSH_SIGN.to_uppercase(),
             secret
         ));
         assert!(!verify_push(
             json,
-            "11222212121",
+            PUSH_TIMESTAMP,
             "f8aa165fc951f266667e0605d78b93ae",
             secret
         ));
-        assert!(!verify_push(
-            json,
-            "11222212122",
-            "f8aa165fc951f266667e0605d78b93af",
-            secret
-        ));
+        assert!(!verify_push(json, "11222212122", PUSH_SIGN, secret));
         assert!(!verify_push(
             &json.replace("3.00", "4.00"),
-            "11222212121",
-            "f8aa165fc951f266667e0605d78b93af",
+            PUSH_TIMESTAMP,
+            PUSH_SIGN,
             secret
         ));
-        assert!(!verify_push(
-            json,
-            "11222212121",
-            "f8aa165fc951f266667e0605d78b93af",
-            DEMO_SECRET
-        ));
-        assert!(!verify_push(json, "11222212121", "", secret));
+        assert!(!verify_push(json, PUSH_TIMESTAMP, PUSH_SIGN, DEMO_SECRET));
+        assert!(!verify_push(json, PUSH_TIMESTAMP, "", secret));
     }
 
     #[test]
     fn push_from_query_and_form() {
-        let secret = "9f8g9d78sg9d8f8ew9f89ds9f8ds9af8";
-        let json = r#"{"Tid":2067719225654838,"Status":"WAIT_BUYER_CONFIRM_GOODS",......,"TotalFee":"3.00"}"#;
-        let query = form::parse_form(b"fromPlatform=AldsJd&timestamp=11222212121&aopic=16&sign=f8aa165fc951f266667e0605d78b93af");
+        let secret = PUSH_SECRET;
+        let json = PUSH_JSON;
+        let query = form::parse_form(
+            format!("fromPlatform=AldsJd&timestamp={PUSH_TIMESTAMP}&aopic=16&sign={PUSH_SIGN}")
+                .as_bytes(),
+        );
         let body = form::parse_form(form::encode_form(&[("json", json)]).as_bytes());
         let push = AgisoPush::parse(&query, &body).expect("push");
         assert_eq!(push.from_platform.as_deref(), Some("AldsJd"));
@@ -507,7 +483,7 @@ mod tests {
     #[test]
     fn token_exchange() {
         let s = token_exchange_sign("1234567", "f33138910d14106fc91b015c9fe16def", DEMO_SECRET);
-        assert_eq!(s, "0224fbd98dba65c84f680a6f3c22a856");
+        assert_eq!(s, TOKEN_EXCHANGE_SIGN);
         assert_eq!(
             sign_string(
                 &[
@@ -525,7 +501,9 @@ mod tests {
                 "f33138910d14106fc91b015c9fe16def",
                 DEMO_SECRET
             ),
-            "https://aldsJd.agiso.com/auth/token?code=f33138910d14106fc91b015c9fe16def&appId=1234567&sign=0224fbd98dba65c84f680a6f3c22a856"
+            format!(
+                "https://aldsJd.agiso.com/auth/token?code=f33138910d14106fc91b015c9fe16def&appId=1234567&sign={TOKEN_EXCHANGE_SIGN}"
+            )
         );
     }
 

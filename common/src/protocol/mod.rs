@@ -3,12 +3,15 @@
 //! - `jd_general`: JD 通用交易平台 (beginDistill / findDistill / produce-result callback)
 //! - `jd_game`: JD 游戏点卡平台 (preCheck / directCharge / directQuery / cardOrder / cardQuery / callbacks)
 //! - `agiso`: 阿奇索开放平台 (API call signing, push verification, response envelope)
+//! - `vectors` (tests and feature `testing`): the specs' test vectors, defined once
 
 pub mod agiso;
 pub mod agiso_order;
 pub mod form;
 pub mod jd_game;
 pub mod jd_general;
+#[cfg(any(test, feature = "testing"))]
+pub mod vectors;
 
 use chrono::{DateTime, FixedOffset, Utc};
 

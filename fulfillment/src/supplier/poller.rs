@@ -143,7 +143,7 @@ async fn work_row(ctx: &Fulfiller, row: Claimed) -> anyhow::Result<()> {
         }
     } else {
         let (report, raw, attempt) = call
-            .post("query", query_body(&supplier, &order.order_no))
+            .post("query", query_body(&supplier, order.order_no.as_str()))
             .await;
         attempt.record(&ctx.db).await;
         match report {
@@ -235,7 +235,7 @@ async fn submit(
         "merchantId".into(),
         call.supplier.merchant_id.clone().into(),
     );
-    m.insert("orderNo".into(), order.order_no.clone().into());
+    m.insert("orderNo".into(), order.order_no.as_str().into());
     m.insert("sku".into(), link.supplier_sku.into());
     m.insert(
         "account".into(),

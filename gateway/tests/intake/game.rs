@@ -4,10 +4,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use common::domain::FailureReason;
 use common::protocol::jd_game::{self as proto, GameAnswer, RetCode};
+use common::protocol::vectors::game as vectors;
+use common::testing::fixtures::{self, Product};
 
 use crate::{App, GAME_KEY, fail_order, notes_starting, order_id, succeed_with_cards};
 
-const CUSTOMER: &str = "10817";
+const CUSTOMER: &str = vectors::CUSTOMER_ID;
 
 /// A signed 游戏点卡 request whose `data` is base64 of `data_bytes`.
 fn request_bytes(data_bytes: &[u8], timestamp: &str) -> Vec<(String, String)> {
@@ -41,29 +43,22 @@ fn data_json(a: &GameAnswer) -> serde_json::Value {
 }
 
 async fn add_cards(app: &App, sku_product: &str, n: usize) {
-    let key = common::testing::master_key();
     let pid: u64 = sqlx::query_scalar("SELECT id FROM products WHERE name = ?")
         .bind(sku_product)
         .fetch_one(&app.pool)
         .await
         .unwrap();
     let text: String = (0..n).map(|i| format!("C{i:04},P{i:04}\n")).collect();
-    common::db::cards::import(&app.pool, &key, pid, "B1", &text, true)
-        .await
-        .unwrap();
+    fixtures::import_cards(&app.pool, pid, "B1", &text).await;
 }
 
 #[tokio::test]
 async fn direct_charge_doc_vector_is_accepted_and_queried() {
     let app = App::start().await;
     // Spec V2: the exact data and sign.
-    let json = r#"{"orderId":"301189718928","buyNum":"1","skuId":"10022039398","brandId":"1010000055","totalPrice":"9.80","gameAccount":"测试账号01"}"#;
-    let params = request_bytes(json.as_bytes(), "20240101120000");
-    assert_eq!(
-        params[1].1,
-        "eyJvcmRlcklkIjoiMzAxMTg5NzE4OTI4IiwiYnV5TnVtIjoiMSIsInNrdUlkIjoiMTAwMjIwMzkzOTgiLCJicmFuZElkIjoiMTAxMDAwMDA1NSIsInRvdGFsUHJpY2UiOiI5LjgwIiwiZ2FtZUFjY291bnQiOiLmtYvor5XotKblj7cwMSJ9"
-    );
-    assert_eq!(params[3].1, "a95df4666fc57aceefd2b5c5dc99fd15");
+    let params = request_bytes(vectors::V2_JSON.as_bytes(), vectors::V2_TIMESTAMP);
+    assert_eq!(params[1].1, vectors::V2_DATA);
+    assert_eq!(params[3].1, vectors::V2_SIGN);
     let a = call(&app, "directCharge", &params).await;
     assert_eq!(a.ret_code, RetCode::Success, "{a:?}");
     let row: (String, i64, Option<String>, String) = sqlx::query_as(
@@ -87,7 +82,7 @@ async fn direct_charge_doc_vector_is_accepted_and_queried() {
         call(&app, "directCharge", &params).await.ret_code,
         RetCode::Success
     );
-    let conflicting = json.replace("测试账号01", "别的账号");
+    let conflicting = vectors::V2_JSON.replace("测试账号01", "别的账号");
     assert_eq!(
         call(&app, "directCharge", &request(&conflicting))
             .await
@@ -600,28 +595,17 @@ async fn rights_top_up_stores_and_echoes_the_rights_id() {
 #[tokio::test]
 async fn card_import_applies_jd_game_rules_to_game_products() {
     let app = App::start().await;
-    let key = common::testing::master_key();
     let game_product: u64 = sqlx::query_scalar("SELECT id FROM products WHERE name = '点卡50'")
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let general_only = common::db::products::insert(
-        &app.pool,
-        &common::db::products::NewProduct {
-            name: "通用卡".into(),
-            mode: common::domain::FulfilmentMode::Card,
-            face_value_fen: None,
-            price_fen: Some(5000),
-            low_stock_threshold: None,
-            skus: vec![(common::domain::Platform::JdGeneral, "45100".into())],
-        },
-    )
-    .await
-    .unwrap();
+    let general_only = Product::card("通用卡")
+        .price(Some(5000))
+        .sku(common::domain::Platform::JdGeneral, "45100")
+        .insert(&app.pool)
+        .await;
     let text = "C-ok_1,P-1\nC#2,P-2\nC.3,P-3\n";
-    let r = common::db::cards::import(&app.pool, &key, game_product, "G1", text, true)
-        .await
-        .unwrap();
+    let r = fixtures::import_cards(&app.pool, game_product, "G1", text).await;
     assert_eq!((r.new, r.invalid), (1, 2));
     assert_eq!(
         r.invalid_lines
@@ -633,9 +617,7 @@ async fn card_import_applies_jd_game_rules_to_game_products() {
     assert!(r.invalid_lines[0].reason.contains("游戏点卡"));
     // The same shapes of card (a card is in stock once, so other numbers) are fine on 通用交易.
     let text = "C-ok_4,P-4\nC#5,P-5\nC.6,P-6\n";
-    let r = common::db::cards::import(&app.pool, &key, general_only, "N1", text, true)
-        .await
-        .unwrap();
+    let r = fixtures::import_cards(&app.pool, general_only, "N1", text).await;
     assert_eq!((r.new, r.invalid), (3, 0));
     app.stop().await;
 }

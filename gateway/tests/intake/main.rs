@@ -7,21 +7,27 @@ mod general;
 use std::time::Duration;
 
 use common::db::Pool;
-use common::domain::{FulfilmentMode, Platform};
+use common::domain::Platform;
 use common::mq::{QueueName, Topology};
-use common::testing::{TestDb, service_env, unique};
+use common::testing::app::TestApp;
+use common::testing::fixtures::{self, Product, Shop};
+use common::testing::queues::drain_queue;
 
-pub const GENERAL_KEY: &str = "12345678901234567890123456789012";
-pub const GAME_KEY: &str = "0123456789abcdef0123456789abcdef";
+pub const GENERAL_KEY: &str = common::protocol::vectors::general::K;
+pub const GAME_KEY: &str = common::protocol::vectors::game::K;
 
-/// A running gateway on its own database and queue prefix, with shops and products seeded.
+/// A running gateway (the shared in-process [`TestApp`]: its own database and queue prefix),
+/// with shops and products seeded, and a client to play JD.
 pub struct App {
-    pub base: String,
-    pub pool: Pool,
-    pub prefix: String,
+    app: TestApp,
     pub client: reqwest::Client,
-    db: TestDb,
-    stop: tokio_util::sync::CancellationToken,
+}
+
+impl std::ops::Deref for App {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
 }
 
 impl App {
@@ -31,26 +37,15 @@ impl App {
 
     /// [`App::start`] with extra configuration variables.
     pub async fn start_with(vars: &[(&str, &str)]) -> App {
-        let (db, pool) = TestDb::migrated().await;
-        let prefix = unique("t") + ".";
-        let mut env = service_env(&db.url, &prefix);
-        env.set("GATEWAY_CACHE_TTL_MS", "0");
-        for (k, v) in vars {
-            env.set(k, *v);
-        }
-        let config = gateway::Config::from_env(&env).expect("config");
-        let service = gateway::build(config).await.expect("gateway starts");
-        let base = format!("http://{}", service.local_addr());
-        let token = service.stop_token();
-        tokio::spawn(service.run_until_stopped());
-        seed(&pool).await;
+        let vars = [&[("GATEWAY_CACHE_TTL_MS", "0")], vars].concat();
+        let app = TestApp::start(&vars, async |env| {
+            gateway::build(gateway::Config::from_env(&env)?).await
+        })
+        .await;
+        seed(&app.pool).await;
         App {
-            base,
-            pool,
-            prefix,
+            app,
             client: reqwest::Client::new(),
-            db,
-            stop: token,
         }
     }
 
@@ -73,11 +68,11 @@ impl App {
         (status, r.bytes().await.expect("body").to_vec())
     }
 
+    /// The rows in `table`.
     pub async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-            .fetch_one(&self.pool)
+        self.app
+            .count(&format!("SELECT COUNT(*) FROM {table}"))
             .await
-            .unwrap()
     }
 
     /// Waits until the relay has published everything, then reads the queue.
@@ -88,155 +83,73 @@ impl App {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let queue = Topology::new(self.prefix.clone()).queue(QueueName::FulfillmentOrders);
-        read_queue(&queue).await
+        drain_queue(&queue, usize::MAX, Duration::ZERO)
+            .await
+            .into_iter()
+            .map(|(id, body)| (id, serde_json::from_slice(&body).unwrap()))
+            .collect()
     }
 
     pub async fn stop(self) {
-        self.stop.cancel();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        self.pool.close().await;
-        common::testing::delete_topology(&self.prefix).await;
-        self.db.drop_database().await;
+        self.app.stop().await;
     }
-}
-
-async fn read_queue(queue: &str) -> Vec<(Option<String>, serde_json::Value)> {
-    use lapin::options::{BasicAckOptions, BasicGetOptions};
-    let conn = lapin::Connection::connect(
-        &common::testing::amqp_url(),
-        lapin::ConnectionProperties::default(),
-    )
-    .await
-    .unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    let mut out = Vec::new();
-    while let Some(msg) = ch
-        .basic_get(queue.into(), BasicGetOptions::default())
-        .await
-        .unwrap()
-    {
-        let id = msg
-            .delivery
-            .properties
-            .message_id()
-            .as_ref()
-            .map(|s| s.to_string());
-        msg.delivery
-            .acker
-            .ack(BasicAckOptions::default())
-            .await
-            .unwrap();
-        out.push((id, serde_json::from_slice(&msg.delivery.data).unwrap()));
-    }
-    let _ = conn.close(200, "done".into()).await;
-    out
 }
 
 /// Shops: 通用交易 vendorId 1201 (the JD document's example key), 游戏点卡 customerId 10817 and
 /// 1010000055, products for each platform.
 async fn seed(pool: &Pool) {
-    use common::db::{products, shops};
-    let key = common::testing::master_key();
-    for (platform, name, merchant, sign_key) in [
-        (Platform::JdGeneral, "通用店", "1201", GENERAL_KEY),
-        (Platform::JdGame, "点卡店", "10817", GAME_KEY),
-        (
-            Platform::JdGame,
-            "点卡店2",
-            "1010000055",
-            "1888bc29f89f9e19e7ff8c788ba5fc0c",
-        ),
-    ] {
-        let mut s = shops::NewShop {
-            platform: Some(platform),
-            name: name.into(),
-            merchant_id: merchant.into(),
-            ..Default::default()
-        };
-        match platform {
-            Platform::JdGeneral => {
-                s.md5_key = Some(sign_key.into());
-                s.aes_key = Some(GENERAL_KEY.into());
-            }
-            _ => s.private_key = Some(sign_key.into()),
-        }
-        shops::insert(pool, &key, &s).await.unwrap();
-    }
-    for (name, mode, skus, price) in [
-        (
-            "话费直充100",
-            FulfilmentMode::DirectManual,
-            vec![(Platform::JdGeneral, "45001")],
-            Some(10000),
-        ),
-        (
-            "点卡50",
-            FulfilmentMode::Card,
-            vec![(Platform::JdGeneral, "45002"), (Platform::JdGame, "20001")],
-            Some(5000),
-        ),
-        (
-            "游戏直充",
-            FulfilmentMode::DirectManual,
-            vec![(Platform::JdGame, "10022039398")],
-            Some(980),
-        ),
-        (
-            "停售商品",
-            FulfilmentMode::Card,
-            vec![(Platform::JdGeneral, "45009"), (Platform::JdGame, "20009")],
-            Some(100),
-        ),
-    ] {
-        products::insert(
-            pool,
-            &products::NewProduct {
-                name: name.into(),
-                mode,
-                face_value_fen: None,
-                price_fen: price,
-                low_stock_threshold: None,
-                skus: skus.into_iter().map(|(p, s)| (p, s.to_owned())).collect(),
-            },
-        )
-        .await
-        .unwrap();
-    }
-    sqlx::query("UPDATE products SET enabled = 0 WHERE name = '停售商品'")
-        .execute(pool)
-        .await
-        .unwrap();
+    Shop::jd_general("通用店", "1201")
+        .keys(GENERAL_KEY, GENERAL_KEY)
+        .insert(pool)
+        .await;
+    Shop::jd_game("点卡店", "10817")
+        .private_key(GAME_KEY)
+        .insert(pool)
+        .await;
+    Shop::jd_game("点卡店2", common::protocol::vectors::game::V1_CUSTOMER_ID)
+        .private_key(common::protocol::vectors::game::V1_KEY)
+        .insert(pool)
+        .await;
+    Product::direct_manual("话费直充100")
+        .price(Some(10000))
+        .sku(Platform::JdGeneral, "45001")
+        .insert(pool)
+        .await;
+    Product::card("点卡50")
+        .price(Some(5000))
+        .sku(Platform::JdGeneral, "45002")
+        .sku(Platform::JdGame, "20001")
+        .insert(pool)
+        .await;
+    Product::direct_manual("游戏直充")
+        .price(Some(980))
+        .sku(Platform::JdGame, "10022039398")
+        .insert(pool)
+        .await;
+    Product::card("停售商品")
+        .price(Some(100))
+        .sku(Platform::JdGeneral, "45009")
+        .sku(Platform::JdGame, "20009")
+        .disabled()
+        .insert(pool)
+        .await;
 }
 
 /// Simulates fulfilment of `order_id` with fresh cards (what the fulfillment service does),
 /// so the query answers can be checked.
 pub async fn succeed_with_cards(pool: &Pool, order_id: u64, cards: &[(&str, &str, Option<&str>)]) {
     use common::domain::OrderStatus;
-    let key = common::testing::master_key();
     let product_id: u64 = sqlx::query_scalar("SELECT product_id FROM orders WHERE id = ?")
         .bind(order_id)
         .fetch_one(pool)
         .await
         .unwrap();
+    let lines: Vec<_> = cards
+        .iter()
+        .map(|(no, pass, exp)| fixtures::card_line(no, pass, *exp))
+        .collect();
     let mut tx = pool.begin().await.unwrap();
-    for (no, pass, exp) in cards {
-        use common::crypto::SealedColumn::{CardNo, CardPassword};
-        use common::db::cards::seal;
-        let fp = key.fingerprint(format!("{no}\0{pass}").as_bytes());
-        sqlx::query(
-            "INSERT INTO cards (product_id, batch_id, card_no_enc, card_pass_enc, fingerprint, expires_at, status, order_id, sold_at)
-             VALUES (?, 'T', ?, ?, ?, ?, 'sold', ?, NOW(3))",
-        )
-        .bind(product_id)
-        .bind(seal(&key, CardNo, product_id, &fp, no))
-        .bind(seal(&key, CardPassword, product_id, &fp, pass))
-        .bind(fp.as_slice())
-        .bind(exp.unwrap_or("9999-12-31"))
-        .bind(order_id)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    }
+    fixtures::sold_cards(&mut tx, product_id, order_id, "T", &lines).await;
     common::db::orders::transition(
         &mut tx,
         order_id,

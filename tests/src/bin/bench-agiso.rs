@@ -110,18 +110,36 @@ async fn main() {
 
     let mut table = Table::new(&["measure", "value"]);
     table.row(&["concurrency".into(), args.concurrency.to_string()]);
-    table.row(&["duration".into(), format!("{:.1} s", load.elapsed.as_secs_f64())]);
+    table.row(&[
+        "duration".into(),
+        format!("{:.1} s", load.elapsed.as_secs_f64()),
+    ]);
     table.row(&[
         "pushes accepted/s".into(),
         format!("{:.0}", load.ok as f64 / load.elapsed.as_secs_f64()),
     ]);
-    table.row(&["p50".into(), format!("{:.2} ms", load.latencies.percentile(50.0))]);
-    table.row(&["p99".into(), format!("{:.2} ms", load.latencies.percentile(99.0))]);
+    table.row(&[
+        "p50".into(),
+        format!("{:.2} ms", load.latencies.percentile(50.0)),
+    ]);
+    table.row(&[
+        "p99".into(),
+        format!("{:.2} ms", load.latencies.percentile(99.0)),
+    ]);
     table.row(&["errors".into(), load.errors.to_string()]);
     table.row(&["orders created".into(), orders.to_string()]);
-    table.row(&["RSS idle".into(), format!("{:.1} MB", idle_rss as f64 / 1024.0)]);
-    table.row(&["RSS after load".into(), format!("{:.1} MB", load_rss as f64 / 1024.0)]);
-    table.row(&["RSS peak".into(), format!("{:.1} MB", peak_rss as f64 / 1024.0)]);
+    table.row(&[
+        "RSS idle".into(),
+        format!("{:.1} MB", idle_rss as f64 / 1024.0),
+    ]);
+    table.row(&[
+        "RSS after load".into(),
+        format!("{:.1} MB", load_rss as f64 / 1024.0),
+    ]);
+    table.row(&[
+        "RSS peak".into(),
+        format!("{:.1} MB", peak_rss as f64 / 1024.0),
+    ]);
     table.print();
 
     svc.terminate().await;

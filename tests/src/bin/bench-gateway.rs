@@ -9,15 +9,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::domain::{FulfilmentMode, Platform};
+use common::domain::Platform;
 use common::protocol::jd_game;
 use common::protocol::jd_general::{self, DistillAnswer, ProduceCode};
 use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
-use system_tests::bench::{Latencies, Table, rss_kib, sibling_binary};
+use system_tests::bench::{Table, hwm_kib, rss_kib, run_load, sibling_binary};
 use system_tests::{Proc, free_port};
 
-const KEY: &str = "12345678901234567890123456789012";
-const GAME_KEY: &str = "0123456789abcdef0123456789abcdef";
+const KEY: &str = common::protocol::vectors::general::K;
+const GAME_KEY: &str = common::protocol::vectors::game::K;
 
 struct Args {
     duration: Duration,
@@ -223,111 +223,30 @@ async fn main() {
     db.drop_database().await;
 }
 
-fn hwm_kib(pid: u32) -> u64 {
-    system_tests::bench::status_kib(pid, "VmHWM")
-}
-
 fn base64_encode(b: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
-struct LoadResult {
-    ok: u64,
-    errors: u64,
-    elapsed: Duration,
-    latencies: Latencies,
-}
-
-/// `concurrency` workers call `request` back to back for `duration`.
-async fn run_load<F, Fut>(concurrency: usize, duration: Duration, request: F) -> LoadResult
-where
-    F: Fn() -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = Option<()>> + Send,
-{
-    let start = Instant::now();
-    let deadline = start + duration;
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let request = request.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Latencies::default();
-            let mut errors = 0u64;
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                match request().await {
-                    Some(()) => lat.record(t.elapsed()),
-                    None => errors += 1,
-                }
-            }
-            (lat, errors)
-        }));
-    }
-    let mut all = Latencies::default();
-    let mut errors = 0;
-    for t in tasks {
-        let (lat, e) = t.await.unwrap();
-        all.merge(lat);
-        errors += e;
-    }
-    LoadResult {
-        ok: all.len() as u64,
-        errors,
-        elapsed: start.elapsed(),
-        latencies: all,
-    }
-}
-
 async fn seed(pool: &common::db::Pool) {
-    use common::db::{cards, products, shops};
-    let key = common::testing::master_key();
-    shops::insert(
-        pool,
-        &key,
-        &shops::NewShop {
-            platform: Some(Platform::JdGeneral),
-            name: "bench-general".into(),
-            merchant_id: "1201".into(),
-            md5_key: Some(KEY.into()),
-            aes_key: Some(KEY.into()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    shops::insert(
-        pool,
-        &key,
-        &shops::NewShop {
-            platform: Some(Platform::JdGame),
-            name: "bench-game".into(),
-            merchant_id: "10817".into(),
-            private_key: Some(GAME_KEY.into()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let id = products::insert(
-        pool,
-        &products::NewProduct {
-            name: "bench-card".into(),
-            mode: FulfilmentMode::Card,
-            face_value_fen: Some(5000),
-            price_fen: Some(5000),
-            low_stock_threshold: None,
-            skus: vec![
-                (Platform::JdGeneral, "45002".into()),
-                (Platform::JdGame, "20001".into()),
-            ],
-        },
-    )
-    .await
-    .unwrap();
+    use common::testing::fixtures::{self, Product, Shop};
+    Shop::jd_general("bench-general", "1201")
+        .keys(KEY, KEY)
+        .insert(pool)
+        .await;
+    Shop::jd_game("bench-game", "10817")
+        .private_key(GAME_KEY)
+        .insert(pool)
+        .await;
+    let id = Product::card("bench-card")
+        .face_value(5000)
+        .price(Some(5000))
+        .sku(Platform::JdGeneral, "45002")
+        .sku(Platform::JdGame, "20001")
+        .insert(pool)
+        .await;
     let text: String = (0..1000)
         .map(|i| format!("BENCH{i:06},PASS{i:06}\n"))
         .collect();
-    cards::import(pool, &key, id, "bench", &text, true)
-        .await
-        .unwrap();
+    fixtures::import_cards(pool, id, "bench", &text).await;
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::domain::{Platform, ShopMode};
+use common::testing::fixtures::Shop;
 use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
 use system_tests::Proc;
 use system_tests::bench::{Table, rss_kib, sibling_binary, status_kib};
@@ -92,25 +93,18 @@ struct Run {
 async fn scenario(platform: Platform, orders: usize, jd_url: &str) -> Run {
     let (db, pool) = TestDb::migrated().await;
     let prefix = unique("bench") + ".";
-    let shop = common::db::shops::insert(
-        &pool,
-        &common::testing::master_key(),
-        &common::db::shops::NewShop {
-            platform: Some(platform),
-            name: "bench".into(),
-            merchant_id: "1201".into(),
-            md5_key: Some("bench-md5-key".into()),
-            aes_key: Some("0123456789abcdef0123456789abcdef".into()),
-            private_key: Some("bench-private-key".into()),
-            mode: Some(ShopMode::Prod),
-            direct_callback_url: Some(format!("{jd_url}/api/gameApi.action")),
-            card_callback_url: Some(format!("{jd_url}/api/cardApi.action")),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    // Completed direct orders, due now, in chunks; notify_next_at stays NULL until the run.
+    let shop = Shop::new(platform, "bench", "1201")
+        .keys("bench-md5-key", "0123456789abcdef0123456789abcdef")
+        .private_key("bench-private-key")
+        .mode(ShopMode::Prod)
+        .callback_urls(
+            &format!("{jd_url}/api/gameApi.action"),
+            &format!("{jd_url}/api/cardApi.action"),
+        )
+        .insert(&pool)
+        .await;
+    // Completed direct orders, due now, in chunks of 500 rows a statement (a backlog this size
+    // is seeded in bulk, not through the fixtures); notify_next_at stays NULL until the run.
     for chunk in (0..orders).collect::<Vec<_>>().chunks(500) {
         let sql = format!(
             "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, sku,

@@ -98,22 +98,27 @@ async fn wait_notify(pool: &Pool, platform_no: &str, want: &str, within: Duratio
         {
             return *id;
         }
-        assert!(Instant::now() < deadline, "order {platform_no} never reached {want}: {row:?}");
+        assert!(
+            Instant::now() < deadline,
+            "order {platform_no} never reached {want}: {row:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 /// The cards sold to an order, in clear (card number, password).
 async fn sold(pool: &Pool, order_id: u64) -> Vec<(String, String)> {
-    let order = common::db::orders::get(pool, order_id).await.unwrap().unwrap();
+    let order = common::db::orders::get(pool, order_id)
+        .await
+        .unwrap()
+        .unwrap();
     match common::db::cards::for_success(pool, &common::testing::master_key(), &order, "test")
         .await
         .unwrap()
     {
-        common::db::cards::SuccessCards::Complete(cards) => cards
-            .into_iter()
-            .map(|c| (c.card_no, c.password))
-            .collect(),
+        common::db::cards::SuccessCards::Complete(cards) => {
+            cards.into_iter().map(|c| (c.card_no, c.password)).collect()
+        }
         other => panic!("order {order_id}: {other:?}"),
     }
 }
@@ -130,12 +135,30 @@ async fn agiso_taobao_card_push_is_filled_and_delivered_with_exactly_its_cards()
     let _fulfil = start("fulfillment", &stage.env()).await;
     let agiso_url = _agiso.url("/api/agiso/push");
 
-    let trade = taobao_trade(3130073692357778123, 3130073692357778124, "TB-CARD", 2, "19.98");
+    let trade = taobao_trade(
+        3130073692357778123,
+        3130073692357778124,
+        "TB-CARD",
+        2,
+        "19.98",
+    );
     let client = reqwest::Client::new();
-    let (status, body) = taobao_push(&trade).send(&client, &agiso_url, APP_SECRET).await;
-    assert_eq!((status, body.as_str()), (200, ""), "§7.3: 200 with an empty body");
+    let (status, body) = taobao_push(&trade)
+        .send(&client, &agiso_url, APP_SECRET)
+        .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, ""),
+        "§7.3: 200 with an empty body"
+    );
 
-    let id = wait_notify(pool, "3130073692357778124", "delivered", Duration::from_secs(30)).await;
+    let id = wait_notify(
+        pool,
+        "3130073692357778124",
+        "delivered",
+        Duration::from_secs(30),
+    )
+    .await;
     let order = common::db::orders::get(pool, id).await.unwrap().unwrap();
     assert_eq!(order.status, OrderStatus::Succeeded);
     assert_eq!(order.quantity, 2);
@@ -151,11 +174,26 @@ async fn agiso_taobao_card_push_is_filled_and_delivered_with_exactly_its_cards()
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["c"].as_str().unwrap().to_owned(), c["p"].as_str().unwrap().to_owned()))
+        .map(|c| {
+            (
+                c["c"].as_str().unwrap().to_owned(),
+                c["p"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
-    assert_eq!(sent, sold(pool, id).await, "exactly the cards sold to the order");
-    assert_eq!(fake.shipped("/alds/Trade/LogisticsDummySend", "3130073692357778123"), 1);
-    assert!(fake.calls().iter().all(|c| c.problem.is_none()), "every call well-formed");
+    assert_eq!(
+        sent,
+        sold(pool, id).await,
+        "exactly the cards sold to the order"
+    );
+    assert_eq!(
+        fake.shipped("/alds/Trade/LogisticsDummySend", "3130073692357778123"),
+        1
+    );
+    assert!(
+        fake.calls().iter().all(|c| c.problem.is_none()),
+        "every call well-formed"
+    );
     // Every call is logged, cards masked.
     let logged: Vec<(String, Option<String>)> = sqlx::query_as(
         "SELECT target, request_body FROM callback_attempts WHERE order_id = ? ORDER BY id",
@@ -168,8 +206,14 @@ async fn agiso_taobao_card_push_is_filled_and_delivered_with_exactly_its_cards()
     for (target, body) in &logged {
         assert_eq!(target, "agiso");
         for (card, pass) in &sent {
-            assert!(!body.as_deref().unwrap_or("").contains(card.as_str()), "card masked");
-            assert!(!body.as_deref().unwrap_or("").contains(pass.as_str()), "password masked");
+            assert!(
+                !body.as_deref().unwrap_or("").contains(card.as_str()),
+                "card masked"
+            );
+            assert!(
+                !body.as_deref().unwrap_or("").contains(pass.as_str()),
+                "password masked"
+            );
         }
     }
     stage.cleanup().await;
@@ -189,11 +233,12 @@ async fn agiso_the_same_push_ten_times_then_polled_is_one_order_and_one_delivery
     let push = taobao_push(&trade);
     let url = agiso.url("/api/agiso/push");
     let client = reqwest::Client::new();
-    let answers = futures_util::future::join_all(
-        (0..10).map(|_| push.send(&client, &url, APP_SECRET)),
-    )
-    .await;
-    assert!(answers.iter().all(|(s, b)| *s == 200 && b.is_empty()), "{answers:?}");
+    let answers =
+        futures_util::future::join_all((0..10).map(|_| push.send(&client, &url, APP_SECRET))).await;
+    assert!(
+        answers.iter().all(|(s, b)| *s == 200 && b.is_empty()),
+        "{answers:?}"
+    );
     // The backstop poll finds the same trade again (a page of filler trades first, so it pages).
     for i in 0..100u64 {
         fake.add_paid_trade(taobao_trade(9000 + i, 19000 + i, "NOT-MAPPED", 1, "1.00"));
@@ -209,7 +254,11 @@ async fn agiso_the_same_push_ten_times_then_polled_is_one_order_and_one_delivery
         .await
         .unwrap();
     assert_eq!(polled["ok"], json!(true), "{polled}");
-    assert_eq!(polled["polled"]["pages"], json!(2), "pages until a short page: {polled}");
+    assert_eq!(
+        polled["polled"]["pages"],
+        json!(2),
+        "pages until a short page: {polled}"
+    );
     assert_eq!(polled["polled"]["trades"], json!(101), "{polled}");
     let pulls = fake.calls_to("/alds/Trade/TradesBuyerPay");
     assert_eq!(pulls[0].get("pageNo"), Some("1"));
@@ -218,15 +267,33 @@ async fn agiso_the_same_push_ten_times_then_polled_is_one_order_and_one_delivery
 
     wait_notify(pool, "5002", "delivered", Duration::from_secs(30)).await;
     assert_eq!(
-        count(pool, "SELECT COUNT(*) FROM orders WHERE platform_order_no = '5002'").await,
+        count(
+            pool,
+            "SELECT COUNT(*) FROM orders WHERE platform_order_no = '5002'"
+        )
+        .await,
         1,
         "one order"
     );
-    assert_eq!(fake.shipped("/alds/Trade/LogisticsDummySend", "5001"), 1, "one delivery");
-    assert_eq!(fake.calls_to("/alds/Trade/CreateOrderResult").iter().filter(|c| c.get("tid") == Some("5001")).count(), 1);
+    assert_eq!(
+        fake.shipped("/alds/Trade/LogisticsDummySend", "5001"),
+        1,
+        "one delivery"
+    );
+    assert_eq!(
+        fake.calls_to("/alds/Trade/CreateOrderResult")
+            .iter()
+            .filter(|c| c.get("tid") == Some("5001"))
+            .count(),
+        1
+    );
     // The unmapped polled trades wait for an operator, never dropped.
     assert_eq!(
-        count(pool, "SELECT COUNT(*) FROM orders WHERE platform = 'agiso' AND status = 'awaiting_manual'").await,
+        count(
+            pool,
+            "SELECT COUNT(*) FROM orders WHERE platform = 'agiso' AND status = 'awaiting_manual'"
+        )
+        .await,
         100
     );
     let note: String = sqlx::query_scalar(
@@ -251,7 +318,9 @@ async fn agiso_push_with_a_bad_signature_or_a_stale_timestamp_is_refused_and_sto
     let url = agiso.url("/api/agiso/push");
     let client = reqwest::Client::new();
     let trade = taobao_trade(7001, 7002, "BAD-1", 1, "1.00");
-    let (status, body) = taobao_push(&trade).send(&client, &url, "not-the-secret").await;
+    let (status, body) = taobao_push(&trade)
+        .send(&client, &url, "not-the-secret")
+        .await;
     assert_eq!((status, body.as_str()), (403, "验签失败"));
     for stale in [
         (chrono::Utc::now().timestamp() - 11 * 60).to_string(),
@@ -271,9 +340,26 @@ async fn agiso_push_with_a_bad_signature_or_a_stale_timestamp_is_refused_and_sto
         ..taobao_push(&taobao_trade(7003, 7004, "BAD-1", 1, "1.00"))
     };
     assert_eq!(push.send(&client, &url, APP_SECRET).await.0, 200);
-    assert_eq!(count(pool, "SELECT COUNT(*) FROM agiso_events WHERE tid = '7001'").await, 0);
-    assert_eq!(count(pool, "SELECT COUNT(*) FROM orders WHERE platform_order_no = '7002'").await, 0);
-    assert_eq!(count(pool, "SELECT COUNT(*) FROM orders WHERE platform_order_no = '7004'").await, 1);
+    assert_eq!(
+        count(pool, "SELECT COUNT(*) FROM agiso_events WHERE tid = '7001'").await,
+        0
+    );
+    assert_eq!(
+        count(
+            pool,
+            "SELECT COUNT(*) FROM orders WHERE platform_order_no = '7002'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            pool,
+            "SELECT COUNT(*) FROM orders WHERE platform_order_no = '7004'"
+        )
+        .await,
+        1
+    );
     // Malformed: no sign at all.
     let r = client
         .post(format!("{url}?fromPlatform=TbAlds&timestamp=1&aopic=2"))
@@ -298,31 +384,54 @@ async fn agiso_rate_limit_then_success_delivers_once_and_code_16_stops_for_an_op
     let client = reqwest::Client::new();
     let url = agiso.url("/api/agiso/push");
 
-    fake.queue("/alds/Trade/LogisticsDummySend", envelope_error(2, "接口调用频率超限", None));
-    taobao_push(&taobao_trade(8001, 8002, "RL-1", 1, "1.00")).send(&client, &url, APP_SECRET).await;
+    fake.queue(
+        "/alds/Trade/LogisticsDummySend",
+        envelope_error(2, "接口调用频率超限", None),
+    );
+    taobao_push(&taobao_trade(8001, 8002, "RL-1", 1, "1.00"))
+        .send(&client, &url, APP_SECRET)
+        .await;
     let id = wait_notify(pool, "8002", "delivered", Duration::from_secs(30)).await;
     assert_eq!(fake.shipped("/alds/Trade/LogisticsDummySend", "8001"), 1);
-    assert_eq!(fake.calls_to("/alds/Trade/LogisticsDummySend").len(), 2, "code 2, then success");
+    assert_eq!(
+        fake.calls_to("/alds/Trade/LogisticsDummySend").len(),
+        2,
+        "code 2, then success"
+    );
     let outcomes: Vec<String> =
         sqlx::query_scalar("SELECT outcome FROM callback_attempts WHERE order_id = ? ORDER BY id")
             .bind(id)
             .fetch_all(pool)
             .await
             .unwrap();
-    assert_eq!(outcomes.last().map(String::as_str), Some("delivered"), "{outcomes:?}");
+    assert_eq!(
+        outcomes.last().map(String::as_str),
+        Some("delivered"),
+        "{outcomes:?}"
+    );
     assert!(outcomes.contains(&"retry".to_owned()), "{outcomes:?}");
 
-    fake.queue("/alds/Trade/LogisticsDummySend", envelope_error(16, "余额不足", Some(false)));
-    taobao_push(&taobao_trade(8003, 8004, "RL-1", 1, "1.00")).send(&client, &url, APP_SECRET).await;
+    fake.queue(
+        "/alds/Trade/LogisticsDummySend",
+        envelope_error(16, "余额不足", Some(false)),
+    );
+    taobao_push(&taobao_trade(8003, 8004, "RL-1", 1, "1.00"))
+        .send(&client, &url, APP_SECRET)
+        .await;
     let id = wait_notify(pool, "8004", "giving_up", Duration::from_secs(30)).await;
-    let reason: Option<String> = sqlx::query_scalar("SELECT notify_reason FROM orders WHERE id = ?")
-        .bind(id)
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let reason: Option<String> =
+        sqlx::query_scalar("SELECT notify_reason FROM orders WHERE id = ?")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
     let reason = reason.unwrap_or_default();
     assert!(reason.contains("16") && reason.contains("余额"), "{reason}");
-    assert_eq!(fake.calls_to("/alds/Trade/LogisticsDummySend").len(), 3, "no retry after 16");
+    assert_eq!(
+        fake.calls_to("/alds/Trade/LogisticsDummySend").len(),
+        3,
+        "no retry after 16"
+    );
     stage.cleanup().await;
 }
 
@@ -336,7 +445,9 @@ async fn agiso_refund_before_fulfilment_cancels_the_order_and_no_card_leaves_sto
     let agiso = start("agiso-sync", &agiso_env(&stage, &[])).await;
     let client = reqwest::Client::new();
     let url = agiso.url("/api/agiso/push");
-    taobao_push(&taobao_trade(8101, 8102, "RF-1", 2, "2.00")).send(&client, &url, APP_SECRET).await;
+    taobao_push(&taobao_trade(8101, 8102, "RF-1", 2, "2.00"))
+        .send(&client, &url, APP_SECRET)
+        .await;
     let refund = Push {
         from_platform: "TbAlds",
         aopic: 65536,
@@ -347,19 +458,25 @@ async fn agiso_refund_before_fulfilment_cancels_the_order_and_no_card_leaves_sto
     // Fulfilment starts only now, with the order's message waiting in its queue.
     let _fulfil = start("fulfillment", &stage.env()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (status, notify): (String, String) = sqlx::query_as(
-        "SELECT status, notify_status FROM orders WHERE platform_order_no = '8102'",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    assert_eq!((status.as_str(), notify.as_str()), ("failed", "not_required"));
+    let (status, notify): (String, String) =
+        sqlx::query_as("SELECT status, notify_status FROM orders WHERE platform_order_no = '8102'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (status.as_str(), notify.as_str()),
+        ("failed", "not_required")
+    );
     assert_eq!(
         count(pool, &format!("SELECT COUNT(*) FROM cards WHERE product_id = {product_id} AND status = 'available'")).await,
         3,
         "no card left stock"
     );
-    assert!(fake.calls().is_empty(), "nothing delivered: {:?}", fake.calls());
+    assert!(
+        fake.calls().is_empty(),
+        "nothing delivered: {:?}",
+        fake.calls()
+    );
     stage.cleanup().await;
 }
 
@@ -383,14 +500,23 @@ async fn agiso_killed_between_the_call_and_its_record_ends_delivered_once() {
         timestamp: now_secs(),
         json: json!({"OrderId": 88001, "OrderType": 2, "BuyNum": 2, "SkuId": "JD-KILL", "TotalPrice": "20.00"}).to_string(),
     };
-    assert_eq!(push.send(&client, &agiso.url("/api/agiso/push"), APP_SECRET).await.0, 200);
+    assert_eq!(
+        push.send(&client, &agiso.url("/api/agiso/push"), APP_SECRET)
+            .await
+            .0,
+        200
+    );
     // The first CardSend reaches Agiso, then the process dies before recording it.
     let status = agiso.wait_exit(Duration::from_secs(30)).await;
     assert!(!status.success(), "aborted at the failpoint");
     assert_eq!(fake.shipped("/aldsJd/GameCard/CardSend", "88001"), 1);
     let _again = start("agiso-sync", &agiso_env(&stage, &[])).await;
     let id = wait_notify(pool, "88001", "delivered", Duration::from_secs(30)).await;
-    assert_eq!(fake.shipped("/aldsJd/GameCard/CardSend", "88001"), 1, "delivered once");
+    assert_eq!(
+        fake.shipped("/aldsJd/GameCard/CardSend", "88001"),
+        1,
+        "delivered once"
+    );
     let sends = fake.calls_to("/aldsJd/GameCard/CardSend");
     assert_eq!(sends.len(), 2, "the repeat was answered −50");
     let cards: Value = serde_json::from_str(sends[0].get("cardJson").unwrap()).unwrap();
@@ -398,7 +524,12 @@ async fn agiso_killed_between_the_call_and_its_record_ends_delivered_once() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["cardno"].as_str().unwrap().to_owned(), c["cardpass"].as_str().unwrap().to_owned()))
+        .map(|c| {
+            (
+                c["cardno"].as_str().unwrap().to_owned(),
+                c["cardpass"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(sent, sold(pool, id).await);
     stage.cleanup().await;
@@ -418,9 +549,18 @@ async fn agiso_jd_orders_are_answered_by_their_type() {
     let client = reqwest::Client::new();
     let url = agiso.url("/api/agiso/push");
     for (aopic, payload) in [
-        (8, json!({"OrderId": 91001, "OrderType": 2, "BuyNum": 1, "SkuId": "JD-CARD", "TotalPrice": "10.00"})),
-        (8, json!({"OrderId": 91002, "OrderType": 1, "BuyNum": 1, "SkuId": "JD-TOPUP", "GameAccount": "player-1"})),
-        (16, json!({"JdOrderNo": 91003, "Quantity": 1, "SkuId": "JD-VTP", "ProduceAccount": "13800000000", "TotalPrice": 1000})),
+        (
+            8,
+            json!({"OrderId": 91001, "OrderType": 2, "BuyNum": 1, "SkuId": "JD-CARD", "TotalPrice": "10.00"}),
+        ),
+        (
+            8,
+            json!({"OrderId": 91002, "OrderType": 1, "BuyNum": 1, "SkuId": "JD-TOPUP", "GameAccount": "player-1"}),
+        ),
+        (
+            16,
+            json!({"JdOrderNo": 91003, "Quantity": 1, "SkuId": "JD-VTP", "ProduceAccount": "13800000000", "TotalPrice": 1000}),
+        ),
     ] {
         let push = Push {
             from_platform: "AldsJd",
@@ -444,7 +584,10 @@ async fn agiso_jd_orders_are_answered_by_their_type() {
             if let Some((id, _)) = row {
                 break id;
             }
-            assert!(Instant::now() < deadline, "{no} never waited for an operator");
+            assert!(
+                Instant::now() < deadline,
+                "{no} never waited for an operator"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
         let mut tx = pool.begin().await.unwrap();
@@ -486,8 +629,19 @@ async fn agiso_without_a_shop_is_ready_and_idle() {
         .send(&client, &agiso.url("/api/agiso/push"), APP_SECRET)
         .await;
     assert_eq!((status, body.as_str()), (403, "验签失败"));
-    let r = client.post(agiso.url("/api/agiso/pull")).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 401, "operator endpoints need the token");
-    assert_eq!(count(&stage.pool, "SELECT COUNT(*) FROM agiso_events").await, 0);
+    let r = client
+        .post(agiso.url("/api/agiso/pull"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        401,
+        "operator endpoints need the token"
+    );
+    assert_eq!(
+        count(&stage.pool, "SELECT COUNT(*) FROM agiso_events").await,
+        0
+    );
     stage.cleanup().await;
 }

@@ -55,7 +55,7 @@ fn ok(r: Run) -> String {
 }
 
 const MD5_KEY: &str = "md5-key-0123456789abcdefSECRET01";
-const AES_KEY: &str = "12345678901234567890123456789012";
+const AES_KEY: &str = common::protocol::vectors::general::K;
 const GAME_KEY: &str = "0123456789abcdef0123456789abcdefGAME";
 const AGISO_SECRET: &str = "demoSecret0123456789abcdefAGISO";
 const AGISO_TOKEN: &str = "TbAldsTOKEN-abcdef";

@@ -8,6 +8,7 @@ use common::db::orders::{self, OrderError};
 use common::domain::{OrderStatus, Platform, TransitionError};
 use common::mq::publisher::{Outgoing, PublishError, Publisher};
 use common::mq::{Event, EventType, Mq, QueueName, Topology};
+use common::testing::fixtures::{Shop, StoredOrder};
 use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
 use system_tests::{Proc, SERVICES, Stage, binary, drain_queue};
 
@@ -81,7 +82,8 @@ async fn migration_reseals_old_values_for_their_row_and_column() {
     use common::db::shops::{self, ShopSecret};
     let db = TestDb::create().await;
     let pool = db.pool().await;
-    // Schema only: without the key nothing is re-sealed.
+    // Schema only: without the key nothing is re-sealed. The rows below are written raw on
+    // purpose: they hold values in the old format, which no writer produces any more.
     common::db::migrate(&pool, None, false).await.unwrap();
     let key = common::testing::master_key();
     let legacy = |v: &str| key.seal_legacy_for_tests(v.as_bytes());
@@ -291,6 +293,86 @@ async fn domain_enums_round_trip_as_text_and_unknown_values_are_errors() {
     db.drop_database().await;
 }
 
+/// The row types hold the enums and newtypes: an order reads back typed (numbers, kind, status,
+/// failure), the supporting tables' closed sets round-trip, and a row holding a value this
+/// version does not know fails the read instead of reaching code that would guess.
+#[tokio::test]
+async fn rows_read_typed_and_an_unknown_stored_value_fails_the_read() {
+    use common::domain::{
+        AttemptOutcome, CallbackTarget, DeadLetterStatus, DraftStatus, FailureReason, NotifyStatus,
+        OrderKind, OrderNo, PlatformOrderNo, StockPolicy, SupplierOrderStatus,
+    };
+    let (db, pool) = TestDb::migrated().await;
+    let id = insert_order(&pool, OrderStatus::Failed).await;
+    sqlx::query("UPDATE orders SET failure_code = ? WHERE id = ?")
+        .bind(FailureReason::OutOfStock)
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let order = orders::get(&pool, id).await.unwrap().unwrap();
+    assert_eq!(order.platform, Platform::JdGeneral);
+    assert_eq!(order.order_kind, OrderKind::Card);
+    assert_eq!(order.status, OrderStatus::Failed);
+    assert_eq!(order.failure_code, Some(FailureReason::OutOfStock));
+    assert_eq!(order.notify_status, NotifyStatus::Pending);
+    assert_eq!(
+        order.platform_order_no,
+        PlatformOrderNo::parse("10001").unwrap()
+    );
+    let found = orders::find_by_platform_no(
+        &pool,
+        Platform::JdGeneral,
+        order.shop_id,
+        &order.platform_order_no,
+    )
+    .await
+    .unwrap()
+    .expect("found by its platform number");
+    assert_eq!(found.id, id);
+    let no: OrderNo = sqlx::query_scalar("SELECT order_no FROM orders WHERE id = ?")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(no, order.order_no);
+
+    let read: (String, String, String, String, String, String) =
+        sqlx::query_as("SELECT CAST(? AS CHAR), CAST(? AS CHAR), CAST(? AS CHAR), CAST(? AS CHAR), CAST(? AS CHAR), CAST(? AS CHAR)")
+            .bind(StockPolicy::Wait)
+            .bind(SupplierOrderStatus::Submitted)
+            .bind(CallbackTarget::Supplier)
+            .bind(AttemptOutcome::NotFound)
+            .bind(DeadLetterStatus::Discarded)
+            .bind(DraftStatus::Committed)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        read,
+        (
+            "wait".into(),
+            "submitted".into(),
+            "supplier".into(),
+            "not_found".into(),
+            "discarded".into(),
+            "committed".into()
+        )
+    );
+
+    sqlx::query("UPDATE orders SET order_kind = 'gift' WHERE id = ?")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let err = orders::get(&pool, id)
+        .await
+        .expect_err("an unknown order kind must not be read");
+    assert!(err.to_string().contains("OrderKind"), "{err}");
+    pool.close().await;
+    db.drop_database().await;
+}
+
 #[tokio::test]
 async fn topology_is_declared_twice_and_routes_by_platform() {
     let prefix = unique("t") + ".";
@@ -420,26 +502,23 @@ async fn outbox_relay_killed_between_publish_and_delete_still_delivers() {
     stage.cleanup().await;
 }
 
+/// An order row in `status`, without history: the transitions under test write the timeline.
 async fn insert_order(pool: &common::db::Pool, status: OrderStatus) -> u64 {
-    let shop =
-        sqlx::query("INSERT INTO shops (platform, name, merchant_id) VALUES ('jd_general', ?, ?)")
-            .bind(unique("shop"))
-            .bind(unique(""))
-            .execute(pool)
-            .await
-            .unwrap()
-            .last_insert_id();
-    sqlx::query(
-        "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, sku, quantity,
-            total_price_fen, status) VALUES (?, 'jd_general', ?, '10001', 'card', '45001', 1, 10000, ?)",
+    let shop = Shop::jd_general(&unique("shop"), &unique(""))
+        .insert(pool)
+        .await;
+    StoredOrder::new(
+        Platform::JdGeneral,
+        shop,
+        "10001",
+        common::domain::OrderKind::Card,
+        status,
     )
-    .bind(unique("N"))
-    .bind(shop)
-    .bind(status.as_str())
-    .execute(pool)
+    .order_no(&unique("N"))
+    .sku("45001")
+    .total_fen(10000)
+    .insert(pool)
     .await
-    .unwrap()
-    .last_insert_id()
 }
 
 #[tokio::test]

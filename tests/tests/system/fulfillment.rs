@@ -5,64 +5,41 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::db::Pool;
-use common::domain::{FulfilmentMode, Platform};
+use common::domain::{OrderStatus, Platform, StockPolicy};
 use common::mq::publisher::{Outgoing, Publisher};
 use common::mq::{Event, EventType, Mq, QueueName, Topology};
+use common::testing::fixtures::{self, Product, Shop, StoredOrder};
 use system_tests::{Proc, Stage, drain_queue, wait_queue_empty};
 
 async fn product(
     pool: &Pool,
     name: &str,
-    policy: &str,
+    policy: StockPolicy,
     wait_secs: i32,
     threshold: Option<i32>,
 ) -> u64 {
-    let id = common::db::products::insert(
-        pool,
-        &common::db::products::NewProduct {
-            name: name.into(),
-            mode: FulfilmentMode::Card,
-            face_value_fen: None,
-            price_fen: Some(100),
-            low_stock_threshold: threshold,
-            skus: vec![(Platform::JdGame, format!("sku-{name}"))],
-        },
-    )
-    .await
-    .unwrap();
-    sqlx::query("UPDATE products SET out_of_stock_policy = ?, stock_wait_seconds = ? WHERE id = ?")
-        .bind(policy)
-        .bind(wait_secs)
-        .bind(id)
-        .execute(pool)
+    Product::card(name)
+        .price(Some(100))
+        .low_stock_threshold(threshold)
+        .sku(Platform::JdGame, &format!("sku-{name}"))
+        .when_out_of_stock(policy, wait_secs)
+        .insert(pool)
         .await
-        .unwrap();
-    id
 }
 
 async fn cards(pool: &Pool, product_id: u64, prefix: &str, n: usize) {
-    let text: String = (0..n)
-        .map(|i| format!("{prefix}{i:05},P{prefix}{i:05}\n"))
-        .collect();
-    let r = common::db::cards::import(
+    let r = fixtures::import_cards(
         pool,
-        &common::testing::master_key(),
         product_id,
         prefix,
-        &text,
-        true,
+        &fixtures::numbered_cards(prefix, n),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(r.new, n);
 }
 
 async fn shop(pool: &Pool) -> u64 {
-    sqlx::query("INSERT INTO shops (platform, name, merchant_id) VALUES ('jd_game', 'f', '1')")
-        .execute(pool)
-        .await
-        .unwrap()
-        .last_insert_id()
+    Shop::jd_game("f", "1").insert(pool).await
 }
 
 /// Orders inserted directly (no outbox row): the test publishes their messages itself.
@@ -75,19 +52,19 @@ async fn orders(
 ) -> Vec<u64> {
     let mut ids = Vec::new();
     for (i, q) in quantities.iter().enumerate() {
-        let id = sqlx::query(
-            "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id, sku, quantity,
-                total_price_fen, status) VALUES (?, 'jd_game', ?, ?, 'card', ?, 'x', ?, 100, 'received')",
+        let no = first_no + i as u64;
+        let id = StoredOrder::new(
+            Platform::JdGame,
+            shop,
+            &no.to_string(),
+            common::domain::OrderKind::Card,
+            OrderStatus::Received,
         )
-        .bind(format!("N{}", first_no + i as u64))
-        .bind(shop)
-        .bind((first_no + i as u64).to_string())
-        .bind(product_id)
-        .bind(q)
-        .execute(pool)
-        .await
-        .unwrap()
-        .last_insert_id();
+        .order_no(&format!("N{no}"))
+        .product(product_id)
+        .quantity(*q)
+        .insert(pool)
+        .await;
         ids.push(id);
     }
     ids
@@ -200,7 +177,7 @@ async fn thousand_orders_two_processes_every_message_twice() {
     let shop = shop(&stage.pool).await;
     let mut all = Vec::new();
     for (i, name) in ["A", "B", "C"].iter().enumerate() {
-        let p = product(&stage.pool, name, "fail", 0, None).await;
+        let p = product(&stage.pool, name, StockPolicy::Fail, 0, None).await;
         cards(&stage.pool, p, name, 1000).await;
         let n = if i == 0 { 334 } else { 333 };
         let quantities: Vec<i32> = (0..n).map(|k| 1 + (k % 3)).collect();
@@ -269,7 +246,7 @@ async fn thousand_orders_two_processes_every_message_twice() {
 async fn sigkill_mid_run_then_restart_completes_every_order_once() {
     let stage = Stage::new().await;
     let shop = shop(&stage.pool).await;
-    let p = product(&stage.pool, "K", "fail", 0, None).await;
+    let p = product(&stage.pool, "K", StockPolicy::Fail, 0, None).await;
     cards(&stage.pool, p, "K", 1200).await;
     let ids = orders(&stage.pool, shop, p, 5_000_000, &vec![2; 500]).await;
     publish(&stage.prefix, &ids, 1).await;
@@ -320,9 +297,9 @@ async fn sigkill_mid_run_then_restart_completes_every_order_once() {
 async fn out_of_stock_policies_restock_order_and_deadline() {
     let stage = Stage::new().await;
     let shop = shop(&stage.pool).await;
-    let failing = product(&stage.pool, "F", "fail", 0, None).await;
-    let waiting = product(&stage.pool, "W", "wait", 3600, None).await;
-    let short = product(&stage.pool, "S", "wait", 1, None).await;
+    let failing = product(&stage.pool, "F", StockPolicy::Fail, 0, None).await;
+    let waiting = product(&stage.pool, "W", StockPolicy::Wait, 3600, None).await;
+    let short = product(&stage.pool, "S", StockPolicy::Wait, 1, None).await;
     let f = orders(&stage.pool, shop, failing, 100, &[1]).await;
     let w = orders(&stage.pool, shop, waiting, 200, &[1, 2, 1]).await;
     let s = orders(&stage.pool, shop, short, 300, &[1]).await;
@@ -412,7 +389,7 @@ async fn out_of_stock_policies_restock_order_and_deadline() {
 async fn refulfil_of_a_held_order_waits_for_stock() {
     let stage = Stage::new().await;
     let shop = shop(&stage.pool).await;
-    let waiting = product(&stage.pool, "R", "wait", 3600, None).await;
+    let waiting = product(&stage.pool, "R", StockPolicy::Wait, 3600, None).await;
     let ids = orders(&stage.pool, shop, waiting, 400, &[1]).await;
     sqlx::query("UPDATE orders SET status = 'awaiting_manual' WHERE id = ?")
         .bind(ids[0])
@@ -482,7 +459,7 @@ async fn assert_exactly_once_for(pool: &Pool, ids: &[u64]) {
 async fn poison_messages_are_dead_lettered_and_do_not_block() {
     let stage = Stage::new().await;
     let shop = shop(&stage.pool).await;
-    let p = product(&stage.pool, "P", "fail", 0, None).await;
+    let p = product(&stage.pool, "P", StockPolicy::Fail, 0, None).await;
     cards(&stage.pool, p, "P", 5).await;
     let mut proc_ = Proc::spawn("fulfillment", &stage.env());
     proc_.wait_ready(Duration::from_secs(30)).await;
@@ -567,7 +544,7 @@ async fn low_stock_alerts_once_per_dip_and_posts_to_the_webhook() {
     let stage = Stage::new().await;
     let pool = &stage.pool;
     let shop = shop(pool).await;
-    let p = product(pool, "L", "fail", 0, Some(3)).await;
+    let p = product(pool, "L", StockPolicy::Fail, 0, Some(3)).await;
     cards(pool, p, "L", 5).await;
     let mut proc_ = Proc::spawn(
         "fulfillment",
@@ -643,7 +620,7 @@ async fn low_stock_alerts_once_per_dip_and_posts_to_the_webhook() {
 async fn card_expiry_counts_in_beijing_days() {
     let stage = Stage::new().await;
     let shop = shop(&stage.pool).await;
-    let p = product(&stage.pool, "E", "fail", 0, None).await;
+    let p = product(&stage.pool, "E", StockPolicy::Fail, 0, None).await;
     cards(&stage.pool, p, "E", 3).await;
     let ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM cards WHERE product_id = ? ORDER BY id")
         .bind(p)
@@ -717,8 +694,8 @@ async fn card_expiry_counts_in_beijing_days() {
 async fn an_order_is_fulfilled_as_what_it_is_not_as_its_product_is_now() {
     let stage = Stage::new().await;
     let shop = shop(&stage.pool).await;
-    let was_card = product(&stage.pool, "WasCard", "fail", 0, None).await;
-    let now_card = product(&stage.pool, "NowCard", "fail", 0, None).await;
+    let was_card = product(&stage.pool, "WasCard", StockPolicy::Fail, 0, None).await;
+    let now_card = product(&stage.pool, "NowCard", StockPolicy::Fail, 0, None).await;
     cards(&stage.pool, was_card, "A", 2).await;
     cards(&stage.pool, now_card, "B", 2).await;
     // A card order of a product switched to direct charge since.
@@ -791,7 +768,7 @@ async fn cards_held_for_a_moment_do_not_fail_an_order_out_of_stock() {
     let stage = Stage::new().await;
     let pool = &stage.pool;
     let shop = shop(pool).await;
-    let p = product(pool, "H", "fail", 0, None).await;
+    let p = product(pool, "H", StockPolicy::Fail, 0, None).await;
     cards(pool, p, "H", 1).await;
     let mut proc_ = Proc::spawn("fulfillment", &stage.env());
     proc_.wait_ready(Duration::from_secs(30)).await;

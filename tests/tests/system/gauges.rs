@@ -57,7 +57,7 @@ async fn admin_exports_the_operational_gauges() {
         platform: Platform::JdGeneral,
         shop,
         platform_no: no,
-        kind: "direct",
+        kind: common::domain::OrderKind::Direct,
         product: Some(product),
         quantity: 1,
         failure: Some(common::domain::FailureReason::OutOfStock),

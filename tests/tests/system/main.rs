@@ -6,5 +6,6 @@ mod deploy;
 mod foundation;
 mod fulfillment;
 mod gauges;
+mod harness;
 mod notifier;
 mod supplier;

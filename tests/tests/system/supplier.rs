@@ -10,7 +10,8 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::routing::post;
 use common::db::Pool;
-use common::domain::{FulfilmentMode, OrderKind, OrderStatus, Platform};
+use common::domain::{OrderStatus, Platform};
+use common::testing::fixtures::{Order, Product, Shop, StoredOrder, Supplier};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value, json};
 use system_tests::{Proc, Stage, binary, free_port};
@@ -233,13 +234,7 @@ struct Setup {
 impl Setup {
     async fn start(extra: &[(&str, &str)], before: impl AsyncFnOnce(&Pool)) -> Setup {
         let stage = Stage::new().await;
-        let shop = sqlx::query(
-            "INSERT INTO shops (platform, name, merchant_id) VALUES ('jd_game', 's', '1')",
-        )
-        .execute(&stage.pool)
-        .await
-        .unwrap()
-        .last_insert_id();
+        let shop = Shop::jd_game("s", "1").insert(&stage.pool).await;
         before(&stage.pool).await;
         let port = free_port();
         let mut env = stage.env();
@@ -260,30 +255,18 @@ impl Setup {
 
     /// A new order through the real path (order row + outbox → broker → fulfillment).
     async fn order(&self, product: u64, no: &str) -> (u64, String) {
-        let created = common::db::orders::create(
-            self.pool(),
-            &common::db::orders::NewOrder {
-                platform: Platform::JdGame,
-                shop_id: self.shop,
-                platform_order_no: no.into(),
-                order_kind: OrderKind::Direct,
-                product_id: Some(product),
-                sku: "x".into(),
-                quantity: 1,
-                total_price_fen: 10000,
-                recharge_account: Some("13800138000".into()),
-                notify_url: None,
-                raw_request: None,
-                rights: None,
-            },
-            "test",
+        let o = Order::new(
+            Platform::JdGame,
+            self.shop,
+            no,
+            common::domain::OrderKind::Direct,
+            product,
         )
-        .await
-        .unwrap();
-        match created {
-            common::db::orders::Created::New(o) => (o.id, o.order_no),
-            other => panic!("{other:?}"),
-        }
+        .total_fen(10000)
+        .account(Some("13800138000"))
+        .create(self.pool(), "test")
+        .await;
+        (o.id, o.order_no.into_inner())
     }
 
     async fn finish(mut self) {
@@ -293,35 +276,36 @@ impl Setup {
 }
 
 async fn product(pool: &Pool, name: &str) -> u64 {
-    common::db::products::insert(
-        pool,
-        &common::db::products::NewProduct {
-            name: name.into(),
-            mode: FulfilmentMode::DirectSupplier,
-            face_value_fen: Some(10000),
-            price_fen: Some(10000),
-            low_stock_threshold: None,
-            skus: vec![(Platform::JdGame, format!("sku-{name}"))],
-        },
-    )
-    .await
-    .unwrap()
+    Product::direct_supplier(name)
+        .face_value(10000)
+        .price(Some(10000))
+        .sku(Platform::JdGame, &format!("sku-{name}"))
+        .insert(pool)
+        .await
 }
 
 async fn supplier(pool: &Pool, name: &str, fake: &Fake) -> u64 {
-    common::db::suppliers::insert(
-        pool,
-        &common::testing::master_key(),
-        &common::db::suppliers::NewSupplier {
-            name: name.into(),
-            base_url: fake.url.clone(),
-            merchant_id: fake.merchant.clone(),
-            secret: fake.secret.clone(),
-            timeout_ms: Some(2000),
-        },
+    Supplier::new(name, &fake.url, &fake.merchant, &fake.secret)
+        .timeout_ms(2000)
+        .insert(pool)
+        .await
+}
+
+/// A direct order as a crashed or busy process leaves it: `processing`, its row only (the test
+/// writes its supplier row itself).
+async fn processing_order(pool: &Pool, shop: u64, no: &str, product: u64) -> u64 {
+    StoredOrder::new(
+        Platform::JdGame,
+        shop,
+        no,
+        common::domain::OrderKind::Direct,
+        OrderStatus::Processing,
     )
+    .product(product)
+    .total_fen(10000)
+    .account("acc")
+    .insert(pool)
     .await
-    .unwrap()
 }
 
 async fn link(pool: &Pool, product: u64, supplier: u64, priority: i32) {
@@ -709,18 +693,7 @@ async fn crash_between_submit_and_recording_leads_to_a_query_not_a_resubmit() {
         let shop: u64 = sqlx::query_scalar("SELECT id FROM shops LIMIT 1").fetch_one(pool).await.unwrap();
         let mut orders = Vec::new();
         for no in ["N1", "N2"] {
-            let id = sqlx::query(
-                "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id, sku,
-                    quantity, total_price_fen, recharge_account, status) VALUES (?, 'jd_game', ?, ?, 'direct', ?, 'x', 1, 10000, 'acc', 'processing')",
-            )
-            .bind(no)
-            .bind(shop)
-            .bind(no)
-            .bind(p)
-            .execute(pool)
-            .await
-            .unwrap()
-            .last_insert_id();
+            let id = processing_order(pool, shop, no, p).await;
             sqlx::query(
                 "INSERT INTO supplier_orders (order_id, supplier_id, status, next_poll_at, deadline_at)
                  VALUES (?, ?, 'submitted', NOW(3), NOW(3) + INTERVAL 600 SECOND)",
@@ -788,17 +761,7 @@ async fn an_order_finished_by_an_operator_before_submit_is_never_submitted() {
             .await
             .unwrap();
         // Queued for the supplier (processing, its row pending) but not due yet.
-        let id = sqlx::query(
-            "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id, sku,
-                quantity, total_price_fen, recharge_account, status)
-             VALUES ('K1', 'jd_game', ?, 'K1', 'direct', ?, 'x', 1, 10000, 'acc', 'processing')",
-        )
-        .bind(shop)
-        .bind(p)
-        .execute(pool)
-        .await
-        .unwrap()
-        .last_insert_id();
+        let id = processing_order(pool, shop, "K1", p).await;
         sqlx::query(
             "INSERT INTO supplier_orders (order_id, supplier_id, status, next_poll_at, deadline_at)
              VALUES (?, ?, 'pending', NOW(3) + INTERVAL 1 HOUR, NOW(3) + INTERVAL 600 SECOND)",

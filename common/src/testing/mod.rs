@@ -1,5 +1,7 @@
-//! Test support (feature `testing`): a fresh MariaDB/MySQL database per test with the
-//! migrations applied, a unique RabbitMQ name prefix, and a ready `CommonConfig`.
+//! Test support (feature `testing`), shared by every crate's tests: a fresh MariaDB/MySQL
+//! database per test with the migrations applied, a unique RabbitMQ name prefix, a ready
+//! `CommonConfig`; the rows tests create ([`fixtures`]); a service started in-process on its own
+//! database and queue prefix ([`app::TestApp`]).
 //!
 //! `TEST_DATABASE_URL` (default `mysql://vgtest:vgtest@127.0.0.1:3306`) must name a user that may
 //! create databases called `vgt_*`; `TEST_AMQP_URL` defaults to the local RabbitMQ.
@@ -15,6 +17,10 @@ use sqlx::{ConnectOptions, Connection};
 use crate::config::{CommonConfig, Env};
 use crate::crypto::at_rest::MasterKey;
 use crate::db::Pool;
+
+pub mod app;
+pub mod fixtures;
+pub mod queues;
 
 pub const TEST_MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
@@ -32,6 +38,14 @@ pub fn amqp_url() -> String {
 
 pub fn master_key() -> MasterKey {
     MasterKey::from_base64(TEST_MASTER_KEY).expect("valid test key")
+}
+
+/// A TCP port free on 127.0.0.1 right now (another socket may still take it before it is bound).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// A short random name part.
@@ -108,17 +122,54 @@ impl TestDb {
     }
 }
 
-/// The environment a service under test reads: its own database, a unique queue prefix, port 0.
-pub fn service_env(db_url: &str, mq_prefix: &str) -> Env {
-    Env::from_pairs([
+/// A test's own world: a fresh migrated database with a pool on it, and a fresh queue prefix,
+/// so tests run in parallel. The in-process [`app::TestApp`] and the system tests' stage (real
+/// processes) both stand on one.
+pub struct Sandbox {
+    pub db: TestDb,
+    pub pool: Pool,
+    /// `t<12 hex>.`, the `MQ_PREFIX` of the services under test.
+    pub prefix: String,
+}
+
+impl Sandbox {
+    pub async fn new() -> Sandbox {
+        let (db, pool) = TestDb::migrated().await;
+        Sandbox {
+            db,
+            pool,
+            prefix: unique("t") + ".",
+        }
+    }
+
+    /// Closes the pool, then drops the prefix's queues and exchanges and the database.
+    pub async fn cleanup(self) {
+        self.pool.close().await;
+        delete_topology(&self.prefix).await;
+        self.db.drop_database().await;
+    }
+}
+
+/// The variables every service under test gets, in-process or as a process: its own database,
+/// the test broker, the test master key, its queue prefix, a quick outbox relay.
+pub fn service_vars(db_url: &str, mq_prefix: &str) -> Vec<(String, String)> {
+    [
         ("DATABASE_URL", db_url.to_owned()),
         ("AMQP_URL", amqp_url()),
         ("MASTER_KEY", TEST_MASTER_KEY.to_owned()),
         ("MQ_PREFIX", mq_prefix.to_owned()),
-        ("HTTP_ADDR", "127.0.0.1:0".to_owned()),
-        ("METRICS_ADDR", "127.0.0.1:0".to_owned()),
         ("OUTBOX_POLL_MS", "100".to_owned()),
-    ])
+    ]
+    .map(|(k, v)| (k.to_owned(), v))
+    .into()
+}
+
+/// The environment a service under test reads in-process: [`service_vars`], listening on port 0.
+pub fn service_env(db_url: &str, mq_prefix: &str) -> Env {
+    let mut env = Env::from_pairs(service_vars(db_url, mq_prefix));
+    env.set("HTTP_ADDR", "127.0.0.1:0");
+    env.set("METRICS_ADDR", "127.0.0.1:0");
+    env
 }
 
 pub fn common_config(db_url: &str, mq_prefix: &str, service: &'static str) -> CommonConfig {
