@@ -241,8 +241,9 @@ pub async fn create(
 }
 
 /// [`create`] inside the caller's transaction (with whatever else it writes there), starting
-/// as `start` says. A repeat finds the stored order with a locking read, which sees a row
-/// committed after this transaction's snapshot.
+/// as `start` says. A repeat finds the stored order with a shared-lock read: it sees a row
+/// committed after this transaction's snapshot, and takes the same shared lock the refused
+/// insert already holds (an exclusive lock here would deadlock with a concurrent repeat).
 pub async fn create_in(
     tx: &mut Tx,
     new: &NewOrder,
@@ -279,7 +280,7 @@ pub async fn create_in(
             Err(e) if super::is_unique_violation(&e) => {
                 let existing: Option<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT {ORDER_COLUMNS} FROM orders
-                     WHERE platform = ? AND shop_id = ? AND platform_order_no = ? FOR UPDATE"
+                     WHERE platform = ? AND shop_id = ? AND platform_order_no = ? LOCK IN SHARE MODE"
                 )))
                 .bind(new.platform)
                 .bind(new.shop_id)
