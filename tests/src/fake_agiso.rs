@@ -391,8 +391,8 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         assert_eq!(
-            agiso_sign(&a, "demoSecret0123456789abcdefABCDEF"),
-            "19dbeb54e68fca6a27e742f59c46ccdc"
+            agiso_sign(&a, common::protocol::vectors::agiso::DEMO_SECRET),
+            common::protocol::vectors::agiso::EXAMPLE_A_SIGN
         );
     }
 }
