@@ -122,7 +122,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     infra.spawn(move |stop| stock::run_low_stock(c, std::time::Duration::from_millis(500), stop));
     let c = ctx.clone();
     infra.spawn(move |stop| supplier::poller::run(c, stop));
-    Service::bind(infra, Router::new().merge(supplier::router(ctx))).await
+    Service::bind(infra, Router::new().merge(supplier::callback::router(ctx))).await
 }
 
 pub async fn run(config: Config) -> anyhow::Result<()> {

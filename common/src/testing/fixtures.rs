@@ -1,4 +1,5 @@
-//! The rows tests create, written once: shops of each platform with their keys, products of
+//! The rows tests create, written once (one file on purpose, about 550 lines: a test author
+//! finds every builder in one place): shops of each platform with their keys, products of
 //! each mode with their SKUs, cards in stock or sold, suppliers, and orders. Each builder writes
 //! through the repository function that the services use for that row type (`shops::insert`,
 //! `products::insert`, `cards::import`, `suppliers::insert`, `orders::create`, …), secrets sealed
