@@ -3,6 +3,7 @@
 //! its rows in index order (`(username, created_at)`, `(action, created_at)`,
 //! `(target_type, created_at)`, `(target_type, target_id)`, `(created_at)`).
 
+use crate::web::select::SelectOption;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
@@ -130,19 +131,13 @@ pub struct Line {
     pub ip: String,
 }
 
-pub struct Opt {
-    pub value: &'static str,
-    pub label: &'static str,
-    pub selected: bool,
-}
-
 #[derive(Template)]
 #[template(path = "audit/list.html")]
 struct ListPage {
     chrome: Chrome,
     user: String,
-    actions: Vec<Opt>,
-    target_types: Vec<Opt>,
+    actions: Vec<SelectOption>,
+    target_types: Vec<SelectOption>,
     target_id: String,
     from: String,
     to: String,
@@ -258,17 +253,17 @@ async fn list(
         chrome: Chrome::new(&user, Nav::Audit),
         actions: ACTIONS
             .iter()
-            .map(|(v, l)| Opt {
-                value: v,
-                label: l,
+            .map(|(v, l)| SelectOption {
+                value: (*v).into(),
+                label: (*l).into(),
                 selected: *v == action,
             })
             .collect(),
         target_types: TARGET_TYPES
             .iter()
-            .map(|(v, l)| Opt {
-                value: v,
-                label: l,
+            .map(|(v, l)| SelectOption {
+                value: (*v).into(),
+                label: (*l).into(),
                 selected: Some(*v) == known_type,
             })
             .collect(),

@@ -6,6 +6,7 @@
 //! Every filter combination reads its 50 rows in index order: `(created_at)`, `(target,
 //! created_at)`, `(outcome, created_at)`, `(target, outcome, created_at)` or `(order_id, id)`.
 
+use crate::web::select::SelectOption;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -60,12 +61,6 @@ pub fn outcome_label(o: &str) -> (String, &'static str) {
         .find(|(v, ..)| *v == o)
         .map(|(_, l, c)| ((*l).to_owned(), *c))
         .unwrap_or_else(|| (o.to_owned(), ""))
-}
-
-pub struct Opt {
-    pub value: &'static str,
-    pub label: &'static str,
-    pub selected: bool,
 }
 
 /// The list's query string, read leniently (first value of each name; unknown names ignored).
@@ -134,8 +129,8 @@ pub struct Line {
 #[template(path = "callbacks/list.html")]
 struct ListPage {
     chrome: Chrome,
-    targets: Vec<Opt>,
-    outcomes: Vec<Opt>,
+    targets: Vec<SelectOption>,
+    outcomes: Vec<SelectOption>,
     order: String,
     from: String,
     to: String,
@@ -283,17 +278,17 @@ async fn list(
         chrome: Chrome::new(&user, Nav::Callbacks),
         targets: TARGETS
             .iter()
-            .map(|(v, l)| Opt {
-                value: v,
-                label: l,
+            .map(|(v, l)| SelectOption {
+                value: (*v).into(),
+                label: (*l).into(),
                 selected: target == Some(*v),
             })
             .collect(),
         outcomes: OUTCOMES
             .iter()
-            .map(|(v, l, _)| Opt {
-                value: v,
-                label: l,
+            .map(|(v, l, _)| SelectOption {
+                value: (*v).into(),
+                label: (*l).into(),
                 selected: outcome == Some(*v),
             })
             .collect(),

@@ -18,6 +18,7 @@ pub mod html;
 pub mod orders;
 pub mod page;
 pub mod products;
+pub mod select;
 pub mod shops;
 pub mod snapshot;
 pub mod urls;

@@ -15,8 +15,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use common::domain::CardStatus;
 
-use super::{back_to, batch_url, form_fields, plausible_batch};
+use super::{back_to, batch_url, plausible_batch};
 use crate::web::auth::Operator;
+use crate::web::form::FormFields;
 use crate::web::page::{self, redirect_error, redirect_ok};
 use crate::web::{AppState, WebError, WebResult};
 
@@ -28,7 +29,7 @@ pub async fn void_card(
     body: Bytes,
 ) -> WebResult<Response> {
     let id: u64 = raw_id.parse().map_err(|_| WebError::NotFound)?;
-    let back = back_to(&form_fields(&body));
+    let back = back_to(&FormFields::parse(&body));
     let mut tx = state.db.begin().await?;
     let card: Option<(String, String)> =
         sqlx::query_as("SELECT status, batch_id FROM cards WHERE id = ? FOR UPDATE")
@@ -89,8 +90,8 @@ pub async fn void_batch(
     if !plausible_batch(&batch) {
         return Err(WebError::NotFound);
     }
-    let fields = form_fields(&body);
-    let back = match fields.get("back") {
+    let fields = FormFields::parse(&body);
+    let back = match fields.field("back") {
         Some(_) => back_to(&fields),
         None => batch_url(&batch),
     };
@@ -147,7 +148,9 @@ pub async fn export(
     if !plausible_batch(&batch) {
         return Err(WebError::NotFound);
     }
-    let keep = form_fields(&body).get("keep").is_some_and(|v| v == "1");
+    let keep = FormFields::parse(&body)
+        .field("keep")
+        .is_some_and(|v| v == "1");
     let mut tx = state.db.begin().await?;
     let cards = common::db::cards::take_for_export(&mut tx, &state.key, &batch, keep)
         .await

@@ -11,7 +11,7 @@
 //! skips cards imported by someone else, into any product, since the preview. A line already in
 //! another product's stock is a duplicate, and the preview names that product.
 
-use std::collections::HashMap;
+use crate::web::select::SelectOption;
 
 use askama::Template;
 use axum::body::Bytes;
@@ -26,8 +26,9 @@ use common::domain::FulfilmentMode;
 use common::domain::card_import::{self, CardLine, FileEncoding};
 use rand::RngCore;
 
-use super::{batch_url, form_fields};
+use super::batch_url;
 use crate::web::auth::{CurrentUser, Operator};
+use crate::web::form::{FormFields, query_pairs};
 use crate::web::page::{self, Chrome, Nav, redirect_error, redirect_ok};
 use crate::web::{AppState, WebError, WebResult};
 
@@ -40,17 +41,11 @@ const SAMPLES: usize = 10;
 /// Invalid lines listed with their reasons.
 const INVALID_SHOWN: usize = 200;
 
-struct Opt {
-    value: String,
-    label: String,
-    selected: bool,
-}
-
 #[derive(Template)]
 #[template(path = "cards/import.html")]
 struct ImportPage {
     chrome: Chrome,
-    products: Vec<Opt>,
+    products: Vec<SelectOption>,
     error: Option<String>,
     max_mb: usize,
 }
@@ -93,14 +88,14 @@ struct PreviewPage {
     ttl_minutes: i64,
 }
 
-async fn card_products(state: &AppState, selected: Option<u64>) -> WebResult<Vec<Opt>> {
+async fn card_products(state: &AppState, selected: Option<u64>) -> WebResult<Vec<SelectOption>> {
     let rows: Vec<(u64, String, bool)> =
         sqlx::query_as("SELECT id, name, enabled FROM products WHERE mode = 'card' ORDER BY name")
             .fetch_all(&state.db)
             .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, name, enabled)| Opt {
+        .map(|(id, name, enabled)| SelectOption {
             value: id.to_string(),
             label: if enabled {
                 name
@@ -137,12 +132,10 @@ pub async fn form(
     Operator(user): Operator,
     RawQuery(raw): RawQuery,
 ) -> WebResult<Response> {
-    let selected =
-        serde_urlencoded::from_str::<Vec<(String, String)>>(raw.as_deref().unwrap_or(""))
-            .unwrap_or_default()
-            .into_iter()
-            .find(|(k, _)| k == "product")
-            .and_then(|(_, v)| v.trim().parse().ok());
+    let selected = query_pairs(raw.as_deref())
+        .into_iter()
+        .find(|(k, _)| k == "product")
+        .and_then(|(_, v)| v.trim().parse().ok());
     form_page(&state, &user, selected, None).await
 }
 
@@ -522,10 +515,10 @@ pub async fn commit(
     Operator(user): Operator,
     body: Bytes,
 ) -> WebResult<Response> {
-    let fields: HashMap<String, String> = form_fields(&body);
+    let fields = FormFields::parse(&body);
     // Draft ids are lowercase hex (the sealed parts are bound to the id as stored).
     let draft_id = fields
-        .get("draft")
+        .field("draft")
         .map(|s| s.trim().to_ascii_lowercase())
         .unwrap_or_default();
     let draft_id = draft_id.as_str();

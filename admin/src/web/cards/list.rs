@@ -10,6 +10,8 @@
 //! else `ix_cards_status_list` (status, id). A product or batch without a status reads its index
 //! once per status (a UNION of four ordered, limited reads) and merges them.
 
+use crate::web::form::query_pairs;
+use crate::web::select::SelectOption;
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
@@ -37,10 +39,8 @@ struct CardQuery {
 
 impl CardQuery {
     fn parse(raw: Option<&str>) -> CardQuery {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(raw.unwrap_or_default()).unwrap_or_default();
         let mut q = CardQuery::default();
-        for (k, v) in pairs {
+        for (k, v) in query_pairs(raw) {
             let v = v.trim().to_owned();
             match k.as_str() {
                 "product" => q.product = v,
@@ -299,12 +299,6 @@ pub struct StockLine {
     pub selected: bool,
 }
 
-struct Opt {
-    value: String,
-    label: String,
-    selected: bool,
-}
-
 struct BatchLine {
     id: String,
     href: String,
@@ -337,8 +331,8 @@ struct ListPage {
     chrome: Chrome,
     stock: Vec<StockLine>,
     stock_at: String,
-    products: Vec<Opt>,
-    statuses: Vec<Opt>,
+    products: Vec<SelectOption>,
+    statuses: Vec<SelectOption>,
     batch: String,
     notes: Vec<String>,
     lines: Vec<Line>,
@@ -458,7 +452,7 @@ pub async fn show(
             .await?;
     let products = products
         .into_iter()
-        .map(|(id, name)| Opt {
+        .map(|(id, name)| SelectOption {
             value: id.to_string(),
             label: name,
             selected: f.product == Some(id),
@@ -466,7 +460,7 @@ pub async fn show(
         .collect();
     let statuses = CardStatus::ALL
         .iter()
-        .map(|s| Opt {
+        .map(|s| SelectOption {
             value: s.as_str().into(),
             label: s.label_zh().into(),
             selected: f.status == Some(*s),

@@ -9,7 +9,7 @@
 //! action's audit row. A second submit with the same id finds that row under the order's lock
 //! and changes nothing; a final order refuses every state change anyway.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -25,39 +25,17 @@ use common::mq::{Event, EventType};
 use super::plan::{ProductKind, live_supplier_orders, refulfil_plan, supplier_has_it};
 use super::{order_id, order_url, status_label};
 use crate::web::auth::{CurrentUser, Operator};
+use crate::web::form::FormFields;
 use crate::web::page::{redirect_error, redirect_ok};
 use crate::web::{AppState, WebError, WebResult};
 
 /// The longest operator note kept.
 const NOTE_MAX_CHARS: usize = 200;
 
-/// The urlencoded form fields, read leniently (an unreadable body is an empty form).
-struct Fields(HashMap<String, String>);
-
-impl Fields {
-    fn parse(body: &Bytes) -> Fields {
-        Fields(
-            serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-        )
-    }
-
-    fn get(&self, name: &str) -> &str {
-        self.0.get(name).map(String::as_str).unwrap_or_default()
-    }
-
-    /// A trimmed free-text field, cut to `max` characters.
-    fn text(&self, name: &str, max: usize) -> String {
-        self.get(name).trim().chars().take(max).collect()
-    }
-
-    /// The one-time submission id the order page put in the form.
-    fn once(&self) -> Option<String> {
-        let v = self.get("once");
-        (v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit())).then(|| v.to_ascii_lowercase())
-    }
+/// The one-time submission id the order page put in the form.
+fn submission_id(form: &FormFields) -> Option<String> {
+    let v = form.get("once");
+    (v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit())).then(|| v.to_ascii_lowercase())
 }
 
 /// The audit detail: the description plus the submission id that recognises a repeat.
@@ -96,10 +74,15 @@ enum Start {
 }
 
 /// Common start of every action: a valid form id, the order locked, not already done.
-async fn start(state: &AppState, raw_id: &str, action: &str, form: &Fields) -> WebResult<Start> {
+async fn start(
+    state: &AppState,
+    raw_id: &str,
+    action: &str,
+    form: &FormFields,
+) -> WebResult<Start> {
     let id = order_id(raw_id)?;
     let back = order_url(id);
-    let Some(once) = form.once() else {
+    let Some(once) = submission_id(form) else {
         return Ok(Start::Answer(redirect_error(
             &back,
             "表单已失效，请刷新页面后重新操作。",
@@ -182,7 +165,7 @@ pub async fn succeed(
     Path(raw_id): Path<String>,
     body: Bytes,
 ) -> WebResult<Response> {
-    let form = Fields::parse(&body);
+    let form = FormFields::parse(&body);
     let Locked {
         mut tx,
         order,
@@ -408,7 +391,7 @@ pub async fn fail(
     Path(raw_id): Path<String>,
     body: Bytes,
 ) -> WebResult<Response> {
-    let form = Fields::parse(&body);
+    let form = FormFields::parse(&body);
     let Locked {
         mut tx,
         order,
@@ -476,7 +459,7 @@ pub async fn resend(
     Path(raw_id): Path<String>,
     body: Bytes,
 ) -> WebResult<Response> {
-    let form = Fields::parse(&body);
+    let form = FormFields::parse(&body);
     let Locked {
         mut tx,
         order,
@@ -552,7 +535,7 @@ pub async fn refulfil(
     Path(raw_id): Path<String>,
     body: Bytes,
 ) -> WebResult<Response> {
-    let form = Fields::parse(&body);
+    let form = FormFields::parse(&body);
     let Locked {
         mut tx,
         order,
@@ -665,23 +648,15 @@ mod tests {
 
     #[test]
     fn form_fields_and_once() {
-        let f = Fields::parse(&Bytes::from_static(
+        let f = FormFields::parse(&Bytes::from_static(
             b"once=0123456789ABCDEF0123456789abcdef&note=+hi+&x",
         ));
         assert_eq!(
-            f.once().as_deref(),
+            submission_id(&f).as_deref(),
             Some("0123456789abcdef0123456789abcdef")
         );
         assert_eq!(f.text("note", 10), "hi");
-        assert!(
-            Fields::parse(&Bytes::from_static(b"once=zz"))
-                .once()
-                .is_none()
-        );
-        assert!(
-            Fields::parse(&Bytes::from_static(b"\xff\xfe"))
-                .once()
-                .is_none()
-        );
+        assert!(submission_id(&FormFields::parse(&Bytes::from_static(b"once=zz"))).is_none());
+        assert!(submission_id(&FormFields::parse(&Bytes::from_static(b"\xff\xfe"))).is_none());
     }
 }

@@ -10,9 +10,10 @@ use rand::RngCore;
 
 use super::masking::mask_text;
 use super::plan::{ProductKind, refulfil_plan};
-use super::{Opt, kind_label, notify_label, order_id, platform_label, status_class, status_label};
+use super::{kind_label, notify_label, order_id, platform_label, status_class, status_label};
 use crate::web::auth::{CurrentUser, Operator};
 use crate::web::page::{self, Chrome, Nav};
+use crate::web::select::SelectOption;
 use crate::web::{AppState, WebError, WebResult};
 
 #[derive(sqlx::FromRow)]
@@ -162,7 +163,7 @@ struct Actions {
     card_order: bool,
     quantity: i32,
     fail: bool,
-    reasons: Vec<Opt>,
+    reasons: Vec<SelectOption>,
     resend: bool,
     resend_why_not: String,
     refulfil: bool,
@@ -452,7 +453,7 @@ fn actions_for(
         fail: open,
         reasons: FailureReason::ALL
             .into_iter()
-            .map(|r| Opt {
+            .map(|r| SelectOption {
                 value: r.as_str().into(),
                 label: format!("{}（{}）", r.label_zh(), r.as_str()),
                 selected: r == FailureReason::Manual,

@@ -6,9 +6,10 @@ use axum::response::Response;
 use chrono::NaiveDateTime;
 
 use super::filter::{Filter, OrderQuery};
-use super::{Opt, notify_label, platform_label, status_class, status_label};
+use super::{notify_label, platform_label, status_class, status_label};
 use crate::web::auth::CurrentUser;
 use crate::web::page::{self, Chrome, Nav, PageLink, Pager};
+use crate::web::select::SelectOption;
 use crate::web::{AppState, WebResult};
 
 pub const PER_PAGE: u64 = 50;
@@ -55,11 +56,11 @@ struct ListPage {
     from: String,
     to: String,
     notes: Vec<String>,
-    platforms: Vec<Opt>,
-    shops: Vec<Opt>,
-    statuses: Vec<Opt>,
-    notifies: Vec<Opt>,
-    products: Vec<Opt>,
+    platforms: Vec<SelectOption>,
+    shops: Vec<SelectOption>,
+    statuses: Vec<SelectOption>,
+    notifies: Vec<SelectOption>,
+    products: Vec<SelectOption>,
     lines: Vec<Line>,
     total: String,
     links: Vec<PageLink>,
@@ -147,7 +148,10 @@ fn line(r: Row) -> Line {
 }
 
 /// The shop and product selects (small tables).
-async fn choices(state: &AppState, f: &Filter) -> WebResult<(Vec<Opt>, Vec<Opt>)> {
+async fn choices(
+    state: &AppState,
+    f: &Filter,
+) -> WebResult<(Vec<SelectOption>, Vec<SelectOption>)> {
     let shops: Vec<(u64, String, String)> =
         sqlx::query_as("SELECT id, name, platform FROM shops ORDER BY platform, name")
             .fetch_all(&state.db)
@@ -159,7 +163,7 @@ async fn choices(state: &AppState, f: &Filter) -> WebResult<(Vec<Opt>, Vec<Opt>)
     Ok((
         shops
             .into_iter()
-            .map(|(id, name, platform)| Opt {
+            .map(|(id, name, platform)| SelectOption {
                 value: id.to_string(),
                 label: format!("{name}（{}）", platform_label(&platform)),
                 selected: f.shop == Some(id),
@@ -167,7 +171,7 @@ async fn choices(state: &AppState, f: &Filter) -> WebResult<(Vec<Opt>, Vec<Opt>)
             .collect(),
         products
             .into_iter()
-            .map(|(id, name)| Opt {
+            .map(|(id, name)| SelectOption {
                 value: id.to_string(),
                 label: name,
                 selected: f.product == Some(id),

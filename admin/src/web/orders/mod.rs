@@ -89,14 +89,6 @@ fn plain_yuan(fen: i64) -> String {
     format!("{sign}{}.{:02}", a / 100, a % 100)
 }
 
-/// One `<option>` of a filter select.
-#[derive(Debug, Clone)]
-struct Opt {
-    value: String,
-    label: String,
-    selected: bool,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 mod form;
 mod links;
 
+use crate::web::select::SelectOption;
 use std::collections::HashMap;
 
 use askama::Template;
@@ -74,17 +75,10 @@ fn yuan_opt(f: Option<i64>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
-/// One `<option>`.
-pub struct Opt {
-    pub value: String,
-    pub label: String,
-    pub selected: bool,
-}
-
-fn mode_options(selected: &str) -> Vec<Opt> {
+fn mode_options(selected: &str) -> Vec<SelectOption> {
     FulfilmentMode::ALL
         .iter()
-        .map(|m| Opt {
+        .map(|m| SelectOption {
             value: m.as_str().into(),
             label: m.label_zh().into(),
             selected: m.as_str() == selected,
@@ -92,10 +86,10 @@ fn mode_options(selected: &str) -> Vec<Opt> {
         .collect()
 }
 
-fn policy_options(selected: &str) -> Vec<Opt> {
+fn policy_options(selected: &str) -> Vec<SelectOption> {
     POLICIES
         .iter()
-        .map(|(v, l)| Opt {
+        .map(|(v, l)| SelectOption {
             value: (*v).into(),
             label: (*l).into(),
             selected: *v == selected,
@@ -196,8 +190,8 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> WebResult<Res
 struct NewPage {
     chrome: Chrome,
     form: ProductForm,
-    modes: Vec<Opt>,
-    policies: Vec<Opt>,
+    modes: Vec<SelectOption>,
+    policies: Vec<SelectOption>,
     error: Option<String>,
     cache_note: &'static str,
 }
@@ -309,13 +303,13 @@ struct EditPage {
     name: String,
     enabled: bool,
     form: ProductForm,
-    modes: Vec<Opt>,
-    policies: Vec<Opt>,
+    modes: Vec<SelectOption>,
+    policies: Vec<SelectOption>,
     error: Option<String>,
     skus: Vec<SkuLine>,
-    platforms: Vec<Opt>,
+    platforms: Vec<SelectOption>,
     suppliers: Vec<SupplierLine>,
-    supplier_choices: Vec<Opt>,
+    supplier_choices: Vec<SelectOption>,
     supplier_mode: bool,
     card_mode: bool,
     stock: String,
@@ -352,7 +346,7 @@ async fn edit_page(
     let supplier_choices = all
         .into_iter()
         .filter(|(id, _, _)| !linked.iter().any(|l| l.supplier_id == *id))
-        .map(|(id, name, enabled)| Opt {
+        .map(|(id, name, enabled)| SelectOption {
             value: id.to_string(),
             label: if enabled {
                 name
@@ -386,7 +380,7 @@ async fn edit_page(
         skus,
         platforms: Platform::ALL
             .iter()
-            .map(|pl| Opt {
+            .map(|pl| SelectOption {
                 value: pl.as_str().into(),
                 label: pl.label_zh().into(),
                 selected: false,
