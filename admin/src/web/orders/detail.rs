@@ -9,72 +9,13 @@ use common::domain::{FailureReason, FulfilmentMode, OrderStatus, Platform};
 use rand::RngCore;
 
 use super::masking::mask_text;
-use super::plan::{ProductKind, refulfil_plan};
+use super::plan::refulfil_plan;
+use super::queries::{self, OrderFull};
 use super::{kind_label, notify_label, order_id, platform_label, status_class, status_label};
 use crate::web::auth::{CurrentUser, Operator};
 use crate::web::page::{self, Chrome, Nav};
 use crate::web::select::SelectOption;
 use crate::web::{AppState, WebError, WebResult};
-
-#[derive(sqlx::FromRow)]
-pub(super) struct OrderFull {
-    pub order_no: String,
-    pub platform: String,
-    pub shop_id: u64,
-    pub shop_name: Option<String>,
-    pub platform_order_no: String,
-    pub order_kind: String,
-    pub product_id: Option<u64>,
-    pub product_name: Option<String>,
-    pub product_mode: Option<String>,
-    pub sku: String,
-    pub quantity: i32,
-    pub total_price_fen: i64,
-    pub recharge_account: Option<String>,
-    pub status: String,
-    pub failure_code: Option<String>,
-    pub failure_reason: Option<String>,
-    pub notify_status: String,
-    pub notify_url: Option<String>,
-    pub notify_attempts: i32,
-    pub notify_next_at: Option<NaiveDateTime>,
-    pub notify_reason: Option<String>,
-    pub stock_deadline_at: Option<NaiveDateTime>,
-    pub raw_request: Option<String>,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub completed_at: Option<NaiveDateTime>,
-}
-
-impl OrderFull {
-    pub fn product_kind(&self) -> ProductKind {
-        match (&self.product_name, &self.product_mode) {
-            (None, _) | (_, None) => ProductKind::Missing,
-            (Some(_), Some(m)) => match m.parse::<FulfilmentMode>() {
-                Ok(mode) => ProductKind::Mode(mode),
-                Err(_) => ProductKind::Unknown,
-            },
-        }
-    }
-}
-
-async fn load(ex: impl sqlx::MySqlExecutor<'_>, id: u64) -> sqlx::Result<Option<OrderFull>> {
-    sqlx::query_as(
-        "SELECT o.order_no, o.platform, o.shop_id, s.name AS shop_name, o.platform_order_no,
-                o.order_kind, o.product_id, p.name AS product_name, p.mode AS product_mode, o.sku,
-                o.quantity, o.total_price_fen, o.recharge_account, o.status, o.failure_code,
-                o.failure_reason, o.notify_status, o.notify_url, o.notify_attempts, o.notify_next_at,
-                o.notify_reason, o.stock_deadline_at, o.raw_request, o.created_at, o.updated_at,
-                o.completed_at
-         FROM orders o
-         LEFT JOIN shops s ON s.id = o.shop_id
-         LEFT JOIN products p ON p.id = o.product_id
-         WHERE o.id = ?",
-    )
-    .bind(id)
-    .fetch_optional(ex)
-    .await
-}
 
 struct Field {
     label: &'static str,
@@ -98,20 +39,6 @@ struct CardLine {
     expires: String,
 }
 
-#[derive(sqlx::FromRow)]
-struct SupplierRow {
-    supplier_name: Option<String>,
-    supplier_id: u64,
-    supplier_order_no: Option<String>,
-    status: String,
-    poll_count: i32,
-    next_poll_at: Option<NaiveDateTime>,
-    deadline_at: Option<NaiveDateTime>,
-    last_response: Option<String>,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-}
-
 struct SupplierLine {
     supplier: String,
     supplier_order_no: String,
@@ -123,21 +50,6 @@ struct SupplierLine {
     last_response: String,
     created: String,
     updated: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct OtherAttempt {
-    target: String,
-    attempt_no: i32,
-    url: String,
-    request_body: Option<String>,
-    http_status: Option<i16>,
-    response_body: Option<String>,
-    duration_ms: i32,
-    outcome: String,
-    error: Option<String>,
-    next_attempt_at: Option<NaiveDateTime>,
-    created_at: NaiveDateTime,
 }
 
 struct AttemptLine {
@@ -243,7 +155,9 @@ async fn build(
     id: u64,
     reveal: bool,
 ) -> WebResult<DetailPage> {
-    let o = load(&state.db, id).await?.ok_or(WebError::NotFound)?;
+    let o = queries::order_full(&state.db, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
     let events = common::db::orders::events(&state.db, id).await?;
     let (cards, cards_error) = match common::db::cards::issued_to_order(&state.db, &state.key, id)
         .await
@@ -257,26 +171,9 @@ async fn build(
             )
         }
     };
-    let suppliers: Vec<SupplierRow> = sqlx::query_as(
-        "SELECT sp.name AS supplier_name, so.supplier_id, so.supplier_order_no, so.status,
-                so.poll_count, so.next_poll_at, so.deadline_at, so.last_response, so.created_at,
-                so.updated_at
-         FROM supplier_orders so LEFT JOIN suppliers sp ON sp.id = so.supplier_id
-         WHERE so.order_id = ? ORDER BY so.id",
-    )
-    .bind(id)
-    .fetch_all(&state.db)
-    .await?;
+    let suppliers = queries::supplier_orders(&state.db, id).await?;
     let jd_attempts = common::db::notify::attempts(&state.db, id).await?;
-    let other_attempts: Vec<OtherAttempt> = sqlx::query_as(
-        "SELECT target, attempt_no, url, request_body, http_status, response_body, duration_ms,
-                outcome, error, next_attempt_at, created_at
-         FROM callback_attempts WHERE order_id = ? AND target NOT IN ('jd_general', 'jd_game')
-         ORDER BY id",
-    )
-    .bind(id)
-    .fetch_all(&state.db)
-    .await?;
+    let other_attempts = queries::other_attempts(&state.db, id).await?;
 
     let status = o.status.parse::<OrderStatus>().ok();
     let platform = o.platform.parse::<Platform>().ok();

@@ -3,9 +3,9 @@
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
-use chrono::NaiveDateTime;
 
 use super::filter::{Filter, OrderQuery};
+use super::queries;
 use super::{notify_label, platform_label, status_class, status_label};
 use crate::web::auth::CurrentUser;
 use crate::web::page::{self, Chrome, Nav, PageLink, Pager};
@@ -13,23 +13,6 @@ use crate::web::select::SelectOption;
 use crate::web::{AppState, WebResult};
 
 pub const PER_PAGE: u64 = 50;
-
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: u64,
-    order_no: String,
-    platform_order_no: String,
-    platform: String,
-    shop_name: Option<String>,
-    product_name: Option<String>,
-    sku: String,
-    quantity: i32,
-    total_price_fen: i64,
-    recharge_account: Option<String>,
-    status: String,
-    notify_status: String,
-    created_at: NaiveDateTime,
-}
 
 struct Line {
     id: u64,
@@ -83,25 +66,7 @@ pub async fn show(
         format!("/admin/orders?{qs}")
     };
     let pager = Pager::new(query.page(), PER_PAGE, total, base);
-    // Ids first from the filter's index (covering, cheap even deep into the pages), then the
-    // 50 rows with their shop and product names.
-    let sql = format!(
-        "SELECT o.id, o.order_no, o.platform_order_no, o.platform, s.name AS shop_name,
-                p.name AS product_name, o.sku, o.quantity, o.total_price_fen, o.recharge_account,
-                o.status, o.notify_status, o.created_at
-         FROM (SELECT id FROM orders{} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}) t
-         JOIN orders o ON o.id = t.id
-         LEFT JOIN shops s ON s.id = o.shop_id
-         LEFT JOIN products p ON p.id = o.product_id
-         ORDER BY o.created_at DESC, o.id DESC",
-        f.w.sql(),
-        pager.per_page,
-        pager.offset()
-    );
-    let rows: Vec<Row> =
-        f.w.bind_as(sqlx::query_as(sqlx::AssertSqlSafe(sql)))
-            .fetch_all(&state.db)
-            .await?;
+    let rows = queries::list_page(&state.db, &f.w, pager.per_page, pager.offset()).await?;
     let lines = rows.into_iter().map(line).collect();
     let (shops, products) = choices(&state, &f).await?;
     let export_href = if qs.is_empty() {
@@ -128,7 +93,7 @@ pub async fn show(
     })
 }
 
-fn line(r: Row) -> Line {
+fn line(r: queries::ListRow) -> Line {
     Line {
         id: r.id,
         order_no: r.order_no,
@@ -152,14 +117,8 @@ async fn choices(
     state: &AppState,
     f: &Filter,
 ) -> WebResult<(Vec<SelectOption>, Vec<SelectOption>)> {
-    let shops: Vec<(u64, String, String)> =
-        sqlx::query_as("SELECT id, name, platform FROM shops ORDER BY platform, name")
-            .fetch_all(&state.db)
-            .await?;
-    let products: Vec<(u64, String)> =
-        sqlx::query_as("SELECT id, name FROM products ORDER BY name")
-            .fetch_all(&state.db)
-            .await?;
+    let shops = queries::shop_choices(&state.db).await?;
+    let products = queries::product_choices(&state.db).await?;
     Ok((
         shops
             .into_iter()

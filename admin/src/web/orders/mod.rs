@@ -11,6 +11,7 @@ mod filter;
 mod list;
 mod masking;
 mod plan;
+mod queries;
 
 use axum::Router;
 use axum::routing::{get, post};
