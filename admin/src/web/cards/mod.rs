@@ -10,8 +10,10 @@
 //! `card_import_drafts` (see [`import`]); nothing in a form or page carries a clear card.
 
 mod actions;
+mod filter;
 mod import;
 mod list;
+mod queries;
 mod stock;
 
 use axum::Router;
