@@ -8,7 +8,7 @@ use common::domain::Platform;
 use super::*;
 use crate::web::auth::Operator;
 use crate::web::form::FormFields;
-use crate::web::orders::queries::{self};
+use crate::web::orders::queries;
 use crate::web::orders::{order_url, status_label};
 use crate::web::page::{redirect_error, redirect_ok};
 use crate::web::{AppState, WebError, WebResult};

@@ -16,7 +16,7 @@ use super::*;
 use crate::web::auth::{CurrentUser, Operator};
 use crate::web::form::FormFields;
 use crate::web::orders::order_url;
-use crate::web::orders::queries::{self};
+use crate::web::orders::queries;
 use crate::web::page::{redirect_error, redirect_ok};
 use crate::web::{AppState, WebResult};
 
