@@ -9,8 +9,10 @@ use axum::response::Response;
 use common::db::{products, suppliers};
 use common::domain::{Platform, Sku};
 
-use super::{form_fields, load, platform_label, product_id, product_url};
+use super::queries;
+use super::{load, platform_label, product_id, product_url};
 use crate::web::auth::AdminUser;
+use crate::web::form::FormFields;
 use crate::web::page::{redirect_error, redirect_ok};
 use crate::web::{AppState, WebError, WebResult};
 
@@ -27,7 +29,7 @@ pub async fn set_enabled(
     let id = product_id(&raw)?;
     let p = load(&state, id).await?;
     let back = product_url(id);
-    let enabled = match form_fields(&body).get("enabled").map(String::as_str) {
+    let enabled = match FormFields::parse(&body).field("enabled") {
         Some("1") => true,
         Some("0") => false,
         _ => return Ok(redirect_error(&back, "请求无效：缺少启用状态。")),
@@ -80,16 +82,11 @@ pub async fn add_sku(
     let id = product_id(&raw)?;
     let p = load(&state, id).await?;
     let back = product_url(id);
-    let fields = form_fields(&body);
-    let Ok(platform) = fields
-        .get("platform")
-        .map(String::as_str)
-        .unwrap_or_default()
-        .parse::<Platform>()
-    else {
+    let fields = FormFields::parse(&body);
+    let Ok(platform) = fields.get("platform").parse::<Platform>() else {
         return Ok(redirect_error(&back, "请选择平台。"));
     };
-    let Ok(sku) = Sku::parse(fields.get("sku").map(String::as_str).unwrap_or_default()) else {
+    let Ok(sku) = Sku::parse(fields.get("sku")) else {
         return Ok(redirect_error(
             &back,
             "SKU 不能为空，最多 64 个字符，且不能包含换行等控制字符。",
@@ -157,13 +154,7 @@ pub async fn remove_sku(
     let p = load(&state, id).await?;
     let back = product_url(id);
     let mut tx = state.db.begin().await?;
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT platform, sku FROM product_skus WHERE id = ? AND product_id = ? FOR UPDATE",
-    )
-    .bind(sku_id)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let row = queries::lock_sku(&mut tx, id, sku_id).await?;
     let Some((platform, sku)) = row else {
         return Ok(redirect_ok(&back, "该 SKU 映射不存在或已删除。"));
     };
@@ -197,8 +188,8 @@ pub async fn link_supplier(
     let id = product_id(&raw)?;
     let p = load(&state, id).await?;
     let back = product_url(id);
-    let fields = form_fields(&body);
-    let get = |k: &str| fields.get(k).map(|v| v.trim()).unwrap_or_default();
+    let fields = FormFields::parse(&body);
+    let get = |k: &str| fields.get(k).trim();
     let Ok(supplier_id) = get("supplier").parse::<u64>() else {
         return Ok(redirect_error(&back, "请选择供应商。"));
     };

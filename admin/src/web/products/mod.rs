@@ -8,9 +8,10 @@
 
 mod form;
 mod links;
+mod queries;
 
+use crate::web::form::FormFields;
 use crate::web::select::SelectOption;
-use std::collections::HashMap;
 
 use askama::Template;
 use axum::Router;
@@ -55,13 +56,6 @@ fn product_id(raw: &str) -> WebResult<u64> {
 
 fn product_url(id: u64) -> String {
     format!("/admin/products/{id}")
-}
-
-fn form_fields(body: &[u8]) -> HashMap<String, String> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-        .unwrap_or_default()
-        .into_iter()
-        .collect()
 }
 
 fn platform_label(s: &str) -> String {
@@ -223,7 +217,7 @@ async fn create(
     AdminUser(user): AdminUser,
     body: Bytes,
 ) -> WebResult<Response> {
-    let form = ProductForm::from_fields(&form_fields(&body));
+    let form = ProductForm::from_fields(&FormFields::parse(&body));
     let fields = match form.check() {
         Ok(f) => f,
         Err(msg) => return new_page(&user, form, Some(msg)),
@@ -339,10 +333,7 @@ async fn edit_page(
         })
         .collect();
     let linked = common::db::suppliers::links_of_product(&state.db, p.id).await?;
-    let all: Vec<(u64, String, bool)> =
-        sqlx::query_as("SELECT id, name, enabled FROM suppliers ORDER BY name")
-            .fetch_all(&state.db)
-            .await?;
+    let all = queries::supplier_choices(&state.db).await?;
     let supplier_choices = all
         .into_iter()
         .filter(|(id, _, _)| !linked.iter().any(|l| l.supplier_id == *id))
@@ -426,16 +417,9 @@ async fn update(
     body: Bytes,
 ) -> WebResult<Response> {
     let id = product_id(&raw)?;
-    let form = ProductForm::from_fields(&form_fields(&body));
+    let form = ProductForm::from_fields(&FormFields::parse(&body));
     let mut tx = state.db.begin().await?;
-    let current: Option<ProductRow> = sqlx::query_as(
-        "SELECT id, name, mode, face_value_fen, price_fen, low_stock_threshold,
-                out_of_stock_policy, stock_wait_seconds, enabled
-         FROM products WHERE id = ? FOR UPDATE",
-    )
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let current = queries::lock_product(&mut tx, id).await?;
     let current = current.ok_or(WebError::NotFound)?;
     let fields = match form.check() {
         Ok(f) => f,
