@@ -20,6 +20,15 @@ pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
     serde_urlencoded::from_str(raw.unwrap_or_default()).unwrap_or_default()
 }
 
+/// The first value of `name` among a query's pairs, or `""`.
+pub fn first<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default()
+}
+
 /// A form's fields by name, for forms whose fields depend on the action (later duplicates win;
 /// an undecodable body has no fields).
 #[derive(Debug, Default)]
@@ -76,5 +85,7 @@ mod tests {
             ]
         );
         assert!(query_pairs(None).is_empty());
+        let q = query_pairs(Some("a=1&a=2"));
+        assert_eq!((first(&q, "a"), first(&q, "b")), ("1", ""));
     }
 }
