@@ -31,7 +31,7 @@ pub use login::{
     FIRST_USER_HINT, FirstUserHint, LOGIN_BODY_LIMIT, LoginForm, LoginQuery, bootstrap_admin,
     log_if_no_user, login_form, login_submit, logout, no_user_yet,
 };
-pub use sessions::end_sessions_of;
+pub use sessions::{end_other_sessions, end_sessions_of, live_sessions_of};
 
 pub const SESSION_COOKIE: &str = "vg_admin";
 const LOGIN_CSRF_COOKIE: &str = "vg_login";

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use common::db::Pool;
+use common::db::{Pool, Tx};
 
 use super::{random_hex, token_hash};
 
@@ -95,4 +95,24 @@ pub(super) async fn end(pool: &Pool, token: &str) -> sqlx::Result<()> {
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// How many live sessions the user has.
+pub async fn live_sessions_of(pool: &Pool, user_id: u64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = ? AND expires_at > NOW(3)")
+        .bind(user_id)
+        .fetch_one(pool)
+        .await
+}
+
+/// Ends the user's sessions but the one of `token` (own password changed); how many.
+pub async fn end_other_sessions(tx: &mut Tx, user_id: u64, token: &str) -> sqlx::Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id <> ?")
+            .bind(user_id)
+            .bind(token_hash(token))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+    )
 }
