@@ -1,111 +1,21 @@
 //! `GET /admin/orders/{id}`: everything about one order, cards masked; and
 //! `POST /admin/orders/{id}/reveal`: the same page with the cards in full, once, audited.
 
-use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::NaiveDateTime;
-use common::domain::{FailureReason, FulfilmentMode, OrderStatus, Platform};
+use common::domain::{FailureReason, OrderStatus, Platform};
 use rand::RngCore;
 
 use super::masking::mask_text;
 use super::plan::refulfil_plan;
 use super::queries::{self, OrderFull};
-use super::{kind_label, notify_label, order_id, platform_label, status_class, status_label};
+use super::views::*;
+use super::{notify_label, order_id, platform_label, status_class, status_label};
 use crate::web::auth::{CurrentUser, Operator};
 use crate::web::page::{self, Chrome, Nav};
 use crate::web::select::SelectOption;
 use crate::web::{AppState, WebError, WebResult};
-
-struct Field {
-    label: &'static str,
-    value: String,
-    mono: bool,
-}
-
-struct EventLine {
-    at: String,
-    from: String,
-    to: String,
-    to_class: &'static str,
-    actor: String,
-    note: String,
-}
-
-struct CardLine {
-    no: usize,
-    card_no: String,
-    password: String,
-    expires: String,
-}
-
-struct SupplierLine {
-    supplier: String,
-    supplier_order_no: String,
-    status: String,
-    status_class: &'static str,
-    polls: i32,
-    next_poll: String,
-    deadline: String,
-    last_response: String,
-    created: String,
-    updated: String,
-}
-
-struct AttemptLine {
-    at: String,
-    target: String,
-    attempt_no: i32,
-    url: String,
-    http_status: String,
-    outcome: String,
-    outcome_class: &'static str,
-    duration: String,
-    error: String,
-    next: String,
-    request: String,
-    response: String,
-}
-
-/// The actions an operator may take on this order now (viewers get none).
-struct Actions {
-    /// One-time submission id: a double-submitted form is recognised and changes nothing.
-    once: String,
-    succeed: bool,
-    card_order: bool,
-    quantity: i32,
-    fail: bool,
-    reasons: Vec<SelectOption>,
-    resend: bool,
-    resend_why_not: String,
-    refulfil: bool,
-    refulfil_why_not: String,
-    reveal: bool,
-    /// A supplier may still be recharging this order: check with it before ending the order.
-    supplier_warning: bool,
-}
-
-#[derive(Template)]
-#[template(path = "orders/detail.html")]
-struct DetailPage {
-    chrome: Chrome,
-    id: u64,
-    order_no: String,
-    status: String,
-    status_class: &'static str,
-    notify: String,
-    notify_class: &'static str,
-    fields: Vec<Field>,
-    raw_request: String,
-    events: Vec<EventLine>,
-    cards: Vec<CardLine>,
-    cards_error: String,
-    revealed: bool,
-    notice: String,
-    suppliers: Vec<SupplierLine>,
-    attempts: Vec<AttemptLine>,
-    actions: Option<Actions>,
-}
 
 pub async fn show(
     State(state): State<AppState>,
@@ -362,136 +272,5 @@ fn actions_for(
         refulfil_why_not,
         reveal: has_cards,
         supplier_warning: open && live_supplier,
-    }
-}
-
-fn fields(o: &OrderFull) -> Vec<Field> {
-    let f = |label, value: String| Field {
-        label,
-        value,
-        mono: false,
-    };
-    let m = |label, value: String| Field {
-        label,
-        value,
-        mono: true,
-    };
-    let failure = match (&o.failure_code, &o.failure_reason) {
-        (None, None) => String::new(),
-        (code, text) => {
-            let label = code
-                .as_deref()
-                .and_then(|c| c.parse::<FailureReason>().ok())
-                .map(|r| format!("{}（{}）", r.label_zh(), r.as_str()))
-                .or_else(|| code.clone())
-                .unwrap_or_default();
-            match text {
-                Some(t) if !t.is_empty() => format!("{label}：{t}"),
-                _ => label,
-            }
-        }
-    };
-    let product = match (&o.product_name, o.product_id) {
-        (Some(name), Some(pid)) => format!(
-            "{name}（#{pid}，{}）",
-            o.product_mode
-                .as_deref()
-                .and_then(|m| m.parse::<FulfilmentMode>().ok())
-                .map(FulfilmentMode::label_zh)
-                .unwrap_or("未知方式")
-        ),
-        (None, Some(pid)) => format!("#{pid}（已删除）"),
-        _ => "（无）".into(),
-    };
-    let mut out = vec![
-        m("订单号", o.order_no.clone()),
-        m("平台单号", o.platform_order_no.clone()),
-        f("平台", platform_label(&o.platform)),
-        f(
-            "店铺",
-            format!(
-                "{}（#{}）",
-                o.shop_name.clone().unwrap_or_else(|| "已删除".into()),
-                o.shop_id
-            ),
-        ),
-        f("商品", product),
-        m("SKU", o.sku.clone()),
-        f("类型", kind_label(&o.order_kind).to_owned()),
-        f("数量", o.quantity.to_string()),
-        f("金额(元)", page::yuan(o.total_price_fen)),
-        m("充值账号", o.recharge_account.clone().unwrap_or_default()),
-        f("失败原因", failure),
-        f("回调次数", o.notify_attempts.to_string()),
-        f("下次回调", page::beijing_opt(o.notify_next_at)),
-        f("回调说明", o.notify_reason.clone().unwrap_or_default()),
-        m("回调地址", o.notify_url.clone().unwrap_or_default()),
-        f("等待补货截止", page::beijing_opt(o.stock_deadline_at)),
-        f("创建时间", page::beijing(o.created_at)),
-        f("更新时间", page::beijing(o.updated_at)),
-        f("完成时间", page::beijing_opt(o.completed_at)),
-    ];
-    for field in &mut out {
-        if field.value.is_empty() {
-            field.value = "—".into();
-            field.mono = false;
-        }
-    }
-    out
-}
-
-fn actor_label(actor: &str) -> String {
-    match actor {
-        "gateway" => "网关".into(),
-        "fulfillment" => "履约服务".into(),
-        "notifier" => "回调服务".into(),
-        "agiso-sync" => "阿奇索同步".into(),
-        other => match other.strip_prefix("operator:") {
-            Some(name) => format!("操作员 {name}"),
-            None => other.to_owned(),
-        },
-    }
-}
-
-fn outcome_label(outcome: &str) -> String {
-    match outcome {
-        "delivered" => "成功".into(),
-        "retry" => "待重试".into(),
-        "giving_up" => "已放弃".into(),
-        "error" => "错误".into(),
-        other => other.to_owned(),
-    }
-}
-
-fn target_label(target: &str) -> String {
-    match target {
-        "agiso" => "阿奇索".into(),
-        "supplier" => "供应商".into(),
-        other => platform_label(other),
-    }
-}
-
-fn supplier_status_label(s: &str) -> String {
-    match s {
-        "pending" => "待提交".into(),
-        "submitted" => "已提交".into(),
-        "succeeded" => "成功".into(),
-        "failed" => "失败".into(),
-        "unknown" => "结果未知".into(),
-        other => other.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn labels() {
-        assert_eq!(actor_label("operator:alice"), "操作员 alice");
-        assert_eq!(actor_label("fulfillment"), "履约服务");
-        assert_eq!(outcome_label("retry"), "待重试");
-        assert_eq!(target_label("jd_game"), "京东游戏点卡");
-        assert_eq!(supplier_status_label("unknown"), "结果未知");
     }
 }

@@ -1,55 +1,18 @@
 //! `GET /admin/orders`: 50 orders per page, newest first, with a capped total.
 
-use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 
 use super::filter::{Filter, OrderQuery};
+use super::platform_label;
 use super::queries;
-use super::{notify_label, platform_label, status_class, status_label};
+use super::views::{ListPage, line};
 use crate::web::auth::CurrentUser;
-use crate::web::page::{self, Chrome, Nav, PageLink, Pager};
+use crate::web::page::{self, Chrome, Nav, Pager};
 use crate::web::select::SelectOption;
 use crate::web::{AppState, WebResult};
 
 pub const PER_PAGE: u64 = 50;
-
-struct Line {
-    id: u64,
-    order_no: String,
-    platform_order_no: String,
-    platform: String,
-    shop: String,
-    product: String,
-    quantity: i32,
-    amount: String,
-    account: String,
-    status: String,
-    status_class: &'static str,
-    notify: String,
-    notify_class: &'static str,
-    created: String,
-}
-
-#[derive(Template)]
-#[template(path = "orders/list.html")]
-struct ListPage {
-    chrome: Chrome,
-    q: String,
-    from: String,
-    to: String,
-    notes: Vec<String>,
-    platforms: Vec<SelectOption>,
-    shops: Vec<SelectOption>,
-    statuses: Vec<SelectOption>,
-    notifies: Vec<SelectOption>,
-    products: Vec<SelectOption>,
-    lines: Vec<Line>,
-    total: String,
-    links: Vec<PageLink>,
-    export_href: String,
-    filtered: bool,
-}
 
 pub async fn show(
     State(state): State<AppState>,
@@ -91,25 +54,6 @@ pub async fn show(
         export_href,
         filtered: !f.kept.is_empty(),
     })
-}
-
-fn line(r: queries::ListRow) -> Line {
-    Line {
-        id: r.id,
-        order_no: r.order_no,
-        platform_order_no: r.platform_order_no,
-        platform: platform_label(&r.platform),
-        shop: r.shop_name.unwrap_or_else(|| "（已删除）".into()),
-        product: r.product_name.unwrap_or(r.sku),
-        quantity: r.quantity,
-        amount: page::yuan(r.total_price_fen),
-        account: r.recharge_account.unwrap_or_default(),
-        status: status_label(&r.status),
-        status_class: status_class(&r.status),
-        notify: notify_label(&r.notify_status),
-        notify_class: status_class(&r.notify_status),
-        created: page::beijing(r.created_at),
-    }
 }
 
 /// The shop and product selects (small tables).

@@ -12,6 +12,7 @@ mod list;
 mod masking;
 mod plan;
 mod queries;
+mod views;
 
 use axum::Router;
 use axum::routing::{get, post};
