@@ -21,6 +21,7 @@ pub mod products;
 pub mod select;
 pub mod shops;
 pub mod snapshot;
+pub mod token;
 pub mod urls;
 pub mod user;
 pub mod users;

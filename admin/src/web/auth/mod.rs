@@ -17,12 +17,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::{WebError, WebResult};
 use super::page;
+use super::token::random_hex;
 pub use super::user::CurrentUser;
 use super::user::{FLASH_COOKIE, Flash};
 use crate::CookieSecure;
@@ -86,12 +86,6 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
 
 // ---------------------------------------------------------------------------------------------
 // Tokens, cookies
-
-fn random_hex(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut b);
-    hex::encode(b)
-}
 
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use common::db::{Pool, Tx};
 
-use super::{random_hex, token_hash};
+use super::token_hash;
+use crate::web::token::random_hex;
 
 #[derive(sqlx::FromRow)]
 pub(super) struct SessionRow {

@@ -5,16 +5,18 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::NaiveDateTime;
 use common::domain::{FailureReason, OrderStatus, Platform};
-use rand::RngCore;
 
 use super::masking::mask_text;
 use super::plan::refulfil_plan;
 use super::queries::{self, OrderFull};
 use super::views::*;
-use super::{notify_label, order_id, platform_label, status_class, status_label};
+use super::{notify_label, status_class, status_label};
 use crate::web::auth::{CurrentUser, Operator};
+use crate::web::form::path_id;
+use crate::web::page::platform_label;
 use crate::web::page::{self, Chrome, Nav};
 use crate::web::select::SelectOption;
+use crate::web::token::random_hex;
 use crate::web::{AppState, WebError, WebResult};
 
 pub async fn show(
@@ -22,7 +24,7 @@ pub async fn show(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> WebResult<Response> {
-    let id = order_id(&id)?;
+    let id = path_id(&id)?;
     let page = build(&state, &user, id, false).await?;
     page::render(&page)
 }
@@ -34,7 +36,7 @@ pub async fn reveal(
     Operator(user): Operator,
     Path(id): Path<String>,
 ) -> WebResult<Response> {
-    let id = order_id(&id)?;
+    let id = path_id(&id)?;
     let mut page = build(&state, &user, id, true).await?;
     if page.cards.is_empty() {
         page.revealed = false;
@@ -229,8 +231,6 @@ fn actions_for(
     live_supplier: bool,
     has_cards: bool,
 ) -> Actions {
-    let mut once = [0u8; 16];
-    rand::rng().fill_bytes(&mut once);
     let open = status.is_some_and(|s| !s.is_final());
     let is_final = status.is_some_and(OrderStatus::is_final);
     let jd = matches!(platform, Some(Platform::JdGeneral | Platform::JdGame));
@@ -253,7 +253,7 @@ fn actions_for(
         None => (false, String::new()),
     };
     Actions {
-        once: hex::encode(once),
+        once: random_hex(16),
         succeed: open,
         card_order: o.order_kind == "card",
         quantity: o.quantity,

@@ -11,8 +11,9 @@ use common::db::Pool;
 
 use super::filter::OrderQuery;
 use super::queries;
-use super::{kind_label, notify_label, plain_yuan, platform_label, status_label};
+use super::{kind_label, notify_label, plain_yuan, status_label};
 use crate::web::auth::CurrentUser;
+use crate::web::page::platform_label;
 use crate::web::page::{self, Arg, Where};
 use crate::web::{AppState, WebResult};
 

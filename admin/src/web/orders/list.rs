@@ -4,10 +4,10 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 
 use super::filter::{Filter, OrderQuery};
-use super::platform_label;
 use super::queries;
 use super::views::{ListPage, line};
 use crate::web::auth::CurrentUser;
+use crate::web::page::platform_label;
 use crate::web::page::{self, Chrome, Nav, Pager};
 use crate::web::select::SelectOption;
 use crate::web::{AppState, WebResult};

@@ -16,9 +16,9 @@ mod views;
 
 use axum::Router;
 use axum::routing::{get, post};
-use common::domain::{NotifyStatus, OrderStatus, Platform};
+use common::domain::{NotifyStatus, OrderStatus};
 
-use super::{AppState, WebError, WebResult};
+use super::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -32,19 +32,8 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/orders/{id}/refulfil", post(actions::refulfil))
 }
 
-/// The order id of a path; anything else is a missing page, never a 400.
-fn order_id(raw: &str) -> WebResult<u64> {
-    raw.parse().map_err(|_| WebError::NotFound)
-}
-
 fn order_url(id: u64) -> String {
     format!("/admin/orders/{id}")
-}
-
-fn platform_label(s: &str) -> String {
-    s.parse::<Platform>()
-        .map(|p| p.label_zh().to_owned())
-        .unwrap_or_else(|_| s.to_owned())
 }
 
 fn status_label(s: &str) -> String {
@@ -94,6 +83,8 @@ fn plain_yuan(fen: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::web::form::path_id;
+    use crate::web::page::platform_label;
 
     #[test]
     fn labels_and_classes() {
@@ -106,7 +97,7 @@ mod tests {
         assert_eq!(status_class("\"><script>"), "");
         assert_eq!(plain_yuan(123456), "1234.56");
         assert_eq!(plain_yuan(5), "0.05");
-        assert!(order_id("12x").is_err());
-        assert_eq!(order_id("12").unwrap(), 12);
+        assert!(path_id("12x").is_err());
+        assert_eq!(path_id("12").unwrap(), 12);
     }
 }

@@ -5,7 +5,8 @@ use askama::Template;
 use common::domain::{FailureReason, FulfilmentMode};
 
 use super::queries::{self, OrderFull};
-use super::{kind_label, notify_label, platform_label, status_class, status_label};
+use super::{kind_label, notify_label, status_class, status_label};
+use crate::web::page::platform_label;
 use crate::web::page::{self, Chrome, PageLink};
 use crate::web::select::SelectOption;
 

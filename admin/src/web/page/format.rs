@@ -34,6 +34,13 @@ pub fn beijing_opt(t: Option<NaiveDateTime>) -> String {
     t.map(beijing).unwrap_or_default()
 }
 
+/// A stored platform as its Chinese name (an unknown value as stored).
+pub fn platform_label(s: &str) -> String {
+    s.parse::<common::domain::Platform>()
+        .map(|p| p.label_zh().to_owned())
+        .unwrap_or_else(|_| s.to_owned())
+}
+
 /// Today's date in Beijing, `2026-11-25`.
 pub use common::domain::beijing_today;
 

@@ -15,7 +15,8 @@ use common::domain::Role;
 
 pub use filter::{Arg, DayEnd, Where, beijing_day_start, push_day_bound};
 pub use format::{
-    beijing, beijing_opt, beijing_today, mask, mask_card_no, mask_card_password, thousands, yuan,
+    beijing, beijing_opt, beijing_today, mask, mask_card_no, mask_card_password, platform_label,
+    thousands, yuan,
 };
 pub use pager::{COUNT_CAP, PageLink, Pager, count_capped, query_string};
 

@@ -10,9 +10,11 @@ use common::db::{products, suppliers};
 use common::domain::{Platform, Sku};
 
 use super::queries;
-use super::{load, platform_label, product_id, product_url};
+use super::{load, product_url};
 use crate::web::auth::AdminUser;
 use crate::web::form::FormFields;
+use crate::web::form::path_id;
+use crate::web::page::platform_label;
 use crate::web::page::{redirect_error, redirect_ok};
 use crate::web::{AppState, WebError, WebResult};
 
@@ -26,7 +28,7 @@ pub async fn set_enabled(
     Path(raw): Path<String>,
     body: Bytes,
 ) -> WebResult<Response> {
-    let id = product_id(&raw)?;
+    let id = path_id(&raw)?;
     let p = load(&state, id).await?;
     let back = product_url(id);
     let enabled = match FormFields::parse(&body).field("enabled") {
@@ -79,7 +81,7 @@ pub async fn add_sku(
     Path(raw): Path<String>,
     body: Bytes,
 ) -> WebResult<Response> {
-    let id = product_id(&raw)?;
+    let id = path_id(&raw)?;
     let p = load(&state, id).await?;
     let back = product_url(id);
     let fields = FormFields::parse(&body);
@@ -149,7 +151,7 @@ pub async fn remove_sku(
     AdminUser(user): AdminUser,
     Path((raw, raw_sku)): Path<(String, String)>,
 ) -> WebResult<Response> {
-    let id = product_id(&raw)?;
+    let id = path_id(&raw)?;
     let sku_id: u64 = raw_sku.parse().map_err(|_| WebError::NotFound)?;
     let p = load(&state, id).await?;
     let back = product_url(id);
@@ -185,7 +187,7 @@ pub async fn link_supplier(
     Path(raw): Path<String>,
     body: Bytes,
 ) -> WebResult<Response> {
-    let id = product_id(&raw)?;
+    let id = path_id(&raw)?;
     let p = load(&state, id).await?;
     let back = product_url(id);
     let fields = FormFields::parse(&body);
@@ -259,7 +261,7 @@ pub async fn unlink_supplier(
     AdminUser(user): AdminUser,
     Path((raw, raw_supplier)): Path<(String, String)>,
 ) -> WebResult<Response> {
-    let id = product_id(&raw)?;
+    let id = path_id(&raw)?;
     let supplier_id: u64 = raw_supplier.parse().map_err(|_| WebError::NotFound)?;
     let p = load(&state, id).await?;
     let back = product_url(id);

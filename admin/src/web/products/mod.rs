@@ -10,7 +10,7 @@ mod form;
 mod links;
 mod queries;
 
-use crate::web::form::FormFields;
+use crate::web::form::{FormFields, path_id};
 use crate::web::select::SelectOption;
 
 use askama::Template;
@@ -27,6 +27,7 @@ use self::form::{POLICIES, ProductForm, changes, mode_label, policy_label};
 use super::auth::{AdminUser, CurrentUser};
 use super::page::{self, Chrome, Nav, redirect_ok};
 use super::{AppState, WebError, WebResult};
+use crate::web::page::platform_label;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -49,19 +50,8 @@ pub fn routes() -> Router<AppState> {
 /// The note on every product page.
 const CACHE_NOTE: &str = "网关会缓存商品设置和 SKU 映射，修改保存后最多 GATEWAY_CACHE_TTL_MS（默认 3 秒）生效，无需重启。";
 
-/// A product id of a path; anything else is a missing page, never a 400.
-fn product_id(raw: &str) -> WebResult<u64> {
-    raw.parse().map_err(|_| WebError::NotFound)
-}
-
 fn product_url(id: u64) -> String {
     format!("/admin/products/{id}")
-}
-
-fn platform_label(s: &str) -> String {
-    s.parse::<Platform>()
-        .map(|p| p.label_zh().to_owned())
-        .unwrap_or_else(|_| s.to_owned())
 }
 
 fn yuan_opt(f: Option<i64>) -> String {
@@ -405,7 +395,7 @@ async fn edit(
     user: CurrentUser,
     Path(raw): Path<String>,
 ) -> WebResult<Response> {
-    let p = load(&state, product_id(&raw)?).await?;
+    let p = load(&state, path_id(&raw)?).await?;
     edit_page(&state, &user, &p, ProductForm::of(&p), None).await
 }
 
@@ -416,7 +406,7 @@ async fn update(
     Path(raw): Path<String>,
     body: Bytes,
 ) -> WebResult<Response> {
-    let id = product_id(&raw)?;
+    let id = path_id(&raw)?;
     let form = ProductForm::from_fields(&FormFields::parse(&body));
     let mut tx = state.db.begin().await?;
     let current = queries::lock_product(&mut tx, id).await?;
@@ -475,8 +465,8 @@ mod tests {
 
     #[test]
     fn helpers() {
-        assert!(product_id("x").is_err());
-        assert_eq!(product_id("12").unwrap(), 12);
+        assert!(path_id("x").is_err());
+        assert_eq!(path_id("12").unwrap(), 12);
         assert_eq!(platform_label("jd_game"), "京东游戏点卡");
         assert_eq!(yuan_opt(Some(980)), "9.80");
         assert_eq!(yuan_opt(None), "—");

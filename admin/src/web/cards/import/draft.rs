@@ -1,19 +1,13 @@
 //! A preview's cards sealed into a draft's parts (AES-256-GCM, bound to the draft and the
 //! part), opened again by the commit; and the new batch id.
 
+use crate::web::token::random_hex;
 use chrono::NaiveDate;
 use common::crypto::at_rest::{MasterKey, RowKey, SealedColumn, Slot};
 use common::db::cards::Classified;
 use common::domain::card_import::CardLine;
-use rand::RngCore;
 
 use super::*;
-
-pub(super) fn random_hex(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut b);
-    hex::encode(b)
-}
 
 /// The draft's cards as text lines (`line\tnumber\tpassword\texpiry`), cut into parts of
 /// about [`PART_BYTES`], each encrypted.

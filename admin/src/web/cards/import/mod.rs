@@ -36,7 +36,8 @@ use crate::web::form::{FormFields, query_pairs};
 use crate::web::page::{self, Chrome, Nav, redirect_error, redirect_ok};
 use crate::web::{AppState, WebError, WebResult};
 
-use draft::{new_batch_id, open_parts, random_hex, seal_parts};
+use crate::web::token::random_hex;
+use draft::{new_batch_id, open_parts, seal_parts};
 use upload::{read_upload, upload_text};
 use views::{ImportPage, Invalid, PreviewPage, sample, stocked_note};
 

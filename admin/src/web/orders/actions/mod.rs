@@ -27,8 +27,9 @@ use common::db::orders::{self, OrderError, OrderRow};
 use common::domain::{OrderStatus, Platform};
 
 use crate::web::form::FormFields;
+use crate::web::form::path_id;
+use crate::web::orders::order_url;
 use crate::web::orders::queries::{self, supplier_has_it};
-use crate::web::orders::{order_id, order_url};
 use crate::web::page::{redirect_error, redirect_ok};
 use crate::web::{AppState, WebError, WebResult};
 
@@ -69,7 +70,7 @@ async fn start(
     action: &str,
     form: &FormFields,
 ) -> WebResult<Start> {
-    let id = order_id(raw_id)?;
+    let id = path_id(raw_id)?;
     let back = order_url(id);
     let Some(once) = submission_id(form) else {
         return Ok(Start::Answer(redirect_error(
