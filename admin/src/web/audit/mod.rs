@@ -3,7 +3,6 @@
 //! its rows in index order (`(username, created_at)`, `(action, created_at)`,
 //! `(target_type, created_at)`, `(target_type, target_id)`, `(created_at)`).
 
-use crate::web::select::SelectOption;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
@@ -13,6 +12,7 @@ use axum::routing::get;
 use crate::web::auth::{CurrentUser, Role};
 use crate::web::form::first;
 use crate::web::page::{self, Arg, Chrome, DayEnd, Nav, PageLink, Pager, Where};
+use crate::web::select::SelectOption;
 use crate::web::{AppState, WebResult};
 
 mod queries;

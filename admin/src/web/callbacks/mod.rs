@@ -6,7 +6,6 @@
 //! Every filter combination reads its 50 rows in index order: `(created_at)`, `(target,
 //! created_at)`, `(outcome, created_at)`, `(target, outcome, created_at)` or `(order_id, id)`.
 
-use crate::web::select::SelectOption;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -16,6 +15,7 @@ use axum::routing::get;
 use crate::web::auth::CurrentUser;
 use crate::web::form::path_id;
 use crate::web::page::{self, Arg, Chrome, DayEnd, Nav, PageLink, Pager, Where};
+use crate::web::select::SelectOption;
 use crate::web::{AppState, WebError, WebResult};
 
 mod queries;

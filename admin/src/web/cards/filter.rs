@@ -121,3 +121,23 @@ impl Filter {
         self.product.is_none() && self.batch.is_none() && self.status.is_none()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_are_lenient() {
+        let f = Filter::from(&CardQuery::parse(Some(
+            "product=x&status=gone&batch=B1&page=2&other=1",
+        )));
+        assert_eq!(f.product, None);
+        assert_eq!(f.status, None);
+        assert_eq!(f.batch.as_deref(), Some("B1"));
+        assert_eq!(f.notes.len(), 2);
+        assert_eq!(f.query_string(), "batch=B1");
+        let f = Filter::from(&CardQuery::parse(Some("product=7&status=void")));
+        assert_eq!((f.product, f.status), (Some(7), Some(CardStatus::Void)));
+        assert_eq!(f.where_all().sql(), " WHERE product_id = ? AND status = ?");
+    }
+}

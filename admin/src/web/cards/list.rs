@@ -10,173 +10,22 @@
 //! else `ix_cards_status_list` (status, id). A product or batch without a status reads its index
 //! once per status (a UNION of four ordered, limited reads) and merges them.
 
-use crate::web::select::SelectOption;
-use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
-use chrono::NaiveDate;
-use common::crypto::at_rest::{MasterKey, SealedColumn};
 use common::domain::CardStatus;
 
 use super::filter::{CardQuery, Filter};
-use super::queries::{self, BatchRow, CardRow};
-use super::{batch_url, path_segment, status_class, status_label};
+use super::path_segment;
+use super::queries;
+use super::views::{BatchPanel, ListPage, StockLine, batch_line, line};
 use crate::web::auth::Operator;
-use crate::web::page::{self, Chrome, Nav, PageLink, Pager};
+use crate::web::page::{self, Chrome, Nav, Pager};
+use crate::web::select::SelectOption;
 use crate::web::{AppState, WebResult};
 
 pub const PER_PAGE: u64 = 50;
 /// Batches listed under the cards.
 const BATCHES_SHOWN: u64 = 20;
-
-struct Line {
-    id: u64,
-    product: String,
-    product_href: String,
-    batch: String,
-    batch_href: String,
-    card_no: String,
-    password: String,
-    expires: String,
-    expired: bool,
-    status: &'static str,
-    status_class: &'static str,
-    /// Link and number of the order a sold card went to ("" when none).
-    order_href: String,
-    order_no: String,
-    created: String,
-    sold: String,
-    can_void: bool,
-}
-
-/// The card number, decrypted only to be masked.
-fn masked_card_no(key: &MasterKey, r: &CardRow) -> String {
-    common::db::cards::open(
-        key,
-        SealedColumn::CardNo,
-        r.product_id,
-        &r.fingerprint,
-        &r.card_no_enc,
-    )
-    .map(|s| page::mask_card_no(&s))
-    .unwrap_or_else(|_| "（无法解密）".into())
-}
-
-fn line(key: &MasterKey, r: CardRow, today: NaiveDate) -> Line {
-    let no_expiry = common::domain::card_import::no_expiry();
-    let available = r.status == CardStatus::Available.as_str();
-    let expired = available && r.expires_at < today;
-    let card_no = masked_card_no(key, &r);
-    Line {
-        id: r.id,
-        product: r
-            .product_name
-            .unwrap_or_else(|| format!("#{}", r.product_id)),
-        product_href: format!("/admin/cards?product={}", r.product_id),
-        batch_href: batch_url(&r.batch_id),
-        batch: r.batch_id,
-        card_no,
-        // The password is never decrypted for the list: nothing of it is shown.
-        password: page::mask_card_password(""),
-        expires: if r.expires_at == no_expiry {
-            "长期有效".into()
-        } else {
-            r.expires_at.to_string()
-        },
-        expired,
-        status: status_label(&r.status),
-        status_class: status_class(&r.status),
-        order_href: r
-            .order_id
-            .map(|id| format!("/admin/orders/{id}"))
-            .unwrap_or_default(),
-        order_no: match (r.order_id, r.order_no) {
-            (Some(_), Some(no)) => no,
-            (Some(id), None) => format!("#{id}"),
-            _ => String::new(),
-        },
-        created: page::beijing(r.created_at),
-        sold: page::beijing_opt(r.sold_at),
-        can_void: available,
-    }
-}
-
-pub struct StockLine {
-    pub product: String,
-    pub href: String,
-    pub available: String,
-    pub sold: String,
-    pub void: String,
-    pub exported: String,
-    pub expired: String,
-    pub threshold: String,
-    pub low: bool,
-    pub selected: bool,
-}
-
-struct BatchLine {
-    id: String,
-    href: String,
-    action_base: String,
-    product: String,
-    source: String,
-    imported_by: String,
-    total_lines: i32,
-    inserted: i32,
-    duplicates: i32,
-    invalid: i32,
-    created: String,
-}
-
-/// The chosen batch: its import record and its cards by status now.
-struct BatchPanel {
-    id: String,
-    action_base: String,
-    record: Option<BatchLine>,
-    available: String,
-    sold: String,
-    void: String,
-    exported: String,
-    has_available: bool,
-}
-
-#[derive(Template)]
-#[template(path = "cards/list.html")]
-struct ListPage {
-    chrome: Chrome,
-    stock: Vec<StockLine>,
-    stock_at: String,
-    products: Vec<SelectOption>,
-    statuses: Vec<SelectOption>,
-    batch: String,
-    notes: Vec<String>,
-    lines: Vec<Line>,
-    total: String,
-    links: Vec<PageLink>,
-    back: String,
-    filtered: bool,
-    panel: Option<BatchPanel>,
-    batches: Vec<BatchLine>,
-    import_href: String,
-}
-
-fn batch_line(b: BatchRow) -> BatchLine {
-    BatchLine {
-        href: batch_url(&b.id),
-        action_base: format!("/admin/cards/batches/{}", path_segment(&b.id)),
-        id: b.id,
-        product: b
-            .product_name
-            .unwrap_or_else(|| format!("#{}", b.product_id)),
-        source: b.source,
-        imported_by: b.imported_by,
-        total_lines: b.total_lines,
-        inserted: b.inserted,
-        duplicates: b.duplicates,
-        invalid: b.invalid,
-        created: page::beijing(b.created_at),
-    }
-}
 
 pub async fn show(
     State(state): State<AppState>,
@@ -299,24 +148,4 @@ async fn batch_panel(state: &AppState, batch: &str) -> WebResult<BatchPanel> {
         exported: page::thousands(n(CardStatus::Exported.as_str()).max(0) as u64),
         has_available: n(CardStatus::Available.as_str()) > 0,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn filters_are_lenient() {
-        let f = Filter::from(&CardQuery::parse(Some(
-            "product=x&status=gone&batch=B1&page=2&other=1",
-        )));
-        assert_eq!(f.product, None);
-        assert_eq!(f.status, None);
-        assert_eq!(f.batch.as_deref(), Some("B1"));
-        assert_eq!(f.notes.len(), 2);
-        assert_eq!(f.query_string(), "batch=B1");
-        let f = Filter::from(&CardQuery::parse(Some("product=7&status=void")));
-        assert_eq!((f.product, f.status), (Some(7), Some(CardStatus::Void)));
-        assert_eq!(f.where_all().sql(), " WHERE product_id = ? AND status = ?");
-    }
 }

@@ -15,6 +15,7 @@ mod import;
 mod list;
 mod queries;
 mod stock;
+mod views;
 
 use axum::Router;
 use axum::routing::{get, post};

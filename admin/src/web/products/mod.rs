@@ -10,9 +10,6 @@ mod form;
 mod links;
 mod queries;
 
-use crate::web::form::{FormFields, path_id};
-use crate::web::select::SelectOption;
-
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
@@ -27,7 +24,9 @@ use self::form::{POLICIES, ProductForm, changes, mode_label, policy_label};
 use super::auth::{AdminUser, CurrentUser};
 use super::page::{self, Chrome, Nav, redirect_ok};
 use super::{AppState, WebError, WebResult};
+use crate::web::form::{FormFields, path_id};
 use crate::web::page::platform_label;
+use crate::web::select::SelectOption;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -18,8 +18,6 @@ mod draft;
 mod upload;
 mod views;
 
-use crate::web::select::SelectOption;
-
 use axum::body::Bytes;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, RawQuery, State};
@@ -36,6 +34,7 @@ use crate::web::form::{FormFields, query_pairs};
 use crate::web::page::{self, Chrome, Nav, redirect_error, redirect_ok};
 use crate::web::{AppState, WebError, WebResult};
 
+use crate::web::select::SelectOption;
 use crate::web::token::random_hex;
 use draft::{new_batch_id, open_parts, seal_parts};
 use upload::{read_upload, upload_text};
