@@ -225,22 +225,10 @@ async fn list(
         .collect();
     page::render(&ListPage {
         chrome: Chrome::new(&user, Nav::Audit),
-        actions: ACTIONS
-            .iter()
-            .map(|(v, l)| SelectOption {
-                value: (*v).into(),
-                label: (*l).into(),
-                selected: *v == action,
-            })
-            .collect(),
-        target_types: TARGET_TYPES
-            .iter()
-            .map(|(v, l)| SelectOption {
-                value: (*v).into(),
-                label: (*l).into(),
-                selected: Some(*v) == known_type,
-            })
-            .collect(),
+        actions: SelectOption::from_pairs(ACTIONS.iter().copied(), |v| v == action),
+        target_types: SelectOption::from_pairs(TARGET_TYPES.iter().copied(), |v| {
+            Some(v) == known_type
+        }),
         user: username,
         target_id,
         from,

@@ -236,22 +236,10 @@ async fn list(
         .collect();
     page::render(&ListPage {
         chrome: Chrome::new(&user, Nav::Callbacks),
-        targets: TARGETS
-            .iter()
-            .map(|(v, l)| SelectOption {
-                value: (*v).into(),
-                label: (*l).into(),
-                selected: target == Some(*v),
-            })
-            .collect(),
-        outcomes: OUTCOMES
-            .iter()
-            .map(|(v, l, _)| SelectOption {
-                value: (*v).into(),
-                label: (*l).into(),
-                selected: outcome == Some(*v),
-            })
-            .collect(),
+        targets: SelectOption::from_pairs(TARGETS.iter().copied(), |v| target == Some(v)),
+        outcomes: SelectOption::from_pairs(OUTCOMES.iter().map(|(v, l, _)| (*v, *l)), |v| {
+            outcome == Some(v)
+        }),
         order: f.order.clone(),
         from: f.from.clone(),
         to: f.to.clone(),

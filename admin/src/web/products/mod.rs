@@ -59,25 +59,16 @@ fn yuan_opt(f: Option<i64>) -> String {
 }
 
 fn mode_options(selected: &str) -> Vec<SelectOption> {
-    FulfilmentMode::ALL
-        .iter()
-        .map(|m| SelectOption {
-            value: m.as_str().into(),
-            label: m.label_zh().into(),
-            selected: m.as_str() == selected,
-        })
-        .collect()
+    SelectOption::from_pairs(
+        FulfilmentMode::ALL
+            .iter()
+            .map(|m| (m.as_str(), m.label_zh())),
+        |v| v == selected,
+    )
 }
 
 fn policy_options(selected: &str) -> Vec<SelectOption> {
-    POLICIES
-        .iter()
-        .map(|(v, l)| SelectOption {
-            value: (*v).into(),
-            label: (*l).into(),
-            selected: *v == selected,
-        })
-        .collect()
+    SelectOption::from_pairs(POLICIES.iter().copied(), |v| v == selected)
 }
 
 // ---------------------------------------------------------------------------------------------
