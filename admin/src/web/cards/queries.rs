@@ -7,7 +7,7 @@ use common::db::{Pool, Tx};
 use common::domain::CardStatus;
 
 use super::filter::Filter;
-use crate::web::page::Arg;
+use crate::web::page::{Arg, bind_scalar_args};
 
 /// The ids of one page, newest first (see the module comment for the plan of each form).
 pub async fn page_ids(pool: &Pool, f: &Filter, limit: u64, offset: u64) -> sqlx::Result<Vec<u64>> {
@@ -51,16 +51,12 @@ pub async fn page_ids(pool: &Pool, f: &Filter, limit: u64, offset: u64) -> sqlx:
             args,
         )
     };
-    let mut q = sqlx::query_scalar::<_, u64>(sqlx::AssertSqlSafe(sql));
-    for a in args {
-        q = match a {
-            Arg::Str(s) => q.bind(s),
-            Arg::U64(v) => q.bind(v),
-            Arg::I64(v) => q.bind(v),
-            Arg::Time(t) => q.bind(t),
-        };
-    }
-    q.fetch_all(pool).await
+    bind_scalar_args(
+        sqlx::query_scalar::<_, u64>(sqlx::AssertSqlSafe(sql)),
+        &args,
+    )
+    .fetch_all(pool)
+    .await
 }
 
 #[derive(sqlx::FromRow)]

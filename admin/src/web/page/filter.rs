@@ -62,18 +62,26 @@ impl Where {
 
     pub fn bind_scalar<'q, O>(
         &'q self,
-        mut q: sqlx::query::QueryScalar<'q, MySql, O, MySqlArguments>,
+        q: sqlx::query::QueryScalar<'q, MySql, O, MySqlArguments>,
     ) -> sqlx::query::QueryScalar<'q, MySql, O, MySqlArguments> {
-        for a in &self.args {
-            q = match a {
-                Arg::Str(s) => q.bind(s.as_str()),
-                Arg::U64(v) => q.bind(*v),
-                Arg::I64(v) => q.bind(*v),
-                Arg::Time(t) => q.bind(*t),
-            };
-        }
-        q
+        bind_scalar_args(q, &self.args)
     }
+}
+
+/// Binds `args` in order (a query built beside a [`Where`], e.g. a UNION of filtered reads).
+pub fn bind_scalar_args<'q, O>(
+    mut q: sqlx::query::QueryScalar<'q, MySql, O, MySqlArguments>,
+    args: &'q [Arg],
+) -> sqlx::query::QueryScalar<'q, MySql, O, MySqlArguments> {
+    for a in args {
+        q = match a {
+            Arg::Str(s) => q.bind(s.as_str()),
+            Arg::U64(v) => q.bind(*v),
+            Arg::I64(v) => q.bind(*v),
+            Arg::Time(t) => q.bind(*t),
+        };
+    }
+    q
 }
 
 /// A Beijing calendar date (`2026-11-25`) → the UTC instant its day starts.

@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use common::domain::Role;
 
-pub use filter::{Arg, DayEnd, Where, beijing_day_start, push_day_bound};
+pub use filter::{Arg, DayEnd, Where, beijing_day_start, bind_scalar_args, push_day_bound};
 pub use format::{
     beijing, beijing_opt, beijing_today, mask, mask_card_no, mask_card_password, platform_label,
     thousands, yuan,
