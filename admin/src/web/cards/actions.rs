@@ -15,8 +15,10 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use common::domain::CardStatus;
 
-use super::{back_to, batch_url, form_fields, plausible_batch};
+use super::queries;
+use super::{back_to, batch_url, plausible_batch};
 use crate::web::auth::Operator;
+use crate::web::form::FormFields;
 use crate::web::page::{self, redirect_error, redirect_ok};
 use crate::web::{AppState, WebError, WebResult};
 
@@ -28,13 +30,9 @@ pub async fn void_card(
     body: Bytes,
 ) -> WebResult<Response> {
     let id: u64 = raw_id.parse().map_err(|_| WebError::NotFound)?;
-    let back = back_to(&form_fields(&body));
+    let back = back_to(&FormFields::parse(&body));
     let mut tx = state.db.begin().await?;
-    let card: Option<(CardStatus, String)> =
-        sqlx::query_as("SELECT status, batch_id FROM cards WHERE id = ? FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let card = queries::lock_card(&mut tx, id).await?;
     let Some((status, batch)) = card else {
         return Err(WebError::NotFound);
     };
@@ -56,10 +54,7 @@ pub async fn void_card(
             ));
         }
     }
-    sqlx::query("UPDATE cards SET status = 'void' WHERE id = ? AND status = 'available'")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    queries::void_card(&mut tx, id).await?;
     user.audit(
         &mut *tx,
         "card.void",
@@ -83,31 +78,21 @@ pub async fn void_batch(
     if !plausible_batch(&batch) {
         return Err(WebError::NotFound);
     }
-    let fields = form_fields(&body);
-    let back = match fields.get("back") {
+    let fields = FormFields::parse(&body);
+    let back = match fields.field("back") {
         Some(_) => back_to(&fields),
         None => batch_url(&batch),
     };
     let mut tx = state.db.begin().await?;
-    let voided =
-        sqlx::query("UPDATE cards SET status = 'void' WHERE batch_id = ? AND status = 'available'")
-            .bind(&batch)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+    let voided = queries::void_batch(&mut tx, &batch).await?;
     if voided == 0 {
         tx.rollback().await?;
-        let known: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM cards WHERE batch_id = ? LIMIT 1")
-                .bind(&batch)
-                .fetch_optional(&state.db)
-                .await?;
-        return Ok(match known {
-            Some(_) => redirect_ok(
+        return Ok(match queries::batch_exists(&state.db, &batch).await? {
+            true => redirect_ok(
                 &back,
                 format!("批次 {batch} 没有可作废的卡密（可用卡密为 0）。"),
             ),
-            None => redirect_error("/admin/cards", format!("批次 {batch} 不存在或没有卡密。")),
+            false => redirect_error("/admin/cards", format!("批次 {batch} 不存在或没有卡密。")),
         });
     }
     user.audit(
@@ -141,7 +126,9 @@ pub async fn export(
     if !plausible_batch(&batch) {
         return Err(WebError::NotFound);
     }
-    let keep = form_fields(&body).get("keep").is_some_and(|v| v == "1");
+    let keep = FormFields::parse(&body)
+        .field("keep")
+        .is_some_and(|v| v == "1");
     let mut tx = state.db.begin().await?;
     let cards = common::db::cards::take_for_export(&mut tx, &state.key, &batch, keep)
         .await

@@ -10,17 +10,19 @@
 //! `card_import_drafts` (see [`import`]); nothing in a form or page carries a clear card.
 
 mod actions;
+mod filter;
 mod import;
 mod list;
+mod queries;
 mod stock;
-
-use std::collections::HashMap;
+mod views;
 
 use axum::Router;
 use axum::routing::{get, post};
 use common::domain::CardStatus;
 
 use super::AppState;
+use crate::web::form::FormFields;
 
 pub use stock::{cached_stock, forget_stock, warm_stock};
 
@@ -48,22 +50,14 @@ fn status_class(s: CardStatus) -> &'static str {
     }
 }
 
-/// The fields of an urlencoded form body (later duplicates win); undecodable bodies are empty.
-fn form_fields(body: &[u8]) -> HashMap<String, String> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-        .unwrap_or_default()
-        .into_iter()
-        .collect()
-}
-
 /// Where to go back to after an action: the list URL the form was on, or the list.
-fn back_to(fields: &HashMap<String, String>) -> String {
-    match fields.get("back") {
+fn back_to(fields: &FormFields) -> String {
+    match fields.field("back") {
         Some(b)
             if (b == "/admin/cards" || b.starts_with("/admin/cards?"))
                 && !b.contains(['\r', '\n', '\\']) =>
         {
-            b.clone()
+            b.to_owned()
         }
         _ => "/admin/cards".to_owned(),
     }
@@ -108,11 +102,11 @@ mod tests {
         assert_eq!(path_segment("B2026-01_a.b"), "B2026-01_a.b");
         assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
         assert_eq!(path_segment("批"), "%E6%89%B9");
-        let f = form_fields(b"back=%2Fadmin%2Fcards%3Fstatus%3Dvoid&x=1");
+        let f = FormFields::parse(b"back=%2Fadmin%2Fcards%3Fstatus%3Dvoid&x=1");
         assert_eq!(back_to(&f), "/admin/cards?status=void");
-        let f = form_fields(b"back=https%3A%2F%2Fevil.example%2F");
+        let f = FormFields::parse(b"back=https%3A%2F%2Fevil.example%2F");
         assert_eq!(back_to(&f), "/admin/cards");
-        let f = form_fields(b"back=%2Fadmin%2Fcardsx");
+        let f = FormFields::parse(b"back=%2Fadmin%2Fcardsx");
         assert_eq!(back_to(&f), "/admin/cards");
         assert_eq!(batch_url("B 1"), "/admin/cards?batch=B+1");
         assert!(plausible_batch("B1"));

@@ -1,205 +1,29 @@
 //! `GET /admin/orders/{id}`: everything about one order, cards masked; and
 //! `POST /admin/orders/{id}/reveal`: the same page with the cards in full, once, audited.
 
-use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::NaiveDateTime;
-use common::domain::{
-    AttemptOutcome, CallbackTarget, FailureReason, FulfilmentMode, NotifyStatus, OrderKind,
-    OrderStatus, Platform, SupplierOrderStatus,
-};
-use rand::RngCore;
+use common::domain::{FailureReason, NotifyStatus, OrderKind, Platform, SupplierOrderStatus};
 
 use super::masking::mask_text;
-use super::plan::{ProductKind, refulfil_plan};
-use super::{Opt, order_id, outcome_class, supplier_class};
+use super::plan::refulfil_plan;
+use super::queries::{self, OrderFull};
+use super::views::*;
+use super::{outcome_class, supplier_class};
 use crate::web::auth::{CurrentUser, Operator};
+use crate::web::form::path_id;
 use crate::web::page::{self, Chrome, Nav};
+use crate::web::select::SelectOption;
+use crate::web::token::random_hex;
 use crate::web::{AppState, WebError, WebResult};
-
-#[derive(sqlx::FromRow)]
-pub(super) struct OrderFull {
-    pub order_no: String,
-    pub platform: Platform,
-    pub shop_id: u64,
-    pub shop_name: Option<String>,
-    pub platform_order_no: String,
-    pub order_kind: OrderKind,
-    pub product_id: Option<u64>,
-    pub product_name: Option<String>,
-    pub product_mode: Option<FulfilmentMode>,
-    pub sku: String,
-    pub quantity: i32,
-    pub total_price_fen: i64,
-    pub recharge_account: Option<String>,
-    pub status: OrderStatus,
-    pub failure_code: Option<FailureReason>,
-    pub failure_reason: Option<String>,
-    pub notify_status: NotifyStatus,
-    pub notify_url: Option<String>,
-    pub notify_attempts: i32,
-    pub notify_next_at: Option<NaiveDateTime>,
-    pub notify_reason: Option<String>,
-    pub stock_deadline_at: Option<NaiveDateTime>,
-    pub raw_request: Option<String>,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub completed_at: Option<NaiveDateTime>,
-}
-
-impl OrderFull {
-    pub fn product_kind(&self) -> ProductKind {
-        match (&self.product_name, self.product_mode) {
-            (None, _) | (_, None) => ProductKind::Missing,
-            (Some(_), Some(mode)) => ProductKind::Mode(mode),
-        }
-    }
-}
-
-async fn load(ex: impl sqlx::MySqlExecutor<'_>, id: u64) -> sqlx::Result<Option<OrderFull>> {
-    sqlx::query_as(
-        "SELECT o.order_no, o.platform, o.shop_id, s.name AS shop_name, o.platform_order_no,
-                o.order_kind, o.product_id, p.name AS product_name, p.mode AS product_mode, o.sku,
-                o.quantity, o.total_price_fen, o.recharge_account, o.status, o.failure_code,
-                o.failure_reason, o.notify_status, o.notify_url, o.notify_attempts, o.notify_next_at,
-                o.notify_reason, o.stock_deadline_at, o.raw_request, o.created_at, o.updated_at,
-                o.completed_at
-         FROM orders o
-         LEFT JOIN shops s ON s.id = o.shop_id
-         LEFT JOIN products p ON p.id = o.product_id
-         WHERE o.id = ?",
-    )
-    .bind(id)
-    .fetch_optional(ex)
-    .await
-}
-
-struct Field {
-    label: &'static str,
-    value: String,
-    mono: bool,
-}
-
-struct EventLine {
-    at: String,
-    from: String,
-    to: String,
-    to_class: &'static str,
-    actor: String,
-    note: String,
-}
-
-struct CardLine {
-    no: usize,
-    card_no: String,
-    password: String,
-    expires: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct SupplierRow {
-    supplier_name: Option<String>,
-    supplier_id: u64,
-    supplier_order_no: Option<String>,
-    status: SupplierOrderStatus,
-    poll_count: i32,
-    next_poll_at: Option<NaiveDateTime>,
-    deadline_at: Option<NaiveDateTime>,
-    last_response: Option<String>,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-}
-
-struct SupplierLine {
-    supplier: String,
-    supplier_order_no: String,
-    status: String,
-    status_class: &'static str,
-    polls: i32,
-    next_poll: String,
-    deadline: String,
-    last_response: String,
-    created: String,
-    updated: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct OtherAttempt {
-    target: CallbackTarget,
-    attempt_no: i32,
-    url: String,
-    request_body: Option<String>,
-    http_status: Option<i16>,
-    response_body: Option<String>,
-    duration_ms: i32,
-    outcome: AttemptOutcome,
-    error: Option<String>,
-    next_attempt_at: Option<NaiveDateTime>,
-    created_at: NaiveDateTime,
-}
-
-struct AttemptLine {
-    at: String,
-    target: String,
-    attempt_no: i32,
-    url: String,
-    http_status: String,
-    outcome: String,
-    outcome_class: &'static str,
-    duration: String,
-    error: String,
-    next: String,
-    request: String,
-    response: String,
-}
-
-/// The actions an operator may take on this order now (viewers get none).
-struct Actions {
-    /// One-time submission id: a double-submitted form is recognised and changes nothing.
-    once: String,
-    succeed: bool,
-    card_order: bool,
-    quantity: i32,
-    fail: bool,
-    reasons: Vec<Opt>,
-    resend: bool,
-    resend_why_not: String,
-    refulfil: bool,
-    refulfil_why_not: String,
-    reveal: bool,
-    /// A supplier may still be recharging this order: check with it before ending the order.
-    supplier_warning: bool,
-}
-
-#[derive(Template)]
-#[template(path = "orders/detail.html")]
-struct DetailPage {
-    chrome: Chrome,
-    id: u64,
-    order_no: String,
-    status: String,
-    status_class: &'static str,
-    notify: String,
-    notify_class: &'static str,
-    fields: Vec<Field>,
-    raw_request: String,
-    events: Vec<EventLine>,
-    cards: Vec<CardLine>,
-    cards_error: String,
-    revealed: bool,
-    notice: String,
-    suppliers: Vec<SupplierLine>,
-    attempts: Vec<AttemptLine>,
-    actions: Option<Actions>,
-}
 
 pub async fn show(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> WebResult<Response> {
-    let id = order_id(&id)?;
+    let id = path_id(&id)?;
     let page = build(&state, &user, id, false).await?;
     page::render(&page)
 }
@@ -211,7 +35,7 @@ pub async fn reveal(
     Operator(user): Operator,
     Path(id): Path<String>,
 ) -> WebResult<Response> {
-    let id = order_id(&id)?;
+    let id = path_id(&id)?;
     let mut page = build(&state, &user, id, true).await?;
     if page.cards.is_empty() {
         page.revealed = false;
@@ -242,7 +66,9 @@ async fn build(
     id: u64,
     reveal: bool,
 ) -> WebResult<DetailPage> {
-    let o = load(&state.db, id).await?.ok_or(WebError::NotFound)?;
+    let o = queries::order_full(&state.db, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
     let events = common::db::orders::events(&state.db, id).await?;
     let (cards, cards_error) = match common::db::cards::issued_to_order(&state.db, &state.key, id)
         .await
@@ -256,26 +82,9 @@ async fn build(
             )
         }
     };
-    let suppliers: Vec<SupplierRow> = sqlx::query_as(
-        "SELECT sp.name AS supplier_name, so.supplier_id, so.supplier_order_no, so.status,
-                so.poll_count, so.next_poll_at, so.deadline_at, so.last_response, so.created_at,
-                so.updated_at
-         FROM supplier_orders so LEFT JOIN suppliers sp ON sp.id = so.supplier_id
-         WHERE so.order_id = ? ORDER BY so.id",
-    )
-    .bind(id)
-    .fetch_all(&state.db)
-    .await?;
+    let suppliers = queries::supplier_orders(&state.db, id).await?;
     let jd_attempts = common::db::notify::attempts(&state.db, id).await?;
-    let other_attempts: Vec<OtherAttempt> = sqlx::query_as(
-        "SELECT target, attempt_no, url, request_body, http_status, response_body, duration_ms,
-                outcome, error, next_attempt_at, created_at
-         FROM callback_attempts WHERE order_id = ? AND target NOT IN ('jd_general', 'jd_game')
-         ORDER BY id",
-    )
-    .bind(id)
-    .fetch_all(&state.db)
-    .await?;
+    let other_attempts = queries::other_attempts(&state.db, id).await?;
 
     let live_supplier = suppliers
         .iter()
@@ -414,8 +223,6 @@ async fn build(
 }
 
 fn actions_for(o: &OrderFull, live_supplier: bool, has_cards: bool) -> Actions {
-    let mut once = [0u8; 16];
-    rand::rng().fill_bytes(&mut once);
     let status = o.status;
     let open = !status.is_final();
     let is_final = status.is_final();
@@ -437,14 +244,14 @@ fn actions_for(o: &OrderFull, live_supplier: bool, has_cards: bool) -> Actions {
         Err(why) => (false, why.to_owned()),
     };
     Actions {
-        once: hex::encode(once),
+        once: random_hex(16),
         succeed: open,
         card_order: o.order_kind == OrderKind::Card,
         quantity: o.quantity,
         fail: open,
         reasons: FailureReason::ALL
             .into_iter()
-            .map(|r| Opt {
+            .map(|r| SelectOption {
                 value: r.as_str().into(),
                 label: format!("{}（{}）", r.label_zh(), r.as_str()),
                 selected: r == FailureReason::Manual,
@@ -456,114 +263,5 @@ fn actions_for(o: &OrderFull, live_supplier: bool, has_cards: bool) -> Actions {
         refulfil_why_not,
         reveal: has_cards,
         supplier_warning: open && live_supplier,
-    }
-}
-
-fn fields(o: &OrderFull) -> Vec<Field> {
-    let f = |label, value: String| Field {
-        label,
-        value,
-        mono: false,
-    };
-    let m = |label, value: String| Field {
-        label,
-        value,
-        mono: true,
-    };
-    let failure = match (o.failure_code, &o.failure_reason) {
-        (None, None) => String::new(),
-        (code, text) => {
-            let label = code
-                .map(|r| format!("{}（{}）", r.label_zh(), r.as_str()))
-                .unwrap_or_default();
-            match text {
-                Some(t) if !t.is_empty() => format!("{label}：{t}"),
-                _ => label,
-            }
-        }
-    };
-    let product = match (&o.product_name, o.product_id) {
-        (Some(name), Some(pid)) => format!(
-            "{name}（#{pid}，{}）",
-            o.product_mode
-                .map(FulfilmentMode::label_zh)
-                .unwrap_or("未知方式")
-        ),
-        (None, Some(pid)) => format!("#{pid}（已删除）"),
-        _ => "（无）".into(),
-    };
-    let mut out = vec![
-        m("订单号", o.order_no.clone()),
-        m("平台单号", o.platform_order_no.clone()),
-        f("平台", o.platform.label_zh().to_owned()),
-        f(
-            "店铺",
-            format!(
-                "{}（#{}）",
-                o.shop_name.clone().unwrap_or_else(|| "已删除".into()),
-                o.shop_id
-            ),
-        ),
-        f("商品", product),
-        m("SKU", o.sku.clone()),
-        f("类型", o.order_kind.label_zh().to_owned()),
-        f("数量", o.quantity.to_string()),
-        f("金额(元)", page::yuan(o.total_price_fen)),
-        m("充值账号", o.recharge_account.clone().unwrap_or_default()),
-        f("失败原因", failure),
-        f("回调次数", o.notify_attempts.to_string()),
-        f("下次回调", page::beijing_opt(o.notify_next_at)),
-        f("回调说明", o.notify_reason.clone().unwrap_or_default()),
-        m("回调地址", o.notify_url.clone().unwrap_or_default()),
-        f("等待补货截止", page::beijing_opt(o.stock_deadline_at)),
-        f("创建时间", page::beijing(o.created_at)),
-        f("更新时间", page::beijing(o.updated_at)),
-        f("完成时间", page::beijing_opt(o.completed_at)),
-    ];
-    for field in &mut out {
-        if field.value.is_empty() {
-            field.value = "—".into();
-            field.mono = false;
-        }
-    }
-    out
-}
-
-fn actor_label(actor: &str) -> String {
-    match actor {
-        "gateway" => "网关".into(),
-        "fulfillment" => "履约服务".into(),
-        "notifier" => "回调服务".into(),
-        "agiso-sync" => "阿奇索同步".into(),
-        other => match other.strip_prefix("operator:") {
-            Some(name) => format!("操作员 {name}"),
-            None => other.to_owned(),
-        },
-    }
-}
-
-/// This page's words for an attempt's outcome (a supplier's answers show as stored).
-fn outcome_label(outcome: AttemptOutcome) -> String {
-    match outcome {
-        AttemptOutcome::Delivered => "成功".into(),
-        AttemptOutcome::Retry => "待重试".into(),
-        AttemptOutcome::GivingUp => "已放弃".into(),
-        AttemptOutcome::Error => "错误".into(),
-        other => other.as_str().to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn labels() {
-        assert_eq!(actor_label("operator:alice"), "操作员 alice");
-        assert_eq!(actor_label("fulfillment"), "履约服务");
-        assert_eq!(outcome_label(AttemptOutcome::Retry), "待重试");
-        assert_eq!(outcome_label(AttemptOutcome::NotFound), "not_found");
-        assert_eq!(CallbackTarget::JdGame.label_zh(), "京东游戏点卡");
-        assert_eq!(SupplierOrderStatus::Unknown.label_zh(), "结果未知");
     }
 }

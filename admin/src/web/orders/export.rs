@@ -8,10 +8,10 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDateTime;
 use common::db::Pool;
-use common::domain::{NotifyStatus, OrderKind, OrderStatus, Platform};
 
 use super::filter::OrderQuery;
 use super::plain_yuan;
+use super::queries;
 use crate::web::auth::CurrentUser;
 use crate::web::page::{self, Arg, Where};
 use crate::web::{AppState, WebResult};
@@ -37,27 +37,6 @@ const HEADER: [&str; 16] = [
     "创建时间(北京时间)",
     "完成时间(北京时间)",
 ];
-
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: u64,
-    order_no: String,
-    platform_order_no: String,
-    platform: Platform,
-    shop_name: Option<String>,
-    product_name: Option<String>,
-    sku: String,
-    order_kind: OrderKind,
-    quantity: i32,
-    total_price_fen: i64,
-    recharge_account: Option<String>,
-    status: OrderStatus,
-    failure_reason: Option<String>,
-    notify_status: NotifyStatus,
-    notify_attempts: i32,
-    created_at: NaiveDateTime,
-    completed_at: Option<NaiveDateTime>,
-}
 
 pub async fn csv(
     State(state): State<AppState>,
@@ -172,7 +151,7 @@ impl Export {
         Some(Bytes::from(out))
     }
 
-    async fn fetch(&self, limit: usize) -> sqlx::Result<Vec<Row>> {
+    async fn fetch(&self, limit: usize) -> sqlx::Result<Vec<queries::ExportRow>> {
         let mut w = self.w.clone();
         if let Some((t, id)) = self.cursor {
             // Keyset: strictly after the last row in (created_at DESC, id DESC) order; the
@@ -182,25 +161,11 @@ impl Export {
                 [Arg::Time(t), Arg::Time(t), Arg::U64(id)],
             );
         }
-        let sql = format!(
-            "SELECT o.id, o.order_no, o.platform_order_no, o.platform, s.name AS shop_name,
-                    p.name AS product_name, o.sku, o.order_kind, o.quantity, o.total_price_fen,
-                    o.recharge_account, o.status, o.failure_reason, o.notify_status,
-                    o.notify_attempts, o.created_at, o.completed_at
-             FROM (SELECT id FROM orders{} ORDER BY created_at DESC, id DESC LIMIT {limit}) t
-             JOIN orders o ON o.id = t.id
-             LEFT JOIN shops s ON s.id = o.shop_id
-             LEFT JOIN products p ON p.id = o.product_id
-             ORDER BY o.created_at DESC, o.id DESC",
-            w.sql()
-        );
-        w.bind_as(sqlx::query_as(sqlx::AssertSqlSafe(sql)))
-            .fetch_all(&self.pool)
-            .await
+        queries::export_batch(&self.pool, &w, limit).await
     }
 }
 
-fn record(r: Row) -> Vec<String> {
+fn record(r: queries::ExportRow) -> Vec<String> {
     vec![
         r.order_no,
         r.platform_order_no,

@@ -5,8 +5,9 @@
 
 use common::domain::{NotifyStatus, OrderStatus, Platform};
 
-use super::Opt;
+use crate::web::form::query_pairs;
 use crate::web::page::{self, Arg, DayEnd, Where};
+use crate::web::select::SelectOption;
 
 /// The longest search text looked up (the longest searched column is 128 characters).
 const SEARCH_MAX_CHARS: usize = 128;
@@ -28,10 +29,8 @@ pub struct OrderQuery {
 impl OrderQuery {
     /// Reads the query string; unknown keys and undecodable input are ignored.
     pub fn parse(raw: Option<&str>) -> OrderQuery {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(raw.unwrap_or_default()).unwrap_or_default();
         let mut q = OrderQuery::default();
-        for (k, v) in pairs {
+        for (k, v) in query_pairs(raw) {
             let v = v.trim().to_owned();
             match k.as_str() {
                 "q" => q.q = v,
@@ -196,10 +195,10 @@ impl Filter {
         }
     }
 
-    pub fn platform_options(&self) -> Vec<Opt> {
+    pub fn platform_options(&self) -> Vec<SelectOption> {
         Platform::ALL
             .into_iter()
-            .map(|p| Opt {
+            .map(|p| SelectOption {
                 value: p.as_str().into(),
                 label: p.label_zh().into(),
                 selected: self.platform == Some(p),
@@ -207,10 +206,10 @@ impl Filter {
             .collect()
     }
 
-    pub fn status_options(&self) -> Vec<Opt> {
+    pub fn status_options(&self) -> Vec<SelectOption> {
         OrderStatus::ALL
             .into_iter()
-            .map(|s| Opt {
+            .map(|s| SelectOption {
                 value: s.as_str().into(),
                 label: s.label_zh().into(),
                 selected: self.status == Some(s),
@@ -218,10 +217,10 @@ impl Filter {
             .collect()
     }
 
-    pub fn notify_options(&self) -> Vec<Opt> {
+    pub fn notify_options(&self) -> Vec<SelectOption> {
         NotifyStatus::ALL
             .into_iter()
-            .map(|s| Opt {
+            .map(|s| SelectOption {
                 value: s.as_str().into(),
                 label: s.label_zh().into(),
                 selected: self.notify == Some(s),

@@ -1,72 +1,17 @@
 //! `GET /admin/orders`: 50 orders per page, newest first, with a capped total.
 
-use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
-use chrono::NaiveDateTime;
-use common::domain::{NotifyStatus, OrderStatus, Platform};
 
-use super::Opt;
 use super::filter::{Filter, OrderQuery};
+use super::queries;
+use super::views::{ListPage, line};
 use crate::web::auth::CurrentUser;
-use crate::web::page::{self, Chrome, Nav, PageLink, Pager};
+use crate::web::page::{self, Chrome, Nav, Pager};
+use crate::web::select::SelectOption;
 use crate::web::{AppState, WebResult};
 
 pub const PER_PAGE: u64 = 50;
-
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: u64,
-    order_no: String,
-    platform_order_no: String,
-    platform: Platform,
-    shop_name: Option<String>,
-    product_name: Option<String>,
-    sku: String,
-    quantity: i32,
-    total_price_fen: i64,
-    recharge_account: Option<String>,
-    status: OrderStatus,
-    notify_status: NotifyStatus,
-    created_at: NaiveDateTime,
-}
-
-struct Line {
-    id: u64,
-    order_no: String,
-    platform_order_no: String,
-    platform: String,
-    shop: String,
-    product: String,
-    quantity: i32,
-    amount: String,
-    account: String,
-    status: String,
-    status_class: &'static str,
-    notify: String,
-    notify_class: &'static str,
-    created: String,
-}
-
-#[derive(Template)]
-#[template(path = "orders/list.html")]
-struct ListPage {
-    chrome: Chrome,
-    q: String,
-    from: String,
-    to: String,
-    notes: Vec<String>,
-    platforms: Vec<Opt>,
-    shops: Vec<Opt>,
-    statuses: Vec<Opt>,
-    notifies: Vec<Opt>,
-    products: Vec<Opt>,
-    lines: Vec<Line>,
-    total: String,
-    links: Vec<PageLink>,
-    export_href: String,
-    filtered: bool,
-}
 
 pub async fn show(
     State(state): State<AppState>,
@@ -83,25 +28,7 @@ pub async fn show(
         format!("/admin/orders?{qs}")
     };
     let pager = Pager::new(query.page(), PER_PAGE, total, base);
-    // Ids first from the filter's index (covering, cheap even deep into the pages), then the
-    // 50 rows with their shop and product names.
-    let sql = format!(
-        "SELECT o.id, o.order_no, o.platform_order_no, o.platform, s.name AS shop_name,
-                p.name AS product_name, o.sku, o.quantity, o.total_price_fen, o.recharge_account,
-                o.status, o.notify_status, o.created_at
-         FROM (SELECT id FROM orders{} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}) t
-         JOIN orders o ON o.id = t.id
-         LEFT JOIN shops s ON s.id = o.shop_id
-         LEFT JOIN products p ON p.id = o.product_id
-         ORDER BY o.created_at DESC, o.id DESC",
-        f.w.sql(),
-        pager.per_page,
-        pager.offset()
-    );
-    let rows: Vec<Row> =
-        f.w.bind_as(sqlx::query_as(sqlx::AssertSqlSafe(sql)))
-            .fetch_all(&state.db)
-            .await?;
+    let rows = queries::list_page(&state.db, &f.w, pager.per_page, pager.offset()).await?;
     let lines = rows.into_iter().map(line).collect();
     let (shops, products) = choices(&state, &f).await?;
     let export_href = if qs.is_empty() {
@@ -128,39 +55,17 @@ pub async fn show(
     })
 }
 
-fn line(r: Row) -> Line {
-    Line {
-        id: r.id,
-        order_no: r.order_no,
-        platform_order_no: r.platform_order_no,
-        platform: r.platform.label_zh().to_owned(),
-        shop: r.shop_name.unwrap_or_else(|| "（已删除）".into()),
-        product: r.product_name.unwrap_or(r.sku),
-        quantity: r.quantity,
-        amount: page::yuan(r.total_price_fen),
-        account: r.recharge_account.unwrap_or_default(),
-        status: r.status.label_zh().to_owned(),
-        status_class: r.status.as_str(),
-        notify: r.notify_status.label_zh().to_owned(),
-        notify_class: r.notify_status.as_str(),
-        created: page::beijing(r.created_at),
-    }
-}
-
 /// The shop and product selects (small tables).
-async fn choices(state: &AppState, f: &Filter) -> WebResult<(Vec<Opt>, Vec<Opt>)> {
-    let shops: Vec<(u64, String, Platform)> =
-        sqlx::query_as("SELECT id, name, platform FROM shops ORDER BY platform, name")
-            .fetch_all(&state.db)
-            .await?;
-    let products: Vec<(u64, String)> =
-        sqlx::query_as("SELECT id, name FROM products ORDER BY name")
-            .fetch_all(&state.db)
-            .await?;
+async fn choices(
+    state: &AppState,
+    f: &Filter,
+) -> WebResult<(Vec<SelectOption>, Vec<SelectOption>)> {
+    let shops = queries::shop_choices(&state.db).await?;
+    let products = queries::product_choices(&state.db).await?;
     Ok((
         shops
             .into_iter()
-            .map(|(id, name, platform)| Opt {
+            .map(|(id, name, platform)| SelectOption {
                 value: id.to_string(),
                 label: format!("{name}（{}）", platform.label_zh()),
                 selected: f.shop == Some(id),
@@ -168,7 +73,7 @@ async fn choices(state: &AppState, f: &Filter) -> WebResult<(Vec<Opt>, Vec<Opt>)
             .collect(),
         products
             .into_iter()
-            .map(|(id, name)| Opt {
+            .map(|(id, name)| SelectOption {
                 value: id.to_string(),
                 label: name,
                 selected: f.product == Some(id),

@@ -11,12 +11,14 @@ mod filter;
 mod list;
 mod masking;
 mod plan;
+mod queries;
+mod views;
 
 use axum::Router;
 use axum::routing::{get, post};
 use common::domain::{AttemptOutcome, SupplierOrderStatus};
 
-use super::{AppState, WebError, WebResult};
+use super::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -28,11 +30,6 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/orders/{id}/fail", post(actions::fail))
         .route("/admin/orders/{id}/resend", post(actions::resend))
         .route("/admin/orders/{id}/refulfil", post(actions::refulfil))
-}
-
-/// The order id of a path; anything else is a missing page, never a 400.
-fn order_id(raw: &str) -> WebResult<u64> {
-    raw.parse().map_err(|_| WebError::NotFound)
 }
 
 fn order_url(id: u64) -> String {
@@ -71,17 +68,10 @@ fn plain_yuan(fen: i64) -> String {
     format!("{sign}{}.{:02}", a / 100, a % 100)
 }
 
-/// One `<option>` of a filter select.
-#[derive(Debug, Clone)]
-struct Opt {
-    value: String,
-    label: String,
-    selected: bool,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::web::form::path_id;
 
     #[test]
     fn labels_and_classes() {
@@ -92,7 +82,7 @@ mod tests {
         assert_eq!(supplier_class(SupplierOrderStatus::Submitted), "pending");
         assert_eq!(plain_yuan(123456), "1234.56");
         assert_eq!(plain_yuan(5), "0.05");
-        assert!(order_id("12x").is_err());
-        assert_eq!(order_id("12").unwrap(), 12);
+        assert!(path_id("12x").is_err());
+        assert_eq!(path_id("12").unwrap(), 12);
     }
 }

@@ -4,6 +4,8 @@
 
 use common::domain::{FulfilmentMode, OrderStatus};
 
+use super::queries::OrderFull;
+
 /// What the order's product is, for 重新履约.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ProductKind {
@@ -49,32 +51,13 @@ pub(super) fn refulfil_plan(
     })
 }
 
-/// Supplier orders of `order_id` that are not finally failed: the supplier may still recharge.
-pub(super) async fn live_supplier_orders(
-    ex: impl sqlx::MySqlExecutor<'_>,
-    order_id: u64,
-) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM supplier_orders WHERE order_id = ? AND status <> 'failed'",
-    )
-    .bind(order_id)
-    .fetch_one(ex)
-    .await
-}
-
-/// Whether a supplier holds `order_id` right now: a `processing` order with a row the poller
-/// has claimed (`submitted`), whose answer is not recorded yet.
-pub(super) async fn supplier_has_it(
-    ex: impl sqlx::MySqlExecutor<'_>,
-    order_id: u64,
-) -> sqlx::Result<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM supplier_orders WHERE order_id = ? AND status = 'submitted'",
-    )
-    .bind(order_id)
-    .fetch_one(ex)
-    .await?;
-    Ok(n > 0)
+impl OrderFull {
+    pub fn product_kind(&self) -> ProductKind {
+        match (&self.product_name, self.product_mode) {
+            (None, _) | (_, None) => ProductKind::Missing,
+            (Some(_), Some(mode)) => ProductKind::Mode(mode),
+        }
+    }
 }
 
 #[cfg(test)]

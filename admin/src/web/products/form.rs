@@ -2,9 +2,9 @@
 //! into `ProductFields` with a Chinese message for anything unusable. Money is typed in yuan
 //! and stored in fen, converted exactly (`common::domain::Fen`, never a float).
 
-use std::collections::HashMap;
-
 use common::db::products::{ProductFields, ProductRow};
+
+use crate::web::form::FormFields;
 use common::domain::{Fen, FulfilmentMode, StockPolicy};
 
 /// The largest face value or price accepted: ¥1,000,000.00.
@@ -73,8 +73,8 @@ impl ProductForm {
         }
     }
 
-    pub fn from_fields(f: &HashMap<String, String>) -> ProductForm {
-        let get = |k: &str| f.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
+    pub fn from_fields(f: &FormFields) -> ProductForm {
+        let get = |k: &str| f.get(k).trim().to_owned();
         ProductForm {
             name: get("name"),
             mode: get("mode"),

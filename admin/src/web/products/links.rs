@@ -9,8 +9,12 @@ use axum::response::Response;
 use common::db::{products, suppliers};
 use common::domain::{Platform, Sku};
 
-use super::{form_fields, load, platform_label, product_id, product_url};
+use super::queries;
+use super::{load, product_url};
 use crate::web::auth::AdminUser;
+use crate::web::form::FormFields;
+use crate::web::form::path_id;
+use crate::web::page::platform_label;
 use crate::web::page::{redirect_error, redirect_ok};
 use crate::web::{AppState, WebError, WebResult};
 
@@ -24,10 +28,10 @@ pub async fn set_enabled(
     Path(raw): Path<String>,
     body: Bytes,
 ) -> WebResult<Response> {
-    let id = product_id(&raw)?;
+    let id = path_id(&raw)?;
     let p = load(&state, id).await?;
     let back = product_url(id);
-    let enabled = match form_fields(&body).get("enabled").map(String::as_str) {
+    let enabled = match FormFields::parse(&body).field("enabled") {
         Some("1") => true,
         Some("0") => false,
         _ => return Ok(redirect_error(&back, "请求无效：缺少启用状态。")),
@@ -77,19 +81,14 @@ pub async fn add_sku(
     Path(raw): Path<String>,
     body: Bytes,
 ) -> WebResult<Response> {
-    let id = product_id(&raw)?;
+    let id = path_id(&raw)?;
     let p = load(&state, id).await?;
     let back = product_url(id);
-    let fields = form_fields(&body);
-    let Ok(platform) = fields
-        .get("platform")
-        .map(String::as_str)
-        .unwrap_or_default()
-        .parse::<Platform>()
-    else {
+    let fields = FormFields::parse(&body);
+    let Ok(platform) = fields.get("platform").parse::<Platform>() else {
         return Ok(redirect_error(&back, "请选择平台。"));
     };
-    let Ok(sku) = Sku::parse(fields.get("sku").map(String::as_str).unwrap_or_default()) else {
+    let Ok(sku) = Sku::parse(fields.get("sku")) else {
         return Ok(redirect_error(
             &back,
             "SKU 不能为空，最多 64 个字符，且不能包含换行等控制字符。",
@@ -152,18 +151,12 @@ pub async fn remove_sku(
     AdminUser(user): AdminUser,
     Path((raw, raw_sku)): Path<(String, String)>,
 ) -> WebResult<Response> {
-    let id = product_id(&raw)?;
+    let id = path_id(&raw)?;
     let sku_id: u64 = raw_sku.parse().map_err(|_| WebError::NotFound)?;
     let p = load(&state, id).await?;
     let back = product_url(id);
     let mut tx = state.db.begin().await?;
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT platform, sku FROM product_skus WHERE id = ? AND product_id = ? FOR UPDATE",
-    )
-    .bind(sku_id)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let row = queries::lock_sku(&mut tx, id, sku_id).await?;
     let Some((platform, sku)) = row else {
         return Ok(redirect_ok(&back, "该 SKU 映射不存在或已删除。"));
     };
@@ -194,11 +187,11 @@ pub async fn link_supplier(
     Path(raw): Path<String>,
     body: Bytes,
 ) -> WebResult<Response> {
-    let id = product_id(&raw)?;
+    let id = path_id(&raw)?;
     let p = load(&state, id).await?;
     let back = product_url(id);
-    let fields = form_fields(&body);
-    let get = |k: &str| fields.get(k).map(|v| v.trim()).unwrap_or_default();
+    let fields = FormFields::parse(&body);
+    let get = |k: &str| fields.get(k).trim();
     let Ok(supplier_id) = get("supplier").parse::<u64>() else {
         return Ok(redirect_error(&back, "请选择供应商。"));
     };
@@ -268,7 +261,7 @@ pub async fn unlink_supplier(
     AdminUser(user): AdminUser,
     Path((raw, raw_supplier)): Path<(String, String)>,
 ) -> WebResult<Response> {
-    let id = product_id(&raw)?;
+    let id = path_id(&raw)?;
     let supplier_id: u64 = raw_supplier.parse().map_err(|_| WebError::NotFound)?;
     let p = load(&state, id).await?;
     let back = product_url(id);

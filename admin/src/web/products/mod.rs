@@ -8,8 +8,7 @@
 
 mod form;
 mod links;
-
-use std::collections::HashMap;
+mod queries;
 
 use askama::Template;
 use axum::Router;
@@ -25,6 +24,9 @@ use self::form::{POLICIES, ProductForm, changes, policy_label};
 use super::auth::{AdminUser, CurrentUser};
 use super::page::{self, Chrome, Nav, redirect_ok};
 use super::{AppState, WebError, WebResult};
+use crate::web::form::{FormFields, path_id};
+use crate::web::page::platform_label;
+use crate::web::select::SelectOption;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -47,26 +49,8 @@ pub fn routes() -> Router<AppState> {
 /// The note on every product page.
 const CACHE_NOTE: &str = "网关会缓存商品设置和 SKU 映射，修改保存后最多 GATEWAY_CACHE_TTL_MS（默认 3 秒）生效，无需重启。";
 
-/// A product id of a path; anything else is a missing page, never a 400.
-fn product_id(raw: &str) -> WebResult<u64> {
-    raw.parse().map_err(|_| WebError::NotFound)
-}
-
 fn product_url(id: u64) -> String {
     format!("/admin/products/{id}")
-}
-
-fn form_fields(body: &[u8]) -> HashMap<String, String> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-        .unwrap_or_default()
-        .into_iter()
-        .collect()
-}
-
-fn platform_label(s: &str) -> String {
-    s.parse::<Platform>()
-        .map(|p| p.label_zh().to_owned())
-        .unwrap_or_else(|_| s.to_owned())
 }
 
 fn yuan_opt(f: Option<i64>) -> String {
@@ -74,33 +58,17 @@ fn yuan_opt(f: Option<i64>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
-/// One `<option>`.
-pub struct Opt {
-    pub value: String,
-    pub label: String,
-    pub selected: bool,
+fn mode_options(selected: &str) -> Vec<SelectOption> {
+    SelectOption::from_pairs(
+        FulfilmentMode::ALL
+            .iter()
+            .map(|m| (m.as_str(), m.label_zh())),
+        |v| v == selected,
+    )
 }
 
-fn mode_options(selected: &str) -> Vec<Opt> {
-    FulfilmentMode::ALL
-        .iter()
-        .map(|m| Opt {
-            value: m.as_str().into(),
-            label: m.label_zh().into(),
-            selected: m.as_str() == selected,
-        })
-        .collect()
-}
-
-fn policy_options(selected: &str) -> Vec<Opt> {
-    POLICIES
-        .iter()
-        .map(|(v, l)| Opt {
-            value: (*v).into(),
-            label: (*l).into(),
-            selected: *v == selected,
-        })
-        .collect()
+fn policy_options(selected: &str) -> Vec<SelectOption> {
+    SelectOption::from_pairs(POLICIES.iter().copied(), |v| v == selected)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -195,8 +163,8 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> WebResult<Res
 struct NewPage {
     chrome: Chrome,
     form: ProductForm,
-    modes: Vec<Opt>,
-    policies: Vec<Opt>,
+    modes: Vec<SelectOption>,
+    policies: Vec<SelectOption>,
     error: Option<String>,
     cache_note: &'static str,
 }
@@ -228,7 +196,7 @@ async fn create(
     AdminUser(user): AdminUser,
     body: Bytes,
 ) -> WebResult<Response> {
-    let form = ProductForm::from_fields(&form_fields(&body));
+    let form = ProductForm::from_fields(&FormFields::parse(&body));
     let fields = match form.check() {
         Ok(f) => f,
         Err(msg) => return new_page(&user, form, Some(msg)),
@@ -308,13 +276,13 @@ struct EditPage {
     name: String,
     enabled: bool,
     form: ProductForm,
-    modes: Vec<Opt>,
-    policies: Vec<Opt>,
+    modes: Vec<SelectOption>,
+    policies: Vec<SelectOption>,
     error: Option<String>,
     skus: Vec<SkuLine>,
-    platforms: Vec<Opt>,
+    platforms: Vec<SelectOption>,
     suppliers: Vec<SupplierLine>,
-    supplier_choices: Vec<Opt>,
+    supplier_choices: Vec<SelectOption>,
     supplier_mode: bool,
     card_mode: bool,
     stock: String,
@@ -344,14 +312,11 @@ async fn edit_page(
         })
         .collect();
     let linked = common::db::suppliers::links_of_product(&state.db, p.id).await?;
-    let all: Vec<(u64, String, bool)> =
-        sqlx::query_as("SELECT id, name, enabled FROM suppliers ORDER BY name")
-            .fetch_all(&state.db)
-            .await?;
+    let all = queries::supplier_choices(&state.db).await?;
     let supplier_choices = all
         .into_iter()
         .filter(|(id, _, _)| !linked.iter().any(|l| l.supplier_id == *id))
-        .map(|(id, name, enabled)| Opt {
+        .map(|(id, name, enabled)| SelectOption {
             value: id.to_string(),
             label: if enabled {
                 name
@@ -385,7 +350,7 @@ async fn edit_page(
         skus,
         platforms: Platform::ALL
             .iter()
-            .map(|pl| Opt {
+            .map(|pl| SelectOption {
                 value: pl.as_str().into(),
                 label: pl.label_zh().into(),
                 selected: false,
@@ -419,7 +384,7 @@ async fn edit(
     user: CurrentUser,
     Path(raw): Path<String>,
 ) -> WebResult<Response> {
-    let p = load(&state, product_id(&raw)?).await?;
+    let p = load(&state, path_id(&raw)?).await?;
     edit_page(&state, &user, &p, ProductForm::of(&p), None).await
 }
 
@@ -430,17 +395,10 @@ async fn update(
     Path(raw): Path<String>,
     body: Bytes,
 ) -> WebResult<Response> {
-    let id = product_id(&raw)?;
-    let form = ProductForm::from_fields(&form_fields(&body));
+    let id = path_id(&raw)?;
+    let form = ProductForm::from_fields(&FormFields::parse(&body));
     let mut tx = state.db.begin().await?;
-    let current: Option<ProductRow> = sqlx::query_as(
-        "SELECT id, name, mode, face_value_fen, price_fen, low_stock_threshold,
-                out_of_stock_policy, stock_wait_seconds, enabled
-         FROM products WHERE id = ? FOR UPDATE",
-    )
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let current = queries::lock_product(&mut tx, id).await?;
     let current = current.ok_or(WebError::NotFound)?;
     let fields = match form.check() {
         Ok(f) => f,
@@ -493,8 +451,8 @@ mod tests {
 
     #[test]
     fn helpers() {
-        assert!(product_id("x").is_err());
-        assert_eq!(product_id("12").unwrap(), 12);
+        assert!(path_id("x").is_err());
+        assert_eq!(path_id("12").unwrap(), 12);
         assert_eq!(platform_label("jd_game"), "京东游戏点卡");
         assert_eq!(yuan_opt(Some(980)), "9.80");
         assert_eq!(yuan_opt(None), "—");

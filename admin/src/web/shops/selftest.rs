@@ -226,11 +226,7 @@ fn aes_check(k: &str) -> Check {
 
 /// A SKU of the platform for the samples (any product's), or a placeholder.
 async fn sample_sku(state: &AppState, platform: Platform) -> WebResult<String> {
-    let sku: Option<String> =
-        sqlx::query_scalar("SELECT sku FROM product_skus WHERE platform = ? ORDER BY id LIMIT 1")
-            .bind(platform.as_str())
-            .fetch_optional(&state.db)
-            .await?;
+    let sku = super::queries::first_sku(&state.db, platform).await?;
     Ok(sku.unwrap_or_else(|| "45001".to_owned()))
 }
 

@@ -8,11 +8,14 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
-use chrono::NaiveDateTime;
 
-use super::auth::{CurrentUser, Role};
-use super::page::{self, Arg, Chrome, DayEnd, Nav, PageLink, Pager, Where};
-use super::{AppState, WebResult};
+use crate::web::auth::{CurrentUser, Role};
+use crate::web::form::first;
+use crate::web::page::{self, Arg, Chrome, DayEnd, Nav, PageLink, Pager, Where};
+use crate::web::select::SelectOption;
+use crate::web::{AppState, WebResult};
+
+mod queries;
 
 pub const PER_PAGE: u64 = 50;
 
@@ -108,17 +111,6 @@ fn target_href(t: &str, id: &str, role: Role) -> Option<String> {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    username: String,
-    action: String,
-    target_type: Option<String>,
-    target_id: Option<String>,
-    detail: Option<String>,
-    ip: Option<String>,
-    created_at: NaiveDateTime,
-}
-
 pub struct Line {
     pub created: String,
     pub username: String,
@@ -130,19 +122,13 @@ pub struct Line {
     pub ip: String,
 }
 
-pub struct Opt {
-    pub value: &'static str,
-    pub label: &'static str,
-    pub selected: bool,
-}
-
 #[derive(Template)]
 #[template(path = "audit/list.html")]
 struct ListPage {
     chrome: Chrome,
     user: String,
-    actions: Vec<Opt>,
-    target_types: Vec<Opt>,
+    actions: Vec<SelectOption>,
+    target_types: Vec<SelectOption>,
     target_id: String,
     from: String,
     to: String,
@@ -158,19 +144,14 @@ async fn list(
     user: CurrentUser,
     Query(q): Query<Vec<(String, String)>>,
 ) -> WebResult<Response> {
-    let first = |name: &str| -> String {
-        q.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().chars().take(64).collect())
-            .unwrap_or_default()
-    };
+    let param = |name: &str| -> String { first(&q, name).trim().chars().take(64).collect() };
     let (username, action, target_type, target_id, from, to) = (
-        first("user"),
-        first("action"),
-        first("target_type"),
-        first("target_id"),
-        first("from"),
-        first("to"),
+        param("user"),
+        param("action"),
+        param("target_type"),
+        param("target_id"),
+        param("from"),
+        param("to"),
     );
     let mut w = Where::new();
     let mut notes = Vec::new();
@@ -219,20 +200,8 @@ async fn list(
         format!("/admin/audit?{qs}")
     };
     let total = page::count_capped(&state.db, "audit_log", &w).await?;
-    let pager = Pager::new(first("page").parse().ok(), PER_PAGE, total, base);
-    let sql = format!(
-        "SELECT a.username, a.action, a.target_type, a.target_id, a.detail, a.ip, a.created_at
-         FROM (SELECT id FROM audit_log{} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}) t
-         JOIN audit_log a ON a.id = t.id
-         ORDER BY a.created_at DESC, a.id DESC",
-        w.sql(),
-        pager.per_page,
-        pager.offset()
-    );
-    let rows: Vec<Row> = w
-        .bind_as(sqlx::query_as(sqlx::AssertSqlSafe(sql)))
-        .fetch_all(&state.db)
-        .await?;
+    let pager = Pager::new(param("page").parse().ok(), PER_PAGE, total, base);
+    let rows = queries::page(&state.db, &w, pager.per_page, pager.offset()).await?;
     let lines = rows
         .into_iter()
         .map(|r| {
@@ -256,22 +225,10 @@ async fn list(
         .collect();
     page::render(&ListPage {
         chrome: Chrome::new(&user, Nav::Audit),
-        actions: ACTIONS
-            .iter()
-            .map(|(v, l)| Opt {
-                value: v,
-                label: l,
-                selected: *v == action,
-            })
-            .collect(),
-        target_types: TARGET_TYPES
-            .iter()
-            .map(|(v, l)| Opt {
-                value: v,
-                label: l,
-                selected: Some(*v) == known_type,
-            })
-            .collect(),
+        actions: SelectOption::from_pairs(ACTIONS.iter().copied(), |v| v == action),
+        target_types: SelectOption::from_pairs(TARGET_TYPES.iter().copied(), |v| {
+            Some(v) == known_type
+        }),
         user: username,
         target_id,
         from,

@@ -13,14 +13,15 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
-use super::auth::{self, CurrentUser};
-use super::form::parse_form;
-use super::page::{self, Chrome, Nav};
-use super::users::{check_password, hash_password};
-use super::{AppState, WebError, WebResult};
 use crate::password;
+use crate::web::auth::{self, CurrentUser};
+use crate::web::form::parse_form;
+use crate::web::page::{self, Chrome, Nav};
+use crate::web::users::{check_password, hash_password};
+use crate::web::{AppState, WebError, WebResult};
+
+mod queries;
 
 const PAGE: &str = "/admin/account";
 
@@ -40,17 +41,8 @@ struct AccountPage {
 }
 
 async fn show(State(state): State<AppState>, user: CurrentUser) -> WebResult<Response> {
-    let (last_login,): (Option<chrono::NaiveDateTime>,) =
-        sqlx::query_as("SELECT last_login_at FROM admin_users WHERE id = ?")
-            .bind(user.id)
-            .fetch_one(&state.db)
-            .await?;
-    let sessions: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sessions WHERE user_id = ? AND expires_at > NOW(3)",
-    )
-    .bind(user.id)
-    .fetch_one(&state.db)
-    .await?;
+    let last_login = queries::last_login(&state.db, user.id).await?;
+    let sessions = auth::live_sessions_of(&state.db, user.id).await?;
     page::render(&AccountPage {
         role: user.role.label_zh(),
         chrome: Chrome::new(&user, Nav::Account),
@@ -107,34 +99,18 @@ async fn change_password(
         return Ok(page::redirect_error(PAGE, "当前密码不正确"));
     }
     let hash = hash_password(f.new).await?;
-    let this_session = auth::cookie(&headers, auth::SESSION_COOKIE)
-        .map(|t| hex::encode(Sha256::digest(t.as_bytes())))
-        .unwrap_or_default();
+    let this_session = auth::cookie(&headers, auth::SESSION_COOKIE).unwrap_or_default();
     let mut tx = state.db.begin().await?;
     // Only if the hash is still the one the current password was checked against.
-    let changed = sqlx::query(
-        "UPDATE admin_users SET password_hash = ?, failed_logins = 0, locked_until = NULL
-         WHERE id = ? AND password_hash = ?",
-    )
-    .bind(&hash)
-    .bind(user.id)
-    .bind(&row.password_hash)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if changed != 1 {
+    let changed = queries::replace_password(&mut tx, user.id, &row.password_hash, &hash).await?;
+    if !changed {
         tx.rollback().await?;
         return Ok(page::redirect_error(
             PAGE,
             "密码刚被修改过，请重新输入当前密码",
         ));
     }
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id <> ?")
-        .bind(user.id)
-        .bind(&this_session)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let ended = auth::end_other_sessions(&mut tx, user.id, this_session).await?;
     user.audit(
         &mut *tx,
         "account.password",

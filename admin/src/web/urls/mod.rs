@@ -16,17 +16,19 @@ use axum::routing::{get, post};
 use common::domain::Platform;
 use serde::Deserialize;
 
-use super::auth::{AdminUser, CurrentUser};
-use super::form::parse_form;
-use super::page::{self, Chrome, Nav};
-use super::{AppState, WebResult};
 use crate::shop_form::parse_url;
+use crate::web::auth::{AdminUser, CurrentUser};
+use crate::web::form::parse_form;
+use crate::web::page::{self, Chrome, Nav};
+use crate::web::{AppState, WebResult};
 
 /// The `settings` row of the page's override.
 pub const SETTING: &str = "public_base_url";
 
 /// The Agiso push path. agiso-sync has no push route yet; this is the path it is to serve.
 pub const AGISO_PUSH_PATH: &str = "/api/agiso/push";
+
+mod queries;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -35,11 +37,9 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn stored(state: &AppState) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT value FROM settings WHERE name = ?")
-        .bind(SETTING)
-        .fetch_optional(&state.db)
+    queries::setting(&state.db, SETTING)
         .await
-        .map(|v: Option<String>| v.filter(|v| !v.trim().is_empty()))
+        .map(|v| v.filter(|v| !v.trim().is_empty()))
 }
 
 /// The public base URL in effect (no trailing `/`): the page's override, else `PUBLIC_BASE_URL`.
@@ -141,12 +141,7 @@ async fn show(State(state): State<AppState>, user: CurrentUser) -> WebResult<Res
         (None, Some(b)) => (Some(b.clone()), "环境变量 PUBLIC_BASE_URL"),
         (None, None) => (None, "未设置"),
     };
-    let shops: Vec<(u64, String, String, String, String, bool)> = sqlx::query_as(
-        "SELECT id, platform, name, merchant_id, agiso_service, enabled FROM shops
-         ORDER BY platform, name",
-    )
-    .fetch_all(&state.db)
-    .await?;
+    let shops = queries::shops(&state.db).await?;
     let sections = Platform::ALL
         .into_iter()
         .map(|platform| Section {
@@ -228,36 +223,13 @@ async fn set_base(
         Err(e) => return Ok(page::redirect_error("/admin/urls", e)),
     };
     let mut tx = state.db.begin().await?;
-    let old: Option<String> =
-        sqlx::query_scalar("SELECT value FROM settings WHERE name = ? FOR UPDATE")
-            .bind(SETTING)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let old = queries::lock_setting(&mut tx, SETTING).await?;
     let old = old.filter(|v| !v.trim().is_empty());
     if old == new {
         tx.rollback().await?;
         return Ok(page::redirect_ok("/admin/urls", "没有修改。"));
     }
-    match &new {
-        Some(v) => {
-            sqlx::query(
-                // The value bound twice, not `VALUES(value)`: MySQL 8 deprecates that.
-                "INSERT INTO settings (name, value) VALUES (?, ?)
-                 ON DUPLICATE KEY UPDATE value = ?",
-            )
-            .bind(SETTING)
-            .bind(v)
-            .bind(v)
-            .execute(&mut *tx)
-            .await?;
-        }
-        None => {
-            sqlx::query("DELETE FROM settings WHERE name = ?")
-                .bind(SETTING)
-                .execute(&mut *tx)
-                .await?;
-        }
-    }
+    queries::set_setting(&mut tx, SETTING, new.as_deref()).await?;
     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "（使用环境变量）".into());
     user.audit(
         &mut *tx,

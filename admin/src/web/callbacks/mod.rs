@@ -11,13 +11,15 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
-use chrono::NaiveDateTime;
 use common::domain::{AttemptOutcome, CallbackTarget};
 
-use super::auth::CurrentUser;
-use super::form::path_id;
-use super::page::{self, Arg, Chrome, DayEnd, Nav, PageLink, Pager, Where};
-use super::{AppState, WebError, WebResult};
+use crate::web::auth::CurrentUser;
+use crate::web::form::path_id;
+use crate::web::page::{self, Arg, Chrome, DayEnd, Nav, PageLink, Pager, Where};
+use crate::web::select::SelectOption;
+use crate::web::{AppState, WebError, WebResult};
+
+mod queries;
 
 pub const PER_PAGE: u64 = 50;
 
@@ -39,12 +41,6 @@ pub fn outcome_label(o: AttemptOutcome) -> (&'static str, &'static str) {
         AttemptOutcome::Processing => ("处理中", "pending"),
         AttemptOutcome::NotFound => ("对方无此订单", "warn"),
     }
-}
-
-pub struct Opt {
-    pub value: &'static str,
-    pub label: &'static str,
-    pub selected: bool,
 }
 
 /// The list's query string, read leniently (first value of each name; unknown names ignored).
@@ -79,21 +75,6 @@ impl Filters {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: u64,
-    order_id: Option<u64>,
-    order_no: Option<String>,
-    target: CallbackTarget,
-    attempt_no: i32,
-    url: String,
-    http_status: Option<i16>,
-    duration_ms: i32,
-    outcome: AttemptOutcome,
-    error: Option<String>,
-    created_at: NaiveDateTime,
-}
-
 pub struct Line {
     pub id: u64,
     pub order_id: Option<u64>,
@@ -113,8 +94,8 @@ pub struct Line {
 #[template(path = "callbacks/list.html")]
 struct ListPage {
     chrome: Chrome,
-    targets: Vec<Opt>,
-    outcomes: Vec<Opt>,
+    targets: Vec<SelectOption>,
+    outcomes: Vec<SelectOption>,
     order: String,
     from: String,
     to: String,
@@ -161,19 +142,7 @@ async fn list(
     let mut no_match = false;
     if !f.order.is_empty() {
         kept.push(("order", f.order.clone()));
-        // Our order number exactly; failing that, the platform's order number.
-        let mut ids: Vec<u64> = sqlx::query_scalar("SELECT id FROM orders WHERE order_no = ?")
-            .bind(&f.order)
-            .fetch_all(&state.db)
-            .await?;
-        if ids.is_empty() {
-            ids = sqlx::query_scalar(
-                "SELECT id FROM orders WHERE platform_order_no = ? ORDER BY id LIMIT 20",
-            )
-            .bind(&f.order)
-            .fetch_all(&state.db)
-            .await?;
-        }
+        let ids = queries::order_ids(&state.db, &f.order).await?;
         if ids.is_empty() {
             notes.push(format!("没有订单号为「{}」的订单。", f.order));
             no_match = true;
@@ -210,24 +179,10 @@ async fn list(
         page::count_capped(&state.db, "callback_attempts", &w).await?
     };
     let pager = Pager::new(f.page.parse().ok(), PER_PAGE, total, base);
-    let rows: Vec<Row> = if no_match || pager.total == 0 {
+    let rows = if no_match || pager.total == 0 {
         Vec::new()
     } else {
-        let sql = format!(
-            "SELECT c.id, c.order_id, o.order_no, c.target, c.attempt_no, c.url, c.http_status,
-                    c.duration_ms, c.outcome, c.error, c.created_at
-             FROM (SELECT id FROM callback_attempts{} ORDER BY created_at DESC, id DESC
-                   LIMIT {} OFFSET {}) t
-             JOIN callback_attempts c ON c.id = t.id
-             LEFT JOIN orders o ON o.id = c.order_id
-             ORDER BY c.created_at DESC, c.id DESC",
-            w.sql(),
-            pager.per_page,
-            pager.offset()
-        );
-        w.bind_as(sqlx::query_as(sqlx::AssertSqlSafe(sql)))
-            .fetch_all(&state.db)
-            .await?
+        queries::page(&state.db, &w, pager.per_page, pager.offset()).await?
     };
     let lines = rows
         .into_iter()
@@ -254,22 +209,18 @@ async fn list(
         .collect();
     page::render(&ListPage {
         chrome: Chrome::new(&user, Nav::Callbacks),
-        targets: CallbackTarget::ALL
-            .iter()
-            .map(|t| Opt {
-                value: t.as_str(),
-                label: t.label_zh(),
-                selected: target == Some(*t),
-            })
-            .collect(),
-        outcomes: AttemptOutcome::ALL
-            .iter()
-            .map(|o| Opt {
-                value: o.as_str(),
-                label: outcome_label(*o).0,
-                selected: outcome == Some(*o),
-            })
-            .collect(),
+        targets: SelectOption::from_pairs(
+            CallbackTarget::ALL
+                .iter()
+                .map(|t| (t.as_str(), t.label_zh())),
+            |v| target.map(CallbackTarget::as_str) == Some(v),
+        ),
+        outcomes: SelectOption::from_pairs(
+            AttemptOutcome::ALL
+                .iter()
+                .map(|o| (o.as_str(), outcome_label(*o).0)),
+            |v| outcome.map(AttemptOutcome::as_str) == Some(v),
+        ),
         order: f.order.clone(),
         from: f.from.clone(),
         to: f.to.clone(),
@@ -279,24 +230,6 @@ async fn list(
         links: pager.links(),
         filtered: !kept.is_empty(),
     })
-}
-
-#[derive(sqlx::FromRow)]
-struct Full {
-    id: u64,
-    order_id: Option<u64>,
-    order_no: Option<String>,
-    target: CallbackTarget,
-    attempt_no: i32,
-    url: String,
-    request_body: Option<String>,
-    http_status: Option<i16>,
-    response_body: Option<String>,
-    duration_ms: i32,
-    outcome: AttemptOutcome,
-    error: Option<String>,
-    next_attempt_at: Option<NaiveDateTime>,
-    created_at: NaiveDateTime,
 }
 
 pub struct Sibling {
@@ -347,27 +280,11 @@ async fn detail(
     Path(id): Path<String>,
 ) -> WebResult<Response> {
     let id = path_id(&id)?;
-    let a: Full = sqlx::query_as(
-        "SELECT c.id, c.order_id, o.order_no, c.target, c.attempt_no, c.url, c.request_body,
-                c.http_status, c.response_body, c.duration_ms, c.outcome, c.error,
-                c.next_attempt_at, c.created_at
-         FROM callback_attempts c LEFT JOIN orders o ON o.id = c.order_id WHERE c.id = ?",
-    )
-    .bind(id)
-    .fetch_optional(&state.db)
-    .await?
-    .ok_or(WebError::NotFound)?;
-    let siblings: Vec<(u64, i32, CallbackTarget, AttemptOutcome, NaiveDateTime)> = match a.order_id
-    {
-        Some(o) => {
-            sqlx::query_as(
-                "SELECT id, attempt_no, target, outcome, created_at FROM callback_attempts
-                 WHERE order_id = ? ORDER BY id LIMIT 200",
-            )
-            .bind(o)
-            .fetch_all(&state.db)
-            .await?
-        }
+    let a = queries::attempt(&state.db, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let siblings = match a.order_id {
+        Some(o) => queries::attempts_of_order(&state.db, o).await?,
         None => Vec::new(),
     };
     let (outcome, outcome_class) = outcome_label(a.outcome);

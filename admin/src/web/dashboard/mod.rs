@@ -19,10 +19,12 @@ use common::db::Pool;
 use common::domain::{OrderStatus, Platform};
 use common::mq::{Mq, QueueName};
 
-use super::auth::CurrentUser;
-use super::page::{self, Chrome, Nav};
-use super::snapshot::Snapshots;
-use super::{AppState, WebResult};
+use crate::web::auth::CurrentUser;
+use crate::web::page::{self, Chrome, Nav};
+use crate::web::snapshot::Snapshots;
+use crate::web::{AppState, WebResult};
+
+mod queries;
 
 const CACHE_TTL: Duration = Duration::from_secs(15);
 
@@ -123,20 +125,7 @@ async fn compute(pool: Pool) -> sqlx::Result<Aggregates> {
     let today_start = page::beijing_day_start(&page::beijing_today().to_string())
         .unwrap_or_else(|| chrono::Utc::now().naive_utc());
     let week_start = today_start - chrono::Duration::days(6);
-    let groups: Vec<(OrderStatus, Platform, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT status, platform,
-            CAST(SUM(created_at >= ?) AS SIGNED),
-            CAST(COALESCE(SUM(IF(created_at >= ?, total_price_fen, 0)), 0) AS SIGNED),
-            COUNT(*),
-            CAST(COALESCE(SUM(total_price_fen), 0) AS SIGNED)
-         FROM orders WHERE created_at >= ?
-         GROUP BY status, platform",
-    )
-    .bind(today_start)
-    .bind(today_start)
-    .bind(week_start)
-    .fetch_all(pool)
-    .await?;
+    let groups = queries::order_groups(pool, today_start, week_start).await?;
     let now = chrono::Utc::now().naive_utc();
     let this_hour = now
         .with_minute(0)
@@ -144,16 +133,7 @@ async fn compute(pool: Pool) -> sqlx::Result<Aggregates> {
         .and_then(|t| t.with_nanosecond(0))
         .unwrap_or(now);
     let since = this_hour - chrono::Duration::hours(23);
-    let hourly_rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT TIMESTAMPDIFF(HOUR, ?, created_at) AS h, COUNT(*),
-            CAST(SUM(status = 'failed') AS SIGNED)
-         FROM orders WHERE created_at >= ?
-         GROUP BY h",
-    )
-    .bind(since)
-    .bind(since)
-    .fetch_all(pool)
-    .await?;
+    let hourly_rows = queries::hourly(pool, since).await?;
     let mut hourly: Vec<(NaiveDateTime, i64, i64)> = (0..24)
         .map(|i| (since + chrono::Duration::hours(i), 0, 0))
         .collect();
@@ -390,13 +370,7 @@ async fn show(State(state): State<AppState>, user: CurrentUser) -> WebResult<Res
         },
     ];
     // Low stock: products whose edge-triggered alert is armed, with a bounded count.
-    let low: Vec<(u64, String, i32)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, name, low_stock_threshold FROM products
-         WHERE {} ORDER BY name LIMIT 50",
-        crate::gauges::LOW_STOCK_PRODUCTS
-    )))
-    .fetch_all(db)
-    .await?;
+    let low = queries::low_stock_products(db).await?;
     let mut low_stock = Vec::new();
     for (id, name, threshold) in low {
         let n = common::db::cards::available_at_least(db, id, i64::from(threshold) + 1).await?;
@@ -407,15 +381,7 @@ async fn show(State(state): State<AppState>, user: CurrentUser) -> WebResult<Res
             href: format!("/admin/cards?product={id}"),
         });
     }
-    let beats: Vec<(String, String, String, NaiveDateTime, NaiveDateTime, i64)> = sqlx::query_as(
-        "SELECT service, hostname, version, started_at, last_seen_at,
-            TIMESTAMPDIFF(SECOND, last_seen_at, NOW(3))
-         FROM service_heartbeats
-         WHERE last_seen_at > NOW(3) - INTERVAL 1 DAY
-         ORDER BY service, hostname, started_at",
-    )
-    .fetch_all(db)
-    .await?;
+    let beats = queries::heartbeats(db).await?;
     let instances = beats
         .into_iter()
         .map(|(service, host, version, started, seen, ago)| Instance {

@@ -8,21 +8,25 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use chrono::NaiveDateTime;
+use common::db::Tx;
 use common::domain::DeadLetterStatus;
 use common::mq::Event;
 use common::mq::outbox;
 
-use super::auth::{CurrentUser, Operator};
-use super::form::path_id;
-use super::page::{self, Chrome, Nav, PageLink, Pager, Where};
-use super::{AppState, WebError, WebResult};
+use crate::web::auth::{CurrentUser, Operator};
+use crate::web::form::{first, path_id};
+use crate::web::page::{self, Chrome, Nav, PageLink, Pager, Where};
+use crate::web::{AppState, WebError, WebResult};
+
+mod queries;
+
+use queries::Row;
 
 pub const PER_PAGE: u64 = 50;
 /// Payload bytes read for the list (an order event is ~200 bytes).
-const PREVIEW_BYTES: usize = 4096;
+pub(crate) const PREVIEW_BYTES: usize = 4096;
 /// Payload bytes shown on the detail page.
-const DETAIL_BYTES: usize = 65_536;
+pub(crate) const DETAIL_BYTES: usize = 65_536;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -83,22 +87,6 @@ pub fn payload_text(bytes: &[u8], pretty: bool, max_chars: usize) -> String {
     } else {
         text
     }
-}
-
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: u64,
-    message_id: Option<String>,
-    routing_key: String,
-    source_queue: Option<String>,
-    reason: Option<String>,
-    death_count: i32,
-    payload: Vec<u8>,
-    size: i64,
-    status: DeadLetterStatus,
-    handled_by: Option<String>,
-    handled_at: Option<NaiveDateTime>,
-    created_at: NaiveDateTime,
 }
 
 pub struct Line {
@@ -166,39 +154,14 @@ struct ListPage {
     redirect: String,
 }
 
-async fn rows(
-    state: &AppState,
-    where_sql: &str,
-    status: Option<DeadLetterStatus>,
-    limit: u64,
-    offset: u64,
-) -> WebResult<Vec<Row>> {
-    let sql = format!(
-        "SELECT id, message_id, routing_key, source_queue, reason, death_count,
-            SUBSTRING(payload, 1, {PREVIEW_BYTES}) AS payload, LENGTH(payload) AS size, status,
-            handled_by, handled_at, created_at
-         FROM dead_letters {where_sql} ORDER BY id DESC LIMIT {limit} OFFSET {offset}"
-    );
-    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-    if let Some(s) = status {
-        q = q.bind(s);
-    }
-    Ok(q.fetch_all(&state.db).await?)
-}
-
 async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
     Query(q): Query<Vec<(String, String)>>,
 ) -> WebResult<Response> {
-    let first = |name: &str| {
-        q.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
-    let status = first("status").parse::<DeadLetterStatus>().ok();
-    let page_no = first("page").parse().ok();
+    let param = |name: &str| first(&q, name).trim().to_owned();
+    let status = param("status").parse::<DeadLetterStatus>().ok();
+    let page_no = param("page").parse().ok();
     let mut pending_w = Where::new();
     pending_w.push(
         "status = ?",
@@ -214,10 +177,10 @@ async fn list(
                 page_no,
                 PER_PAGE,
                 total,
-                format!("/admin/dead-letters?status={s}"),
+                format!("/admin/dead-letters?status={}", s.as_str()),
             );
-            let r = rows(
-                &state,
+            let r = queries::rows(
+                &state.db,
                 "WHERE status = ?",
                 Some(s),
                 pager.per_page,
@@ -233,8 +196,8 @@ async fn list(
             let (p, off) = (pending.0, pager.offset());
             let mut r = Vec::new();
             if off < p {
-                r = rows(
-                    &state,
+                r = queries::rows(
+                    &state.db,
                     "WHERE status = ?",
                     Some(DeadLetterStatus::Pending),
                     pager.per_page,
@@ -245,7 +208,10 @@ async fn list(
             let missing = pager.per_page - r.len() as u64;
             if missing > 0 {
                 let off2 = off.saturating_sub(p);
-                r.extend(rows(&state, "WHERE status <> 'pending'", None, missing, off2).await?);
+                r.extend(
+                    queries::rows(&state.db, "WHERE status <> 'pending'", None, missing, off2)
+                        .await?,
+                );
             }
             (pager, r)
         }
@@ -276,7 +242,7 @@ async fn list(
     })
     .collect();
     let redirect = match status {
-        Some(s) => format!("/admin/dead-letters?status={s}"),
+        Some(s) => format!("/admin/dead-letters?status={}", s.as_str()),
         None => "/admin/dead-letters".to_owned(),
     };
     page::render(&ListPage {
@@ -309,16 +275,9 @@ async fn detail(
     Path(id): Path<String>,
 ) -> WebResult<Response> {
     let id = path_id(&id)?;
-    let r: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, message_id, routing_key, source_queue, reason, death_count,
-            SUBSTRING(payload, 1, {DETAIL_BYTES}) AS payload, LENGTH(payload) AS size, status,
-            handled_by, handled_at, created_at
-         FROM dead_letters WHERE id = ?"
-    )))
-    .bind(id)
-    .fetch_optional(&state.db)
-    .await?
-    .ok_or(WebError::NotFound)?;
+    let r = queries::letter(&state.db, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
     let payload = payload_text(&r.payload, true, DETAIL_BYTES);
     let event = match Event::parse(&r.payload) {
         Ok(e) => format!(
@@ -356,17 +315,8 @@ struct Pending {
 
 /// Locks letter `id`: `Ok(Err(answer))` when it was handled already (a repeated submit: the
 /// answer says so and nothing changes), 404 when there is none.
-async fn lock_pending(
-    tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
-    id: u64,
-    to: &str,
-) -> WebResult<Result<Pending, Response>> {
-    let row: Option<(DeadLetterStatus, String, Vec<u8>)> = sqlx::query_as(
-        "SELECT status, routing_key, payload FROM dead_letters WHERE id = ? FOR UPDATE",
-    )
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?;
+async fn lock_pending(tx: &mut Tx, id: u64, to: &str) -> WebResult<Result<Pending, Response>> {
+    let row = queries::lock(tx, id).await?;
     let Some((status, routing_key, payload)) = row else {
         return Err(WebError::NotFound);
     };
@@ -383,25 +333,6 @@ async fn lock_pending(
         routing_key,
         payload,
     }))
-}
-
-/// Marks a locked pending letter `replayed` or `discarded` by `user`.
-async fn mark_handled(
-    tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
-    id: u64,
-    status: DeadLetterStatus,
-    user: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE dead_letters SET status = ?, handled_by = ?, handled_at = NOW(3)
-         WHERE id = ? AND status = 'pending'",
-    )
-    .bind(status)
-    .bind(user)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 async fn replay(
@@ -429,7 +360,7 @@ async fn replay(
     };
     // The same event (same message id): if it dies again, the collector finds this row.
     outbox::enqueue(&mut tx, &event).await?;
-    mark_handled(&mut tx, id, DeadLetterStatus::Replayed, &user.username).await?;
+    queries::mark_handled(&mut tx, id, DeadLetterStatus::Replayed, &user.username).await?;
     user.audit(
         &mut *tx,
         "dead_letter.replay",
@@ -471,7 +402,7 @@ async fn discard(
             return Ok(answer);
         }
     };
-    mark_handled(&mut tx, id, DeadLetterStatus::Discarded, &user.username).await?;
+    queries::mark_handled(&mut tx, id, DeadLetterStatus::Discarded, &user.username).await?;
     user.audit(
         &mut *tx,
         "dead_letter.discard",
