@@ -61,6 +61,11 @@ pub struct Config {
     pub public_base_url: Option<String>,
     /// `ADMIN_MAX_UPLOAD_MB`: the largest card file or paste accepted.
     pub max_upload_bytes: usize,
+    /// `AGISO_SYNC_URL`: where the back office reaches agiso-sync's operator endpoints; without
+    /// it the 阿奇索 buttons are shown disabled.
+    pub agiso_sync_url: Option<String>,
+    /// `AGISO_OPERATOR_TOKEN`: the bearer token of those endpoints.
+    pub agiso_operator_token: Option<secrecy::SecretString>,
 }
 
 impl Config {
@@ -97,6 +102,12 @@ impl Config {
         let public_base_url = env
             .optional_url("PUBLIC_BASE_URL")?
             .map(|u| u.trim_end_matches('/').to_owned());
+        let agiso_sync_url = env
+            .optional_url("AGISO_SYNC_URL")?
+            .map(|u| u.trim_end_matches('/').to_owned());
+        let agiso_operator_token = env
+            .optional_str("AGISO_OPERATOR_TOKEN")
+            .map(secrecy::SecretString::from);
         let hours: u64 = env.parse_or("ADMIN_SESSION_HOURS", 12, "a number of hours")?;
         let lockout_min: u64 = env.parse_or("ADMIN_LOCKOUT_MINUTES", 15, "a number of minutes")?;
         let upload_mb: usize = env.parse_or("ADMIN_MAX_UPLOAD_MB", 32, "a number of MB")?;
@@ -124,6 +135,8 @@ impl Config {
             bootstrap,
             public_base_url,
             max_upload_bytes: upload_mb.max(1) * 1024 * 1024,
+            agiso_sync_url,
+            agiso_operator_token,
         })
     }
 }
@@ -199,16 +212,22 @@ mod tests {
         assert_eq!(c.cookie_secure, CookieSecure::Auto);
         assert_eq!(c.login_max_failures, 5);
         assert!(c.bootstrap.is_none());
+        assert!(c.agiso_sync_url.is_none() && c.agiso_operator_token.is_none());
         let c = Config::from_env(&env(&[
             ("ADMIN_BOOTSTRAP_PASSWORD", "long enough pw"),
             ("PUBLIC_BASE_URL", "https://vg.example.com/"),
             ("ADMIN_COOKIE_SECURE", "true"),
+            ("AGISO_SYNC_URL", "http://agiso-sync:8083/"),
+            ("AGISO_OPERATOR_TOKEN", "t0ken"),
         ]))
         .expect("set");
         assert_eq!(c.bootstrap.as_ref().map(|b| b.0.as_str()), Some("admin"));
         assert_eq!(c.public_base_url.as_deref(), Some("https://vg.example.com"));
         assert_eq!(c.cookie_secure, CookieSecure::Always);
+        assert_eq!(c.agiso_sync_url.as_deref(), Some("http://agiso-sync:8083"));
+        assert!(c.agiso_operator_token.is_some());
         for (var, value) in [
+            ("AGISO_SYNC_URL", "agiso-sync:8083"),
             ("ADMIN_BOOTSTRAP_PASSWORD", "short"),
             ("PUBLIC_BASE_URL", "vg.example.com"),
             ("ADMIN_COOKIE_SECURE", "sometimes"),

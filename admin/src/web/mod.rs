@@ -6,6 +6,7 @@
 //! [`auth::Operator`] or [`auth::AdminUser`] extractor, so the role check is in their signature.
 
 pub mod account;
+pub mod agiso;
 pub mod audit;
 pub mod auth;
 pub mod callbacks;
@@ -52,6 +53,8 @@ pub struct Inner {
     pub config: Config,
     /// A back-office user exists (cached once true, [`auth::no_user_yet`]).
     pub user_exists: std::sync::atomic::AtomicBool,
+    /// agiso-sync's operator endpoints, when `AGISO_SYNC_URL` is set.
+    pub agiso: Option<agiso::client::AgisoSync>,
 }
 
 /// The state every handler gets.
@@ -73,6 +76,7 @@ impl AppState {
             key: config.common.master_key.clone(),
             mq: infra.mq.clone(),
             outbox: infra.outbox.clone(),
+            agiso: agiso::client::AgisoSync::from_config(&config),
             config,
             user_exists: std::sync::atomic::AtomicBool::new(false),
         }))
@@ -93,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/static/{file}", get(static_file))
         .merge(dashboard::routes())
         .merge(orders::routes())
+        .merge(agiso::routes())
         .merge(cards::routes())
         .merge(products::routes())
         .merge(shops::routes())

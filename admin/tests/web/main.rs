@@ -2,6 +2,7 @@
 //! in-process on its own database and queue prefix; each test logs in like a browser (cookies,
 //! CSRF tokens read from the forms) with seeded users of every role.
 
+mod agiso;
 mod auth;
 mod callbacks;
 mod cards;

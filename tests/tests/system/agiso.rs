@@ -645,3 +645,210 @@ async fn agiso_without_a_shop_is_ready_and_idle() {
     );
     stage.cleanup().await;
 }
+
+/// The back office's session on a running admin: cookies kept, redirects not followed, the
+/// CSRF token read from the pages.
+struct BackOffice {
+    client: reqwest::Client,
+    base: String,
+    csrf: String,
+}
+
+fn csrf_of(html: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let at = html.find(marker).expect("a CSRF token on the page") + marker.len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+impl BackOffice {
+    async fn login(base: String, user: &str, password: &str) -> BackOffice {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut b = BackOffice {
+            client,
+            base,
+            csrf: String::new(),
+        };
+        let form = b.get("/admin/login").await;
+        let token = csrf_of(&form.1);
+        let (status, body) = b
+            .send(
+                "/admin/login",
+                &[
+                    ("_csrf", &token),
+                    ("username", user),
+                    ("password", password),
+                ],
+            )
+            .await;
+        assert_eq!(status, 303, "login: {body}");
+        let (status, home) = b.get("/admin/").await;
+        assert_eq!(status, 200);
+        b.csrf = csrf_of(&home);
+        b
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    async fn send(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// POSTs a button's form (with the CSRF token).
+    async fn press(&self, path: &str) -> (u16, String) {
+        self.send(path, &[("_csrf", &self.csrf)]).await
+    }
+}
+
+/// `admin create-user` of `role` (password from stdin).
+fn create_user(stage: &Stage, name: &str, role: &str, password: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(system_tests::binary("admin"))
+        .args(["create-user", "--username", name, "--role", role])
+        .env_clear()
+        .envs(stage.env())
+        .current_dir(std::env::temp_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run admin");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The back office's 阿奇索 buttons drive the real agiso-sync against the fake Agiso: the order
+/// page shows the tid and its push, 立即发货 delivers again, 拉取订单 and 余额自检 answer with
+/// their results, and the stock page lists Agiso's categories beside our own stock. Every action
+/// is audited.
+#[tokio::test]
+async fn agiso_back_office_buttons_drive_agiso_sync() {
+    let stage = Stage::new().await;
+    let fake = FakeAgiso::start().await;
+    let pool = &stage.pool;
+    let shop = agiso_shop(pool, &fake, "alds").await;
+    product(pool, "bo-card", FulfilmentMode::Card, "TB-BO", 5).await;
+    fake.set_categories(vec![
+        json!({"IdNo": 901, "Title": "后台测试分类", "TotalNum": 10, "UsedNum": 4}),
+    ]);
+    let env = agiso_env(&stage, &[]);
+    let agiso = start("agiso-sync", &env).await;
+    let _fulfil = start("fulfillment", &stage.env()).await;
+
+    let trade = taobao_trade(
+        3130073692357779001,
+        3130073692357779002,
+        "TB-BO",
+        2,
+        "19.98",
+    );
+    let client = reqwest::Client::new();
+    let (status, _) = taobao_push(&trade)
+        .send(&client, &agiso.url("/api/agiso/push"), APP_SECRET)
+        .await;
+    assert_eq!(status, 200);
+    let id = wait_notify(
+        pool,
+        "3130073692357779002",
+        "delivered",
+        Duration::from_secs(30),
+    )
+    .await;
+
+    create_user(&stage, "ops", "operator", "operator-pass-1");
+    let mut admin_env = stage.env();
+    admin_env.push(("AGISO_SYNC_URL".into(), agiso.url("")));
+    admin_env.push(("AGISO_OPERATOR_TOKEN".into(), OPERATOR_TOKEN.into()));
+    let admin = start("admin", &admin_env).await;
+    let b = BackOffice::login(admin.url(""), "ops", "operator-pass-1").await;
+
+    // The order page: the tid and its push event, with the two buttons.
+    let (status, page) = b.get(&format!("/admin/orders/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("3130073692357779001"), "the tid");
+    assert!(page.contains("推送"), "the push event");
+    assert!(page.contains(&format!("/admin/orders/{id}/agiso/deliver")));
+    assert!(page.contains(&format!("/admin/orders/{id}/agiso/status")));
+    assert!(!page.contains("未配置 AGISO_SYNC_URL"));
+
+    // 立即发货: agiso-sync ships the trade again (Agiso answers −50, already shipped).
+    let sends = || fake.calls_to("/alds/Trade/LogisticsDummySend").len();
+    let before = sends();
+    let (status, _) = b.press(&format!("/admin/orders/{id}/agiso/deliver")).await;
+    assert_eq!(status, 303);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sends() <= before {
+        assert!(Instant::now() < deadline, "立即发货 never reached Agiso");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, page) = b.get(&format!("/admin/orders/{id}")).await;
+    assert!(page.contains("已通知阿奇索同步服务立即发货"), "the flash");
+
+    // 查询发货状态: Agiso's view, shown in the answer.
+    fake.set_jd_detail("3130073692357779001", trade.clone());
+    let (status, page) = b.press(&format!("/admin/orders/{id}/agiso/status")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("阿奇索订单详情") && page.contains("WAIT_SELLER_SEND_GOODS"));
+
+    // 拉取订单 and 余额自检: their results as the next page's message.
+    let pulls = fake.calls_to("/alds/Trade/TradesBuyerPay").len();
+    let (status, _) = b.press(&format!("/admin/agiso/shops/{shop}/pull")).await;
+    assert_eq!(status, 303);
+    assert!(fake.calls_to("/alds/Trade/TradesBuyerPay").len() > pulls);
+    let (_, page) = b.get("/admin/agiso").await;
+    assert!(page.contains("已拉取订单：1 个店铺"), "{page}");
+    let (status, _) = b.press(&format!("/admin/agiso/shops/{shop}/balance")).await;
+    assert_eq!(status, 303);
+    let (_, page) = b.get("/admin/agiso").await;
+    assert!(page.contains("余额 123.45 元"), "{page}");
+
+    // 查询卡密库存: Agiso's categories beside our stock (5 imported, 2 sold).
+    let (status, page) = b.press(&format!("/admin/agiso/shops/{shop}/stock")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("后台测试分类"));
+    assert!(
+        page.contains("<td class=\"num\">6</td>"),
+        "available 10 − 4"
+    );
+    assert!(page.contains("bo-card") && page.contains("TB-BO"));
+
+    // A page GET calls nothing: only the buttons did.
+    assert_eq!(
+        count(
+            pool,
+            "SELECT COUNT(*) FROM audit_log WHERE action LIKE 'agiso.%' AND username = 'ops'"
+        )
+        .await,
+        5,
+        "every button audited"
+    );
+    assert!(!page.contains(APP_SECRET) && !page.contains(ACCESS_TOKEN));
+}

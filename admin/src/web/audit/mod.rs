@@ -24,7 +24,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Known actions and what they mean.
-pub const ACTIONS: [(&str, &str); 40] = [
+pub const ACTIONS: [(&str, &str); 45] = [
     ("login", "登录"),
     ("login.failed", "登录失败"),
     ("login.locked", "锁定期间尝试登录"),
@@ -41,6 +41,11 @@ pub const ACTIONS: [(&str, &str); 40] = [
     ("shop.create", "创建店铺"),
     ("shop.update", "修改店铺"),
     ("shop.resend_giving_up", "重发店铺已放弃的回调"),
+    ("agiso.pull", "阿奇索拉取订单"),
+    ("agiso.balance", "阿奇索余额自检"),
+    ("agiso.stock", "查询阿奇索卡密库存"),
+    ("agiso.deliver", "阿奇索立即发货"),
+    ("agiso.status", "查询阿奇索发货状态"),
     ("setting.public_base_url", "修改公网地址"),
     ("dead_letter.replay", "重放死信"),
     ("dead_letter.discard", "丢弃死信"),

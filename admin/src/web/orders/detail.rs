@@ -85,6 +85,11 @@ async fn build(
     let suppliers = queries::supplier_orders(&state.db, id).await?;
     let jd_attempts = common::db::notify::attempts(&state.db, id).await?;
     let other_attempts = queries::other_attempts(&state.db, id).await?;
+    let agiso = if o.platform == Platform::Agiso {
+        super::agiso::section(&state.db, id, state.agiso.is_some()).await?
+    } else {
+        None
+    };
 
     let live_supplier = suppliers
         .iter()
@@ -219,6 +224,7 @@ async fn build(
             .collect(),
         attempts: attempts.into_iter().map(|(_, a)| a).collect(),
         actions,
+        agiso,
     })
 }
 

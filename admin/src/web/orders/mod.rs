@@ -5,11 +5,12 @@
 //! the same `common::db::orders` functions the services use.
 
 mod actions;
+mod agiso;
 mod detail;
 mod export;
 mod filter;
 mod list;
-mod masking;
+pub(crate) mod masking;
 mod plan;
 mod queries;
 mod views;

@@ -118,6 +118,30 @@ pub(super) struct AttemptLine {
     pub(super) response: String,
 }
 
+/// One stored push or poll of an Agiso order.
+pub(super) struct AgisoEventLine {
+    pub(super) at: String,
+    pub(super) topic: String,
+    pub(super) aopic: i64,
+    pub(super) source: &'static str,
+    pub(super) state: &'static str,
+    pub(super) note: String,
+    /// The start of the payload as received, masked.
+    pub(super) payload: String,
+}
+
+/// The 阿奇索 section of an Agiso order.
+pub(super) struct AgisoSection {
+    pub(super) service: &'static str,
+    pub(super) tid: String,
+    pub(super) order_type: &'static str,
+    pub(super) step: &'static str,
+    pub(super) events: Vec<AgisoEventLine>,
+    /// `AGISO_SYNC_URL` is set: the buttons work.
+    pub(super) configured: bool,
+    pub(super) not_configured: &'static str,
+}
+
 /// The actions an operator may take on this order now (viewers get none).
 pub(super) struct Actions {
     /// One-time submission id: a double-submitted form is recognised and changes nothing.
@@ -156,6 +180,7 @@ pub(super) struct DetailPage {
     pub(super) suppliers: Vec<SupplierLine>,
     pub(super) attempts: Vec<AttemptLine>,
     pub(super) actions: Option<Actions>,
+    pub(super) agiso: Option<AgisoSection>,
 }
 
 pub(super) fn fields(o: &OrderFull) -> Vec<Field> {
