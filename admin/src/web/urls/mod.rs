@@ -165,7 +165,7 @@ async fn show(State(state): State<AppState>, user: CurrentUser) -> WebResult<Res
                 .collect(),
             note: match platform {
                 Platform::Agiso => {
-                    "阿奇索推送由 agiso-sync 服务接收（该服务的推送接口尚在开发中，此为预定地址）。"
+                    "阿奇索推送由 agiso-sync 服务接收：在阿奇索开放平台把推送地址设为此地址；同一应用的所有店铺共用，按签名所用的 AppSecret 区分店铺。"
                 }
                 _ => "由 gateway 服务接收；同一平台的所有店铺共用这些地址，京东按请求中的商户号区分店铺。",
             },
