@@ -411,6 +411,25 @@ async fn agiso_rate_limit_then_success_delivers_once_and_code_16_stops_for_an_op
     );
     assert!(outcomes.contains(&"retry".to_owned()), "{outcomes:?}");
 
+    // A business error Agiso marks retryable (AllowRetry) is retried too.
+    fake.queue(
+        "/alds/Trade/LogisticsDummySend",
+        envelope_error(3, "业务异常", Some(true)),
+    );
+    taobao_push(&taobao_trade(8005, 8006, "RL-1", 1, "1.00"))
+        .send(&client, &url, APP_SECRET)
+        .await;
+    wait_notify(pool, "8006", "delivered", Duration::from_secs(30)).await;
+    assert_eq!(fake.shipped("/alds/Trade/LogisticsDummySend", "8005"), 1);
+    assert_eq!(
+        fake.calls_to("/alds/Trade/LogisticsDummySend")
+            .iter()
+            .filter(|c| c.get("tids") == Some("8005"))
+            .count(),
+        2,
+        "AllowRetry, then success"
+    );
+
     fake.queue(
         "/alds/Trade/LogisticsDummySend",
         envelope_error(16, "余额不足", Some(false)),
@@ -428,8 +447,11 @@ async fn agiso_rate_limit_then_success_delivers_once_and_code_16_stops_for_an_op
     let reason = reason.unwrap_or_default();
     assert!(reason.contains("16") && reason.contains("余额"), "{reason}");
     assert_eq!(
-        fake.calls_to("/alds/Trade/LogisticsDummySend").len(),
-        3,
+        fake.calls_to("/alds/Trade/LogisticsDummySend")
+            .iter()
+            .filter(|c| c.get("tids") == Some("8003"))
+            .count(),
+        1,
         "no retry after 16"
     );
     stage.cleanup().await;
