@@ -10,12 +10,14 @@
 //! - `/api/agiso/balance` `{"shop_id"}`: the open-platform balance (a self-test of the keys).
 
 use axum::Json;
+use axum::extract::FromRequestParts;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use common::db::agiso as repo;
 use common::protocol::agiso_order::{self as codec, Call, Service};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -29,30 +31,38 @@ fn error(status: StatusCode, text: &str) -> Response {
     answer(status, json!({"ok": false, "error": text}))
 }
 
-/// `None` when the caller may proceed; the refusal otherwise.
-fn refuse_unless_operator(token: Option<&SecretString>, headers: &HeaderMap) -> Option<Response> {
-    let Some(token) = token else {
-        return Some(error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "未配置 AGISO_OPERATOR_TOKEN",
-        ));
-    };
-    let given = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    // Compared as digests, so the comparison's time says nothing about the token.
-    let same = common::crypto::md5_hex(given.as_bytes())
-        == common::crypto::md5_hex(token.expose_secret().as_bytes());
-    if same && !given.is_empty() {
-        None
-    } else {
-        tracing::warn!(
-            event = "agiso_operator_refused",
-            "operator endpoint called without the right token"
-        );
-        Some(error(StatusCode::UNAUTHORIZED, "令牌无效"))
+/// A caller with the operator token: every operator endpoint takes it, so the check is in
+/// the handler's signature.
+pub struct Operator;
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Response> {
+        let Some(token) = app.operator_token.as_ref() else {
+            return Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "未配置 AGISO_OPERATOR_TOKEN",
+            ));
+        };
+        let given = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Compared as digests, so the comparison's time says nothing about the token.
+        let same = common::crypto::md5_hex(given.as_bytes())
+            == common::crypto::md5_hex(token.expose_secret().as_bytes());
+        if same && !given.is_empty() {
+            Ok(Operator)
+        } else {
+            tracing::warn!(
+                event = "agiso_operator_refused",
+                "operator endpoint called without the right token"
+            );
+            Err(error(StatusCode::UNAUTHORIZED, "令牌无效"))
+        }
     }
 }
 
@@ -66,10 +76,7 @@ pub struct ShopRef {
     pub shop_id: u64,
 }
 
-pub async fn pull(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(r) = refuse_unless_operator(app.operator_token.as_ref(), &headers) {
-        return r;
-    }
+pub async fn pull(_: Operator, State(app): State<AppState>) -> Response {
     match crate::poll::poll_all(&app).await {
         Ok(p) => answer(StatusCode::OK, json!({"ok": true, "polled": p})),
         Err(e) => {
@@ -80,13 +87,10 @@ pub async fn pull(State(app): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 pub async fn deliver(
+    _: Operator,
     State(app): State<AppState>,
-    headers: HeaderMap,
     Json(req): Json<OrderRef>,
 ) -> Response {
-    if let Some(r) = refuse_unless_operator(app.operator_token.as_ref(), &headers) {
-        return r;
-    }
     match repo::order(&app.db, req.order_id).await {
         Ok(Some(_)) => {}
         Ok(None) => return error(StatusCode::NOT_FOUND, "不是阿奇索订单"),
@@ -127,13 +131,10 @@ async fn call_for_shop(app: &AppState, shop_id: u64, call: Call) -> Result<Value
 }
 
 pub async fn status(
+    _: Operator,
     State(app): State<AppState>,
-    headers: HeaderMap,
     Json(req): Json<OrderRef>,
 ) -> Response {
-    if let Some(r) = refuse_unless_operator(app.operator_token.as_ref(), &headers) {
-        return r;
-    }
     let (side, order) = match (
         repo::order(&app.db, req.order_id).await,
         common::db::orders::get(&app.db, req.order_id).await,
@@ -165,14 +166,7 @@ pub async fn status(
     )
 }
 
-pub async fn stock(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Json(req): Json<ShopRef>,
-) -> Response {
-    if let Some(r) = refuse_unless_operator(app.operator_token.as_ref(), &headers) {
-        return r;
-    }
+pub async fn stock(_: Operator, State(app): State<AppState>, Json(req): Json<ShopRef>) -> Response {
     let mut rows = Vec::new();
     for page in 1..=20 {
         let data = match call_for_shop(&app, req.shop_id, codec::card_categories(page, 100)).await {
@@ -204,13 +198,10 @@ pub async fn stock(
 }
 
 pub async fn balance(
+    _: Operator,
     State(app): State<AppState>,
-    headers: HeaderMap,
     Json(req): Json<ShopRef>,
 ) -> Response {
-    if let Some(r) = refuse_unless_operator(app.operator_token.as_ref(), &headers) {
-        return r;
-    }
     match call_for_shop(&app, req.shop_id, codec::query_deposit()).await {
         Ok(balance) => answer(StatusCode::OK, json!({"ok": true, "balance": balance})),
         Err(r) => r,

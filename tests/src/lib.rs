@@ -373,4 +373,55 @@ pub mod bench {
             latencies: all,
         }
     }
+
+    /// A release service under load test: started beside the benchmark binary on its own
+    /// database and queue prefix, ready and settled; its idle RSS and base URL.
+    pub struct Started {
+        pub proc: crate::Proc,
+        pub base: String,
+        pub idle_rss_kib: u64,
+    }
+
+    /// Starts the release binary `name` (sibling of the benchmark) on `db_url` / `prefix`, with
+    /// `extra` variables; the database pool size from `BENCH_DB_CONNECTIONS` (default 24).
+    pub async fn start_service(
+        name: &str,
+        db_url: &str,
+        prefix: &str,
+        extra: &[(&str, &str)],
+    ) -> Started {
+        let mut env = vec![
+            ("DATABASE_URL".to_string(), db_url.to_string()),
+            ("AMQP_URL".to_string(), common::testing::amqp_url()),
+            (
+                "MASTER_KEY".to_string(),
+                common::testing::TEST_MASTER_KEY.to_string(),
+            ),
+            ("MQ_PREFIX".to_string(), prefix.to_string()),
+            ("RUST_LOG".to_string(), "warn".to_string()),
+            (
+                "DB_MAX_CONNECTIONS".to_string(),
+                std::env::var("BENCH_DB_CONNECTIONS").unwrap_or_else(|_| "24".into()),
+            ),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let port = crate::free_port();
+        let mut proc = crate::Proc::spawn_path(&sibling_binary(name), &env, port);
+        proc.wait_ready(Duration::from_secs(30)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let idle_rss_kib = rss_kib(proc.child.id());
+        Started {
+            proc,
+            base: format!("http://127.0.0.1:{port}"),
+            idle_rss_kib,
+        }
+    }
+
+    /// A client for many concurrent connections to one host.
+    pub fn load_client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()
+            .expect("HTTP client")
+    }
 }

@@ -4,8 +4,9 @@
 //! error naming the type, never a silent default. The order-number newtypes are stored as their
 //! text too.
 
-macro_rules! text_column {
-    ($($t:ty),* $(,)?) => {$(
+/// Stored as text: the SQL type and the encoding every mapped type shares.
+macro_rules! as_text {
+    ($t:ty) => {
         impl sqlx::Type<sqlx::MySql> for $t {
             fn type_info() -> sqlx::mysql::MySqlTypeInfo {
                 <str as sqlx::Type<sqlx::MySql>>::type_info()
@@ -23,6 +24,13 @@ macro_rules! text_column {
                 <&str as sqlx::Encode<'_, sqlx::MySql>>::encode_by_ref(&self.as_str(), buf)
             }
         }
+    };
+}
+
+/// The enums are read back through `FromStr`: an unknown stored value is an error.
+macro_rules! text_column {
+    ($($t:ty),* $(,)?) => {$(
+        as_text!($t);
 
         impl<'r> sqlx::Decode<'r, sqlx::MySql> for $t {
             fn decode(value: sqlx::mysql::MySqlValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
@@ -34,27 +42,10 @@ macro_rules! text_column {
     )*};
 }
 
-/// The identifier newtypes are stored as their text and read back as stored (they were checked
-/// when they came in).
+/// The identifier newtypes are read back as stored (they were checked when they came in).
 macro_rules! text_newtype {
     ($($t:ty),* $(,)?) => {$(
-        impl sqlx::Type<sqlx::MySql> for $t {
-            fn type_info() -> sqlx::mysql::MySqlTypeInfo {
-                <str as sqlx::Type<sqlx::MySql>>::type_info()
-            }
-            fn compatible(ty: &sqlx::mysql::MySqlTypeInfo) -> bool {
-                <str as sqlx::Type<sqlx::MySql>>::compatible(ty)
-            }
-        }
-
-        impl sqlx::Encode<'_, sqlx::MySql> for $t {
-            fn encode_by_ref(
-                &self,
-                buf: &mut Vec<u8>,
-            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-                <&str as sqlx::Encode<'_, sqlx::MySql>>::encode_by_ref(&self.as_str(), buf)
-            }
-        }
+        as_text!($t);
 
         impl<'r> sqlx::Decode<'r, sqlx::MySql> for $t {
             fn decode(value: sqlx::mysql::MySqlValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {

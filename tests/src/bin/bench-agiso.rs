@@ -13,10 +13,9 @@ use std::time::Duration;
 
 use common::domain::{FulfilmentMode, Platform};
 use common::testing::fixtures::{Product, Shop};
-use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
-use system_tests::bench::{Table, hwm_kib, rss_kib, run_load, sibling_binary};
+use common::testing::{TestDb, unique};
+use system_tests::bench::{Table, hwm_kib, load_client, rss_kib, run_load, start_service};
 use system_tests::fake_agiso::{ACCESS_TOKEN, APP_SECRET, Push, now_secs};
-use system_tests::{Proc, free_port};
 
 struct Args {
     duration: Duration,
@@ -55,28 +54,16 @@ async fn main() {
         .insert(&pool)
         .await;
 
-    let env = vec![
-        ("DATABASE_URL".to_string(), db.url.clone()),
-        ("AMQP_URL".to_string(), amqp_url()),
-        ("MASTER_KEY".to_string(), TEST_MASTER_KEY.to_string()),
-        ("MQ_PREFIX".to_string(), prefix.clone()),
-        ("RUST_LOG".to_string(), "warn".to_string()),
-        ("AGISO_POLL_INTERVAL_SECS".to_string(), "0".to_string()),
-        (
-            "DB_MAX_CONNECTIONS".to_string(),
-            std::env::var("BENCH_DB_CONNECTIONS").unwrap_or_else(|_| "24".into()),
-        ),
-    ];
-    let port = free_port();
-    let mut svc = Proc::spawn_path(&sibling_binary("agiso-sync"), &env, port);
-    svc.wait_ready(Duration::from_secs(30)).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle_rss = rss_kib(svc.child.id());
-    let url = format!("http://127.0.0.1:{port}/api/agiso/push");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()
-        .unwrap();
+    let started = start_service(
+        "agiso-sync",
+        &db.url,
+        &prefix,
+        &[("AGISO_POLL_INTERVAL_SECS", "0")],
+    )
+    .await;
+    let (mut svc, idle_rss) = (started.proc, started.idle_rss_kib);
+    let url = format!("{}/api/agiso/push", started.base);
+    let client = load_client();
 
     let counter = Arc::new(AtomicU64::new(1));
     let mut load = run_load(args.concurrency, args.duration, {

@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 use common::domain::Platform;
 use common::protocol::jd_game;
 use common::protocol::jd_general::{self, DistillAnswer, ProduceCode};
-use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
-use system_tests::bench::{Table, hwm_kib, rss_kib, run_load, sibling_binary};
-use system_tests::{Proc, free_port};
+use common::testing::{TestDb, unique};
+use system_tests::bench::{Table, hwm_kib, load_client, rss_kib, run_load, start_service};
 
 const KEY: &str = common::protocol::vectors::general::K;
 const GAME_KEY: &str = common::protocol::vectors::game::K;
@@ -51,27 +50,9 @@ async fn main() {
     let prefix = unique("bench") + ".";
     seed(&pool).await;
 
-    let env = vec![
-        ("DATABASE_URL".to_string(), db.url.clone()),
-        ("AMQP_URL".to_string(), amqp_url()),
-        ("MASTER_KEY".to_string(), TEST_MASTER_KEY.to_string()),
-        ("MQ_PREFIX".to_string(), prefix.clone()),
-        ("RUST_LOG".to_string(), "warn".to_string()),
-        (
-            "DB_MAX_CONNECTIONS".to_string(),
-            std::env::var("BENCH_DB_CONNECTIONS").unwrap_or_else(|_| "24".into()),
-        ),
-    ];
-    let port = free_port();
-    let mut gw = Proc::spawn_path(&sibling_binary("gateway"), &env, port);
-    gw.wait_ready(Duration::from_secs(30)).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle_rss = rss_kib(gw.child.id());
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()
-        .unwrap();
+    let started = start_service("gateway", &db.url, &prefix, &[]).await;
+    let (mut gw, base, idle_rss) = (started.proc, started.base, started.idle_rss_kib);
+    let client = load_client();
 
     // beginDistill: unique orders.
     let counter = Arc::new(AtomicU64::new(1));
