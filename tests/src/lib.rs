@@ -424,4 +424,22 @@ pub mod bench {
             .build()
             .expect("HTTP client")
     }
+
+    /// The benchmark's `--name value` arguments, each a whole number: `defaults` names every
+    /// accepted one with its default; anything else stops the program.
+    pub fn numeric_args(defaults: &[(&str, u64)]) -> std::collections::HashMap<String, u64> {
+        let mut values: std::collections::HashMap<String, u64> = defaults
+            .iter()
+            .map(|(name, v)| (name.to_string(), *v))
+            .collect();
+        let given: Vec<String> = std::env::args().skip(1).collect();
+        for pair in given.chunks(2) {
+            let n = pair.get(1).and_then(|s| s.parse::<u64>().ok());
+            match (values.get_mut(pair[0].as_str()), n) {
+                (Some(v), Some(n)) => *v = n,
+                _ => panic!("unknown argument or value: {}", pair.join(" ")),
+            }
+        }
+        values
+    }
 }

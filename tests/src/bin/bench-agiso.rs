@@ -14,7 +14,9 @@ use std::time::Duration;
 use common::domain::{FulfilmentMode, Platform};
 use common::testing::fixtures::{Product, Shop};
 use common::testing::{TestDb, unique};
-use system_tests::bench::{Table, hwm_kib, load_client, rss_kib, run_load, start_service};
+use system_tests::bench::{
+    Table, hwm_kib, load_client, numeric_args, rss_kib, run_load, start_service,
+};
 use system_tests::fake_agiso::{ACCESS_TOKEN, APP_SECRET, Push, now_secs};
 
 struct Args {
@@ -23,20 +25,11 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args {
-        duration: Duration::from_secs(20),
-        concurrency: 32,
-    };
-    let v: Vec<String> = std::env::args().skip(1).collect();
-    for pair in v.chunks(2) {
-        let n = pair.get(1).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
-        match pair[0].as_str() {
-            "--duration" => a.duration = Duration::from_secs(n),
-            "--concurrency" => a.concurrency = n as usize,
-            other => panic!("unknown argument {other}"),
-        }
+    let a = numeric_args(&[("--duration", 20), ("--concurrency", 32)]);
+    Args {
+        duration: Duration::from_secs(a["--duration"]),
+        concurrency: a["--concurrency"] as usize,
     }
-    a
 }
 
 #[tokio::main]

@@ -13,7 +13,9 @@ use common::domain::Platform;
 use common::protocol::jd_game;
 use common::protocol::jd_general::{self, DistillAnswer, ProduceCode};
 use common::testing::{TestDb, unique};
-use system_tests::bench::{Table, hwm_kib, load_client, rss_kib, run_load, start_service};
+use system_tests::bench::{
+    Table, hwm_kib, load_client, numeric_args, rss_kib, run_load, start_service,
+};
 
 const KEY: &str = common::protocol::vectors::general::K;
 const GAME_KEY: &str = common::protocol::vectors::game::K;
@@ -25,22 +27,16 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args {
-        duration: Duration::from_secs(20),
-        concurrency: 64,
-        precheck_concurrency: 16,
-    };
-    let v: Vec<String> = std::env::args().skip(1).collect();
-    for pair in v.chunks(2) {
-        let n = pair.get(1).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
-        match pair[0].as_str() {
-            "--duration" => a.duration = Duration::from_secs(n),
-            "--concurrency" => a.concurrency = n as usize,
-            "--precheck-concurrency" => a.precheck_concurrency = n as usize,
-            other => panic!("unknown argument {other}"),
-        }
+    let a = numeric_args(&[
+        ("--duration", 20),
+        ("--concurrency", 64),
+        ("--precheck-concurrency", 16),
+    ]);
+    Args {
+        duration: Duration::from_secs(a["--duration"]),
+        concurrency: a["--concurrency"] as usize,
+        precheck_concurrency: a["--precheck-concurrency"] as usize,
     }
-    a
 }
 
 #[tokio::main]
