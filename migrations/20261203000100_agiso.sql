@@ -1,15 +1,16 @@
 -- Agiso (阿奇索): every push or polled trade as received, and the Agiso side of each order.
 
 -- One row per (service, order, topic, sub-key): a push Agiso repeats, or a trade the backstop
--- poll finds again, is stored once. `sub_key` separates events of one topic that differ by
--- sub-order (a refund of each Taobao sub-order); it is '' otherwise.
+-- poll finds again, is stored once. `sub_key` separates events of one topic: a refund is
+-- `<Oid>:<RefundId>` (`:<RefundId>` for the whole trade), a payload that could not be read is
+-- `unreadable` (so it never takes the key of the readable order); it is '' otherwise.
 CREATE TABLE agiso_events (
     id            BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
     shop_id       BIGINT UNSIGNED NOT NULL,
     service       VARCHAR(16)     NOT NULL,            -- alds | aldsJd
     tid           VARCHAR(32)     NOT NULL,
     aopic         BIGINT          NOT NULL,
-    sub_key       VARCHAR(32)     NOT NULL DEFAULT '',
+    sub_key       VARCHAR(64)     NOT NULL DEFAULT '',
     topic         VARCHAR(32)     NOT NULL,            -- taobao_paid | jd_vtp_paid | … | other
     source        VARCHAR(8)      NOT NULL,            -- push | poll
     payload       MEDIUMTEXT      NOT NULL,            -- the message JSON exactly as received

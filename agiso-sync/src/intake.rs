@@ -117,14 +117,15 @@ pub async fn accept_in(
     let (tid, sub_key) = match &payload {
         Payload::Order(o) => (o.tid.as_str().to_owned(), String::new()),
         Payload::Lean(tid) => (tid.clone(), String::new()),
-        Payload::Refund { refund, .. } => (
-            refund.tid.as_str().to_owned(),
-            refund
-                .oid
-                .as_ref()
-                .map(|o| o.as_str().to_owned())
-                .unwrap_or_default(),
-        ),
+        // One row per refund (a refund asked, closed and asked again is three events), named
+        // by the sub-order it concerns so a later order of that line can find it.
+        Payload::Refund { refund, .. } => (refund.tid.as_str().to_owned(), refund_key(refund)),
+        // An unreadable payload of a paid topic must not take the key the readable order
+        // (from the poll or a detail read) will need.
+        Payload::Other {
+            tid,
+            problem: Some(_),
+        } => (tid.clone(), "unreadable".to_owned()),
         Payload::Other { tid, .. } => (tid.clone(), String::new()),
     };
     let (state, note) = match &payload {
@@ -176,6 +177,52 @@ pub async fn accept_in(
     Ok(Accepted::Stored { event_id, created })
 }
 
+/// `orders.raw_request` is a `TEXT` column (65,535 bytes): the message is kept up to this many.
+const RAW_MAX_BYTES: usize = 60_000;
+
+/// `text` cut to at most `max` bytes on a character boundary.
+fn cut_bytes(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+/// `agiso_events.sub_key` of a refund: `<Oid>:<RefundId>` (`:<RefundId>` for the whole trade).
+fn refund_key(refund: &Refund) -> String {
+    let oid = refund.oid.as_ref().map_or("", |o| o.as_str());
+    let id = refund.refund_id.as_deref().unwrap_or_default();
+    format!("{oid}:{id}").chars().take(64).collect()
+}
+
+/// Why a line must not be fulfilled automatically because of a refund stored before it: a
+/// refund push can arrive before the order exists (a lean paid push still waiting for its
+/// detail, a paid push lost and found by the poll).
+async fn refund_before(
+    tx: &mut Tx,
+    shop: &AgisoShop,
+    tid: &str,
+    oid: &str,
+) -> anyhow::Result<Option<&'static str>> {
+    let topics = repo::refund_topics(&mut **tx, shop.service, tid, oid).await?;
+    Ok(
+        if topics
+            .iter()
+            .any(|t| t == Topic::TaobaoRefundSucceeded.as_str())
+        {
+            Some("买家已退款（退款消息先于订单到达），请人工核查，勿发货")
+        } else if topics
+            .iter()
+            .any(|t| t == Topic::TaobaoRefundCreated.as_str())
+        {
+            Some("买家申请退款（退款消息先于订单到达），暂停发货")
+        } else {
+            None
+        },
+    )
+}
+
 /// Creates the orders of a paid Agiso order (one per line) in `tx`, with their Agiso side;
 /// returns how many were new. A line that maps to no product becomes an order waiting for an
 /// operator ([`UNMAPPED`]): a paid order is never dropped.
@@ -212,6 +259,11 @@ pub async fn create_orders(
                 Start::Manual(UNMAPPED),
             ),
         };
+        let refunded = refund_before(tx, shop, order.tid.as_str(), line.line_no.as_str()).await?;
+        let start = match (refunded, start) {
+            (Some(reason), Start::Fulfil) => Start::Manual(reason),
+            (_, start) => start,
+        };
         let new = NewOrder {
             platform: Platform::Agiso,
             shop_id: shop.id,
@@ -221,9 +273,13 @@ pub async fn create_orders(
             sku: sku.chars().take(64).collect(),
             quantity: line.quantity,
             total_price_fen: line.amount.map_or(0, |a| a.0),
-            recharge_account: order.account.clone(),
+            // The column holds 128 characters; an account longer than that is not a real one.
+            recharge_account: order
+                .account
+                .as_ref()
+                .map(|a| a.chars().take(128).collect()),
             notify_url: None,
-            raw_request: Some(raw.chars().take(60_000).collect()),
+            raw_request: Some(cut_bytes(raw, RAW_MAX_BYTES)),
             rights: None,
         };
         if let Created::New(row) = orders::create_in(tx, &new, ACTOR, start).await? {
@@ -295,12 +351,27 @@ async fn apply_refund(
             )
             .await?;
             held += 1;
-        } else if !waiting && order.status != OrderStatus::Failed {
+        } else if waiting {
+            // Already with an operator (e.g. unmapped): the refund goes on its timeline, so
+            // whoever resumes it sees it.
+            orders::record_event(
+                tx,
+                order.id,
+                Some(order.status),
+                order.status,
+                ACTOR,
+                Some("【退款】买家申请退款，请人工核查后再处理"),
+            )
+            .await?;
+            held += 1;
+        } else if order.status != OrderStatus::Failed {
             let note = if succeeded {
                 "【退款】买家已退款，但订单已处理，请人工核查"
             } else {
                 "【退款】买家申请退款，但订单已处理，请人工核查"
             };
+            // Not delivered yet: nothing is sent to Agiso any more; the operator decides.
+            orders::stop_notifying(tx, order.id, "买家退款，未向阿奇索发货，请人工核查").await?;
             orders::record_event(
                 tx,
                 order.id,

@@ -96,6 +96,7 @@ async fn poll_taobao(app: &AgisoSync, shop: &AgisoShop, polled: &mut Polled) -> 
         Some(mark) => mark - OVERLAP,
         None => started - LOOK_BACK,
     };
+    let mut failed = 0usize;
     for page in 1..=MAX_PAGES {
         let call = codec::trades_buyer_pay(&beijing(since), page, PAGE_SIZE);
         let data = data_of(app, shop, &call)
@@ -105,17 +106,29 @@ async fn poll_taobao(app: &AgisoSync, shop: &AgisoShop, polled: &mut Polled) -> 
         polled.pages += 1;
         polled.trades += trades.len();
         for trade in &trades {
-            match intake::accept(&app.db, shop, Source::Poll, 2, trade).await? {
-                Accepted::Stored { created, .. } => {
+            // One trade that cannot be stored must not hold back the others; the window's
+            // start then stays where it was, so the next poll reads it again.
+            match intake::accept(&app.db, shop, Source::Poll, 2, trade).await {
+                Ok(Accepted::Stored { created, .. }) => {
                     polled.new_events += 1;
                     polled.orders_created += created;
                 }
-                Accepted::Duplicate => {}
+                Ok(Accepted::Duplicate) => {}
+                Err(e) => {
+                    tracing::warn!(shop_id = shop.id, error = %e, "a polled Agiso trade was not stored");
+                    failed += 1;
+                }
             }
         }
         if trades.len() < PAGE_SIZE {
             break;
         }
+    }
+    if failed > 0 {
+        polled
+            .errors
+            .push(format!("店铺 {}：{failed} 笔交易未能入库", shop.id));
+        return Ok(());
     }
     repo::set_poll_mark(&app.db, shop.id, started).await?;
     Ok(())
@@ -129,6 +142,7 @@ async fn read_pending(
 ) -> anyhow::Result<()> {
     for event in repo::pending_events(&app.db, PENDING_PER_POLL).await? {
         let Some(shop) = shops.iter().find(|s| s.id == event.shop_id) else {
+            repo::retry_later(&app.db, event.id, "店铺未启用，暂不读取订单详情").await?;
             continue;
         };
         polled.details_read += 1;
@@ -137,11 +151,17 @@ async fn read_pending(
             Ok(d) => d,
             Err(reason) => {
                 polled.errors.push(format!("订单 {}：{reason}", event.tid));
+                repo::retry_later(&app.db, event.id, &format!("读取订单详情失败：{reason}"))
+                    .await?;
                 continue;
             }
         };
         match shop.service {
             Service::Alds => {
+                if let Err(e) = codec::taobao_trade(&data) {
+                    repo::retry_later(&app.db, event.id, &format!("订单详情无法读取：{e}")).await?;
+                    continue;
+                }
                 // The trade's lines, through the paid-push path (aopic 2): one order per line,
                 // found rather than created again if another event created it.
                 if let Accepted::Stored { created, .. } =

@@ -1,5 +1,5 @@
 //! Pushes that arrive together are written together ([`common::batch::GroupCommit`]): one
-//! transaction, each push inside its own savepoint, one commit. Alone, a push is written at
+//! transaction, one commit. Alone, a push is written at
 //! once. Any error inside a group abandons the whole transaction and the group is written again
 //! one push at a time, so every push gets the answer of its own transaction.
 

@@ -89,10 +89,11 @@ pub struct EventRow {
 const EVENT_COLUMNS: &str =
     "id, shop_id, service, tid, aopic, sub_key, topic, source, payload, state, note, received_at";
 
-/// Events still waiting for their detail, oldest first.
+/// Events still waiting for their detail, the least recently tried first.
 pub async fn pending_events(pool: &Pool, limit: u32) -> sqlx::Result<Vec<EventRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {EVENT_COLUMNS} FROM agiso_events WHERE state = 'pending' ORDER BY received_at LIMIT ?"
+        "SELECT {EVENT_COLUMNS} FROM agiso_events WHERE state = 'pending'
+         ORDER BY COALESCE(processed_at, received_at) LIMIT ?"
     )))
     .bind(limit)
     .fetch_all(pool)
@@ -112,6 +113,44 @@ pub async fn events_of_tid(
     .bind(tid)
     .fetch_all(ex)
     .await
+}
+
+/// The refund topics stored for one Agiso order that concern sub-order `oid` (or the whole
+/// trade): read in the caller's transaction before an order of that line is created.
+pub async fn refund_topics(
+    ex: impl sqlx::MySqlExecutor<'_>,
+    service: Service,
+    tid: &str,
+    oid: &str,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT topic FROM agiso_events
+         WHERE service = ? AND tid = ? AND topic IN ('taobao_refund_created', 'taobao_refund_succeeded')
+           AND (sub_key LIKE ':%' OR sub_key LIKE CONCAT(?, ':%'))",
+    )
+    .bind(service)
+    .bind(tid)
+    .bind(oid)
+    .fetch_all(ex)
+    .await
+}
+
+/// A pending event whose detail could not be read this time: noted, and put behind the others
+/// (events are taken by when they were last tried), so a few that keep failing never block
+/// the rest.
+pub async fn retry_later(
+    ex: impl sqlx::MySqlExecutor<'_>,
+    id: u64,
+    note: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE agiso_events SET note = ?, processed_at = NOW(3) WHERE id = ? AND state = 'pending'",
+    )
+    .bind(note.chars().take(255).collect::<String>())
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(())
 }
 
 /// The Agiso side of an order.

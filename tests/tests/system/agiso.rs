@@ -499,6 +499,41 @@ async fn agiso_refund_before_fulfilment_cancels_the_order_and_no_card_leaves_sto
         "nothing delivered: {:?}",
         fake.calls()
     );
+
+    // A refund that arrives before its order (the paid push came late, or was lost and the
+    // poll finds it): the order is created, but waits for an operator.
+    let refund_first = Push {
+        json: json!({"RefundId": "r-2", "Tid": 8201, "Oid": 8202, "RefundFee": "1.00"}).to_string(),
+        timestamp: now_secs(),
+        ..refund
+    };
+    assert_eq!(refund_first.send(&client, &url, APP_SECRET).await.0, 200);
+    taobao_push(&taobao_trade(8201, 8202, "RF-1", 1, "1.00"))
+        .send(&client, &url, APP_SECRET)
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM orders WHERE platform_order_no = '8202'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "awaiting_manual");
+    assert_eq!(
+        count(
+            pool,
+            &format!(
+                "SELECT COUNT(*) FROM cards WHERE product_id = {product_id} AND status = 'available'"
+            )
+        )
+        .await,
+        3,
+        "no card left stock for the refunded line"
+    );
+    assert!(
+        fake.calls().is_empty(),
+        "nothing delivered: {:?}",
+        fake.calls()
+    );
     stage.cleanup().await;
 }
 

@@ -458,6 +458,20 @@ pub async fn set_notify_status(
     Ok(())
 }
 
+/// Stops telling the platform about an order that has not been told yet (`pending` → `giving_up`
+/// with `reason`, unscheduled); an operator can resend it. A delivered order is left as it is.
+pub async fn stop_notifying(tx: &mut Tx, order_id: u64, reason: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE orders SET notify_status = 'giving_up', notify_next_at = NULL, notify_reason = ?
+         WHERE id = ? AND notify_status = 'pending'",
+    )
+    .bind(reason)
+    .bind(order_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Reads an order under a row lock.
 pub async fn lock(tx: &mut Tx, order_id: u64) -> sqlx::Result<Option<OrderRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(

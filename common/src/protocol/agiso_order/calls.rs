@@ -268,7 +268,10 @@ pub fn verdict(status: u16, body: &[u8]) -> Verdict {
         let retry = info
             .get("AllowRetry")
             .or_else(|| info.get("allowRetry"))
-            .and_then(|r| r.as_bool())
+            .and_then(|r| {
+                r.as_bool()
+                    .or_else(|| r.as_str().map(|t| t.trim().eq_ignore_ascii_case("true")))
+            })
             .unwrap_or(false);
         if code == Some(ALREADY_SHIPPED) {
             return Verdict::AlreadyDone;

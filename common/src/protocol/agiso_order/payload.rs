@@ -371,6 +371,14 @@ pub struct Refund {
 
 pub fn taobao_refund(json: &str) -> Result<Refund, PayloadError> {
     let f = Fields::parse(json)?;
+    // `aopic` is not signed (§7.2): a paid trade replayed under a refund topic must not read
+    // as a refund. A refund message names its refund and carries no trade lines.
+    if f.raw("orders").is_some() {
+        return Err(PayloadError::Invalid("Orders"));
+    }
+    let refund_id = f
+        .text_non_empty("refundid")
+        .ok_or(PayloadError::Missing("RefundId"))?;
     let oid = match f.text_non_empty("oid") {
         Some(text) => {
             Some(PlatformOrderNo::parse(&text).map_err(|_| PayloadError::Invalid("Oid"))?)
@@ -380,7 +388,7 @@ pub fn taobao_refund(json: &str) -> Result<Refund, PayloadError> {
     Ok(Refund {
         tid: f.order_no("tid", "Tid")?,
         oid,
-        refund_id: f.text_non_empty("refundid"),
+        refund_id: Some(refund_id),
     })
 }
 
@@ -467,6 +475,15 @@ mod tests {
     fn refunds_and_lean_pushes_name_their_order() {
         let r = taobao_refund(r#"{"RefundId":"r1","Tid":55,"Oid":56,"RefundFee":"1.00"}"#).unwrap();
         assert_eq!((r.tid.as_str(), r.oid.unwrap().as_str()), ("55", "56"));
+        // A paid trade replayed under a refund topic, or a refund without its id, is no refund.
+        assert_eq!(
+            taobao_refund(r#"{"Tid":55,"RefundId":"r1","Orders":[{"Oid":56}]}"#),
+            Err(PayloadError::Invalid("Orders"))
+        );
+        assert_eq!(
+            taobao_refund(r#"{"Tid":55,"Oid":56}"#),
+            Err(PayloadError::Missing("RefundId"))
+        );
         assert_eq!(
             lean_tid(r#"{"Tid":77,"Status":"WAIT_SELLER_SEND_GOODS"}"#)
                 .unwrap()
