@@ -17,7 +17,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::db::agiso::{self as repo, AgisoOrderRow, OrderType, STEP_RESULT_STORED};
+use common::db::agiso::{self as repo, AgisoOrderRow, DeliveryStep, OrderType};
 use common::db::cards::{self, SuccessCards};
 use common::db::notify::{self, Attempt, Audience, Claimed, Outcome};
 use common::domain::{CallbackTarget, OrderKind, OrderStatus, PlatformOrderNo};
@@ -276,7 +276,9 @@ impl Deliverer {
     async fn mark_result_stored(&self, shop: &AgisoShop, side: &AgisoOrderRow) {
         if let Ok(siblings) = repo::orders_of_tid(&self.app.db, shop.service, &side.tid).await {
             for s in siblings {
-                if let Err(e) = repo::set_step(&self.app.db, s.order_id, STEP_RESULT_STORED).await {
+                if let Err(e) =
+                    repo::set_step(&self.app.db, s.order_id, DeliveryStep::ResultStored).await
+                {
                     tracing::warn!(order_id = s.order_id, error = %e, "cannot mark the Agiso result stored");
                 }
             }
@@ -336,7 +338,7 @@ impl Deliverer {
             }
         }
         let mut calls = Vec::new();
-        if !lines.is_empty() && side.step != STEP_RESULT_STORED {
+        if !lines.is_empty() && side.step != DeliveryStep::ResultStored {
             match codec::create_order_result(tid, &lines) {
                 Some(call) => calls.push(call),
                 None => {

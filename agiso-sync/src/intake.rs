@@ -338,7 +338,7 @@ async fn apply_refund(
                 ACTOR,
             )
             .await?;
-            orders::set_notify_status(tx, order.id, NotifyStatus::NotRequired).await?;
+            common::db::notify::set_status(tx, order.id, NotifyStatus::NotRequired).await?;
             cancelled += 1;
         } else if waiting && order.status != OrderStatus::AwaitingManual {
             orders::transition(
@@ -371,7 +371,7 @@ async fn apply_refund(
                 "【退款】买家申请退款，但订单已处理，请人工核查"
             };
             // Not delivered yet: nothing is sent to Agiso any more; the operator decides.
-            orders::stop_notifying(tx, order.id, "买家退款，未向阿奇索发货，请人工核查").await?;
+            common::db::notify::stop(tx, order.id, "买家退款，未向阿奇索发货，请人工核查").await?;
             orders::record_event(
                 tx,
                 order.id,

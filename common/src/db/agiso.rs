@@ -3,7 +3,7 @@
 //! the backstop poll's window per shop (`agiso_poll_marks`).
 
 use super::{Pool, Tx};
-pub use crate::domain::agiso::{EventState, OrderType, Service, Source};
+pub use crate::domain::agiso::{DeliveryStep, EventState, OrderType, Service, Source};
 
 /// An event to store.
 #[derive(Debug, Clone)]
@@ -160,12 +160,8 @@ pub struct AgisoOrderRow {
     pub service: Service,
     pub tid: String,
     pub order_type: OrderType,
-    /// `none`, or `result_stored` once a Taobao order's cards are stored with Agiso.
-    pub step: String,
+    pub step: DeliveryStep,
 }
-
-/// `agiso_orders.step` once `CreateOrderResult` succeeded.
-pub const STEP_RESULT_STORED: &str = "result_stored";
 
 pub async fn insert_order(
     tx: &mut Tx,
@@ -220,7 +216,7 @@ pub async fn orders_of_tid(
 pub async fn set_step(
     ex: impl sqlx::MySqlExecutor<'_>,
     order_id: u64,
-    step: &str,
+    step: DeliveryStep,
 ) -> sqlx::Result<()> {
     sqlx::query("UPDATE agiso_orders SET step = ? WHERE order_id = ?")
         .bind(step)

@@ -371,6 +371,35 @@ async fn update_schedules(tx: &mut super::Tx, rows: &[RowValues<'_>]) -> sqlx::R
     Ok(())
 }
 
+/// Sets whether (and how) the platform is still to be told about the order; e.g. `not_required`
+/// for an order cancelled because the buyer was refunded.
+pub async fn set_status(
+    tx: &mut super::Tx,
+    order_id: u64,
+    status: crate::domain::NotifyStatus,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE orders SET notify_status = ? WHERE id = ?")
+        .bind(status)
+        .bind(order_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Stops telling the platform about an order that has not been told yet (`pending` → `giving_up`
+/// with `reason`, unscheduled); an operator can resend it. A delivered order is left as it is.
+pub async fn stop(tx: &mut super::Tx, order_id: u64, reason: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE orders SET notify_status = 'giving_up', notify_next_at = NULL, notify_reason = ?
+         WHERE id = ? AND notify_status = 'pending'",
+    )
+    .bind(reason)
+    .bind(order_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Manual resend of one final order: a fresh schedule starting now. Returns whether the order
 /// exists and is final (only final orders have a result to send). Takes any executor, so the
 /// admin can commit it together with its audit row.

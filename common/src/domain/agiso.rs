@@ -175,3 +175,40 @@ impl fmt::Display for Service {
         f.write_str(self.as_str())
     }
 }
+
+/// How far a Taobao delivery got (`agiso_orders.step`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryStep {
+    /// Nothing stored with Agiso yet.
+    None,
+    /// The cards are stored with Agiso (`CreateOrderResult` done): a retry goes on with the
+    /// shipment.
+    ResultStored,
+}
+
+impl DeliveryStep {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStep::None => "none",
+            DeliveryStep::ResultStored => "result_stored",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            DeliveryStep::None => "未存入卡密",
+            DeliveryStep::ResultStored => "卡密已存入阿奇索",
+        }
+    }
+}
+
+impl FromStr for DeliveryStep {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "none" => Ok(DeliveryStep::None),
+            "result_stored" => Ok(DeliveryStep::ResultStored),
+            _ => Err(()),
+        }
+    }
+}

@@ -77,4 +77,5 @@ text_column!(
     super::agiso::OrderType,
     super::agiso::EventState,
     super::agiso::Source,
+    super::agiso::DeliveryStep,
 );

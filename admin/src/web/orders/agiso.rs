@@ -3,7 +3,7 @@
 //! buttons post to the `agiso` area.
 
 use common::db::Pool;
-use common::db::agiso::{self, STEP_RESULT_STORED, Source};
+use common::db::agiso::{self, Source};
 
 use super::masking::mask_text;
 use super::views::{AgisoEventLine, AgisoSection};
@@ -46,11 +46,7 @@ pub(super) async fn section(
         service: side.service.label_zh(),
         tid: side.tid,
         order_type: side.order_type.label_zh(),
-        step: if side.step == STEP_RESULT_STORED {
-            "卡密已存入阿奇索"
-        } else {
-            "未存入卡密"
-        },
+        step: side.step.label_zh(),
         events,
         configured,
         not_configured: crate::web::agiso::client::NOT_CONFIGURED,

@@ -443,35 +443,6 @@ async fn completed(tx: &mut Tx, order_id: u64, platform: Platform) -> Result<(),
     Ok(())
 }
 
-/// Sets whether (and how) the platform is still to be told about the order; e.g. `not_required`
-/// for an order cancelled because the buyer was refunded.
-pub async fn set_notify_status(
-    tx: &mut Tx,
-    order_id: u64,
-    status: crate::domain::NotifyStatus,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE orders SET notify_status = ? WHERE id = ?")
-        .bind(status)
-        .bind(order_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Stops telling the platform about an order that has not been told yet (`pending` → `giving_up`
-/// with `reason`, unscheduled); an operator can resend it. A delivered order is left as it is.
-pub async fn stop_notifying(tx: &mut Tx, order_id: u64, reason: &str) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE orders SET notify_status = 'giving_up', notify_next_at = NULL, notify_reason = ?
-         WHERE id = ? AND notify_status = 'pending'",
-    )
-    .bind(reason)
-    .bind(order_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// Reads an order under a row lock.
 pub async fn lock(tx: &mut Tx, order_id: u64) -> sqlx::Result<Option<OrderRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
