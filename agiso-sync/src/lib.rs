@@ -39,8 +39,8 @@ pub struct Config {
     /// How long the decrypted shops are cached.
     pub shop_cache_ttl: Duration,
     pub delivery: deliver::DeliveryConfig,
-    /// Completed orders whose `order.completed` message never arrived are scheduled by a sweep
-    /// this often, once final for `sweep_grace`.
+    /// Completed orders that were never scheduled (completed by an earlier version) are
+    /// scheduled by a sweep this often, once final for `sweep_grace`.
     pub sweep: Duration,
     pub sweep_grace: Duration,
     /// The backstop poll's interval (zero: off).
@@ -182,26 +182,16 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     Service::bind(infra, router(state)).await
 }
 
-/// `order.completed.agiso`: schedules the first delivery (idempotent) and acks.
+/// `order.completed.agiso`: wakes the delivery loop and acks (the order's final transition
+/// already scheduled its first delivery in the database).
 async fn scheduled(deliverer: &deliver::Deliverer, msg: Received) -> Disposition {
-    if msg.event.platform != common::domain::Platform::Agiso {
-        return Disposition::Ack;
+    if msg.event.platform == common::domain::Platform::Agiso {
+        deliverer.wake();
     }
-    match common::db::notify::schedule_first(deliverer.db(), msg.event.order_id).await {
-        Ok(scheduled) => {
-            if scheduled {
-                deliverer.wake();
-            }
-            Disposition::Ack
-        }
-        Err(e) => {
-            tracing::warn!(order_id = msg.event.order_id, error = %e, "cannot schedule the Agiso delivery");
-            Disposition::Requeue
-        }
-    }
+    Disposition::Ack
 }
 
-/// Schedules completed Agiso orders whose `order.completed` message never arrived.
+/// Schedules completed Agiso orders that were never scheduled (completed by an earlier version).
 async fn sweep_lost(
     deliverer: Arc<deliver::Deliverer>,
     every: Duration,
@@ -214,7 +204,7 @@ async fn sweep_lost(
             Ok(n) => {
                 tracing::warn!(
                     orders = n,
-                    "scheduled Agiso deliveries whose message never arrived"
+                    "scheduled Agiso deliveries of completed orders that were never scheduled"
                 );
                 deliverer.wake();
             }

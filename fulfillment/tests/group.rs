@@ -120,21 +120,24 @@ async fn scenario(pool: &Pool) -> Vec<u64> {
 type OrderState = (
     String,
     Option<String>,
+    // Whether the platform's first callback / delivery is scheduled.
+    bool,
     Vec<u64>,
     Vec<(Option<String>, String, String, Option<String>)>,
 );
 
 /// Everything fulfilment writes, by platform order number.
 async fn snapshot(pool: &Pool) -> (BTreeMap<String, OrderState>, Vec<(String, String)>) {
-    let rows: Vec<(u64, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT id, platform_order_no, status, failure_code FROM orders ORDER BY id",
+    let rows: Vec<(u64, String, String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT id, platform_order_no, status, failure_code,
+                CAST(notify_next_at IS NOT NULL AS SIGNED) FROM orders ORDER BY id",
     )
     .fetch_all(pool)
     .await
     .unwrap();
     let mut orders = BTreeMap::new();
     let mut nos = BTreeMap::new();
-    for (id, no, status, failure) in rows {
+    for (id, no, status, failure, scheduled) in rows {
         let cards: Vec<u64> =
             sqlx::query_scalar("SELECT id FROM cards WHERE order_id = ? ORDER BY id")
                 .bind(id)
@@ -149,7 +152,7 @@ async fn snapshot(pool: &Pool) -> (BTreeMap<String, OrderState>, Vec<(String, St
         .await
         .unwrap();
         nos.insert(id, no.clone());
-        orders.insert(no, (status, failure, cards, events));
+        orders.insert(no, (status, failure, scheduled != 0, cards, events));
     }
     let mut outbox: Vec<(String, String)> =
         sqlx::query_as::<_, (String, String)>("SELECT routing_key, payload FROM outbox")
@@ -203,9 +206,30 @@ async fn a_group_ends_as_its_orders_one_by_one() {
     let (single_state, single_outbox) = snapshot(&single_pool).await;
     assert_eq!(group_state, single_state);
     assert_eq!(group_outbox, single_outbox);
-    assert_eq!(group_state["E1"].2.len(), 2);
+    assert_eq!(group_state["E1"].3.len(), 2);
+    // A final status schedules the platform's first callback in the same statement; waiting
+    // orders are not scheduled.
+    let scheduled: Vec<(&str, bool)> = group_state
+        .iter()
+        .map(|(no, state)| (no.as_str(), state.2))
+        .collect();
     assert_eq!(
-        group_state["E1"].3,
+        scheduled,
+        [
+            ("E1", true),
+            ("F1", true),
+            ("F2", true),
+            ("M1", false),
+            ("Q0", false),
+            ("Q1", false),
+            ("W1", true),
+            ("W2", false),
+            ("W3", false),
+            ("X1", false),
+        ]
+    );
+    assert_eq!(
+        group_state["E1"].4,
         vec![(
             Some("received".into()),
             "succeeded".into(),

@@ -197,11 +197,12 @@ async fn cards(
     pool: &Pool,
     key: &MasterKey,
     order: &OrderRow,
+    sold: db::cards::OrderCards,
 ) -> Result<Vec<common::domain::card_import::CardLine>, PrepareError> {
     // The shared gate: a success callback only with exactly `quantity` cards. Otherwise no
     // callback is sent; the attempt is recorded with the reason and retried on the schedule
     // (giving up, operator-visible, when it is used up), while queries answer "in progress".
-    match db::cards::for_success(pool, key, order, "notifier")
+    match db::cards::for_success_with(pool, key, order, "notifier", sold)
         .await
         .map_err(|_| config("订单卡密无法读取或解密"))?
     {
@@ -237,13 +238,21 @@ impl ShopCache {
     }
 }
 
-/// Loads what the callback of `order` needs. `Ok(None)` when there is nothing to send (the
-/// order is not final, or its notification is no longer pending).
+/// Whether the callback of `order` carries cards: the orders whose sold cards the sender reads
+/// (all claimed orders' in one statement) before calling [`prepare`].
+pub fn carries_cards(order: &OrderRow) -> bool {
+    order.status == OrderStatus::Succeeded && order.order_kind == OrderKind::Card
+}
+
+/// Builds the callback of `order` from the order, its shop and `sold` (the cards sold to it,
+/// read beforehand when [`carries_cards`]). `Ok(None)` when there is nothing to send (the order
+/// is not final, or its notification is no longer pending).
 pub async fn prepare(
     pool: &Pool,
     shops: &ShopCache,
     key: &MasterKey,
     order: &OrderRow,
+    sold: db::cards::OrderCards,
 ) -> Result<Option<Prepared>, PrepareError> {
     if order.notify_status != NotifyStatus::Pending {
         return Ok(None);
@@ -275,7 +284,7 @@ pub async fn prepare(
             let product = if succeeded && is_card {
                 let aes = secret(&shop, key, ShopSecret::AesKey)?;
                 let aes = JdAesKey::new(&aes).map_err(|_| config("店铺 AES 密钥格式错误"))?;
-                let cards = cards(pool, key, order).await?;
+                let cards = cards(pool, key, order, sold).await?;
                 Some(jd_general::encrypt_cards(
                     &jd_general::card_items_from(&cards),
                     &aes,
@@ -323,7 +332,7 @@ pub async fn prepare(
                 .ok_or_else(|| config("orderId 不是数字"))?;
             let callback = if succeeded {
                 let cards = if is_card {
-                    jd_game::card_infos_from(&cards(pool, key, order).await?)
+                    jd_game::card_infos_from(&cards(pool, key, order, sold).await?)
                 } else {
                     Vec::new()
                 };

@@ -1,9 +1,10 @@
 //! `notifier`: Sends JD's asynchronous callbacks with a durable retry schedule and logs every attempt.
 //!
-//! The consumer of `notifier.callbacks` only schedules the first attempt of a completed order in
-//! the database (`notify_next_at = NOW(3)`) and acks. Delivery runs from that durable schedule
-//! ([`sender`]), so retries survive restarts of the notifier and of RabbitMQ. A periodic sweep
-//! schedules completed orders whose message was lost.
+//! An order's final transition schedules its first callback in the database
+//! (`notify_next_at = NOW(3)`, `orders::transition_many`); the consumer of `notifier.callbacks`
+//! only wakes the sender and acks. Delivery runs from that durable schedule ([`sender`]), so
+//! retries survive restarts of the notifier and of RabbitMQ. A periodic sweep schedules
+//! completed orders that were never scheduled (completed by an earlier version).
 //!
 //! `main.rs` is a shim; tests start the real service in-process through [`build`].
 
@@ -46,8 +47,8 @@ pub struct Config {
     pub poll: Duration,
     /// `NOTIFY_PREFETCH`: unacked `order.completed` messages.
     pub prefetch: u16,
-    /// `NOTIFY_SWEEP_MS`: how often completed JD orders that were never scheduled (their
-    /// `order.completed` message was lost) are looked for.
+    /// `NOTIFY_SWEEP_MS`: how often completed JD orders that were never scheduled (completed
+    /// by an earlier version, whose `order.completed` message was lost) are looked for.
     pub sweep: Duration,
     /// `NOTIFY_SWEEP_GRACE_MS`: how long an order must have been final before the sweep
     /// schedules it (its message normally arrives well within this).
@@ -137,30 +138,21 @@ impl ServiceConfig for Config {
     }
 }
 
-/// `order.completed.jd_*`: schedules the first attempt (idempotent) and acks.
+/// `order.completed.jd_*`: wakes the sender and acks. The order's final transition already
+/// scheduled its first callback in the database, so the message is only the signal that
+/// something is due: a lost one delays the callback until the sender's next poll.
 async fn handle(sender: &sender::Sender, msg: Received) -> Disposition {
-    if !matches!(msg.event.platform, Platform::JdGeneral | Platform::JdGame) {
-        return Disposition::Ack;
+    if matches!(msg.event.platform, Platform::JdGeneral | Platform::JdGame) {
+        sender.wake.notify_one();
     }
-    match common::db::notify::schedule_first(&sender.db, msg.event.order_id).await {
-        Ok(scheduled) => {
-            if scheduled {
-                sender.wake.notify_one();
-            }
-            Disposition::Ack
-        }
-        Err(e) => {
-            tracing::warn!(order_id = msg.event.order_id, error = %e, "cannot schedule callback");
-            Disposition::Requeue
-        }
-    }
+    Disposition::Ack
 }
 
 /// Orders scheduled per sweep statement.
 const SWEEP_LIMIT: u32 = 500;
 
-/// Every `config.sweep`: schedules completed JD orders whose `order.completed` message never
-/// arrived (lost, or never published) once they have been final for `config.sweep_grace`.
+/// Every `config.sweep`: schedules completed JD orders that were never scheduled (completed by
+/// an earlier version, which scheduled on the message) once final for `config.sweep_grace`.
 async fn sweep(sender: Arc<sender::Sender>, stop: CancellationToken) {
     loop {
         loop {
@@ -176,7 +168,7 @@ async fn sweep(sender: Arc<sender::Sender>, stop: CancellationToken) {
                 Ok(n) => {
                     tracing::warn!(
                         orders = n,
-                        "scheduled callbacks of completed orders whose message never arrived"
+                        "scheduled callbacks of completed orders that were never scheduled"
                     );
                     sender.wake.notify_one();
                     if n < u64::from(SWEEP_LIMIT) || stop.is_cancelled() {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::crypto::at_rest::MasterKey;
-use common::db::Pool;
+use common::db::{Pool, cards};
 use common::db::notify::{self, Claimed, Outcome};
 use common::domain::CallbackTarget;
 use tokio::sync::{Notify, Semaphore};
@@ -87,14 +87,30 @@ impl Sender {
             {
                 Ok(list) => {
                     let full = list.len() == want;
-                    for (c, permit) in list.into_iter().zip(permits.drain(..)) {
-                        let me = self.clone();
-                        tokio::spawn(async move {
-                            me.attempt(c).await;
-                            drop(permit);
-                        });
+                    // The cards of every claimed success, in one read.
+                    let with_cards: Vec<u64> = list
+                        .iter()
+                        .filter(|c| callback::carries_cards(&c.order))
+                        .map(Claimed::order_id)
+                        .collect();
+                    match cards::SoldCards::read(&self.db, &with_cards).await {
+                        Ok(mut sold) => {
+                            for (c, permit) in list.into_iter().zip(permits.drain(..)) {
+                                let me = self.clone();
+                                let cards = sold.take(c.order_id());
+                                tokio::spawn(async move {
+                                    me.attempt(c, cards).await;
+                                    drop(permit);
+                                });
+                            }
+                            full
+                        }
+                        Err(e) => {
+                            // The claimed orders become due again when their lease ends.
+                            tracing::warn!(error = %e, "cannot read the claimed orders' cards");
+                            false
+                        }
                     }
-                    full
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming due callbacks failed");
@@ -188,8 +204,8 @@ impl Sender {
         result
     }
 
-    /// One attempt for a claimed order.
-    pub async fn attempt(&self, claimed: Claimed) {
+    /// One attempt for a claimed order, with the cards sold to it (when its callback carries cards).
+    pub async fn attempt(&self, claimed: Claimed, sold: cards::OrderCards) {
         let Claimed {
             order,
             attempts_done,
@@ -197,7 +213,7 @@ impl Sender {
         let order_id = order.id;
         let attempt_no = attempts_done.saturating_add(1);
         let target = CallbackTarget::from(order.platform);
-        let prepared = match callback::prepare(&self.db, &self.shops, &self.key, &order).await {
+        let prepared = match callback::prepare(&self.db, &self.shops, &self.key, &order, sold).await {
             Ok(Some(p)) => p,
             Ok(None) => return,
             Err(PrepareError::Db(e)) => {

@@ -191,18 +191,20 @@ pub struct Seed<'a> {
     pub notify_url: Option<String>,
 }
 
-/// A final order (cards sold to it when it is a successful card order) and its
-/// `order.completed` outbox message. Returns (id, order_no).
+/// A final order as the final transition leaves it (cards sold to it when it is a successful
+/// card order, its first callback scheduled now) and its `order.completed` outbox message.
+/// Returns (id, order_no).
 pub async fn final_order(pool: &Pool, s: Seed<'_>) -> (u64, String) {
     insert_final_order(pool, s, true).await
 }
 
-/// [`final_order`] whose `order.completed` message was lost: no outbox row.
-pub async fn final_order_without_message(pool: &Pool, s: Seed<'_>) -> (u64, String) {
+/// [`final_order`] as an earlier version left it (it scheduled the callback when the message
+/// arrived) whose message was lost: never scheduled, no outbox row.
+pub async fn final_order_unscheduled(pool: &Pool, s: Seed<'_>) -> (u64, String) {
     insert_final_order(pool, s, false).await
 }
 
-async fn insert_final_order(pool: &Pool, s: Seed<'_>, message: bool) -> (u64, String) {
+async fn insert_final_order(pool: &Pool, s: Seed<'_>, scheduled: bool) -> (u64, String) {
     let order_no = common::domain::OrderNo::generate(chrono::Utc::now())
         .as_str()
         .to_owned();
@@ -237,7 +239,12 @@ async fn insert_final_order(pool: &Pool, s: Seed<'_>, message: bool) -> (u64, St
         .await
         .unwrap();
     }
-    if message {
+    if scheduled {
+        sqlx::query("UPDATE orders SET notify_next_at = NOW(3) WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
         common::mq::outbox::enqueue(
             &mut tx,
             &Event::new(EventType::OrderCompleted, id, s.platform),

@@ -12,27 +12,13 @@ fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
-/// Schedules the first callback of a final order whose notification is still pending and not
-/// yet scheduled. Idempotent: a redelivered `order.completed` does not reset a running schedule.
-/// Returns whether the order was scheduled by this call.
-pub async fn schedule_first(pool: &Pool, order_id: u64) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE orders SET notify_next_at = NOW(3)
-         WHERE id = ? AND notify_status = 'pending' AND notify_next_at IS NULL
-           AND status IN ('succeeded', 'failed')",
-    )
-    .bind(order_id)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    Ok(done == 1)
-}
-
-/// Schedules the first callback of JD orders that have been final for longer than `grace` but
-/// were never scheduled: their `order.completed` message was lost (or never published). At most
-/// `limit` orders per call, so a large backlog is taken in short statements; returns how many
-/// were scheduled. Reads the `(notify_status, notify_next_at)` index: only unscheduled pending
-/// orders are looked at. Idempotent with [`schedule_first`] (whichever comes first schedules).
+/// Schedules the first callback of orders that have been final for longer than `grace` but were
+/// never scheduled. The final transition schedules every order it completes
+/// (`orders::transition_many`), so these are orders completed by an earlier version (which
+/// scheduled when the `order.completed` message arrived) or written outside the transitions. At
+/// most `limit` orders per call, so a large backlog is taken in short statements; returns how
+/// many were scheduled. Reads the `(notify_status, notify_next_at)` index: only unscheduled
+/// pending orders are looked at.
 pub async fn schedule_lost(
     pool: &Pool,
     audience: Audience,
@@ -372,15 +358,20 @@ async fn update_schedules(tx: &mut super::Tx, rows: &[RowValues<'_>]) -> sqlx::R
 }
 
 /// Sets whether (and how) the platform is still to be told about the order; e.g. `not_required`
-/// for an order cancelled because the buyer was refunded.
+/// for an order cancelled because the buyer was refunded. Any status but `pending` also clears
+/// the schedule (the final transition may have set it).
 pub async fn set_status(
     tx: &mut super::Tx,
     order_id: u64,
     status: crate::domain::NotifyStatus,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE orders SET notify_status = ? WHERE id = ?")
-        .bind(status)
-        .bind(order_id)
+    sqlx::query(
+        "UPDATE orders SET notify_status = ?, notify_next_at = IF(?, notify_next_at, NULL)
+         WHERE id = ?",
+    )
+    .bind(status)
+    .bind(status == NotifyStatus::Pending)
+    .bind(order_id)
         .execute(&mut **tx)
         .await?;
     Ok(())

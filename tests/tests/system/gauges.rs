@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use common::domain::Platform;
-use system_tests::fake_jd::{Seed, card_product, final_order_without_message, general_shop};
+use system_tests::fake_jd::{Seed, card_product, final_order_unscheduled, general_shop};
 use system_tests::{Proc, Stage};
 
 /// The value of the sample `series` (name with its labels, as rendered) in a Prometheus text
@@ -64,21 +64,21 @@ async fn admin_exports_the_operational_gauges() {
         notify_url: None,
     };
     // One order waiting for an operator, two whose callbacks gave up, one plain final order.
-    let (manual, _) = final_order_without_message(pool, seed("m1")).await;
+    let (manual, _) = final_order_unscheduled(pool, seed("m1")).await;
     sqlx::query("UPDATE orders SET status = 'awaiting_manual', completed_at = NULL WHERE id = ?")
         .bind(manual)
         .execute(pool)
         .await
         .unwrap();
     for no in ["g1", "g2"] {
-        let (id, _) = final_order_without_message(pool, seed(no)).await;
+        let (id, _) = final_order_unscheduled(pool, seed(no)).await;
         sqlx::query("UPDATE orders SET notify_status = 'giving_up' WHERE id = ?")
             .bind(id)
             .execute(pool)
             .await
             .unwrap();
     }
-    final_order_without_message(pool, seed("done")).await;
+    final_order_unscheduled(pool, seed("done")).await;
     // Dead letters: one pending, one already handled.
     sqlx::query(
         "INSERT INTO dead_letters (message_id, routing_key, payload, status)

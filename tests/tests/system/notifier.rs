@@ -14,7 +14,7 @@ use common::crypto::JdAesKey;
 use common::domain::{AttemptOutcome, FailureReason, Platform};
 use common::protocol::jd_general::decrypt_cards;
 use system_tests::fake_jd::{
-    AES_KEY, CUSTOMER, Jd, Seed, VENDOR, card_product, final_order, final_order_without_message,
+    AES_KEY, CUSTOMER, Jd, Seed, VENDOR, card_product, final_order, final_order_unscheduled,
     game_shop, general_shop, notifier, notify_state, wait_status,
 };
 use system_tests::{Proc, Stage};
@@ -466,14 +466,14 @@ async fn notifier_sweep_sends_callbacks_whose_message_was_lost() {
             .bind(id)
             .execute(pool)
     };
-    // Final an hour ago; its order.completed message never existed.
-    let (lost_id, lost_no) = final_order_without_message(pool, seed("60001")).await;
+    // Final an hour ago, never scheduled (an earlier version's order whose message was lost).
+    let (lost_id, lost_no) = final_order_unscheduled(pool, seed("60001")).await;
     backdate(lost_id).await.unwrap();
-    // Final an hour ago with its message: the sweep and the consumer race; one callback.
+    // Final an hour ago, scheduled by its transition, with its message: one callback.
     let (both_id, both_no) = final_order(pool, seed("60002")).await;
     backdate(both_id).await.unwrap();
     // Not final (completed_at set only to show that the status is checked): never called back.
-    let (open_id, _) = final_order_without_message(pool, seed("60003")).await;
+    let (open_id, _) = final_order_unscheduled(pool, seed("60003")).await;
     sqlx::query(
         "UPDATE orders SET status = 'processing', completed_at = NOW(3) - INTERVAL 1 HOUR
          WHERE id = ?",
@@ -482,10 +482,10 @@ async fn notifier_sweep_sends_callbacks_whose_message_was_lost() {
     .execute(pool)
     .await
     .unwrap();
-    // Final just now, no message: swept only after the grace period.
+    // Final just now, never scheduled: swept only after the grace period.
     let grace = Duration::from_millis(3000);
     let recent_at = Instant::now();
-    let (recent_id, recent_no) = final_order_without_message(pool, seed("60004")).await;
+    let (recent_id, recent_no) = final_order_unscheduled(pool, seed("60004")).await;
 
     let mut proc_ = notifier(
         &stage,

@@ -1,6 +1,8 @@
 //! The cards sold to an order, and the one gate before a success with cards reaches a
 //! platform ([`for_success`]).
 
+use std::collections::HashMap;
+
 use sqlx::{FromRow, MySqlExecutor};
 
 use crate::crypto::at_rest::{MasterKey, SealedColumn};
@@ -26,12 +28,50 @@ pub async fn issued_to_order(
 
 /// The sealed rows of the cards sold to `order_id`, in issue order.
 async fn sold_to(ex: impl MySqlExecutor<'_>, order_id: u64) -> sqlx::Result<Vec<SealedCard>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {SEALED_CARD} FROM cards WHERE order_id = ? AND status = 'sold' ORDER BY id"
-    )))
-    .bind(order_id)
-    .fetch_all(ex)
-    .await
+    Ok(SoldCards::read(ex, &[order_id]).await?.take(order_id).0)
+}
+
+/// The sealed cards sold to several orders, read in one statement (the notifier reads those of
+/// every order it claimed at once, instead of one read per callback).
+pub struct SoldCards(HashMap<u64, Vec<SealedCard>>);
+
+/// One order's sealed sold cards, in issue order, as [`SoldCards::take`] hands them out; judged
+/// by [`for_success_with`].
+pub struct OrderCards(Vec<SealedCard>);
+
+impl SoldCards {
+    /// The cards sold to `order_ids` (none read when the list is empty).
+    pub async fn read(ex: impl MySqlExecutor<'_>, order_ids: &[u64]) -> sqlx::Result<SoldCards> {
+        if order_ids.is_empty() {
+            return Ok(SoldCards(HashMap::new()));
+        }
+        let sql = format!(
+            "SELECT order_id, {SEALED_CARD} FROM cards
+             WHERE order_id IN ({}) AND status = 'sold' ORDER BY order_id, id",
+            crate::db::placeholders(order_ids.len())
+        );
+        let mut q = sqlx::query_as::<_, OrderCard>(sqlx::AssertSqlSafe(sql));
+        for id in order_ids {
+            q = q.bind(id);
+        }
+        let mut by_order: HashMap<u64, Vec<SealedCard>> = HashMap::new();
+        for row in q.fetch_all(ex).await? {
+            by_order.entry(row.order_id).or_default().push(row.card);
+        }
+        Ok(SoldCards(by_order))
+    }
+
+    /// Takes the cards of `order_id` out (none if it holds none, or was not read).
+    pub fn take(&mut self, order_id: u64) -> OrderCards {
+        OrderCards(self.0.remove(&order_id).unwrap_or_default())
+    }
+}
+
+#[derive(FromRow)]
+struct OrderCard {
+    order_id: u64,
+    #[sqlx(flatten)]
+    card: SealedCard,
 }
 
 /// A card row as stored, sealed.
@@ -101,7 +141,19 @@ pub async fn for_success(
     order: &crate::db::orders::OrderRow,
     actor: &str,
 ) -> anyhow::Result<SuccessCards> {
-    let rows = sold_to(pool, order.id).await?;
+    let cards = SoldCards::read(pool, &[order.id]).await?.take(order.id);
+    for_success_with(pool, key, order, actor, cards).await
+}
+
+/// [`for_success`] of cards already read ([`SoldCards`]): the same gate, the same alerts.
+pub async fn for_success_with(
+    pool: &crate::db::Pool,
+    key: &MasterKey,
+    order: &crate::db::orders::OrderRow,
+    actor: &str,
+    cards: OrderCards,
+) -> anyhow::Result<SuccessCards> {
+    let rows = cards.0;
     let cards: Option<Vec<CardLine>> = rows.iter().map(|row| row.open(key)).collect();
     let Some(cards) = cards else {
         tracing::error!(

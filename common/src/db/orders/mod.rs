@@ -48,14 +48,21 @@ pub async fn transition_many(
     if moves.is_empty() {
         return Ok(());
     }
+    // A final status also schedules the first callback / delivery of an order whose platform
+    // is still to be told (`notify_status` pending, not yet scheduled): the state change carries
+    // its next step, so the notifier and agiso-sync only need waking (their `order.completed`
+    // message), with no write per order of their own.
     let sql = format!(
         "UPDATE orders SET status = ?,
-             completed_at = IF(? , NOW(3), completed_at)
+             completed_at = IF(?, NOW(3), completed_at),
+             notify_next_at = IF(? AND notify_status = 'pending' AND notify_next_at IS NULL,
+                                 NOW(3), notify_next_at)
          WHERE status = ? AND id IN ({})",
         super::placeholders(moves.len())
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(to)
+        .bind(to.is_final())
         .bind(to.is_final())
         .bind(from);
     for (id, _) in moves {
