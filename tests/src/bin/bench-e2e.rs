@@ -520,6 +520,8 @@ struct Watched {
     services: [Vec<u32>; 3],
     mariadb: Vec<u32>,
     rabbitmq: Vec<u32>,
+    /// This program: the load generator and the fake JD, on the same cores.
+    bench: Vec<u32>,
 }
 
 impl Watched {
@@ -528,6 +530,7 @@ impl Watched {
             services: services.pids(),
             mariadb: pids_named(&["mariadbd", "mysqld"]),
             rabbitmq: pids_named(&["beam.smp"]),
+            bench: vec![std::process::id()],
         }
     }
 }
@@ -537,6 +540,7 @@ struct Meters {
     services: [CpuMeter; 3],
     mariadb: CpuMeter,
     rabbitmq: CpuMeter,
+    bench: CpuMeter,
     status: HashMap<String, u64>,
     started: Instant,
 }
@@ -550,6 +554,7 @@ struct Usage {
     peak_mb: [f64; 3],
     mariadb: f64,
     rabbitmq: f64,
+    bench: f64,
     /// Δ of `SHOW GLOBAL STATUS` counters.
     status: HashMap<String, u64>,
     wall: Duration,
@@ -561,6 +566,7 @@ impl Meters {
             services: w.services.each_ref().map(|p| CpuMeter::start(p)),
             mariadb: CpuMeter::start(&w.mariadb),
             rabbitmq: CpuMeter::start(&w.rabbitmq),
+            bench: CpuMeter::start(&w.bench),
             status: global_status(pool).await,
             started: Instant::now(),
         }
@@ -581,6 +587,7 @@ impl Meters {
             peak_mb: w.services.each_ref().map(|p| mb(hwm_kib, p)),
             mariadb: self.mariadb.cores(),
             rabbitmq: self.rabbitmq.cores(),
+            bench: self.bench.cores(),
             status,
             wall: self.started.elapsed(),
         }
@@ -827,6 +834,7 @@ impl Phase {
             format!("{} (peak {})", triple(u.rss_mb, 0), triple(u.peak_mb, 0)),
             format!("{:.2}", u.mariadb),
             format!("{:.2}", u.rabbitmq),
+            format!("{:.2}", u.bench),
             per_order(&u.status, "Questions", accepted),
             per_order(&u.status, "Com_commit", accepted),
             per_order(&u.status, fsync_counter(&u.status), accepted),
@@ -875,6 +883,7 @@ fn print_tables(phases: &mut [Phase]) {
         "RSS gw/ff/nt MB",
         "MariaDB CPU",
         "RabbitMQ CPU",
+        "bench CPU",
         "stmts/order",
         "commits/order",
         "fsyncs/order",
@@ -903,8 +912,8 @@ fn print_tables(phases: &mut [Phase]) {
     }
     println!();
     println!(
-        "latencies in ms; CPU in cores and RSS summed over replicas, measured from a phase's \
-         first request to its last callback; RSS at that point (peak = VmHWM since start); \
+        "latencies in ms; CPU in cores (bench = this program: load and fake JD) and RSS summed \
+         over replicas, measured from a phase's first request to its last callback; RSS at that point (peak = VmHWM since start); \
          statements (Questions), commits (Com_commit) and fsyncs ({}) are server-wide SHOW \
          GLOBAL STATUS deltas per accepted order, idle polling of the services included",
         phases
