@@ -80,6 +80,21 @@ pub fn game_sign(fields: &[(String, String)]) -> String {
     common::crypto::md5_hex(s.as_bytes())
 }
 
+/// 游戏点卡 callback `data` (Base64 of GBK JSON): the decoded JSON (`None` when unreadable) and
+/// whether its bytes were valid UTF-8.
+pub fn game_data(fields: &[(String, String)]) -> (Option<Value>, bool) {
+    let raw = form::first_value(fields, "data").unwrap_or_default();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(raw)
+        .unwrap_or_default();
+    let utf8 = std::str::from_utf8(&bytes).is_ok();
+    let (text, _, bad) = encoding_rs::GBK.decode(&bytes);
+    let json = (!bad)
+        .then(|| serde_json::from_str::<Value>(&text).ok())
+        .flatten();
+    (json, utf8)
+}
+
 async fn hit(State(jd): State<Arc<Jd>>, uri: Uri, body: Bytes) -> Response {
     let fields = form::parse_form(&body);
     let path = uri.path().to_owned();
@@ -88,15 +103,7 @@ async fn hit(State(jd): State<Arc<Jd>>, uri: Uri, body: Bytes) -> Response {
         .unwrap_or_default()
         .to_owned();
     let (sign_ok, data, data_utf8) = if game {
-        let raw = form::first_value(&fields, "data").unwrap_or_default();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(raw)
-            .unwrap_or_default();
-        let utf8 = std::str::from_utf8(&bytes).is_ok();
-        let (text, _, bad) = encoding_rs::GBK.decode(&bytes);
-        let json = (!bad)
-            .then(|| serde_json::from_str::<Value>(&text).ok())
-            .flatten();
+        let (json, utf8) = game_data(&fields);
         (sign == game_sign(&fields), json, utf8)
     } else {
         (sign == general_sign(&fields), None, true)
@@ -154,12 +161,18 @@ pub async fn general_shop(pool: &Pool, name: &str) -> u64 {
 }
 
 pub async fn game_shop(pool: &Pool, jd: &Jd) -> u64 {
+    game_shop_at(pool, &jd.url).await
+}
+
+/// The 游戏点卡 shop (production mode, [`GAME_KEY`]) whose callbacks go to the JD at `jd_url`
+/// (`/api/gameApi.action`, `/api/cardApi.action`).
+pub async fn game_shop_at(pool: &Pool, jd_url: &str) -> u64 {
     Shop::jd_game("game", CUSTOMER)
         .private_key(GAME_KEY)
         .mode(ShopMode::Prod)
         .callback_urls(
-            &format!("{}/api/gameApi.action", jd.url),
-            &format!("{}/api/cardApi.action", jd.url),
+            &format!("{jd_url}/api/gameApi.action"),
+            &format!("{jd_url}/api/cardApi.action"),
         )
         .insert(pool)
         .await

@@ -224,6 +224,7 @@ pub fn serve_apart(listener: std::net::TcpListener, app: axum::Router) {
 
 /// Shared pieces of the benchmark programs.
 pub mod bench {
+    use std::collections::HashMap;
     use std::path::PathBuf;
     use std::time::{Duration, Instant};
 
@@ -427,19 +428,134 @@ pub mod bench {
 
     /// The benchmark's `--name value` arguments, each a whole number: `defaults` names every
     /// accepted one with its default; anything else stops the program.
-    pub fn numeric_args(defaults: &[(&str, u64)]) -> std::collections::HashMap<String, u64> {
-        let mut values: std::collections::HashMap<String, u64> = defaults
+    pub fn numeric_args(defaults: &[(&str, u64)]) -> HashMap<String, u64> {
+        numeric_and_list_args(defaults, &[]).0
+    }
+
+    /// [`numeric_args`] that also takes comma-separated lists of whole numbers (`--rates
+    /// 100,500`) for the names in `lists`, each with its default list.
+    pub fn numeric_and_list_args(
+        numbers: &[(&str, u64)],
+        lists: &[(&str, &[u64])],
+    ) -> (HashMap<String, u64>, HashMap<String, Vec<u64>>) {
+        let mut values: HashMap<String, u64> = numbers
             .iter()
             .map(|(name, v)| (name.to_string(), *v))
             .collect();
+        let mut list_values: HashMap<String, Vec<u64>> = lists
+            .iter()
+            .map(|(name, v)| (name.to_string(), v.to_vec()))
+            .collect();
         let given: Vec<String> = std::env::args().skip(1).collect();
         for pair in given.chunks(2) {
-            let n = pair.get(1).and_then(|s| s.parse::<u64>().ok());
-            match (values.get_mut(pair[0].as_str()), n) {
-                (Some(v), Some(n)) => *v = n,
-                _ => panic!("unknown argument or value: {}", pair.join(" ")),
+            let name = pair[0].as_str();
+            let text = pair.get(1).map(String::as_str).unwrap_or_default();
+            let list: Option<Vec<u64>> = text
+                .split(',')
+                .map(|v| v.trim().parse::<u64>().ok())
+                .collect();
+            if let (Some(v), Ok(n)) = (values.get_mut(name), text.parse::<u64>()) {
+                *v = n;
+            } else if let (Some(v), Some(list)) = (list_values.get_mut(name), list) {
+                *v = list;
+            } else {
+                panic!("unknown argument or value: {}", pair.join(" "));
             }
         }
-        values
+        (values, list_values)
+    }
+
+    /// [`start_service`] `replicas` times: processes of one service on the same database and
+    /// queue prefix, each on ports of its own.
+    pub async fn start_replicas(
+        name: &str,
+        replicas: usize,
+        db_url: &str,
+        prefix: &str,
+        extra: &[(&str, &str)],
+    ) -> Vec<Started> {
+        let mut started = Vec::with_capacity(replicas);
+        for _ in 0..replicas {
+            started.push(start_service(name, db_url, prefix, extra).await);
+        }
+        started
+    }
+
+    /// Clock ticks per second of the times in `/proc/<pid>/stat` (`getconf CLK_TCK`, else 100).
+    pub fn clock_ticks() -> u64 {
+        static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        *TICKS.get_or_init(|| {
+            std::process::Command::new("getconf")
+                .arg("CLK_TCK")
+                .output()
+                .ok()
+                .and_then(|o| String::from_utf8(o.stdout).ok())
+                .and_then(|s| s.trim().parse().ok())
+                .filter(|t| *t > 0)
+                .unwrap_or(100)
+        })
+    }
+
+    /// CPU time `pid` has used (utime + stime), in clock ticks; 0 when it is gone.
+    pub fn cpu_ticks(pid: u32) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The command name (field 2) may hold spaces and parentheses: count from its closing
+        // parenthesis, after which come the state (field 3), …, utime (14) and stime (15).
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+        field(11).unwrap_or(0) + field(12).unwrap_or(0)
+    }
+
+    /// The processes whose command name (`/proc/<pid>/comm`) is one of `names` (`mariadbd`,
+    /// `mysqld`, `beam.smp`, …).
+    pub fn pids_named(names: &[&str]) -> Vec<u32> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|comm| names.contains(&comm.trim()))
+            })
+            .collect()
+    }
+
+    /// The CPU a set of processes used since [`CpuMeter::start`], in cores.
+    pub struct CpuMeter {
+        pids: Vec<u32>,
+        ticks: u64,
+        at: Instant,
+    }
+
+    impl CpuMeter {
+        pub fn start(pids: &[u32]) -> CpuMeter {
+            CpuMeter {
+                pids: pids.to_vec(),
+                ticks: pids.iter().map(|p| cpu_ticks(*p)).sum(),
+                at: Instant::now(),
+            }
+        }
+
+        /// Cores used since the start: Δ(utime + stime) / ticks per second / wall seconds (a
+        /// process that exited meanwhile counts as 0).
+        pub fn cores(&self) -> f64 {
+            let now: u64 = self.pids.iter().map(|p| cpu_ticks(*p)).sum();
+            let secs = now.saturating_sub(self.ticks) as f64 / clock_ticks() as f64;
+            secs / self.at.elapsed().as_secs_f64().max(1e-9)
+        }
+    }
+
+    /// Counters of the database server's `SHOW GLOBAL STATUS` (`Questions`, `Com_commit`,
+    /// `Innodb_os_log_fsyncs`, …) by name; server-wide, so every client's statements count.
+    /// A non-numeric value, or a name the server lacks, is absent from the map.
+    pub async fn global_status(pool: &common::db::Pool) -> HashMap<String, u64> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SHOW GLOBAL STATUS")
+            .fetch_all(pool)
+            .await
+            .expect("SHOW GLOBAL STATUS");
+        rows.into_iter()
+            .filter_map(|(name, value)| Some((name, value.parse().ok()?)))
+            .collect()
     }
 }
