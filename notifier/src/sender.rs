@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::crypto::at_rest::MasterKey;
-use common::db::{Pool, cards};
 use common::db::notify::{self, Claimed, Outcome};
+use common::db::{Pool, cards};
 use common::domain::CallbackTarget;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -213,7 +213,8 @@ impl Sender {
         let order_id = order.id;
         let attempt_no = attempts_done.saturating_add(1);
         let target = CallbackTarget::from(order.platform);
-        let prepared = match callback::prepare(&self.db, &self.shops, &self.key, &order, sold).await {
+        let prepared = match callback::prepare(&self.db, &self.shops, &self.key, &order, sold).await
+        {
             Ok(Some(p)) => p,
             Ok(None) => return,
             Err(PrepareError::Db(e)) => {

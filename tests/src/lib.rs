@@ -383,8 +383,19 @@ pub mod bench {
         pub idle_rss_kib: u64,
     }
 
+    /// Prefixes of the service settings passed on from the benchmark's environment.
+    const SERVICE_SETTINGS: [&str; 6] = [
+        "GATEWAY_",
+        "FULFILLMENT_",
+        "NOTIFY_",
+        "OUTBOX_",
+        "AGISO_",
+        "RUST_LOG",
+    ];
+
     /// Starts the release binary `name` (sibling of the benchmark) on `db_url` / `prefix`, with
-    /// `extra` variables; the database pool size from `BENCH_DB_CONNECTIONS` (default 24).
+    /// `extra` variables and the service settings of the benchmark's environment; the database
+    /// pool size from `BENCH_DB_CONNECTIONS` (default 24).
     pub async fn start_service(
         name: &str,
         db_url: &str,
@@ -406,6 +417,12 @@ pub mod bench {
             ),
         ];
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        // The services' own settings in the benchmark's environment reach them, so a setting
+        // can be measured without a rebuild (`NOTIFY_CONCURRENCY=64 bench-e2e …`).
+        env.extend(
+            std::env::vars()
+                .filter(|(k, _)| SERVICE_SETTINGS.iter().any(|prefix| k.starts_with(prefix))),
+        );
         let port = crate::free_port();
         let mut proc = crate::Proc::spawn_path(&sibling_binary(name), &env, port);
         proc.wait_ready(Duration::from_secs(30)).await;

@@ -17,27 +17,41 @@ fn micros(d: Duration) -> i64 {
 /// (`orders::transition_many`), so these are orders completed by an earlier version (which
 /// scheduled when the `order.completed` message arrived) or written outside the transitions. At
 /// most `limit` orders per call, so a large backlog is taken in short statements; returns how
-/// many were scheduled. Reads the `(notify_status, notify_next_at)` index: only unscheduled
-/// pending orders are looked at.
+/// many were scheduled. The candidates are found by a plain read of the `(notify_status,
+/// notify_next_at)` index — which also holds every order not final yet, so a locking scan would
+/// hold up (and deadlock with) the transitions completing them — and then scheduled by id under
+/// the same conditions.
 pub async fn schedule_lost(
     pool: &Pool,
     audience: Audience,
     grace: Duration,
     limit: u32,
 ) -> sqlx::Result<u64> {
-    Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE orders SET notify_next_at = NOW(3)
-         WHERE notify_status = 'pending' AND notify_next_at IS NULL
-           AND status IN ('succeeded', 'failed') AND platform IN ({})
+    const UNSCHEDULED: &str = "notify_status = 'pending' AND notify_next_at IS NULL
+           AND status IN ('succeeded', 'failed')";
+    let ids: Vec<u64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT id FROM orders
+         WHERE {UNSCHEDULED} AND platform IN ({})
            AND completed_at < NOW(3) - INTERVAL ? MICROSECOND
          LIMIT ?",
         audience.platforms_sql()
     )))
     .bind(micros(grace))
     .bind(limit)
-    .execute(pool)
-    .await?
-    .rows_affected())
+    .fetch_all(pool)
+    .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let sql = format!(
+        "UPDATE orders SET notify_next_at = NOW(3) WHERE {UNSCHEDULED} AND id IN ({})",
+        super::placeholders(ids.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in &ids {
+        q = q.bind(id);
+    }
+    Ok(q.execute(pool).await?.rows_affected())
 }
 
 /// Whose orders a worker tells their platform about: JD's (the notifier's callbacks) or
@@ -372,8 +386,8 @@ pub async fn set_status(
     .bind(status)
     .bind(status == NotifyStatus::Pending)
     .bind(order_id)
-        .execute(&mut **tx)
-        .await?;
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

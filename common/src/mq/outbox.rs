@@ -14,9 +14,6 @@ use super::publisher::{Outgoing, PublishError, Publisher};
 use crate::db::pool::{Pool, Tx, placeholders};
 use crate::metrics::{OUTBOX_FAILURES, OUTBOX_PUBLISHED};
 
-/// How long the relay waits after a wake-up before draining (bounds the added latency).
-const COALESCE: Duration = Duration::from_millis(10);
-
 /// Adds `event` to the outbox inside the caller's transaction.
 pub async fn enqueue(tx: &mut Tx, event: &Event) -> sqlx::Result<()> {
     sqlx::query(
@@ -130,11 +127,9 @@ impl OutboxRelay {
             }
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = self.signal.0.notified() => {
-                    // Let a burst of commits accumulate: one relay transaction then publishes
-                    // many rows, instead of one transaction per order under load.
-                    tokio::time::sleep(COALESCE).await;
-                }
+                // At once: what commits while a batch is published forms the next batch, so
+                // under load batches grow by themselves and no message waits on a timer.
+                _ = self.signal.0.notified() => {}
                 _ = tokio::time::sleep(self.poll) => {}
             }
         }
@@ -146,12 +141,10 @@ impl OutboxRelay {
     /// claim to expire; the rows are then published again, with the same message ids.
     pub async fn relay_batch(&self) -> anyhow::Result<usize> {
         let claim = uuid::Uuid::new_v4().to_string();
+        // Every pooled connection is READ COMMITTED (`db::connect`): the claiming UPDATE skips
+        // rows whose committed version another relay already claimed, and takes no gap locks
+        // that would stall inserts of new rows.
         let mut conn = self.pool.acquire().await?;
-        // READ COMMITTED: the claiming UPDATE skips rows whose committed version another relay
-        // already claimed, and takes no gap locks that would stall inserts of new rows.
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            .execute(&mut *conn)
-            .await?;
         let claimed = sqlx::query(
             "UPDATE outbox SET claim = ?, claimed_at = NOW(3)
              WHERE available_at <= NOW(3)

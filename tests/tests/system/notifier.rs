@@ -446,7 +446,7 @@ async fn notifier_crash_between_send_and_record_sends_at_most_one_extra() {
 }
 
 #[tokio::test]
-async fn notifier_sweep_sends_callbacks_whose_message_was_lost() {
+async fn notifier_sweep_sends_callbacks_of_orders_never_scheduled() {
     let stage = Stage::new().await;
     let jd = Jd::start(0, "0").await;
     let pool = &stage.pool;
