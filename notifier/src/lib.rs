@@ -51,7 +51,7 @@ pub struct Config {
     /// by an earlier version, whose `order.completed` message was lost) are looked for.
     pub sweep: Duration,
     /// `NOTIFY_SWEEP_GRACE_MS`: how long an order must have been final before the sweep
-    /// schedules it (its message normally arrives well within this).
+    /// schedules it (an earlier version scheduled on the message, which normally arrives well within this).
     pub sweep_grace: Duration,
     /// Test failpoint (`NOTIFY_FAILPOINT=abort-after-send`): abort after sending a callback,
     /// before recording it.

@@ -202,8 +202,9 @@ async fn notifier_survives_a_rabbitmq_restart_with_retries_pending() {
         game_cards: card_product(pool, "k", 10, Platform::JdGame).await,
     };
     let before = seed_batch(pool, &jd, &shops, 70_001).await;
-    // Retries every second for over a minute; no sweep, so every order is scheduled by its
-    // message.
+    // Retries every second for over a minute; no sweep. Orders are scheduled by their final
+    // transition (the fixture does what it does) and their messages only wake the sender, so
+    // the end of the test checks that the messages themselves made it through the restart.
     let schedule = format!("300ms,500ms{}", ",1s".repeat(70));
     let mut proc_ = notifier(
         &stage,
@@ -274,6 +275,28 @@ async fn notifier_survives_a_rabbitmq_restart_with_retries_pending() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Every order.completed message, also those written while the broker was down, was
+    // published after the restart (the outbox is empty) and consumed (the queue is empty).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{left} outbox rows never published after the broker restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    system_tests::wait_queue_empty(
+        &format!("{}notifier.callbacks", stage.prefix),
+        Duration::from_secs(30),
+    )
+    .await;
     // Late duplicates would arrive now.
     tokio::time::sleep(Duration::from_millis(1500)).await;
 

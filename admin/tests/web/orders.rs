@@ -1161,7 +1161,7 @@ async fn resend_and_refulfil_happen_once() {
     )
     .await;
     walk(&app, a, &[OrderStatus::Failed]).await;
-    exec(&app, &format!("UPDATE orders SET notify_status = 'giving_up', notify_attempts = 8, notify_reason = '京东地址不可达' WHERE id = {a}")).await;
+    exec(&app, &format!("UPDATE orders SET notify_status = 'giving_up', notify_attempts = 8, notify_next_at = NULL, notify_reason = '京东地址不可达' WHERE id = {a}")).await;
     let (c, _) = order(&app, w.agiso, w.card, OrderKind::Card, 1, "TID-3003", None).await;
     walk(&app, c, &[OrderStatus::Succeeded]).await;
     let (h_, _) = order(

@@ -19,6 +19,75 @@ use system_tests::fake_jd::{
 };
 use system_tests::{Proc, Stage};
 
+/// Card orders claimed together have their cards read together (one statement for the whole
+/// claim): each callback still carries exactly the cards sold to its own order, whatever the
+/// products and quantities next to it.
+#[tokio::test]
+async fn notifier_callbacks_claimed_together_carry_each_orders_own_cards() {
+    let stage = Stage::new().await;
+    let jd = Jd::start(0, "0").await;
+    let pool = &stage.pool;
+    let shop = general_shop(pool, "general").await;
+    let a = card_product(pool, "a", 5, Platform::JdGeneral).await;
+    let b = card_product(pool, "b", 5, Platform::JdGeneral).await;
+    let seed = |no, product, quantity, failure| Seed {
+        platform: Platform::JdGeneral,
+        shop,
+        platform_no: no,
+        kind: common::domain::OrderKind::Card,
+        product: Some(product),
+        quantity,
+        failure,
+        notify_url: Some(format!("{}/vtp", jd.url)),
+    };
+    // All final before the notifier starts: its first claim takes them all.
+    let mut orders = Vec::new();
+    for (no, product, quantity, failure) in [
+        ("20001", a, 2, None),
+        ("20002", b, 3, None),
+        ("20003", a, 1, Some(FailureReason::OutOfStock)),
+        ("20004", a, 1, None),
+        ("20005", b, 1, None),
+    ] {
+        let (id, _) = final_order(pool, seed(no, product, quantity, failure)).await;
+        orders.push((id, no, failure.is_none()));
+    }
+    let mut proc_ = notifier(&stage, &[]).await;
+    for (id, ..) in &orders {
+        wait_status(pool, *id, "delivered", Duration::from_secs(20)).await;
+    }
+
+    let hits = jd.hits();
+    assert_eq!(hits.len(), orders.len(), "one callback per order");
+    let aes = JdAesKey::new(AES_KEY).unwrap();
+    let key = common::testing::master_key();
+    for (id, no, succeeded) in &orders {
+        let hit = hits
+            .iter()
+            .find(|h| h.get("jdOrderNo") == Some(*no))
+            .unwrap_or_else(|| panic!("no callback for {no}"));
+        assert!(hit.sign_ok);
+        let sent: Vec<String> = hit
+            .get("product")
+            .map(|p| decrypt_cards(p, &aes).unwrap())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.card_number)
+            .collect();
+        let own: Vec<String> = common::db::cards::issued_to_order(pool, &key, *id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.card_no)
+            .collect();
+        assert_eq!(sent, own, "order {no}: exactly its own cards");
+        assert_eq!(sent.is_empty(), !succeeded, "order {no}");
+    }
+
+    proc_.terminate().await;
+    stage.cleanup().await;
+}
+
 #[tokio::test]
 async fn notifier_jd_general_card_success_and_failure_are_delivered() {
     let stage = Stage::new().await;
