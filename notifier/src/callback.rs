@@ -281,7 +281,7 @@ pub async fn prepare(
                     .ok_or_else(|| config("订单没有 notifyUrl"))?;
                 jd_general::callback_url(notify)
             };
-            let product = if succeeded && is_card {
+            let product = if carries_cards(order) {
                 let aes = secret(&shop, key, ShopSecret::AesKey)?;
                 let aes = JdAesKey::new(&aes).map_err(|_| config("店铺 AES 密钥格式错误"))?;
                 let cards = cards(pool, key, order, sold).await?;
@@ -331,7 +331,7 @@ pub async fn prepare(
             let order_id = PlatformOrderNo::parse_jd(order.platform_order_no.as_str())
                 .ok_or_else(|| config("orderId 不是数字"))?;
             let callback = if succeeded {
-                let cards = if is_card {
+                let cards = if carries_cards(order) {
                     jd_game::card_infos_from(&cards(pool, key, order, sold).await?)
                 } else {
                     Vec::new()

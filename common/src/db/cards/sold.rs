@@ -16,19 +16,15 @@ pub async fn issued_to_order(
     key: &MasterKey,
     order_id: u64,
 ) -> anyhow::Result<Vec<CardLine>> {
-    sold_to(ex, order_id)
+    OrderCards::read(ex, order_id)
         .await?
+        .0
         .iter()
         .map(|row| {
             row.open(key)
                 .ok_or_else(|| anyhow::anyhow!("card of order {order_id} cannot be decrypted"))
         })
         .collect()
-}
-
-/// The sealed rows of the cards sold to `order_id`, in issue order.
-async fn sold_to(ex: impl MySqlExecutor<'_>, order_id: u64) -> sqlx::Result<Vec<SealedCard>> {
-    Ok(SoldCards::read(ex, &[order_id]).await?.take(order_id).0)
 }
 
 /// The sealed cards sold to several orders, read in one statement (the notifier reads those of
@@ -64,6 +60,13 @@ impl SoldCards {
     /// Takes the cards of `order_id` out (none if it holds none, or was not read).
     pub fn take(&mut self, order_id: u64) -> OrderCards {
         OrderCards(self.0.remove(&order_id).unwrap_or_default())
+    }
+}
+
+impl OrderCards {
+    /// The sealed cards sold to `order_id`, in issue order (a read of one order).
+    async fn read(ex: impl MySqlExecutor<'_>, order_id: u64) -> sqlx::Result<OrderCards> {
+        Ok(SoldCards::read(ex, &[order_id]).await?.take(order_id))
     }
 }
 
@@ -141,7 +144,7 @@ pub async fn for_success(
     order: &crate::db::orders::OrderRow,
     actor: &str,
 ) -> anyhow::Result<SuccessCards> {
-    let cards = SoldCards::read(pool, &[order.id]).await?.take(order.id);
+    let cards = OrderCards::read(pool, order.id).await?;
     for_success_with(pool, key, order, actor, cards).await
 }
 
