@@ -110,8 +110,20 @@ impl Deliverer {
         }
     }
 
-    /// Delivers one claimed order now and records what happened.
+    /// Delivers one claimed order now and records what happened, in a span of its own that
+    /// continues the order's trace (`orders.traceparent`: the span that completed it).
     pub async fn deliver(&self, claimed: Claimed) {
+        use tracing::Instrument;
+        let span = tracing::info_span!(
+            "agiso_delivery",
+            order_id = claimed.order.id,
+            attempt_no = claimed.attempts_done + 1
+        );
+        common::telemetry::set_remote_parent(&span, claimed.order.traceparent.as_deref());
+        self.deliver_in_span(claimed).instrument(span).await
+    }
+
+    async fn deliver_in_span(&self, claimed: Claimed) {
         let order_id = claimed.order.id;
         let attempt_no = claimed.attempts_done + 1;
         let (decision, answers) = self.attempt(&claimed, attempt_no).await;

@@ -74,16 +74,18 @@ fn other_tid(json: &str) -> String {
 }
 
 /// Stores and handles one event (pushed, or polled with the topic of the equivalent push) in a
-/// transaction of its own.
+/// transaction of its own. `traceparent`: the trace context of the span that received it (the
+/// push request's), which the orders it creates continue.
 pub async fn accept(
     pool: &Pool,
     shop: &AgisoShop,
     source: Source,
     aopic: i64,
     json: &str,
+    traceparent: Option<&str>,
 ) -> anyhow::Result<Accepted> {
     let mut tx = pool.begin().await?;
-    let accepted = accept_in(&mut tx, shop, source, aopic, json).await?;
+    let accepted = accept_in(&mut tx, shop, source, aopic, json, traceparent).await?;
     if matches!(accepted, Accepted::Stored { .. }) {
         tx.commit().await?;
         count_created(shop, source, &accepted);
@@ -111,6 +113,7 @@ pub async fn accept_in(
     source: Source,
     aopic: i64,
     json: &str,
+    traceparent: Option<&str>,
 ) -> anyhow::Result<Accepted> {
     let topic = Topic::of(shop.service, aopic);
     let payload = read(topic, json);
@@ -165,7 +168,7 @@ pub async fn accept_in(
     };
     let created = match payload {
         Payload::Order(order) if !order.is_closed() => {
-            create_orders(tx, shop, &order, json).await?
+            create_orders(tx, shop, &order, json, traceparent).await?
         }
         Payload::Refund { refund, succeeded } => {
             let note = apply_refund(tx, shop, &refund, succeeded).await?;
@@ -223,14 +226,15 @@ async fn refund_before(
     )
 }
 
-/// Creates the orders of a paid Agiso order (one per line) in `tx`, with their Agiso side;
-/// returns how many were new. A line that maps to no product becomes an order waiting for an
+/// Creates the orders of a paid Agiso order (one per line) in `tx`, with their Agiso side and
+/// the trace context `traceparent`; returns how many were new. A line that maps to no product becomes an order waiting for an
 /// operator ([`UNMAPPED`]): a paid order is never dropped.
 pub async fn create_orders(
     tx: &mut Tx,
     shop: &AgisoShop,
     order: &AgisoOrder,
     raw: &str,
+    traceparent: Option<&str>,
 ) -> anyhow::Result<usize> {
     let mut created = 0;
     for line in &order.lines {
@@ -281,6 +285,7 @@ pub async fn create_orders(
             notify_url: None,
             raw_request: Some(cut_bytes(raw, RAW_MAX_BYTES)),
             rights: None,
+            traceparent: traceparent.map(str::to_owned),
         };
         if let Created::New(row) = orders::create_in(tx, &new, ACTOR, start).await? {
             repo::insert_order(
@@ -330,9 +335,8 @@ async fn apply_refund(
         if waiting && succeeded {
             orders::finish_failed(
                 tx,
-                order.id,
+                orders::Ending::of(&order),
                 order.status,
-                Platform::Agiso,
                 FailureReason::Manual,
                 "买家已退款，订单取消",
                 ACTOR,

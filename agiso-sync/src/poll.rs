@@ -96,6 +96,8 @@ async fn poll_taobao(app: &AgisoSync, shop: &AgisoShop, polled: &mut Polled) -> 
         Some(mark) => mark - OVERLAP,
         None => started - LOOK_BACK,
     };
+    // The orders a poll creates continue its trace (the poll's span, or the operator's request).
+    let here = common::telemetry::current_traceparent();
     let mut failed = 0usize;
     for page in 1..=MAX_PAGES {
         let call = codec::trades_buyer_pay(&beijing(since), page, PAGE_SIZE);
@@ -108,7 +110,7 @@ async fn poll_taobao(app: &AgisoSync, shop: &AgisoShop, polled: &mut Polled) -> 
         for trade in &trades {
             // One trade that cannot be stored must not hold back the others; the window's
             // start then stays where it was, so the next poll reads it again.
-            match intake::accept(&app.db, shop, Source::Poll, 2, trade).await {
+            match intake::accept(&app.db, shop, Source::Poll, 2, trade, here.as_deref()).await {
                 Ok(Accepted::Stored { created, .. }) => {
                     polled.new_events += 1;
                     polled.orders_created += created;
@@ -140,6 +142,7 @@ async fn read_pending(
     shops: &[AgisoShop],
     polled: &mut Polled,
 ) -> anyhow::Result<()> {
+    let here = common::telemetry::current_traceparent();
     for event in repo::pending_events(&app.db, PENDING_PER_POLL).await? {
         let Some(shop) = shops.iter().find(|s| s.id == event.shop_id) else {
             repo::retry_later(&app.db, event.id, "店铺未启用，暂不读取订单详情").await?;
@@ -165,7 +168,7 @@ async fn read_pending(
                 // The trade's lines, through the paid-push path (aopic 2): one order per line,
                 // found rather than created again if another event created it.
                 if let Accepted::Stored { created, .. } =
-                    intake::accept(&app.db, shop, Source::Poll, 2, &data).await?
+                    intake::accept(&app.db, shop, Source::Poll, 2, &data, here.as_deref()).await?
                 {
                     polled.orders_created += created;
                 }
@@ -217,7 +220,8 @@ pub async fn run(
                 continue;
             }
         }
-        match poll_all(&app).await {
+        let span = tracing::info_span!("agiso_poll");
+        match tracing::Instrument::instrument(poll_all(&app), span).await {
             Ok(p) if p.orders_created > 0 => {
                 tracing::warn!(
                     orders = p.orders_created,

@@ -120,6 +120,7 @@ pub async fn receive(State(app): State<AppState>, uri: Uri, body: Body) -> Respo
         shop: shop.clone(),
         aopic,
         json: push.json,
+        traceparent: common::telemetry::current_traceparent(),
     };
     match app.pushes.accept(incoming).await {
         Ok(accepted) => {

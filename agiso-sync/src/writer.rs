@@ -15,6 +15,9 @@ pub struct Incoming {
     pub shop: AgisoShop,
     pub aopic: i64,
     pub json: String,
+    /// The trace context of the push request (captured by its handler: the writer stores
+    /// pushes of several requests at once).
+    pub traceparent: Option<String>,
 }
 
 type Reply = Result<Accepted, String>;
@@ -52,7 +55,8 @@ impl PushWriter {
 }
 
 async fn one(pool: &Pool, item: &Incoming) -> Reply {
-    intake::accept(pool, &item.shop, Source::Push, item.aopic, &item.json)
+    let tp = item.traceparent.as_deref();
+    intake::accept(pool, &item.shop, Source::Push, item.aopic, &item.json, tp)
         .await
         .map_err(|e| e.to_string())
 }
@@ -86,7 +90,8 @@ async fn together(
     let mut out = Vec::with_capacity(group.len());
     for p in group {
         let i = &p.item;
-        out.push(intake::accept_in(&mut tx, &i.shop, Source::Push, i.aopic, &i.json).await?);
+        let tp = i.traceparent.as_deref();
+        out.push(intake::accept_in(&mut tx, &i.shop, Source::Push, i.aopic, &i.json, tp).await?);
     }
     tx.commit().await?;
     Ok(out)

@@ -1,22 +1,29 @@
-//! Logs (human or JSON), OpenTelemetry traces (OTLP over HTTP when
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set), and W3C trace-context propagation through HTTP and
-//! AMQP headers so that one order is one trace across the services.
+//! Logs (human or JSON), OpenTelemetry traces, and W3C trace-context propagation through HTTP
+//! and AMQP headers so that one order is one trace across the services.
+//!
+//! A tracer provider is always installed (sampler `AlwaysOn`): every span has a trace id and a
+//! span id, `traceparent` propagates, and log lines inside a span carry `trace_id`, whether or
+//! not anything exports. Spans are exported (OTLP over HTTP, batched) only when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set; without it a finished span is simply dropped.
 
 use std::collections::HashMap;
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{CommonConfig, LogFormat};
 
-/// Flushes and shuts the trace exporter down when dropped.
+/// Flushes and shuts the tracer provider (and its exporter, if any) down when dropped.
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
 }
@@ -37,53 +44,134 @@ pub fn init(config: &CommonConfig) -> TelemetryGuard {
         EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,lapin=warn,hyper=warn"))
     };
-    let fmt_layer = match config.log_format {
-        LogFormat::Text => tracing_subscriber::fmt::layer()
-            .with_target(true)
-            .with_filter(filter())
-            .boxed(),
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_filter(filter())
-            .boxed(),
-    };
+    let fmt_layer = log_layer(config.log_format, std::io::stderr).with_filter(filter());
 
-    let provider = config.otel_endpoint.as_deref().and_then(|endpoint| {
-        let exporter = match opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
-            .build()
-        {
-            Ok(e) => e,
-            Err(e) => {
-                eprintln!("OpenTelemetry exporter disabled: {e}");
-                return None;
-            }
-        };
-        let resource = opentelemetry_sdk::Resource::builder()
-            .with_service_name(config.service)
-            .build();
-        Some(
-            SdkTracerProvider::builder()
-                .with_resource(resource)
-                .with_batch_exporter(exporter)
-                .build(),
-        )
-    });
-
-    let otel_layer = provider.as_ref().map(|p| {
-        tracing_opentelemetry::layer()
-            .with_tracer(p.tracer(config.service))
-            .with_filter(filter())
-    });
+    let provider = tracer_provider(config.service, config.otel_endpoint.as_deref());
+    let exporting = config.otel_endpoint.is_some();
+    let otel_layer = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(config.service))
+        // Without an exporter nobody reads these: keep the per-span work to the ids.
+        .with_tracked_inactivity(exporting)
+        .with_threads(exporting)
+        .with_location(exporting)
+        .with_filter(filter());
 
     let _ = tracing_subscriber::registry()
-        .with(fmt_layer)
         .with(otel_layer)
+        .with(fmt_layer)
         .try_init();
-    TelemetryGuard { provider }
+    TelemetryGuard {
+        provider: Some(provider),
+    }
+}
+
+/// The tracer provider: always sampling, with a batch OTLP/HTTP exporter when `endpoint` is
+/// set (the batch processor honours `OTEL_BSP_SCHEDULE_DELAY` and the other `OTEL_BSP_*`
+/// variables) and none otherwise.
+fn tracer_provider(service: &'static str, endpoint: Option<&str>) -> SdkTracerProvider {
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(service)
+        .build();
+    let builder = SdkTracerProvider::builder()
+        .with_resource(resource)
+        .with_sampler(Sampler::AlwaysOn);
+    let Some(endpoint) = endpoint else {
+        return builder.build();
+    };
+    match opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+        .build()
+    {
+        Ok(exporter) => builder.with_batch_exporter(exporter).build(),
+        Err(e) => {
+            eprintln!("OpenTelemetry exporter disabled: {e}");
+            builder.build()
+        }
+    }
+}
+
+/// The log lines, in `format`, with the trace id ([`WithTraceId`]), written to `writer`. Plain
+/// text, no colour codes: the lines go to files and log collectors.
+fn log_layer<S, W>(format: LogFormat, writer: W) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let layer = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(writer)
+        .event_format(WithTraceId::new(format));
+    match format {
+        LogFormat::Text => layer.boxed(),
+        LogFormat::Json => layer
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .boxed(),
+    }
+}
+
+/// The trace id (32 hex digits) of the span the current task is in, if it is traced.
+pub fn current_trace_id() -> Option<String> {
+    let cx = opentelemetry::Context::current();
+    let span = cx.span();
+    let sc = span.span_context();
+    sc.is_valid().then(|| sc.trace_id().to_string())
+}
+
+/// The log line format: the text or JSON formatter of `tracing_subscriber`, plus the trace id
+/// of the current span (`trace_id=<32 hex>` at the end of a text line, a `"trace_id"` field of
+/// a JSON line) when there is one.
+pub struct WithTraceId {
+    format: LogFormat,
+    text: tracing_subscriber::fmt::format::Format,
+    json: tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Json>,
+}
+
+impl WithTraceId {
+    pub fn new(format: LogFormat) -> Self {
+        Self {
+            format,
+            text: tracing_subscriber::fmt::format().with_target(true),
+            json: tracing_subscriber::fmt::format()
+                .json()
+                .flatten_event(true)
+                .with_current_span(true),
+        }
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for WithTraceId
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let Some(trace_id) = current_trace_id() else {
+            return match self.format {
+                LogFormat::Text => self.text.format_event(ctx, writer, event),
+                LogFormat::Json => self.json.format_event(ctx, writer, event),
+            };
+        };
+        // Formatted into a buffer, then the trace id goes in before the line's end.
+        let mut line = String::with_capacity(256);
+        match self.format {
+            LogFormat::Text => self.text.format_event(ctx, Writer::new(&mut line), event)?,
+            LogFormat::Json => self.json.format_event(ctx, Writer::new(&mut line), event)?,
+        }
+        let body = line.trim_end_matches('\n');
+        match self.format {
+            LogFormat::Text => writeln!(writer, "{body} trace_id={trace_id}"),
+            LogFormat::Json => match body.strip_suffix('}') {
+                Some(open) => writeln!(writer, "{open},\"trace_id\":\"{trace_id}\"}}"),
+                None => writeln!(writer, "{body}"),
+            },
+        }
+    }
 }
 
 struct MapInjector<'a>(&'a mut HashMap<String, String>);
@@ -169,5 +257,66 @@ mod tests {
         inject_amqp(&mut t, Some(tp));
         assert_eq!(extract_amqp(Some(&t)).as_deref(), Some(tp));
         assert_eq!(extract_amqp(None), None);
+    }
+
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// With no exporter, spans still have ids: a span continuing a remote parent has its trace
+    /// id, `current_traceparent` names it (for the outbox and outgoing headers), and the log
+    /// lines inside it carry it, in both formats; lines outside any span carry none.
+    #[test]
+    fn spans_without_exporter_carry_the_trace_into_logs_and_traceparent() {
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let remote = format!("00-{trace}-00f067aa0ba902b7-01");
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let out = Captured::default();
+            let provider = tracer_provider("test", None);
+            let writer = out.clone();
+            let subscriber = tracing_subscriber::registry()
+                .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+                .with(log_layer(format, move || writer.clone()));
+            tracing::subscriber::with_default(subscriber, || {
+                tracing::info!("outside");
+                assert_eq!(current_trace_id(), None);
+                let span = tracing::info_span!("order", order_id = 7);
+                set_remote_parent(&span, Some(&remote));
+                let _in = span.enter();
+                tracing::info!(attempt = 1, "inside");
+                assert_eq!(current_trace_id().as_deref(), Some(trace));
+                let tp = current_traceparent().expect("a traceparent without an exporter");
+                assert!(tp.starts_with(&format!("00-{trace}-")), "{tp}");
+                assert_ne!(tp, remote, "the span has its own span id");
+            });
+            let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), 2, "{text}");
+            assert!(!lines[0].contains("trace_id"), "{text}");
+            match format {
+                LogFormat::Text => {
+                    assert!(lines[1].contains("inside"), "{text}");
+                    assert!(lines[1].ends_with(&format!(" trace_id={trace}")), "{text}");
+                }
+                LogFormat::Json => {
+                    let outside: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+                    assert_eq!(outside["message"], "outside");
+                    let inside: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+                    assert_eq!(inside["message"], "inside");
+                    assert_eq!(inside["attempt"], 1);
+                    assert_eq!(inside["span"]["order_id"], 7);
+                    assert_eq!(inside["trace_id"], trace);
+                }
+            }
+        }
     }
 }

@@ -13,15 +13,15 @@ use common::batch::{GroupCommit, Limits, Pending, Unanswered};
 
 use crate::Fulfiller;
 use crate::outcome::Outcome;
-use crate::process::{fulfil, fulfil_group};
+use crate::process::{Job, fulfil_group, fulfil_job};
 
 const GROUP_MAX: usize = 16;
 
-type Fulfilment = Pending<u64, anyhow::Result<Outcome>>;
+type Fulfilment = Pending<Job, anyhow::Result<Outcome>>;
 
 #[derive(Clone)]
 pub struct GroupFulfiller {
-    queue: GroupCommit<u64, anyhow::Result<Outcome>>,
+    queue: GroupCommit<Job, anyhow::Result<Outcome>>,
 }
 
 impl GroupFulfiller {
@@ -39,19 +39,23 @@ impl GroupFulfiller {
         GroupFulfiller { queue }
     }
 
-    /// Fulfils `order_id` (possibly together with others) and tells what happened to it.
+    /// Fulfils `order_id` (possibly together with others) and tells what happened to it. The
+    /// order ends in the caller's span's trace context (the group runs in another task).
     pub async fn fulfil(&self, order_id: u64) -> anyhow::Result<Outcome> {
-        self.queue.submit(order_id).await.map_err(|e| match e {
-            Unanswered::Stopped => anyhow::anyhow!("group fulfiller stopped"),
-            Unanswered::Dropped => anyhow::anyhow!("group fulfiller dropped the order"),
-        })?
+        self.queue
+            .submit(Job::here(order_id))
+            .await
+            .map_err(|e| match e {
+                Unanswered::Stopped => anyhow::anyhow!("group fulfiller stopped"),
+                Unanswered::Dropped => anyhow::anyhow!("group fulfiller dropped the order"),
+            })?
     }
 }
 
 async fn run_group(ctx: &Fulfiller, group: Vec<Fulfilment>) {
-    let ids: Vec<u64> = group.iter().map(|p| p.item).collect();
-    let handled = if ids.len() > 1 {
-        match fulfil_group(ctx, &ids).await {
+    let handled = if group.len() > 1 {
+        let jobs: Vec<Job> = group.iter().map(|p| p.item.clone()).collect();
+        match fulfil_group(ctx, &jobs).await {
             Ok(h) => h,
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "group fulfilment failed; fulfilling one by one");
@@ -62,10 +66,9 @@ async fn run_group(ctx: &Fulfiller, group: Vec<Fulfilment>) {
         HashMap::new()
     };
     for p in group {
-        let id = p.item;
-        let result = match handled.get(&id) {
+        let result = match handled.get(&p.item.order_id) {
             Some(outcome) => Ok(*outcome),
-            None => fulfil(ctx, id).await,
+            None => fulfil_job(ctx, p.item.clone()).await,
         };
         p.reply(result);
     }

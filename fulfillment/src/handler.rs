@@ -10,10 +10,15 @@ use crate::outcome::Outcome;
 use crate::process::fulfil;
 
 /// The consumer's handler for `fulfillment.orders`.
+/// The processing span is a child of the message's `traceparent` (the span that produced it).
 pub async fn handle(ctx: &Fulfiller, group: &GroupFulfiller, msg: Received) -> Disposition {
+    use tracing::Instrument;
     let span = tracing::info_span!("fulfil", order_id = msg.event.order_id, event_id = %msg.event.event_id);
     common::telemetry::set_remote_parent(&span, msg.traceparent.as_deref());
-    let _enter = span.enter();
+    handle_in_span(ctx, group, msg).instrument(span).await
+}
+
+async fn handle_in_span(ctx: &Fulfiller, group: &GroupFulfiller, msg: Received) -> Disposition {
     match msg.event.kind {
         EventType::OrderCreated | EventType::OrderRefulfil => {
             let outcome = match msg.event.kind {

@@ -7,26 +7,50 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use common::db::orders::{self, OrderError, OrderRow};
+use common::db::orders::{self, Ending, OrderError, OrderRow};
 use common::db::products::{self, ProductRow};
-use common::domain::{
-    FailureReason, FulfilmentMode, OrderKind, OrderStatus, Platform, StockPolicy,
-};
+use common::domain::{FailureReason, FulfilmentMode, OrderKind, OrderStatus, StockPolicy};
 use common::retry::Backoff;
 
 use crate::Fulfiller;
 use crate::allocate::{mark_sold, pick_cards};
 use crate::outcome::{ACTOR, Outcome};
 
-/// Fulfils `order_id` if it is waiting for fulfilment: a group of one. Retries a transaction the
-/// database chose as a deadlock victim.
+/// An order to fulfil and the trace context of the span handling it (its message's): the
+/// order's final step continues that trace, whichever task writes it.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub order_id: u64,
+    pub traceparent: Option<String>,
+}
+
+impl Job {
+    /// `order_id`, handled in the current span.
+    pub fn here(order_id: u64) -> Job {
+        Job {
+            order_id,
+            traceparent: common::telemetry::current_traceparent(),
+        }
+    }
+}
+
+/// Fulfils `order_id` (handled in the current span) if it is waiting for fulfilment; see
+/// [`fulfil_job`].
 pub async fn fulfil(ctx: &Fulfiller, order_id: u64) -> anyhow::Result<Outcome> {
+    fulfil_job(ctx, Job::here(order_id)).await
+}
+
+/// Fulfils the job's order if it is waiting for fulfilment: a group of one. Retries a
+/// transaction the database chose as a deadlock victim.
+pub async fn fulfil_job(ctx: &Fulfiller, job: Job) -> anyhow::Result<Outcome> {
+    let order_id = job.order_id;
+    let jobs = [job];
     // Up to four more tries, 10, 20, 30 and 40 ms apart.
     let ms = std::time::Duration::from_millis;
     let backoff = Backoff::listed(vec![ms(10), ms(20), ms(30), ms(40)]);
     let mut failures = 0;
     loop {
-        match fulfil_group(ctx, &[order_id]).await {
+        match fulfil_group(ctx, &jobs).await {
             Err(e) if is_retryable(&e) => {
                 failures += 1;
                 match backoff.delay(failures) {
@@ -61,11 +85,21 @@ fn is_retryable(e: &anyhow::Error) -> bool {
     }
 }
 
-/// Fulfils those of the orders `ids` that wait for fulfilment, in one transaction, once
-/// (no retry: [`fulfil`] retries a group of one). Tells what happened to each id.
-pub async fn fulfil_group(ctx: &Fulfiller, ids: &[u64]) -> anyhow::Result<HashMap<u64, Outcome>> {
+/// Fulfils those of the orders of `jobs` that wait for fulfilment, in one transaction, once
+/// (no retry: [`fulfil_job`] retries a group of one). Tells what happened to each id. Each
+/// order ends in its job's trace context.
+pub async fn fulfil_group(ctx: &Fulfiller, jobs: &[Job]) -> anyhow::Result<HashMap<u64, Outcome>> {
+    let ids: Vec<u64> = jobs.iter().map(|j| j.order_id).collect();
+    let ids = &ids[..];
     let mut tx = ctx.db.begin().await?;
-    let locked = orders::lock_many(&mut tx, ids).await?;
+    let mut locked = orders::lock_many(&mut tx, ids).await?;
+    for order in &mut locked {
+        if let Some(job) = jobs.iter().find(|j| j.order_id == order.id)
+            && job.traceparent.is_some()
+        {
+            order.traceparent = job.traceparent.clone();
+        }
+    }
     let mut outcomes: HashMap<u64, Outcome> =
         ids.iter().map(|id| (*id, Outcome::UnknownOrder)).collect();
     let product_ids: Vec<u64> = {
@@ -93,13 +127,11 @@ pub async fn fulfil_group(ctx: &Fulfiller, ids: &[u64]) -> anyhow::Result<HashMa
             outcomes.insert(order.id, Outcome::AlreadyHandled);
             continue;
         }
-        let platform = order.platform;
         let Some(product) = order.product_id.and_then(|id| products.get(&id)) else {
             orders::finish_failed(
                 &mut tx,
-                order.id,
+                Ending::of(order),
                 status,
-                platform,
                 FailureReason::NoProduct,
                 FailureReason::NoProduct.label_zh(),
                 ACTOR,
@@ -111,11 +143,10 @@ pub async fn fulfil_group(ctx: &Fulfiller, ids: &[u64]) -> anyhow::Result<HashMa
         // The path comes from what the order is; the product only has to still fit it.
         let outcome = match path(order, product) {
             Path::Cards => {
-                card_orders.entry(product.id).or_default().push(CardOrder {
-                    order,
-                    status,
-                    platform,
-                });
+                card_orders
+                    .entry(product.id)
+                    .or_default()
+                    .push(CardOrder { order, status });
                 continue;
             }
             Path::Supplier => crate::supplier::start(ctx, &mut tx, order, status, product).await?,
@@ -222,7 +253,6 @@ fn path(order: &OrderRow, product: &ProductRow) -> Path {
 struct CardOrder<'a> {
     order: &'a OrderRow,
     status: OrderStatus,
-    platform: Platform,
 }
 
 impl CardOrder<'_> {
@@ -298,9 +328,8 @@ async fn fulfil_cards<'a>(
             let reason = FailureReason::OutOfStock;
             orders::finish_failed(
                 tx,
-                c.order.id,
+                Ending::of(c.order),
                 c.status,
-                c.platform,
                 reason,
                 reason.label_zh(),
                 ACTOR,
@@ -328,10 +357,10 @@ async fn finish_served(tx: &mut common::db::Tx, served: &[&CardOrder<'_>]) -> an
             .iter()
             .map(|c| format!("发出 {} 张卡密", c.quantity()))
             .collect();
-        let done: Vec<(u64, Platform, Option<&str>)> = moved
+        let done: Vec<(Ending, Option<&str>)> = moved
             .iter()
             .zip(&notes)
-            .map(|(c, note)| (c.order.id, c.platform, Some(note.as_str())))
+            .map(|(c, note)| (Ending::of(c.order), Some(note.as_str())))
             .collect();
         orders::finish_succeeded_many(tx, from, ACTOR, &done).await?;
     }
@@ -404,6 +433,7 @@ async fn to_waiting(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::domain::Platform;
 
     fn order(kind: OrderKind) -> OrderRow {
         OrderRow {
@@ -424,6 +454,7 @@ mod tests {
             notify_status: common::domain::NotifyStatus::Pending,
             notify_url: None,
             rights_id: None,
+            traceparent: None,
         }
     }
 

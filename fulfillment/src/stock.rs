@@ -48,11 +48,16 @@ pub async fn expire_waiting(ctx: &Fulfiller) -> anyhow::Result<usize> {
         let due_now = matches!(&still_waiting, Some((OrderStatus::AwaitingStock, Some(deadline))) if *deadline <= chrono::Utc::now().naive_utc());
         if due_now {
             let reason = FailureReason::OutOfStock;
+            // No span of its own per order: the order keeps its stored trace context.
+            let end = common::db::orders::Ending {
+                order_id: id,
+                platform,
+                traceparent: None,
+            };
             common::db::orders::finish_failed(
                 &mut tx,
-                id,
+                end,
                 OrderStatus::AwaitingStock,
-                platform,
                 reason,
                 reason.label_zh(),
                 ACTOR,

@@ -13,7 +13,7 @@ use common::testing::fixtures::{self, Product, Shop, StoredOrder};
 use common::testing::{TestDb, master_key};
 use fulfillment::Fulfiller;
 use fulfillment::outcome::Outcome;
-use fulfillment::process::{fulfil, fulfil_group};
+use fulfillment::process::{Job, fulfil, fulfil_group};
 use fulfillment::stock::{Alerts, LowStockQueue};
 use fulfillment::supplier::Suppliers;
 
@@ -177,7 +177,7 @@ async fn a_group_ends_as_its_orders_one_by_one() {
     let single_ids = scenario(&single_pool).await;
     assert_eq!(group_ids, single_ids);
 
-    let grouped = fulfil_group(&fulfiller(&group_pool), &group_ids)
+    let grouped = fulfil_group(&fulfiller(&group_pool), &jobs(&group_ids))
         .await
         .unwrap();
     let ctx = fulfiller(&single_pool);
@@ -241,7 +241,7 @@ async fn a_group_ends_as_its_orders_one_by_one() {
 
     // Repeated messages: the waiting orders try again (W3 now gets the card left), the others
     // are left alone; the same either way.
-    let again = fulfil_group(&fulfiller(&group_pool), &group_ids)
+    let again = fulfil_group(&fulfiller(&group_pool), &jobs(&group_ids))
         .await
         .unwrap();
     let mut single_again = Vec::new();
@@ -257,4 +257,8 @@ async fn a_group_ends_as_its_orders_one_by_one() {
     single_pool.close().await;
     db_group.drop_database().await;
     db_single.drop_database().await;
+}
+
+fn jobs(ids: &[u64]) -> Vec<Job> {
+    ids.iter().map(|id| Job::here(*id)).collect()
 }

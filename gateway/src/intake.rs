@@ -137,6 +137,9 @@ pub async fn take_order(
         notify_url: ask.notify_url.clone(),
         raw_request: Some(ask.raw_request.clone()),
         rights: ask.rights.clone(),
+        // The request's span (continuing JD's `traceparent` when it sends one): the order's
+        // trace, stored with it and with its message.
+        traceparent: common::telemetry::current_traceparent(),
     };
     match place_order(gw, &new).await.map_err(IntakeError::Store)? {
         Created::New(order) => Ok(Taken::Accepted(order)),

@@ -156,10 +156,14 @@ impl Sender {
     async fn exchange(&self, prepared: &Prepared, url: &str, body: String) -> Exchange {
         let host = self.host_slots(url);
         let _permit = host.acquire().await;
+        // The order's trace goes with the callback (`traceparent`: a header JD ignores).
+        let mut headers = reqwest::header::HeaderMap::new();
+        common::telemetry::inject_http(&mut headers);
         let sent = self
             .client
             .post(url)
             .header("content-type", "application/x-www-form-urlencoded")
+            .headers(headers)
             .body(body)
             .send()
             .await;
@@ -204,8 +208,21 @@ impl Sender {
         result
     }
 
-    /// One attempt for a claimed order, with the cards sold to it (when its callback carries cards).
+    /// One attempt for a claimed order, with the cards sold to it (when its callback carries
+    /// cards), in a span of its own that continues the order's trace (`orders.traceparent`: the
+    /// span that completed it).
     pub async fn attempt(&self, claimed: Claimed, sold: cards::OrderCards) {
+        use tracing::Instrument;
+        let span = tracing::info_span!(
+            "callback",
+            order_id = claimed.order.id,
+            attempt_no = claimed.attempts_done.saturating_add(1)
+        );
+        common::telemetry::set_remote_parent(&span, claimed.order.traceparent.as_deref());
+        self.attempt_in_span(claimed, sold).instrument(span).await
+    }
+
+    async fn attempt_in_span(&self, claimed: Claimed, sold: cards::OrderCards) {
         let Claimed {
             order,
             attempts_done,

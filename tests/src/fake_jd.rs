@@ -260,7 +260,7 @@ async fn insert_final_order(pool: &Pool, s: Seed<'_>, scheduled: bool) -> (u64, 
             .unwrap();
         common::mq::outbox::enqueue(
             &mut tx,
-            &Event::new(EventType::OrderCompleted, id, s.platform),
+            &[Event::new(EventType::OrderCompleted, id, s.platform)],
         )
         .await
         .unwrap();

@@ -618,9 +618,8 @@ async fn order_page_timeline_cards_attempts_and_reveal() {
         let mut tx = app.pool.begin().await.unwrap();
         orders::finish_succeeded(
             &mut tx,
-            a,
+            orders::Ending::here(a, Platform::JdGeneral),
             OrderStatus::Received,
-            Platform::JdGeneral,
             "fulfillment",
             Some("发出 1 张卡密"),
         )

@@ -37,6 +37,10 @@ pub struct Event {
     pub platform: Platform,
     pub occurred_at: chrono::DateTime<chrono::Utc>,
     pub v: u8,
+    /// The W3C `traceparent` of the span that produced the message for this order: carried
+    /// beside the payload (the outbox row's column, then the AMQP header), never in it.
+    #[serde(skip)]
+    pub traceparent: Option<String>,
 }
 
 impl Event {
@@ -48,7 +52,20 @@ impl Event {
             platform,
             occurred_at: chrono::Utc::now(),
             v: EVENT_VERSION,
+            traceparent: None,
         }
+    }
+
+    /// The message, continuing the trace `traceparent` (see [`Event::traceparent`]).
+    pub fn traced(mut self, traceparent: Option<String>) -> Self {
+        self.traceparent = traceparent;
+        self
+    }
+
+    /// The message, continuing the current span's trace: for code that handles one order in
+    /// its own span (batched writers take each order's context from the order instead).
+    pub fn traced_here(self) -> Self {
+        self.traced(crate::telemetry::current_traceparent())
     }
 
     /// `order.created.jd_general` and so on.

@@ -14,22 +14,9 @@ use super::publisher::{Outgoing, PublishError, Publisher};
 use crate::db::pool::{Pool, Tx, placeholders};
 use crate::metrics::{OUTBOX_FAILURES, OUTBOX_PUBLISHED};
 
-/// Adds `event` to the outbox inside the caller's transaction.
-pub async fn enqueue(tx: &mut Tx, event: &Event) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO outbox (event_id, routing_key, payload, traceparent) VALUES (?, ?, ?, ?)",
-    )
-    .bind(event.event_id.to_string())
-    .bind(event.routing_key())
-    .bind(event.to_json())
-    .bind(crate::telemetry::current_traceparent())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Adds several events to the outbox in one statement, inside the caller's transaction.
-pub async fn enqueue_many(tx: &mut Tx, events: &[Event]) -> sqlx::Result<()> {
+/// Adds `events` to the outbox in one statement, inside the caller's transaction, each with its
+/// own `traceparent` ([`Event::traceparent`]).
+pub async fn enqueue(tx: &mut Tx, events: &[Event]) -> sqlx::Result<()> {
     if events.is_empty() {
         return Ok(());
     }
@@ -37,14 +24,13 @@ pub async fn enqueue_many(tx: &mut Tx, events: &[Event]) -> sqlx::Result<()> {
         "INSERT INTO outbox (event_id, routing_key, payload, traceparent) VALUES {}",
         vec!["(?, ?, ?, ?)"; events.len()].join(", ")
     );
-    let traceparent = crate::telemetry::current_traceparent();
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for e in events {
         q = q
             .bind(e.event_id.to_string())
             .bind(e.routing_key())
             .bind(e.to_json())
-            .bind(&traceparent);
+            .bind(&e.traceparent);
     }
     q.execute(&mut **tx).await?;
     Ok(())

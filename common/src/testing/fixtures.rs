@@ -318,6 +318,7 @@ impl Order {
             notify_url: None,
             raw_request: None,
             rights: None,
+            traceparent: None,
         })
     }
 

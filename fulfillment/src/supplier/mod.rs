@@ -28,7 +28,7 @@ use common::crypto::at_rest::MasterKey;
 use common::db::orders::{self, OrderRow};
 use common::db::products::ProductRow;
 use common::db::suppliers;
-use common::domain::{FailureReason, OrderStatus, Platform, SupplierOrderStatus};
+use common::domain::{FailureReason, OrderStatus, SupplierOrderStatus};
 
 use crate::Fulfiller;
 use crate::outcome::{ACTOR, Outcome};
@@ -267,7 +267,6 @@ pub(crate) async fn apply_in(
         return Ok(Applied::Repeated);
     }
     let status = order.status;
-    let platform = order.platform;
     let name = supplier_name(tx, row.supplier_id).await?;
     let raw = raw.map(cut);
     let set_row = |st: SupplierOrderStatus, next_poll: bool| {
@@ -294,8 +293,14 @@ pub(crate) async fn apply_in(
             match status {
                 OrderStatus::Processing | OrderStatus::AwaitingManual => {
                     let note = format!("供应商「{name}」充值成功（供应商单号 {no}）");
-                    orders::finish_succeeded(tx, order.id, status, platform, ACTOR, Some(&note))
-                        .await?;
+                    orders::finish_succeeded(
+                        tx,
+                        orders::Ending::of(&order),
+                        status,
+                        ACTOR,
+                        Some(&note),
+                    )
+                    .await?;
                 }
                 other => tracing::error!(
                     order_id = order.id,
@@ -319,7 +324,6 @@ pub(crate) async fn apply_in(
                     fail_over(
                         tx,
                         &order,
-                        platform,
                         so_id,
                         &name,
                         &why,
@@ -406,7 +410,6 @@ impl LockedRow {
 async fn fail_over(
     tx: &mut common::db::Tx,
     order: &OrderRow,
-    platform: Platform,
     so_id: u64,
     name: &str,
     why: &str,
@@ -462,9 +465,8 @@ async fn fail_over(
             };
             orders::finish_failed(
                 tx,
-                order.id,
+                orders::Ending::of(order),
                 OrderStatus::Processing,
-                platform,
                 reason,
                 reason.label_zh(),
                 ACTOR,

@@ -654,9 +654,8 @@ async fn agiso_jd_orders_are_answered_by_their_type() {
         let mut tx = pool.begin().await.unwrap();
         common::db::orders::finish_succeeded(
             &mut tx,
-            id,
+            common::db::orders::Ending::here(id, Platform::Agiso),
             OrderStatus::AwaitingManual,
-            Platform::Agiso,
             "operator",
             Some("已人工充值"),
         )

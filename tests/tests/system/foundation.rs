@@ -451,7 +451,9 @@ async fn outbox_relay_killed_between_publish_and_delete_still_delivers() {
     let stage = Stage::new().await;
     let event = Event::new(EventType::OrderCreated, 77, Platform::JdGeneral);
     let mut tx = stage.pool.begin().await.unwrap();
-    common::mq::outbox::enqueue(&mut tx, &event).await.unwrap();
+    common::mq::outbox::enqueue(&mut tx, std::slice::from_ref(&event))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let mut env = stage.env();

@@ -814,9 +814,8 @@ async fn an_order_finished_by_an_operator_before_submit_is_never_submitted() {
     // 手动失败: the order fails (JD will refund).
     common::db::orders::finish_failed(
         &mut operator,
-        order,
+        common::db::orders::Ending::here(order, Platform::JdGame),
         common::domain::OrderStatus::Processing,
-        Platform::JdGame,
         common::domain::FailureReason::UpstreamFailed,
         "人工处理：充值失败",
         "operator:test",

@@ -358,8 +358,9 @@ async fn replay(
             format!("死信 #{id} 的内容不是可识别的订单事件，不能重放，只能丢弃。"),
         ));
     };
-    // The same event (same message id): if it dies again, the collector finds this row.
-    outbox::enqueue(&mut tx, &event).await?;
+    // The same event (same message id): if it dies again, the collector finds this row. It
+    // continues the operator's request's trace.
+    outbox::enqueue(&mut tx, &[event.clone().traced_here()]).await?;
     queries::mark_handled(&mut tx, id, DeadLetterStatus::Replayed, &user.username).await?;
     user.audit(
         &mut *tx,

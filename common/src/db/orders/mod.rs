@@ -44,6 +44,34 @@ pub async fn transition_many(
     actor: &str,
     moves: &[(u64, Option<&str>)],
 ) -> Result<(), OrderError> {
+    let moves: Vec<Move> = moves
+        .iter()
+        .map(|(order_id, note)| Move {
+            order_id: *order_id,
+            note: *note,
+            traceparent: None,
+        })
+        .collect();
+    transition_traced(tx, from, to, actor, &moves).await
+}
+
+/// One order's move in [`transition_traced`].
+struct Move<'a> {
+    order_id: u64,
+    note: Option<&'a str>,
+    /// Replaces `orders.traceparent` when set: the span that made the move.
+    traceparent: Option<&'a str>,
+}
+
+/// [`transition_many`], also storing each move's trace context (when it has one) in the same
+/// UPDATE.
+async fn transition_traced(
+    tx: &mut Tx,
+    from: OrderStatus,
+    to: OrderStatus,
+    actor: &str,
+    moves: &[Move<'_>],
+) -> Result<(), OrderError> {
     from.check_transition(to)?;
     if moves.is_empty() {
         return Ok(());
@@ -51,37 +79,55 @@ pub async fn transition_many(
     // A final status also schedules the first callback / delivery of an order whose platform
     // is still to be told (`notify_status` pending, not yet scheduled): the state change carries
     // its next step, so the notifier and agiso-sync only need waking (their `order.completed`
-    // message), with no write per order of their own.
+    // message), with no write per order of their own. The span that moved an order becomes
+    // its trace context (`orders.traceparent`), which that next step continues.
+    let traced: Vec<(u64, &str)> = moves
+        .iter()
+        .filter_map(|m| m.traceparent.map(|tp| (m.order_id, tp)))
+        .collect();
+    let set_trace = if traced.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", traceparent = CASE id {} ELSE traceparent END",
+            vec!["WHEN ? THEN ?"; traced.len()].join(" ")
+        )
+    };
     let sql = format!(
         "UPDATE orders SET status = ?,
              completed_at = IF(?, NOW(3), completed_at),
              notify_next_at = IF(? AND notify_status = 'pending' AND notify_next_at IS NULL,
-                                 NOW(3), notify_next_at)
+                                 NOW(3), notify_next_at){set_trace}
          WHERE status = ? AND id IN ({})",
         super::placeholders(moves.len())
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(to)
         .bind(to.is_final())
-        .bind(to.is_final())
-        .bind(from);
-    for (id, _) in moves {
-        q = q.bind(id);
+        .bind(to.is_final());
+    for (id, tp) in &traced {
+        q = q.bind(id).bind(*tp);
+    }
+    q = q.bind(from);
+    for m in moves {
+        q = q.bind(m.order_id);
     }
     let done = q.execute(&mut **tx).await?.rows_affected();
     if done != moves.len() as u64 {
         let order_id = if moves.len() == 1 {
-            moves[0].0
+            moves[0].order_id
         } else {
             let sql = format!(
                 "SELECT id FROM orders WHERE status <> ? AND id IN ({}) ORDER BY id LIMIT 1",
                 super::placeholders(moves.len())
             );
             let mut q = sqlx::query_scalar::<_, u64>(sqlx::AssertSqlSafe(sql)).bind(to);
-            for (id, _) in moves {
-                q = q.bind(id);
+            for m in moves {
+                q = q.bind(m.order_id);
             }
-            q.fetch_optional(&mut **tx).await?.unwrap_or(moves[0].0)
+            q.fetch_optional(&mut **tx)
+                .await?
+                .unwrap_or(moves[0].order_id)
         };
         return Err(TransitionError::Stale {
             order_id,
@@ -94,8 +140,13 @@ pub async fn transition_many(
         vec!["(?, ?, ?, ?, ?)"; moves.len()].join(", ")
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (id, note) in moves {
-        q = q.bind(id).bind(from).bind(to).bind(actor).bind(*note);
+    for m in moves {
+        q = q
+            .bind(m.order_id)
+            .bind(from)
+            .bind(to)
+            .bind(actor)
+            .bind(m.note);
     }
     q.execute(&mut **tx).await?;
     Ok(())
@@ -168,10 +219,16 @@ pub struct OrderRow {
     /// 游戏点卡 gift-rights top-up (`type=1`): the rights order id to echo; `None` otherwise.
     #[sqlx(default)]
     pub rights_id: Option<String>,
+    /// The order's trace context (W3C `traceparent`), which its next step continues: stored at
+    /// intake, replaced by the final transition (see [`Ending`]). Code that handles the order
+    /// in a span of its own may set it to that span's context before ending the order.
+    #[sqlx(default)]
+    pub traceparent: Option<String>,
 }
 
 pub const ORDER_COLUMNS: &str = "id, order_no, platform, shop_id, platform_order_no, order_kind, product_id, sku, \
-    quantity, total_price_fen, recharge_account, status, failure_code, failure_reason, notify_status, notify_url, rights_id";
+    quantity, total_price_fen, recharge_account, status, failure_code, failure_reason, notify_status, notify_url, rights_id, \
+    traceparent";
 
 /// An order to create, as parsed from a platform's request.
 #[derive(Debug, Clone)]
@@ -190,6 +247,9 @@ pub struct NewOrder {
     pub raw_request: Option<String>,
     /// 游戏点卡 gift-rights top-up (`type=1`), else `None`.
     pub rights: Option<RightsTopUp>,
+    /// The trace context of the request that brought the order (captured by its handler, per
+    /// order: writers that store many orders at once take it from here).
+    pub traceparent: Option<String>,
 }
 
 /// The rights of a 游戏点卡 gift-rights top-up, as stored with the order.
@@ -213,6 +273,7 @@ impl NewOrder {
                 .rights
                 .as_ref()
                 .map_or(0, |r| r.rights_id.len() + r.rights_json.len())
+            + self.traceparent.as_deref().map_or(0, str::len) * 2
     }
 }
 
@@ -267,8 +328,8 @@ pub async fn create_in(
         let inserted = sqlx::query(
             "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id,
                 sku, quantity, total_price_fen, recharge_account, status, notify_status, notify_url, raw_request,
-                rights_id, rights)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 'pending', ?, ?, ?, ?)",
+                rights_id, rights, traceparent)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 'pending', ?, ?, ?, ?, ?)",
         )
         .bind(&order_no)
         .bind(new.platform)
@@ -284,6 +345,7 @@ pub async fn create_in(
         .bind(&new.raw_request)
         .bind(new.rights.as_ref().map(|r| &r.rights_id))
         .bind(new.rights.as_ref().map(|r| &r.rights_json))
+        .bind(&new.traceparent)
         .execute(&mut **tx)
         .await;
         let id = match inserted {
@@ -312,7 +374,8 @@ pub async fn create_in(
             Start::Fulfil => {
                 crate::mq::outbox::enqueue(
                     tx,
-                    &Event::new(EventType::OrderCreated, id, new.platform),
+                    &[Event::new(EventType::OrderCreated, id, new.platform)
+                        .traced(new.traceparent.clone())],
                 )
                 .await?;
             }
@@ -384,6 +447,43 @@ fn new_row(id: u64, order_no: OrderNo, new: &NewOrder) -> OrderRow {
         notify_status: NotifyStatus::Pending,
         notify_url: new.notify_url.clone(),
         rights_id: new.rights.as_ref().map(|r| r.rights_id.clone()),
+        traceparent: new.traceparent.clone(),
+    }
+}
+
+/// An order reaching its final status, and the trace context of the span that ends it. That
+/// context goes into the order's `order.completed` message and replaces `orders.traceparent`,
+/// so that the callback / delivery continues from it; `None` keeps the stored one.
+#[derive(Debug, Clone)]
+pub struct Ending {
+    pub order_id: u64,
+    pub platform: Platform,
+    pub traceparent: Option<String>,
+}
+
+impl Ending {
+    /// Ended by code handling the order in the current span.
+    pub fn here(order_id: u64, platform: Platform) -> Ending {
+        Ending {
+            order_id,
+            platform,
+            traceparent: crate::telemetry::current_traceparent(),
+        }
+    }
+
+    /// Ended on behalf of `order`, in the trace context it carries ([`OrderRow::traceparent`]).
+    pub fn of(order: &OrderRow) -> Ending {
+        Ending {
+            order_id: order.id,
+            platform: order.platform,
+            traceparent: order.traceparent.clone(),
+        }
+    }
+
+    fn completed(&self) -> crate::mq::Event {
+        use crate::mq::{Event, EventType};
+        Event::new(EventType::OrderCompleted, self.order_id, self.platform)
+            .traced(self.traceparent.clone())
     }
 }
 
@@ -391,31 +491,34 @@ fn new_row(id: u64, order_no: OrderNo, new: &NewOrder) -> OrderRow {
 /// outbox message that tells the platform (notifier / agiso-sync), in the caller's transaction.
 pub async fn finish_succeeded(
     tx: &mut Tx,
-    order_id: u64,
+    end: Ending,
     from: OrderStatus,
-    platform: Platform,
     actor: &str,
     note: Option<&str>,
 ) -> Result<(), OrderError> {
-    finish_succeeded_many(tx, from, actor, &[(order_id, platform, note)]).await
+    finish_succeeded_many(tx, from, actor, &[(end, note)]).await
 }
 
-/// [`finish_succeeded`] of several orders (distinct ids, all in `from`) at once: one
-/// [`transition_many`] and one multi-row insert of their `order.completed.<platform>` messages.
+/// [`finish_succeeded`] of several orders (distinct ids, all in `from`) at once, each with its
+/// note: one guarded UPDATE and one multi-row insert of their `order.completed.<platform>`
+/// messages.
 pub async fn finish_succeeded_many(
     tx: &mut Tx,
     from: OrderStatus,
     actor: &str,
-    done: &[(u64, Platform, Option<&str>)],
+    done: &[(Ending, Option<&str>)],
 ) -> Result<(), OrderError> {
-    use crate::mq::{Event, EventType};
-    let moves: Vec<(u64, Option<&str>)> = done.iter().map(|(id, _, note)| (*id, *note)).collect();
-    transition_many(tx, from, OrderStatus::Succeeded, actor, &moves).await?;
-    let events: Vec<Event> = done
+    let moves: Vec<Move> = done
         .iter()
-        .map(|(id, platform, _)| Event::new(EventType::OrderCompleted, *id, *platform))
+        .map(|(end, note)| Move {
+            order_id: end.order_id,
+            note: *note,
+            traceparent: end.traceparent.as_deref(),
+        })
         .collect();
-    crate::mq::outbox::enqueue_many(tx, &events).await?;
+    transition_traced(tx, from, OrderStatus::Succeeded, actor, &moves).await?;
+    let events: Vec<crate::mq::Event> = done.iter().map(|(end, _)| end.completed()).collect();
+    crate::mq::outbox::enqueue(tx, &events).await?;
     Ok(())
 }
 
@@ -423,30 +526,25 @@ pub async fn finish_succeeded_many(
 /// `order.completed.<platform>` outbox message, in the caller's transaction.
 pub async fn finish_failed(
     tx: &mut Tx,
-    order_id: u64,
+    end: Ending,
     from: OrderStatus,
-    platform: Platform,
     reason: FailureReason,
     text: &str,
     actor: &str,
 ) -> Result<(), OrderError> {
-    transition(tx, order_id, from, OrderStatus::Failed, actor, Some(text)).await?;
+    let moves = [Move {
+        order_id: end.order_id,
+        note: Some(text),
+        traceparent: end.traceparent.as_deref(),
+    }];
+    transition_traced(tx, from, OrderStatus::Failed, actor, &moves).await?;
     sqlx::query("UPDATE orders SET failure_code = ?, failure_reason = ? WHERE id = ?")
         .bind(reason)
         .bind(text)
-        .bind(order_id)
+        .bind(end.order_id)
         .execute(&mut **tx)
         .await?;
-    completed(tx, order_id, platform).await
-}
-
-async fn completed(tx: &mut Tx, order_id: u64, platform: Platform) -> Result<(), OrderError> {
-    use crate::mq::{Event, EventType};
-    crate::mq::outbox::enqueue(
-        tx,
-        &Event::new(EventType::OrderCompleted, order_id, platform),
-    )
-    .await?;
+    crate::mq::outbox::enqueue(tx, &[end.completed()]).await?;
     Ok(())
 }
 

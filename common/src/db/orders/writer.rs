@@ -121,9 +121,9 @@ async fn try_group(
         let sql = format!(
             "INSERT INTO orders (order_no, platform, shop_id, platform_order_no, order_kind, product_id,
                 sku, quantity, total_price_fen, recharge_account, status, notify_status, notify_url, raw_request,
-                rights_id, rights)
+                rights_id, rights, traceparent)
              VALUES {}",
-            vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 'pending', ?, ?, ?, ?)"; fresh.len()].join(", ")
+            vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', 'pending', ?, ?, ?, ?, ?)"; fresh.len()].join(", ")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (i, order_no) in &fresh {
@@ -142,7 +142,8 @@ async fn try_group(
                 .bind(&n.notify_url)
                 .bind(&n.raw_request)
                 .bind(n.rights.as_ref().map(|r| &r.rights_id))
-                .bind(n.rights.as_ref().map(|r| &r.rights_json));
+                .bind(n.rights.as_ref().map(|r| &r.rights_json))
+                .bind(&n.traceparent);
         }
         q.execute(&mut *tx).await?;
 
@@ -160,7 +161,10 @@ async fn try_group(
         for (i, order_no) in &fresh {
             let n = &group[*i].item;
             let id = *ids.get(order_no).ok_or(sqlx::Error::RowNotFound)?;
-            events.push(Event::new(EventType::OrderCreated, id, n.platform));
+            // Each order's message continues its own request's trace, not this writer's.
+            events.push(
+                Event::new(EventType::OrderCreated, id, n.platform).traced(n.traceparent.clone()),
+            );
             created.insert(*i, new_row(id, order_no.clone(), n));
         }
         let sql = format!(
@@ -172,7 +176,7 @@ async fn try_group(
             q = q.bind(e.order_id).bind(actor);
         }
         q.execute(&mut *tx).await?;
-        crate::mq::outbox::enqueue_many(&mut tx, &events).await?;
+        crate::mq::outbox::enqueue(&mut tx, &events).await?;
     }
     tx.commit().await?;
 

@@ -54,9 +54,8 @@ pub async fn fail(
     .collect();
     orders::finish_failed(
         &mut tx,
-        order.id,
+        orders::Ending::here(order.id, platform),
         status,
-        platform,
         reason,
         &text,
         &user.actor(),

@@ -78,7 +78,7 @@ pub async fn refulfil(
     }
     common::mq::outbox::enqueue(
         &mut tx,
-        &Event::new(EventType::OrderRefulfil, order.id, platform),
+        &[Event::new(EventType::OrderRefulfil, order.id, platform).traced_here()],
     )
     .await?;
     user.audit(

@@ -72,9 +72,8 @@ pub async fn succeed(
     };
     orders::finish_succeeded(
         &mut tx,
-        order.id,
+        orders::Ending::here(order.id, platform),
         status,
-        platform,
         &user.actor(),
         Some(&event_note),
     )
