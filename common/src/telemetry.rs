@@ -36,6 +36,10 @@ impl Drop for TelemetryGuard {
     }
 }
 
+/// The spans traced, whatever `RUST_LOG` says about log lines: an order's trace (and the
+/// `traceparent` it hands on) must not depend on the log level.
+const TRACE_FILTER: &str = "info,sqlx=warn,lapin=warn,hyper=warn,h2=warn,tower=warn,reqwest=warn";
+
 /// Installs the global subscriber. Safe to call more than once (later calls only keep the
 /// first subscriber), which lets tests start several services in one process.
 pub fn init(config: &CommonConfig) -> TelemetryGuard {
@@ -54,7 +58,7 @@ pub fn init(config: &CommonConfig) -> TelemetryGuard {
         .with_tracked_inactivity(exporting)
         .with_threads(exporting)
         .with_location(exporting)
-        .with_filter(filter());
+        .with_filter(EnvFilter::new(TRACE_FILTER));
 
     let _ = tracing_subscriber::registry()
         .with(otel_layer)

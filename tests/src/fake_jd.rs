@@ -39,6 +39,8 @@ pub struct Hit {
     pub data_utf8: bool,
     /// Answered with HTTP 500 (counted in [`Jd::fail_first`]).
     pub failed: bool,
+    /// The W3C `traceparent` header, if the callback carried one.
+    pub traceparent: Option<String>,
 }
 
 impl Hit {
@@ -95,7 +97,12 @@ pub fn game_data(fields: &[(String, String)]) -> (Option<Value>, bool) {
     (json, utf8)
 }
 
-async fn hit(State(jd): State<Arc<Jd>>, uri: Uri, body: Bytes) -> Response {
+async fn hit(
+    State(jd): State<Arc<Jd>>,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
     let fields = form::parse_form(&body);
     let path = uri.path().to_owned();
     let game = path.ends_with(".action");
@@ -119,6 +126,10 @@ async fn hit(State(jd): State<Arc<Jd>>, uri: Uri, body: Bytes) -> Response {
             data,
             data_utf8,
             failed,
+            traceparent: headers
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
         });
         failed
     };

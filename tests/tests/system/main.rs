@@ -9,3 +9,4 @@ mod gauges;
 mod harness;
 mod notifier;
 mod supplier;
+mod trace;

@@ -1,0 +1,301 @@
+//! One order is one trace across the services. A local OTLP/HTTP receiver (a real HTTP server
+//! decoding the exporters' protobuf `ExportTraceServiceRequest`s) collects the spans of the real
+//! `gateway`, `fulfillment` and `notifier` binaries while one signed JD order goes through them
+//! (JD's request carrying a `traceparent` of its own); without an exporter, the order's trace
+//! context is still stored and handed on.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use common::domain::Platform;
+use common::protocol::form;
+use common::protocol::jd_general::{self, DistillAnswer, ProduceCode};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use prost::Message;
+use system_tests::fake_jd::{self, Jd, MD5_KEY, VENDOR};
+use system_tests::{Proc, Stage};
+
+/// JD's own trace: the gateway's request span continues it.
+const JD_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+const JD_SPAN: &str = "b7ad6b7169203331";
+
+#[derive(Clone, Debug)]
+struct Seen {
+    service: String,
+    name: String,
+    trace_id: String,
+    span_id: String,
+    parent: String,
+}
+
+#[derive(Default)]
+struct Collector {
+    spans: Mutex<Vec<Seen>>,
+}
+
+impl Collector {
+    fn start() -> (Arc<Collector>, String) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let c = Arc::new(Collector::default());
+        let app = axum::Router::new()
+            .route("/v1/traces", axum::routing::post(receive))
+            .with_state(c.clone());
+        system_tests::serve_apart(listener, app);
+        (c, url)
+    }
+
+    fn of_trace(&self, trace_id: &str) -> Vec<Seen> {
+        let spans = self.spans.lock().unwrap();
+        spans
+            .iter()
+            .filter(|s| s.trace_id == trace_id)
+            .cloned()
+            .collect()
+    }
+}
+
+async fn receive(State(c): State<Arc<Collector>>, body: Bytes) -> axum::response::Response {
+    let Ok(req) = ExportTraceServiceRequest::decode(body) else {
+        return axum::http::StatusCode::BAD_REQUEST.into_response();
+    };
+    let mut seen = Vec::new();
+    for rs in req.resource_spans {
+        let service = rs
+            .resource
+            .iter()
+            .flat_map(|r| &r.attributes)
+            .find(|kv| kv.key == "service.name")
+            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                Value::StringValue(s) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        for ss in rs.scope_spans {
+            for s in ss.spans {
+                seen.push(Seen {
+                    service: service.clone(),
+                    name: s.name,
+                    trace_id: hex::encode(s.trace_id),
+                    span_id: hex::encode(s.span_id),
+                    parent: hex::encode(s.parent_span_id),
+                });
+            }
+        }
+    }
+    c.spans.lock().unwrap().extend(seen);
+    (
+        [("content-type", "application/x-protobuf")],
+        ExportTraceServiceResponse::default().encode_to_vec(),
+    )
+        .into_response()
+}
+
+/// The (trace id, span id) of a `traceparent`.
+fn ids(traceparent: &str) -> (String, String) {
+    let parts: Vec<&str> = traceparent.split('-').collect();
+    assert_eq!(parts.len(), 4, "traceparent {traceparent}");
+    (parts[1].to_owned(), parts[2].to_owned())
+}
+
+/// A 通用交易 card product with stock and the shop, provisioned for one order.
+async fn provision(pool: &common::db::Pool) {
+    fake_jd::general_shop(pool, "trace").await;
+    fake_jd::card_product(pool, "trace", 3, Platform::JdGeneral).await;
+}
+
+/// Sends a signed `beginDistill` for one card of `sku-trace`, with JD's `traceparent`; the
+/// gateway must accept it.
+async fn begin_distill(gateway: &Proc, order_no: &str, notify_url: &str) {
+    let fields = jd_general::sign_form(
+        &[
+            ("wareNo", "sku-trace"),
+            ("quantity", "1"),
+            ("jdOrderNo", order_no),
+            ("totalPrice", "1000"),
+            ("payTime", "20240101120000"),
+            ("notifyUrl", notify_url),
+            ("vendorId", VENDOR),
+            ("timestamp", "20240101120000"),
+        ],
+        MD5_KEY,
+    );
+    let body = reqwest::Client::new()
+        .post(gateway.url("/api/jd/general/beginDistill"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("traceparent", format!("00-{JD_TRACE}-{JD_SPAN}-01"))
+        .body(form::encode_form(&fields))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let answer = DistillAnswer::parse_verified(&body, MD5_KEY).expect("a signed answer");
+    assert_eq!(answer.code, ProduceCode::InProgress, "accepted");
+}
+
+async fn order_trace(pool: &common::db::Pool, order_no: &str) -> (u64, String, Option<String>) {
+    sqlx::query_as(
+        "SELECT id, status, traceparent FROM orders WHERE platform = 'jd_general' AND platform_order_no = ?",
+    )
+    .bind(order_no)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// JD's request → gateway → (outbox, AMQP) → fulfillment → (orders.traceparent) → notifier →
+/// JD's callback: every service's spans are in JD's trace, and each hop's span is the child of
+/// a span of the hop before it.
+#[tokio::test]
+async fn one_order_is_one_trace_across_the_services() {
+    let stage = Stage::new().await;
+    let pool = &stage.pool;
+    provision(pool).await;
+    let jd = Jd::start(0, "0").await;
+    let (collector, otlp) = Collector::start();
+    let mut env = stage.env();
+    env.push(("OTEL_EXPORTER_OTLP_ENDPOINT".into(), otlp));
+    env.push(("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()));
+    env.push(("NOTIFY_POLL_MS".into(), "50".into()));
+    let mut procs = Vec::new();
+    for name in ["gateway", "fulfillment", "notifier"] {
+        let mut p = Proc::spawn(name, &env);
+        p.wait_ready(Duration::from_secs(30)).await;
+        procs.push(p);
+    }
+
+    begin_distill(&procs[0], "880001", &format!("{}/vtp", jd.url)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let hit = loop {
+        if let Some(h) = jd.hits().into_iter().find(|h| !h.failed) {
+            break h;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no callback");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(hit.get("jdOrderNo"), Some("880001"));
+    let callback_tp = hit
+        .traceparent
+        .clone()
+        .expect("the callback carries traceparent");
+    let (callback_trace, callback_span) = ids(&callback_tp);
+    assert_eq!(
+        callback_trace, JD_TRACE,
+        "the callback continues JD's trace"
+    );
+
+    // The spans arrive in batches (100 ms); wait until every hop has shown up.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let spans = loop {
+        let spans = collector.of_trace(JD_TRACE);
+        let has = |service: &str, name: &str| {
+            spans.iter().any(|s| s.service == service && s.name == name)
+        };
+        if has("gateway", "http") && has("fulfillment", "fulfil") && has("notifier", "callback") {
+            break spans;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "spans of JD's trace: {spans:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let ids_of = |service: &str| -> Vec<String> {
+        spans
+            .iter()
+            .filter(|s| s.service == service)
+            .map(|s| s.span_id.clone())
+            .collect()
+    };
+    let one = |service: &str, name: &str| -> Seen {
+        let found: Vec<&Seen> = spans
+            .iter()
+            .filter(|s| s.service == service && s.name == name)
+            .collect();
+        assert_eq!(found.len(), 1, "one {service} {name} span: {spans:#?}");
+        found[0].clone()
+    };
+    let request = one("gateway", "http");
+    assert_eq!(request.parent, JD_SPAN, "the request span continues JD's");
+    let fulfil = one("fulfillment", "fulfil");
+    assert!(
+        ids_of("gateway").contains(&fulfil.parent),
+        "fulfilment's span is a child of a gateway span: {spans:#?}"
+    );
+    let callback = one("notifier", "callback");
+    assert!(
+        ids_of("fulfillment").contains(&callback.parent),
+        "the callback's span is a child of a fulfilment span: {spans:#?}"
+    );
+    assert_eq!(
+        callback_span, callback.span_id,
+        "JD's callback names the notifier's callback span"
+    );
+
+    // The order row holds the context of the span that completed it.
+    let (_, status, stored) = order_trace(pool, "880001").await;
+    assert_eq!(status, "succeeded");
+    let (stored_trace, stored_span) = ids(&stored.expect("orders.traceparent"));
+    assert_eq!(stored_trace, JD_TRACE);
+    assert_eq!(stored_span, callback.parent);
+
+    for p in &mut procs {
+        p.terminate().await;
+    }
+    stage.cleanup().await;
+}
+
+/// With no exporter configured, spans still have ids: the order row stores the intake
+/// request's context (in JD's trace, as the gateway's own span), and fulfilment — reached
+/// through the outbox row and the message's header — completes it in the same trace.
+#[tokio::test]
+async fn the_order_trace_is_stored_and_handed_on_without_an_exporter() {
+    let stage = Stage::new().await;
+    let pool = &stage.pool;
+    provision(pool).await;
+    let env = stage.env();
+    assert!(env.iter().all(|(k, _)| !k.starts_with("OTEL_")));
+    let mut gateway = Proc::spawn("gateway", &env);
+    gateway.wait_ready(Duration::from_secs(30)).await;
+
+    begin_distill(&gateway, "880002", "http://127.0.0.1:9/vtp").await;
+    let (id, status, at_intake) = order_trace(pool, "880002").await;
+    assert_eq!(status, "received", "no fulfilment running yet");
+    let at_intake = at_intake.expect("orders.traceparent at intake");
+    let (trace, intake_span) = ids(&at_intake);
+    assert_eq!(trace, JD_TRACE);
+    assert_ne!(intake_span, JD_SPAN, "the gateway's own span");
+
+    let mut fulfillment = Proc::spawn("fulfillment", &env);
+    fulfillment.wait_ready(Duration::from_secs(30)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let completed = loop {
+        let (_, status, tp) = order_trace(pool, "880002").await;
+        if status == "succeeded" {
+            break tp.expect("orders.traceparent at completion");
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "order {id} still {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (trace, completed_span) = ids(&completed);
+    assert_eq!(trace, JD_TRACE, "fulfilment continued the order's trace");
+    assert_ne!(
+        completed_span, intake_span,
+        "completed in fulfilment's span"
+    );
+
+    fulfillment.terminate().await;
+    gateway.terminate().await;
+    stage.cleanup().await;
+}
