@@ -273,7 +273,7 @@ impl NewOrder {
                 .rights
                 .as_ref()
                 .map_or(0, |r| r.rights_id.len() + r.rights_json.len())
-            + self.traceparent.as_deref().map_or(0, str::len) * 2
+            + self.traceparent.as_deref().map_or(0, str::len)
     }
 }
 
