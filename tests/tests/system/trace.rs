@@ -107,12 +107,12 @@ fn ids(traceparent: &str) -> (String, String) {
 /// A 通用交易 card product with stock and the shop, provisioned for one order.
 async fn provision(pool: &common::db::Pool) {
     fake_jd::general_shop(pool, "trace").await;
-    fake_jd::card_product(pool, "trace", 3, Platform::JdGeneral).await;
+    fake_jd::card_product(pool, "trace", 10, Platform::JdGeneral).await;
 }
 
-/// Sends a signed `beginDistill` for one card of `sku-trace`, with JD's `traceparent`; the
-/// gateway must accept it.
-async fn begin_distill(gateway: &Proc, order_no: &str, notify_url: &str) {
+/// Sends a signed `beginDistill` for one card of `sku-trace`, with JD's `traceparent` in
+/// `trace`; the gateway must accept it.
+async fn begin_distill(gateway: &Proc, order_no: &str, notify_url: &str, trace: &str) {
     let fields = jd_general::sign_form(
         &[
             ("wareNo", "sku-trace"),
@@ -129,7 +129,7 @@ async fn begin_distill(gateway: &Proc, order_no: &str, notify_url: &str) {
     let body = reqwest::Client::new()
         .post(gateway.url("/api/jd/general/beginDistill"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .header("traceparent", format!("00-{JD_TRACE}-{JD_SPAN}-01"))
+        .header("traceparent", format!("00-{trace}-{JD_SPAN}-01"))
         .body(form::encode_form(&fields))
         .send()
         .await
@@ -172,7 +172,7 @@ async fn one_order_is_one_trace_across_the_services() {
         procs.push(p);
     }
 
-    begin_distill(&procs[0], "880001", &format!("{}/vtp", jd.url)).await;
+    begin_distill(&procs[0], "880001", &format!("{}/vtp", jd.url), JD_TRACE).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let hit = loop {
         if let Some(h) = jd.hits().into_iter().find(|h| !h.failed) {
@@ -253,11 +253,13 @@ async fn one_order_is_one_trace_across_the_services() {
     stage.cleanup().await;
 }
 
-/// With no exporter configured, spans still have ids: the order row stores the intake
-/// request's context (in JD's trace, as the gateway's own span), and fulfilment — reached
-/// through the outbox row and the message's header — completes it in the same trace.
+/// With no exporter configured, spans still have ids, and the context is kept per order even
+/// where many orders are written together: orders sent at once (each request in a trace of its
+/// own) are stored, by the gateway's group writer, each with its own request's context, and are
+/// completed by fulfilment — reached through each order's outbox row and message header, and
+/// fulfilled in groups — each in its own trace, in a span of fulfilment's.
 #[tokio::test]
-async fn the_order_trace_is_stored_and_handed_on_without_an_exporter() {
+async fn each_order_keeps_its_own_trace_without_an_exporter() {
     let stage = Stage::new().await;
     let pool = &stage.pool;
     provision(pool).await;
@@ -266,34 +268,48 @@ async fn the_order_trace_is_stored_and_handed_on_without_an_exporter() {
     let mut gateway = Proc::spawn("gateway", &env);
     gateway.wait_ready(Duration::from_secs(30)).await;
 
-    begin_distill(&gateway, "880002", "http://127.0.0.1:9/vtp").await;
-    let (id, status, at_intake) = order_trace(pool, "880002").await;
-    assert_eq!(status, "received", "no fulfilment running yet");
-    let at_intake = at_intake.expect("orders.traceparent at intake");
-    let (trace, intake_span) = ids(&at_intake);
-    assert_eq!(trace, JD_TRACE);
-    assert_ne!(intake_span, JD_SPAN, "the gateway's own span");
+    let orders: Vec<(String, String)> = (0..8u64)
+        .map(|i| (format!("88100{i}"), format!("{:032x}", 0xabc0_0000 + i)))
+        .collect();
+    let sends = orders
+        .iter()
+        .map(|(no, trace)| begin_distill(&gateway, no, "http://127.0.0.1:9/vtp", trace));
+    futures_util::future::join_all(sends).await;
+    let mut at_intake = Vec::new();
+    for (no, trace) in &orders {
+        let (_, status, tp) = order_trace(pool, no).await;
+        assert_eq!(status, "received", "no fulfilment running yet");
+        let (stored_trace, span) = ids(&tp.expect("orders.traceparent at intake"));
+        assert_eq!(
+            &stored_trace, trace,
+            "order {no} holds its own request's trace"
+        );
+        assert_ne!(span, JD_SPAN, "the gateway's own span");
+        at_intake.push(span);
+    }
 
     let mut fulfillment = Proc::spawn("fulfillment", &env);
     fulfillment.wait_ready(Duration::from_secs(30)).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let completed = loop {
-        let (_, status, tp) = order_trace(pool, "880002").await;
-        if status == "succeeded" {
-            break tp.expect("orders.traceparent at completion");
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "order {id} still {status}"
+    for ((no, trace), intake_span) in orders.iter().zip(&at_intake) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let completed = loop {
+            let (_, status, tp) = order_trace(pool, no).await;
+            if status == "succeeded" {
+                break tp.expect("orders.traceparent at completion");
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "order {no} still {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let (stored_trace, span) = ids(&completed);
+        assert_eq!(
+            &stored_trace, trace,
+            "fulfilment continued order {no}'s trace"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let (trace, completed_span) = ids(&completed);
-    assert_eq!(trace, JD_TRACE, "fulfilment continued the order's trace");
-    assert_ne!(
-        completed_span, intake_span,
-        "completed in fulfilment's span"
-    );
+        assert_ne!(&span, intake_span, "completed in a span of fulfilment's");
+    }
 
     fulfillment.terminate().await;
     gateway.terminate().await;
