@@ -18,7 +18,7 @@ use system_tests::{Proc, Stage};
 const APP_ID: &str = "20261202";
 const OPERATOR_TOKEN: &str = "operator-token-0123456789";
 
-async fn agiso_shop(pool: &Pool, fake: &FakeAgiso, service: &str) -> u64 {
+pub(crate) async fn agiso_shop(pool: &Pool, fake: &FakeAgiso, service: &str) -> u64 {
     Shop::agiso(&format!("agiso-{service}"), APP_ID, service)
         .agiso_secrets(APP_SECRET, ACCESS_TOKEN)
         .with(|s| s.base_url = Some(fake.url.clone()))
@@ -27,7 +27,13 @@ async fn agiso_shop(pool: &Pool, fake: &FakeAgiso, service: &str) -> u64 {
 }
 
 /// A product of `mode` mapped to Agiso SKU `sku`, with `cards` cards in stock.
-async fn product(pool: &Pool, name: &str, mode: FulfilmentMode, sku: &str, cards: usize) -> u64 {
+pub(crate) async fn product(
+    pool: &Pool,
+    name: &str,
+    mode: FulfilmentMode,
+    sku: &str,
+    cards: usize,
+) -> u64 {
     let id = Product::new(name, mode)
         .sku(Platform::Agiso, sku)
         .insert(pool)
@@ -38,7 +44,7 @@ async fn product(pool: &Pool, name: &str, mode: FulfilmentMode, sku: &str, cards
     id
 }
 
-fn agiso_env(stage: &Stage, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn agiso_env(stage: &Stage, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env = stage.env();
     for (k, v) in [
         ("AGISO_DELIVERY_SCHEDULE", "200ms,200ms,200ms"),
@@ -60,13 +66,13 @@ async fn start(name: &str, env: &[(String, String)]) -> Proc {
     p
 }
 
-fn taobao_trade(tid: u64, oid: u64, sku: &str, num: i32, payment: &str) -> Value {
+pub(crate) fn taobao_trade(tid: u64, oid: u64, sku: &str, num: i32, payment: &str) -> Value {
     json!({"Tid": tid, "Status": "WAIT_SELLER_SEND_GOODS", "Orders": [
         {"Oid": oid, "NumIid": 600000000001u64, "OuterIid": sku, "Num": num, "Payment": payment, "Title": "卡"}
     ]})
 }
 
-fn taobao_push(trade: &Value) -> Push {
+pub(crate) fn taobao_push(trade: &Value) -> Push {
     Push {
         from_platform: "TbAlds",
         aopic: 2,
@@ -83,7 +89,12 @@ async fn count(pool: &Pool, sql: &str) -> i64 {
 }
 
 /// Waits until the order of `platform_no` has `notify_status` = `want`; returns its id.
-async fn wait_notify(pool: &Pool, platform_no: &str, want: &str, within: Duration) -> u64 {
+pub(crate) async fn wait_notify(
+    pool: &Pool,
+    platform_no: &str,
+    want: &str,
+    within: Duration,
+) -> u64 {
     let deadline = Instant::now() + within;
     loop {
         let row: Option<(u64, String, String)> = sqlx::query_as(

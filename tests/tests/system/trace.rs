@@ -253,6 +253,100 @@ async fn one_order_is_one_trace_across_the_services() {
     stage.cleanup().await;
 }
 
+/// An Agiso push → agiso-sync → fulfillment → agiso-sync's delivery: the push request's span,
+/// fulfilment's span and the delivery's span are one trace, each the child of the one before.
+#[tokio::test]
+async fn an_agiso_order_is_one_trace_from_push_to_delivery() {
+    use super::agiso::{agiso_env, agiso_shop, product, taobao_push, taobao_trade, wait_notify};
+    use common::domain::FulfilmentMode;
+    use system_tests::fake_agiso::{APP_SECRET, FakeAgiso};
+
+    let stage = Stage::new().await;
+    let pool = &stage.pool;
+    let fake = FakeAgiso::start().await;
+    agiso_shop(pool, &fake, "alds").await;
+    product(pool, "tb", FulfilmentMode::Card, "TB-TRACE", 2).await;
+    let (collector, otlp) = Collector::start();
+    let otel = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    let mut agiso = Proc::spawn("agiso-sync", &agiso_env(&stage, &otel));
+    agiso.wait_ready(Duration::from_secs(30)).await;
+    let mut env = stage.env();
+    env.extend(otel.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let mut fulfillment = Proc::spawn("fulfillment", &env);
+    fulfillment.wait_ready(Duration::from_secs(30)).await;
+
+    let trade = taobao_trade(
+        4130073692357778123,
+        4130073692357778124,
+        "TB-TRACE",
+        1,
+        "9.99",
+    );
+    let (status, _) = taobao_push(&trade)
+        .send(
+            &reqwest::Client::new(),
+            &agiso.url("/api/agiso/push"),
+            APP_SECRET,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let id = wait_notify(
+        pool,
+        "4130073692357778124",
+        "delivered",
+        Duration::from_secs(30),
+    )
+    .await;
+    let order = common::db::orders::get(pool, id).await.unwrap().unwrap();
+    let (trace, completed_by) = ids(&order.traceparent.expect("orders.traceparent"));
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let spans = loop {
+        let spans = collector.of_trace(&trace);
+        let has = |service: &str, name: &str| {
+            spans.iter().any(|s| s.service == service && s.name == name)
+        };
+        if has("agiso-sync", "http")
+            && has("fulfillment", "fulfil")
+            && has("agiso-sync", "agiso_delivery")
+        {
+            break spans;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "spans of the order's trace {trace}: {spans:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let find = |service: &str, name: &str| -> Seen {
+        spans
+            .iter()
+            .find(|s| s.service == service && s.name == name)
+            .cloned()
+            .unwrap()
+    };
+    let push = find("agiso-sync", "http");
+    assert_eq!(
+        push.parent, "",
+        "the push request starts the trace: {spans:#?}"
+    );
+    let fulfil = find("fulfillment", "fulfil");
+    assert_eq!(fulfil.parent, push.span_id, "{spans:#?}");
+    assert_eq!(
+        completed_by, fulfil.span_id,
+        "fulfilment's span completed the order"
+    );
+    let delivery = find("agiso-sync", "agiso_delivery");
+    assert_eq!(delivery.parent, fulfil.span_id, "{spans:#?}");
+
+    fulfillment.terminate().await;
+    agiso.terminate().await;
+    stage.cleanup().await;
+}
+
 /// With no exporter configured, spans still have ids, and the context is kept per order even
 /// where many orders are written together: orders sent at once (each request in a trace of its
 /// own) are stored, by the gateway's group writer, each with its own request's context, and are
