@@ -44,29 +44,46 @@ const TRACE_FILTER: &str = "info,sqlx=warn,lapin=warn,hyper=warn,h2=warn,tower=w
 /// first subscriber), which lets tests start several services in one process.
 pub fn init(config: &CommonConfig) -> TelemetryGuard {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let filter = || {
-        EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,lapin=warn,hyper=warn"))
-    };
-    let fmt_layer = log_layer(config.log_format, std::io::stderr).with_filter(filter());
-
+    let log_filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,lapin=warn,hyper=warn"));
     let provider = tracer_provider(config.service, config.otel_endpoint.as_deref());
-    let exporting = config.otel_endpoint.is_some();
+    let _ = subscriber(
+        config.service,
+        config.log_format,
+        config.otel_endpoint.is_some(),
+        &provider,
+        log_filter,
+        std::io::stderr,
+    )
+    .try_init();
+    TelemetryGuard {
+        provider: Some(provider),
+    }
+}
+
+/// What [`init`] installs: the spans of [`TRACE_FILTER`] traced by `provider`, and the log
+/// lines that `log_filter` lets through written to `writer` in `format`, with their trace id.
+fn subscriber<W>(
+    service: &'static str,
+    format: LogFormat,
+    exporting: bool,
+    provider: &SdkTracerProvider,
+    log_filter: EnvFilter,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let otel_layer = tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer(config.service))
+        .with_tracer(provider.tracer(service))
         // Without an exporter nobody reads these: keep the per-span work to the ids.
         .with_tracked_inactivity(exporting)
         .with_threads(exporting)
         .with_location(exporting)
         .with_filter(EnvFilter::new(TRACE_FILTER));
-
-    let _ = tracing_subscriber::registry()
+    tracing_subscriber::registry()
         .with(otel_layer)
-        .with(fmt_layer)
-        .try_init();
-    TelemetryGuard {
-        provider: Some(provider),
-    }
+        .with(log_layer(format, writer).with_filter(log_filter))
 }
 
 /// The tracer provider: always sampling, with a batch OTLP/HTTP exporter when `endpoint` is
@@ -287,16 +304,27 @@ mod tests {
             let out = Captured::default();
             let provider = tracer_provider("test", None);
             let writer = out.clone();
-            let subscriber = tracing_subscriber::registry()
-                .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
-                .with(log_layer(format, move || writer.clone()));
+            // The services' subscriber, with log lines at `warn` only: what is traced does not
+            // depend on what is logged.
+            let subscriber = subscriber(
+                "test",
+                format,
+                false,
+                &provider,
+                EnvFilter::new("warn"),
+                move || writer.clone(),
+            );
             tracing::subscriber::with_default(subscriber, || {
-                tracing::info!("outside");
+                tracing::warn!("outside");
                 assert_eq!(current_trace_id(), None);
-                let span = tracing::info_span!("order", order_id = 7);
+                let span = tracing::warn_span!("order", order_id = 7);
                 set_remote_parent(&span, Some(&remote));
                 let _in = span.enter();
-                tracing::info!(attempt = 1, "inside");
+                // A span below the log level is still traced, and so are the lines inside it.
+                let step = tracing::info_span!("step");
+                let _step = step.enter();
+                tracing::info!("not logged at warn");
+                tracing::warn!(attempt = 1, "inside");
                 assert_eq!(current_trace_id().as_deref(), Some(trace));
                 let tp = current_traceparent().expect("a traceparent without an exporter");
                 assert!(tp.starts_with(&format!("00-{trace}-")), "{tp}");
