@@ -185,6 +185,10 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
 /// `order.completed.agiso`: wakes the delivery loop and acks (the order's final transition
 /// already scheduled its first delivery in the database).
 async fn scheduled(deliverer: &deliver::Deliverer, msg: Received) -> Disposition {
+    // The wake-up, in the order's trace (the delivery's own span continues it from the order).
+    let span = tracing::info_span!("wake", order_id = msg.event.order_id);
+    common::telemetry::set_remote_parent(&span, msg.traceparent.as_deref());
+    let _in = span.enter();
     if msg.event.platform == common::domain::Platform::Agiso {
         deliverer.wake();
     }

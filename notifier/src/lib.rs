@@ -142,6 +142,10 @@ impl ServiceConfig for Config {
 /// scheduled its first callback in the database, so the message is only the signal that
 /// something is due: a lost one delays the callback until the sender's next poll.
 async fn handle(sender: &sender::Sender, msg: Received) -> Disposition {
+    // The wake-up, in the order's trace (the callback's own span continues it from the order).
+    let span = tracing::info_span!("wake", order_id = msg.event.order_id);
+    common::telemetry::set_remote_parent(&span, msg.traceparent.as_deref());
+    let _in = span.enter();
     if matches!(msg.event.platform, Platform::JdGeneral | Platform::JdGame) {
         sender.wake.notify_one();
     }

@@ -199,7 +199,11 @@ async fn one_order_is_one_trace_across_the_services() {
         let has = |service: &str, name: &str| {
             spans.iter().any(|s| s.service == service && s.name == name)
         };
-        if has("gateway", "http") && has("fulfillment", "fulfil") && has("notifier", "callback") {
+        if has("gateway", "http")
+            && has("fulfillment", "fulfil")
+            && has("notifier", "wake")
+            && has("notifier", "callback")
+        {
             break spans;
         }
         assert!(
@@ -235,6 +239,9 @@ async fn one_order_is_one_trace_across_the_services() {
         ids_of("fulfillment").contains(&callback.parent),
         "the callback's span is a child of a fulfilment span: {spans:#?}"
     );
+    // The order.completed message carries the same context as the order row.
+    let wake = one("notifier", "wake");
+    assert_eq!(wake.parent, callback.parent, "{spans:#?}");
     assert_eq!(
         callback_span, callback.span_id,
         "JD's callback names the notifier's callback span"
@@ -311,6 +318,7 @@ async fn an_agiso_order_is_one_trace_from_push_to_delivery() {
         };
         if has("agiso-sync", "http")
             && has("fulfillment", "fulfil")
+            && has("agiso-sync", "wake")
             && has("agiso-sync", "agiso_delivery")
         {
             break spans;
@@ -341,6 +349,8 @@ async fn an_agiso_order_is_one_trace_from_push_to_delivery() {
     );
     let delivery = find("agiso-sync", "agiso_delivery");
     assert_eq!(delivery.parent, fulfil.span_id, "{spans:#?}");
+    let wake = find("agiso-sync", "wake");
+    assert_eq!(wake.parent, fulfil.span_id, "the message continues it too");
 
     fulfillment.terminate().await;
     agiso.terminate().await;
