@@ -1,4 +1,5 @@
-//! agiso-sync's metrics, in the shared registry (`common::metrics`).
+//! agiso-sync's metrics, in the shared registry (`common::metrics`). Deliveries are counted
+//! with the notifier's callbacks: `callback_attempts_total{target="agiso"}`.
 
 use std::sync::LazyLock;
 
@@ -20,15 +21,6 @@ pub static ORDERS_CREATED: LazyLock<IntCounterVec> = LazyLock::new(|| {
         "agiso_orders_created_total",
         "Orders created from Agiso pushes and polls",
         &["service", "source"],
-    )
-});
-
-/// Deliveries, by outcome (`delivered`, `retry`, `giving_up`).
-pub static DELIVERIES: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter_vec(
-        "agiso_deliveries_total",
-        "Agiso delivery attempts, by outcome",
-        &["outcome"],
     )
 });
 

@@ -73,6 +73,18 @@ pub static MQ_CONSUMED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+/// Callback attempts that decided an order's callback, by target (`jd_general`, `jd_game`,
+/// `agiso`) and outcome (`delivered`, `retry`, `giving_up`): one per `callback_attempts` row
+/// recorded by [`crate::db::notify::record_attempts`] (the notifier's and agiso-sync's
+/// deliveries), counted once its transaction committed.
+pub static CALLBACK_ATTEMPTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "callback_attempts_total",
+        "Callback attempts recorded, by target and outcome",
+        &["target", "outcome"],
+    )
+});
+
 /// The registry rendered in the Prometheus text format.
 pub fn render() -> String {
     // Touch the shared metrics so they appear even before first use.
@@ -80,6 +92,7 @@ pub fn render() -> String {
     LazyLock::force(&OUTBOX_PUBLISHED);
     LazyLock::force(&OUTBOX_FAILURES);
     LazyLock::force(&MQ_CONSUMED);
+    LazyLock::force(&CALLBACK_ATTEMPTS);
     let mut buf = Vec::new();
     let _ = TextEncoder::new().encode(&REGISTRY.gather(), &mut buf);
     String::from_utf8(buf).unwrap_or_default()
