@@ -11,6 +11,7 @@
 //!   day, as the dashboard's "今日"), one range of the covering `ix_orders_dashboard` — counting
 //!   every final order ever would scan the whole table;
 //! - the outbox's oldest row: its first primary-key entry;
+//! - the callback backlog: one range of `ix_orders_notify` (scheduled callbacks only);
 //! - the queues' depths: one passive declare per queue on one channel;
 //! - available cards: per card product, a range of `ix_cards_pick` (product, `available`, not
 //!   expired) — proportional to the cards for sale, not to the cards ever sold.
@@ -57,6 +58,8 @@ struct Gauges {
     heartbeat_age: IntGaugeVec,
     orders_by_status: IntGaugeVec,
     outbox_oldest_age: IntGauge,
+    callbacks_pending: IntGauge,
+    callbacks_due: IntGauge,
     queue_messages: IntGaugeVec,
     cards_available: IntGaugeVec,
 }
@@ -99,6 +102,14 @@ static GAUGES: LazyLock<Gauges> = LazyLock::new(|| {
         outbox_oldest_age: gauge(
             "outbox_oldest_age_seconds",
             "Age of the oldest outbox message not yet published to the broker (0: none waiting)",
+        ),
+        callbacks_pending: gauge(
+            "callbacks_pending",
+            "Platform callbacks (JD, Agiso deliveries) scheduled and not yet delivered or given up",
+        ),
+        callbacks_due: gauge(
+            "callbacks_due",
+            "Scheduled platform callbacks whose time has come, waiting for a sender",
         ),
         queue_messages: gauge_vec(
             "mq_queue_messages",
@@ -180,6 +191,17 @@ pub async fn outbox_oldest_age(pool: &Pool) -> sqlx::Result<i64> {
     Ok(age.unwrap_or(0))
 }
 
+/// The callback backlog: (scheduled and not delivered, of which due now). One range of
+/// `ix_orders_notify` (notify_status, notify_next_at).
+pub async fn callback_backlog(pool: &Pool) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(notify_next_at <= NOW(3)), 0) AS SIGNED)
+         FROM orders WHERE notify_status = 'pending' AND notify_next_at IS NOT NULL",
+    )
+    .fetch_one(pool)
+    .await
+}
+
 /// Messages ready in each queue of the topology, by a passive declare (which changes nothing).
 pub async fn queue_depths(mq: &Mq) -> anyhow::Result<Vec<(QueueName, u32)>> {
     use lapin::options::QueueDeclareOptions;
@@ -222,6 +244,9 @@ pub async fn update(pool: &Pool) -> sqlx::Result<()> {
     let by_status = orders_by_status(pool, beijing_day_start()).await?;
     let outbox_age = outbox_oldest_age(pool).await?;
     let cards = cards_available(pool).await?;
+    let (pending, due) = callback_backlog(pool).await?;
+    g.callbacks_pending.set(pending);
+    g.callbacks_due.set(due);
     for (platform, status, n) in by_status {
         g.orders_by_status
             .with_label_values(&[platform.as_str(), status.as_str()])
@@ -264,6 +289,8 @@ pub async fn update_broker(mq: &Mq) -> anyhow::Result<()> {
 
 /// Updates the gauges every [`EVERY`] until the service stops.
 pub async fn run(pool: Pool, mq: Arc<Mq>, stop: CancellationToken) {
+    // Announced on /metrics before the first read completes.
+    LazyLock::force(&GAUGES);
     loop {
         if let Err(e) = update(&pool).await {
             tracing::warn!(error = %e, "cannot read the operational gauges");

@@ -41,3 +41,13 @@ pub static LIMITER_WAITS: LazyLock<IntCounterVec> = LazyLock::new(|| {
         &["app_id"],
     )
 });
+
+/// Registers this service's metrics (announced on `/metrics` before their first sample) and
+/// sets its callback series to zero.
+pub fn init() {
+    LazyLock::force(&PUSHES);
+    LazyLock::force(&ORDERS_CREATED);
+    LazyLock::force(&CALLS);
+    LazyLock::force(&LIMITER_WAITS);
+    common::metrics::init_callback_attempts(&[common::domain::CallbackTarget::Agiso]);
+}

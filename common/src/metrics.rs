@@ -1,6 +1,6 @@
 //! Prometheus metrics: one process-wide registry, rendered as text on `/metrics`.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -9,7 +9,18 @@ use prometheus::{
 
 pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
 
-fn register<C: prometheus::core::Collector + Clone + 'static>(c: C) -> C {
+/// Every metric registered here: (name, help, type), announced on `/metrics` even before its
+/// first sample (a labelled metric has none until a label value is used), so a dashboard or an
+/// alert rule can be checked against what a service exports.
+static DESCRIBED: LazyLock<Mutex<Vec<(String, String, &'static str)>>> =
+    LazyLock::new(Mutex::default);
+
+fn register<C: prometheus::core::Collector + Clone + 'static>(c: C, kind: &'static str) -> C {
+    for d in c.desc() {
+        if let Ok(mut described) = DESCRIBED.lock() {
+            described.push((d.fq_name.clone(), d.help.clone(), kind));
+        }
+    }
     // Registration only fails for a duplicate name, which would be a programming error caught
     // by the first test that renders /metrics.
     let _ = REGISTRY.register(Box::new(c.clone()));
@@ -18,7 +29,10 @@ fn register<C: prometheus::core::Collector + Clone + 'static>(c: C) -> C {
 
 /// A counter vector registered in the shared registry.
 pub fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    register(IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter"))
+    register(
+        IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter"),
+        "counter",
+    )
 }
 
 /// A latency histogram vector (seconds) registered in the shared registry.
@@ -29,16 +43,20 @@ pub fn histogram_vec(name: &str, help: &str, labels: &[&str]) -> HistogramVec {
     register(
         HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
             .expect("valid histogram"),
+        "histogram",
     )
 }
 
 pub fn gauge(name: &str, help: &str) -> IntGauge {
-    register(IntGauge::new(name, help).expect("valid gauge"))
+    register(IntGauge::new(name, help).expect("valid gauge"), "gauge")
 }
 
 /// A gauge vector registered in the shared registry.
 pub fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-    register(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid gauge"))
+    register(
+        IntGaugeVec::new(Opts::new(name, help), labels).expect("valid gauge"),
+        "gauge",
+    )
 }
 
 pub static HTTP_REQUESTS: LazyLock<HistogramVec> = LazyLock::new(|| {
@@ -85,6 +103,16 @@ pub static CALLBACK_ATTEMPTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+/// The series of [`CALLBACK_ATTEMPTS`] for `targets` and every outcome, at zero (services call
+/// it at start for the targets they call back).
+pub fn init_callback_attempts(targets: &[crate::domain::CallbackTarget]) {
+    for target in targets {
+        for outcome in crate::domain::AttemptOutcome::ALL {
+            CALLBACK_ATTEMPTS.with_label_values(&[target.as_str(), outcome.as_str()]);
+        }
+    }
+}
+
 /// The registry rendered in the Prometheus text format.
 pub fn render() -> String {
     // Touch the shared metrics so they appear even before first use.
@@ -93,7 +121,26 @@ pub fn render() -> String {
     LazyLock::force(&OUTBOX_FAILURES);
     LazyLock::force(&MQ_CONSUMED);
     LazyLock::force(&CALLBACK_ATTEMPTS);
+    let families = REGISTRY.gather();
     let mut buf = Vec::new();
-    let _ = TextEncoder::new().encode(&REGISTRY.gather(), &mut buf);
-    String::from_utf8(buf).unwrap_or_default()
+    let _ = TextEncoder::new().encode(&families, &mut buf);
+    let mut text = String::from_utf8(buf).unwrap_or_default();
+    // The registered metrics without a sample yet: their metadata only (valid in the format).
+    if let Ok(described) = DESCRIBED.lock() {
+        for (name, help, kind) in described.iter() {
+            if !families.iter().any(|f| f.name() == name) {
+                let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+                text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            }
+        }
+    }
+    text
+}
+
+/// Sets the given label combinations of a counter to zero: their series exist from the start,
+/// so `rate()` and `increase()` see the first event (a series born at 1 counts as no increase).
+pub fn init_counter(counter: &IntCounterVec, label_sets: &[&[&str]]) {
+    for labels in label_sets {
+        counter.with_label_values(labels);
+    }
 }
