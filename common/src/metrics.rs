@@ -107,7 +107,9 @@ pub static CALLBACK_ATTEMPTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
 /// it at start for the targets they call back).
 pub fn init_callback_attempts(targets: &[crate::domain::CallbackTarget]) {
     for target in targets {
-        for outcome in crate::domain::AttemptOutcome::ALL {
+        use crate::domain::AttemptOutcome::{Delivered, GivingUp, Retry};
+        // The outcomes of a platform callback (the others are suppliers' answers).
+        for outcome in [Delivered, Retry, GivingUp] {
             CALLBACK_ATTEMPTS.with_label_values(&[target.as_str(), outcome.as_str()]);
         }
     }
