@@ -7,5 +7,6 @@ mod foundation;
 mod fulfillment;
 mod gauges;
 mod harness;
+mod metrics;
 mod notifier;
 mod supplier;
