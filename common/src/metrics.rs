@@ -12,8 +12,10 @@ pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
 /// Every metric registered here: (name, help, type), announced on `/metrics` even before its
 /// first sample (a labelled metric has none until a label value is used), so a dashboard or an
 /// alert rule can be checked against what a service exports.
-static DESCRIBED: LazyLock<Mutex<Vec<(String, String, &'static str)>>> =
-    LazyLock::new(Mutex::default);
+static DESCRIBED: LazyLock<Mutex<Vec<Described>>> = LazyLock::new(Mutex::default);
+
+/// A registered metric's name, help and type.
+type Described = (String, String, &'static str);
 
 fn register<C: prometheus::core::Collector + Clone + 'static>(c: C, kind: &'static str) -> C {
     for d in c.desc() {
