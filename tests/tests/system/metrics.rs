@@ -439,6 +439,7 @@ async fn the_dashboard_and_the_alerts_read_only_exported_metrics() {
     )
     .expect("alerts YAML");
     let dashboard_count = exprs.len();
+    let dashboard_exprs_only = exprs.clone();
     for group in alerts["groups"].as_sequence().into_iter().flatten() {
         for rule in group["rules"].as_sequence().into_iter().flatten() {
             exprs.push(rule["expr"].as_str().expect("a rule's expr").to_owned());
@@ -497,8 +498,8 @@ async fn the_dashboard_and_the_alerts_read_only_exported_metrics() {
     }
     stage.cleanup().await;
 
-    // promtool, where installed: the configuration (with the rules it loads) and the rules'
-    // unit tests.
+    // promtool, where installed: the configuration (with the rules it loads), the rules' unit
+    // tests, and the dashboard's queries (as recording rules: promtool parses them).
     let promtool = std::process::Command::new("promtool")
         .arg("--version")
         .output()
@@ -507,9 +508,26 @@ async fn the_dashboard_and_the_alerts_read_only_exported_metrics() {
         eprintln!("NOTICE: promtool is not installed: the Prometheus configuration is not checked");
         return;
     }
+    let rules: Vec<serde_json::Value> = dashboard_exprs_only
+        .iter()
+        .enumerate()
+        .map(|(i, e)| serde_json::json!({"record": format!("dashboard:expr{i}"), "expr": e}))
+        .collect();
+    let dashboard_rules = std::env::temp_dir().join(format!(
+        "{}-dashboard-rules.json",
+        common::testing::unique("vgt")
+    ));
+    // JSON is YAML: promtool reads it as a rule file.
+    std::fs::write(
+        &dashboard_rules,
+        serde_json::json!({"groups": [{"name": "dashboard", "rules": rules}]}).to_string(),
+    )
+    .expect("write the dashboard's rules");
+    let dashboard_rules = dashboard_rules.to_str().expect("UTF-8 path").to_owned();
     for args in [
         &["check", "config", "deploy/prometheus.yml"][..],
         &["test", "rules", "deploy/alerts_test.yml"][..],
+        &["check", "rules", dashboard_rules.as_str()][..],
     ] {
         let out = std::process::Command::new("promtool")
             .args(args)
@@ -523,4 +541,5 @@ async fn the_dashboard_and_the_alerts_read_only_exported_metrics() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    let _ = std::fs::remove_file(&dashboard_rules);
 }
