@@ -148,3 +148,45 @@ pub fn init_counter(counter: &IntCounterVec, label_sets: &[&[&str]]) {
         counter.with_label_values(labels);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_metric_is_announced_before_its_first_sample_and_once_after() {
+        let counter = counter_vec("test_announced_total", "announced before use", &["kind"]);
+        let before = render();
+        assert!(
+            before.contains("# HELP test_announced_total announced before use\n# TYPE test_announced_total counter\n"),
+            "{before}"
+        );
+        assert!(!before.contains("test_announced_total{"), "{before}");
+        counter.with_label_values(&["x"]).inc();
+        let after = render();
+        assert_eq!(
+            after.matches("# TYPE test_announced_total counter").count(),
+            1,
+            "{after}"
+        );
+        assert!(
+            after.contains("test_announced_total{kind=\"x\"} 1"),
+            "{after}"
+        );
+    }
+
+    #[test]
+    fn initialised_series_start_at_zero() {
+        init_callback_attempts(&[crate::domain::CallbackTarget::Agiso]);
+        let page = render();
+        for outcome in ["delivered", "retry", "giving_up"] {
+            assert!(
+                page.contains(&format!(
+                    "callback_attempts_total{{outcome=\"{outcome}\",target=\"agiso\"}} 0"
+                )),
+                "{page}"
+            );
+        }
+        assert!(!page.contains("outcome=\"error\""), "{page}");
+    }
+}
