@@ -11,6 +11,7 @@ use common::testing::{Sandbox, service_vars};
 
 pub mod fake_agiso;
 pub mod fake_jd;
+pub mod fake_supplier;
 
 /// The five service binaries.
 pub const SERVICES: [&str; 5] = ["gateway", "fulfillment", "notifier", "agiso-sync", "admin"];
