@@ -8,4 +8,5 @@ mod fulfillment;
 mod gauges;
 mod harness;
 mod notifier;
+mod scenarios;
 mod supplier;
