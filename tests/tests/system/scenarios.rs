@@ -182,8 +182,13 @@ impl World {
     }
 }
 
+/// JD's timestamps: `yyyyMMddHHmmss`, Beijing time.
 fn timestamp() -> String {
-    chrono::Utc::now().format("%Y%m%d%H%M%S").to_string()
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    chrono::Utc::now()
+        .with_timezone(&beijing)
+        .format("%Y%m%d%H%M%S")
+        .to_string()
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -725,17 +730,51 @@ async fn an_order_waits_for_stock_and_resumes_when_cards_are_imported() {
     w.finish().await;
 }
 
-/// JD re-queries a direct order while the supplier is still recharging: every directQuery
-/// before success answers 100 with `orderStatus` 1 (never a failure or retry code), then
-/// success, and stays success.
+/// How JD re-queries: until the first success, every answer must be "in progress"; the number
+/// of such answers, once it has seen success (and success stays).
+async fn requery_until_success<A: std::fmt::Debug>(
+    name: &str,
+    ask: impl AsyncFn() -> A,
+    judge: impl Fn(&A) -> Option<bool>,
+) -> usize {
+    let deadline = Instant::now() + STEP;
+    let mut in_progress = 0;
+    loop {
+        let a = ask().await;
+        match judge(&a) {
+            Some(false) => in_progress += 1,
+            Some(true) => break,
+            None => panic!("{name}: neither in progress nor success: {a:?}"),
+        }
+        assert!(Instant::now() < deadline, "{name}: never succeeded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for _ in 0..3 {
+        let a = ask().await;
+        assert_eq!(judge(&a), Some(true), "{name}: success stays: {a:?}");
+    }
+    in_progress
+}
+
+/// JD re-queries direct orders while the supplier is still recharging — a 通用交易 order with
+/// findDistill and a 游戏点卡 order with directQuery: every answer before success is "in
+/// progress" (JDO_201 / 3; 100 with `orderStatus` 1), never a failure or retry code; then
+/// success, which stays; one callback each.
 #[tokio::test]
 async fn jd_requeries_until_success_and_sees_only_in_progress_before() {
     let s = FakeSupplier::start("MS", "secret-s", Behaviour::Succeed { after: 3 }).await;
     let mut w = World::new().await;
     // Polled at 300 ms, 600 ms, 1.2 s: about two seconds of "in progress".
     w.set("SUPPLIER_POLL_MIN_MS", "300");
+    fake_jd::general_shop(w.pool(), "g").await;
     fake_jd::game_shop(w.pool(), &w.jd).await;
-    let p = supplier_product(w.pool(), "rq").await;
+    let p = Product::direct_supplier("rq")
+        .face_value(10000)
+        .price(Some(10000))
+        .sku(Platform::JdGame, "sku-rq")
+        .sku(Platform::JdGeneral, "sku-rq-g")
+        .insert(w.pool())
+        .await;
     supplier(w.pool(), "S", &s, p, 1).await;
     w.start_pipeline().await;
 
@@ -747,38 +786,44 @@ async fn jd_requeries_until_success_and_sees_only_in_progress_before() {
         w.game("directCharge", &charge).await.ret_code,
         game::RetCode::Success
     );
+    let begin = begin_request(&w.jd, "7401", "sku-rq-g", 1, 10000, Some("13900139000"));
+    assert_eq!(w.begin(&begin).await.code, ProduceCode::InProgress);
+
     let query = serde_json::json!({"orderId": "8201"});
-    let deadline = Instant::now() + STEP;
-    let mut in_progress = 0;
-    loop {
-        let q = w.game("directQuery", &query).await;
-        assert_eq!(
-            q.ret_code,
-            game::RetCode::Success,
-            "never a failure or retry code: {q:?}"
-        );
-        match order_status(&q) {
-            Some(1) => in_progress += 1,
-            Some(0) => break,
-            other => panic!("orderStatus {other:?}"),
-        }
-        assert!(Instant::now() < deadline, "never succeeded");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        in_progress >= 5,
-        "JD saw the order in progress: {in_progress}"
+    let (game_waits, general_waits) = tokio::join!(
+        requery_until_success(
+            "directQuery",
+            async || w.game("directQuery", &query).await,
+            |q| match (q.ret_code, order_status(q)) {
+                (game::RetCode::Success, Some(1)) => Some(false),
+                (game::RetCode::Success, Some(0)) => Some(true),
+                _ => None,
+            },
+        ),
+        requery_until_success(
+            "findDistill",
+            async || w.find("7401").await,
+            |q| match (q.code, q.produce_status) {
+                (ProduceCode::InProgress, ProduceStatus::InProgress) => Some(false),
+                (ProduceCode::Success, ProduceStatus::Success) => Some(true),
+                _ => None,
+            },
+        ),
     );
-    assert_eq!(s.order_nos("recharge").len(), 1);
-    for _ in 0..3 {
-        let q = w.game("directQuery", &query).await;
-        assert_eq!(
-            (q.ret_code, order_status(&q)),
-            (game::RetCode::Success, Some(0))
-        );
-    }
+    assert!(game_waits >= 5, "JD saw 8201 in progress: {game_waits}");
+    assert!(
+        general_waits >= 5,
+        "JD saw 7401 in progress: {general_waits}"
+    );
+    assert_eq!(s.order_nos("recharge").len(), 2, "one recharge per order");
+    assert!(s.all_signed());
     let cb = game_callback(&w.the_callback(GAME_DIRECT_CALLBACK, "8201").await);
     assert_eq!(cb.order_status, GameOrderStatus::Success);
+    let cb = general_callback(&w.the_callback(GENERAL_CALLBACK, "7401").await);
+    assert_eq!(
+        (cb.produce_status, cb.product.as_deref()),
+        (ProduceStatus::Success, None)
+    );
     w.finish().await;
 }
 
