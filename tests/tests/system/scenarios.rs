@@ -174,6 +174,16 @@ impl World {
         let hits = self.callbacks(path, jd_order_no);
         assert_eq!(hits.len(), 1, "exactly one callback: {hits:?}");
         assert_eq!(attempts, 1, "one attempt recorded");
+        let logged: Vec<(String, String)> = sqlx::query_as(
+            "SELECT target, outcome FROM callback_attempts
+             WHERE order_id = ? AND target IN ('jd_general', 'jd_game')",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await
+        .unwrap();
+        assert_eq!(logged.len(), 1, "one logged callback: {logged:?}");
+        assert_eq!(logged[0].1, "delivered");
         assert!(
             self.jd.hits().iter().all(|h| h.sign_ok),
             "every callback signed"
