@@ -251,13 +251,31 @@ fn answer_data(a: &GameAnswer) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// A query answer's `orderStatus` (a number or a string).
-fn order_status(a: &GameAnswer) -> Option<u8> {
-    match &answer_data(a)["orderStatus"] {
+/// A small number in an answer's `data` (JD sends them as numbers or strings).
+fn data_number(a: &GameAnswer, field: &str) -> Option<u8> {
+    match &answer_data(a)[field] {
         Value::Number(n) => n.as_u64().and_then(|n| u8::try_from(n).ok()),
         Value::String(s) => s.parse().ok(),
         _ => None,
     }
+}
+
+/// A query answer's `orderStatus` (0 success, 1 in progress).
+fn order_status(a: &GameAnswer) -> Option<u8> {
+    data_number(a, "orderStatus")
+}
+
+/// preCheck's `data` (no order id yet): `buy` of `sku` for `total` yuan.
+fn precheck(sku: &str, buy: u32, total: &str) -> Value {
+    serde_json::json!({
+        "pin": "jd_buyer", "buyNum": buy, "skuId": sku, "brandId": "1",
+        "userIp": "10.1.2.3", "totalPrice": total, "gameAccount": "13800138000",
+    })
+}
+
+/// preCheck's `status` (0: sellable).
+fn precheck_status(a: &GameAnswer) -> Option<u8> {
+    data_number(a, "status")
 }
 
 /// The order number a callback names (通用交易 `jdOrderNo`, 游戏点卡 `data.orderId`).
@@ -568,6 +586,12 @@ async fn game_direct_order_fails_over_to_the_second_supplier() {
     let sa = supplier(w.pool(), "A", &a, p, 10).await;
     w.start_pipeline().await;
 
+    // JD first asks whether the product can be sold (an enabled supplier is linked).
+    let check = w.game("preCheck", &precheck("sku-dc", 1, "100.00")).await;
+    assert_eq!(
+        (check.ret_code, precheck_status(&check)),
+        (game::RetCode::Success, Some(0))
+    );
     let charge = serde_json::json!({
         "orderId": "8001", "buyNum": 1, "skuId": "sku-dc",
         "totalPrice": "100.00", "gameAccount": "13800138000",
@@ -623,6 +647,14 @@ async fn game_card_order_is_called_back_with_its_cards_and_queried_alike() {
     fake_jd::card_product(w.pool(), "gc", 4, Platform::JdGame).await;
     w.start_pipeline().await;
 
+    // preCheck counts the sellable cards: two of four are, five are not.
+    let check = w.game("preCheck", &precheck("sku-gc", 2, "20.00")).await;
+    assert_eq!(
+        (check.ret_code, precheck_status(&check)),
+        (game::RetCode::Success, Some(0))
+    );
+    let short = w.game("preCheck", &precheck("sku-gc", 5, "50.00")).await;
+    assert_eq!(short.ret_code, game::RetCode::OutOfStock, "110");
     let order = serde_json::json!({
         "orderId": "8101", "buyNum": 2, "skuId": "sku-gc", "totalPrice": "20.00",
     });
