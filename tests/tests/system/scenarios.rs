@@ -573,7 +573,8 @@ async fn general_direct_order_completed_by_an_operator_in_the_back_office() {
 }
 
 /// 游戏点卡 direct order through suppliers: the first by priority refuses (no balance), the
-/// second recharges; JD is called back once with success and directQuery answers success.
+/// second recharges; JD is called back once with success and directQuery answers success. An
+/// order whose only supplier refuses fails, called back and queried with the same code.
 #[tokio::test]
 async fn game_direct_order_fails_over_to_the_second_supplier() {
     let a = FakeSupplier::start("MA", "secret-a", Behaviour::NoBalance).await;
@@ -635,6 +636,32 @@ async fn game_direct_order_fails_over_to_the_second_supplier() {
         (q.ret_code, order_status(&q)),
         (game::RetCode::Success, Some(0))
     );
+
+    // A product whose only supplier refuses: the order fails; JD is called back once with the
+    // failure (112, 账户余额不足: JD refunds) and directQuery answers the same code.
+    let only_a = supplier_product(w.pool(), "df").await;
+    common::db::suppliers::link_product(w.pool(), only_a, sa, 1, "UP-A2")
+        .await
+        .unwrap();
+    let charge = serde_json::json!({
+        "orderId": "8002", "buyNum": 1, "skuId": "sku-df",
+        "totalPrice": "100.00", "gameAccount": "13800138000",
+    });
+    assert_eq!(
+        w.game("directCharge", &charge).await.ret_code,
+        game::RetCode::Success
+    );
+    let cb = game_callback(&w.the_callback(GAME_DIRECT_CALLBACK, "8002").await);
+    assert_eq!(cb.order_status, GameOrderStatus::Failed);
+    assert_eq!(cb.failed_code, Some(game::RetCode::InsufficientBalance));
+    assert!(!game::RetCode::InsufficientBalance.is_retry(), "JD refunds");
+    let q = w
+        .game("directQuery", &serde_json::json!({"orderId": "8002"}))
+        .await;
+    assert_eq!(q.ret_code, game::RetCode::InsufficientBalance);
+    assert_eq!(Some(q.ret_message), cb.failed_reason);
+    assert_eq!(a.paths(), ["recharge", "recharge"]);
+    assert_eq!(b.order_nos("recharge").len(), 1, "B is not linked to it");
     w.finish().await;
 }
 
