@@ -951,7 +951,34 @@ async fn every_request_repeated_makes_one_order_one_callback_and_identical_answe
         assert_eq!(status_of(w.pool(), id).await, "received");
     }
 
+    // JD keeps repeating the order requests while they are filled: in progress, then the
+    // final answer, never anything else.
     w.start("fulfillment").await;
+    tokio::join!(
+        requery_until_success(
+            "beginDistill",
+            async || w.begin(&begin).await,
+            |a| match (a.code, a.produce_status, a.product.is_some()) {
+                (ProduceCode::InProgress, ProduceStatus::InProgress, false) => Some(false),
+                (ProduceCode::Success, ProduceStatus::Success, true) => Some(true),
+                _ => None,
+            },
+        ),
+        requery_until_success(
+            "cardOrder",
+            async || w.game("cardOrder", &card).await,
+            |a| match (a.ret_code, a.data.is_some()) {
+                (game::RetCode::Success, false) => Some(false),
+                (game::RetCode::Success, true) if answer_cards(a).len() == 2 => Some(true),
+                _ => None,
+            },
+        ),
+        requery_until_success(
+            "directCharge",
+            async || w.game("directCharge", &direct).await,
+            |a| (a.ret_code == game::RetCode::Success && a.data.is_none()).then_some(true),
+        ),
+    );
     let g = general_callback(&w.the_callback(GENERAL_CALLBACK, "7301").await);
     let gc = game_callback(&w.the_callback(GAME_CARD_CALLBACK, "8301").await);
     let gd = game_callback(&w.the_callback(GAME_DIRECT_CALLBACK, "8302").await);
