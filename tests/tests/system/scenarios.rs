@@ -75,6 +75,7 @@ impl World {
 
     /// Sets a service variable for the services started after this.
     fn set(&mut self, name: &str, value: &str) {
+        self.env.retain(|(k, _)| k != name);
         self.env.push((name.into(), value.into()));
     }
 
@@ -106,9 +107,12 @@ impl World {
         self.gateway.as_ref().expect("gateway started").url(path)
     }
 
+    /// Stops every service (each must exit cleanly: none crashed during the scenario) and
+    /// drops the stage.
     async fn finish(mut self) {
         for p in self.services.iter_mut().chain(self.gateway.iter_mut()) {
-            p.terminate().await;
+            let status = p.terminate().await;
+            assert!(status.success(), "a service exited with {status}");
         }
         self.stage.cleanup().await;
     }
