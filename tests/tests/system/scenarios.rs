@@ -752,6 +752,12 @@ async fn an_order_waits_for_stock_and_resumes_when_cards_are_imported() {
             (ProduceCode::InProgress, ProduceStatus::InProgress, None)
         );
     }
+    // A repeated beginDistill meanwhile: the same order, still in progress.
+    let again = w
+        .begin(&begin_request(&w.jd, "7201", "sku-ws", 2, 2000, None))
+        .await;
+    assert_eq!(again, a);
+    assert_eq!(orders_of(w.pool(), "7201").await, 1);
     assert!(w.callbacks(GENERAL_CALLBACK, "7201").is_empty());
     assert_eq!(status_of(w.pool(), id).await, "awaiting_stock");
 
