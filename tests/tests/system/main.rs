@@ -7,5 +7,6 @@ mod foundation;
 mod fulfillment;
 mod gauges;
 mod harness;
+mod jd_sim;
 mod notifier;
 mod supplier;
