@@ -442,7 +442,7 @@ fn check_game(
                 }
                 CallbackKind::GameCard => {
                     let before = r.is_valid();
-                    crate::game::check_cards(r, &callback.cardinfos, None);
+                    crate::game::check_card_limits(r, &callback.cardinfos);
                     r.note(format!(
                         "{} 张卡密 (cards)；回调不带购买数量，数量请与下单时的 buyNum 核对 (compare with the order's buyNum)",
                         callback.cardinfos.len()

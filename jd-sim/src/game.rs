@@ -370,6 +370,11 @@ pub fn check_cards(r: &mut Report, cards: &[CardInfo], quantity: Option<u32>) {
         None if cards.is_empty() => r.problem("没有卡密", "no cards", ""),
         None => r.note("未给出 --quantity，未核对卡密数量 (no --quantity: card count not checked)"),
     }
+    check_card_limits(r, cards);
+}
+
+/// JD's limits on each card (the count is [`check_cards`]'s).
+pub fn check_card_limits(r: &mut Report, cards: &[CardInfo]) {
     for (i, card) in cards.iter().enumerate() {
         if !card.within_jd_limits() {
             r.problem(

@@ -46,7 +46,11 @@ fn jd_sim(args: &[&str]) -> Run {
 
 fn valid(run: Run) -> String {
     assert_eq!(run.code, 0, "{}", run.out);
-    assert!(run.out.contains("结果 (result): ✓ 有效 (valid)"), "{}", run.out);
+    assert!(
+        run.out.contains("结果 (result): ✓ 有效 (valid)"),
+        "{}",
+        run.out
+    );
     run.out
 }
 
@@ -185,7 +189,10 @@ async fn jd_sim_drives_all_seven_interfaces_and_checks_the_real_callbacks() {
             &notify_url,
         ],
     ));
-    assert!(out.contains("签名串 (signing string, key masked): jdOrderNo7100001notifyUrl"), "{out}");
+    assert!(
+        out.contains("签名串 (signing string, key masked): jdOrderNo7100001notifyUrl"),
+        "{out}"
+    );
     assert!(out.contains("✓ 应答签名正确"), "{out}");
     assert!(out.contains("生产中 (in progress): JDO_201"), "{out}");
 
@@ -194,16 +201,28 @@ async fn jd_sim_drives_all_seven_interfaces_and_checks_the_real_callbacks() {
         &gw,
         "find",
         MD5_KEY,
-        &["--jd-order-no", "7100001", "--quantity", "2", "--wait", "60"],
+        &[
+            "--jd-order-no",
+            "7100001",
+            "--quantity",
+            "2",
+            "--wait",
+            "60",
+        ],
     ));
     assert!(out.contains("生产成功 (produced): JDO_200"), "{out}");
-    assert!(out.contains("卡密数量等于 quantity (card count = quantity = 2)"), "{out}");
+    assert!(
+        out.contains("卡密数量等于 quantity (card count = quantity = 2)"),
+        "{out}"
+    );
     let sold = sold_card_numbers(pool, "7100001").await;
     assert_eq!(sold.len(), 2);
     for card in &sold {
         let password = card.replacen("C-", "P-", 1);
         assert!(
-            out.contains(&format!("cardNumber={card} password={password} expiryDate=2099-12-31")),
+            out.contains(&format!(
+                "cardNumber={card} password={password} expiryDate=2099-12-31"
+            )),
             "{card} missing from:\n{out}"
         );
     }
@@ -217,7 +236,9 @@ async fn jd_sim_drives_all_seven_interfaces_and_checks_the_real_callbacks() {
     );
     assert_eq!(wrong.code, 1, "{}", wrong.out);
     assert!(
-        wrong.out.contains("✗ 应答签名错误 (answer signature mismatch): expected "),
+        wrong
+            .out
+            .contains("✗ 应答签名错误 (answer signature mismatch): expected "),
         "{}",
         wrong.out
     );
@@ -229,7 +250,14 @@ async fn jd_sim_drives_all_seven_interfaces_and_checks_the_real_callbacks() {
         &gw,
         "pre-check",
         GAME_KEY,
-        &["--sku-id", "sku-d", "--total-price", "10.00", "--account", "13800000000"],
+        &[
+            "--sku-id",
+            "sku-d",
+            "--total-price",
+            "10.00",
+            "--account",
+            "13800000000",
+        ],
     ));
     assert!(out.contains("可售 (sellable): status 0"), "{out}");
     let out = valid(game(
@@ -249,7 +277,12 @@ async fn jd_sim_drives_all_seven_interfaces_and_checks_the_real_callbacks() {
     ));
     assert!(out.contains("retCode 100"), "{out}");
     assert!(out.contains("\"gameAccount\":\"13800000000\""), "{out}");
-    let out = valid(game(&gw, "direct-query", GAME_KEY, &["--order-id", "7100002"]));
+    let out = valid(game(
+        &gw,
+        "direct-query",
+        GAME_KEY,
+        &["--order-id", "7100002"],
+    ));
     assert!(out.contains("orderStatus 1 充值中"), "{out}");
 
     // cardOrder, then cardQuery until the cards are there.
@@ -275,17 +308,34 @@ async fn jd_sim_drives_all_seven_interfaces_and_checks_the_real_callbacks() {
         GAME_KEY,
         &["--order-id", "7100003", "--quantity", "2", "--wait", "60"],
     ));
-    assert!(out.contains("卡密数量等于购买数量 (card count = buyNum = 2)"), "{out}");
+    assert!(
+        out.contains("卡密数量等于购买数量 (card count = buyNum = 2)"),
+        "{out}"
+    );
     let game_sold = sold_card_numbers(pool, "7100003").await;
     assert_eq!(game_sold.len(), 2);
     for card in &game_sold {
-        assert!(out.contains(&format!("cardno={card} ")), "{card} missing from:\n{out}");
+        assert!(
+            out.contains(&format!("cardno={card} ")),
+            "{card} missing from:\n{out}"
+        );
     }
 
     // A wrong private key: the gateway answers 106 and jd-sim reports the refusal.
-    let wrong = game(&gw, "card-query", "another-private-key", &["--order-id", "7100003"]);
+    let wrong = game(
+        &gw,
+        "card-query",
+        "another-private-key",
+        &["--order-id", "7100003"],
+    );
     assert_eq!(wrong.code, 1, "{}", wrong.out);
-    assert!(wrong.out.contains("✗ 商户拒绝 (merchant refused): retCode 106"), "{}", wrong.out);
+    assert!(
+        wrong
+            .out
+            .contains("✗ 商户拒绝 (merchant refused): retCode 106"),
+        "{}",
+        wrong.out
+    );
 
     // Usage errors exit 2.
     assert_eq!(game(&gw, "direct-query", GAME_KEY, &[]).code, 2);
@@ -313,21 +363,47 @@ async fn jd_sim_drives_all_seven_interfaces_and_checks_the_real_callbacks() {
     assert!(!out.contains(MD5_KEY) && !out.contains(GAME_KEY), "{out}");
     assert!(out.contains("POST /vtp/produce/result"), "{out}");
     assert!(out.contains("POST /api/cardApi.action"), "{out}");
-    assert_eq!(out.matches("✓ 回调签名正确 (callback signature ok)").count(), 2, "{out}");
+    assert_eq!(
+        out.matches("✓ 回调签名正确 (callback signature ok)")
+            .count(),
+        2,
+        "{out}"
+    );
     assert!(out.contains("jdOrderNo 7100001"), "{out}");
-    assert!(out.contains("卡密数量等于 quantity (card count = quantity = 2)"), "{out}");
-    assert!(out.contains("orderId 7100003: orderStatus 0 充值成功"), "{out}");
+    assert!(
+        out.contains("卡密数量等于 quantity (card count = quantity = 2)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("orderId 7100003: orderStatus 0 充值成功"),
+        "{out}"
+    );
     for card in sold.iter().chain(&game_sold) {
-        assert!(out.contains(&format!("\"{card}\"")), "{card} missing from:\n{out}");
+        assert!(
+            out.contains(&format!("\"{card}\"")),
+            "{card} missing from:\n{out}"
+        );
     }
-    assert!(out.contains(r#"应答 (answered): HTTP 200 {"code":"0","message":"成功"}"#), "{out}");
+    assert!(
+        out.contains(r#"应答 (answered): HTTP 200 {"code":"0","message":"成功"}"#),
+        "{out}"
+    );
     assert!(
         out.contains(r#"应答 (answered): HTTP 200 {"retCode":"100","retMessage":"接收成功"}"#),
         "{out}"
     );
-    assert!(out.contains("共收到 2 个回调 (callbacks received)；全部有效 (all valid)"), "{out}");
+    assert!(
+        out.contains("共收到 2 个回调 (callbacks received)；全部有效 (all valid)"),
+        "{out}"
+    );
     for no in ["7100001", "7100003"] {
-        wait_status(pool, order_id(pool, no).await, "delivered", Duration::from_secs(10)).await;
+        wait_status(
+            pool,
+            order_id(pool, no).await,
+            "delivered",
+            Duration::from_secs(10),
+        )
+        .await;
     }
     stage.cleanup().await;
 }
