@@ -192,7 +192,10 @@ pub fn check_answer(call: GameCall, http_status: u16, body: &[u8], expect: &Expe
             None
         }
         Some(v) => {
-            let text = crate::json_scalar_text(v).unwrap_or_default();
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
             if !v.is_string() {
                 r.problem(
                     "retCode 应为字符串",

@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use crate::report::Report;
 use crate::secret::{mask, masked_sign_string};
-use crate::{Signed, excerpt, is_timestamp, json_scalar_text};
+use crate::{Signed, excerpt, is_timestamp};
+use common::protocol::jd_general::answer::json_text;
 
 /// The gateway's path of `beginDistill` (README「端口与接口」).
 pub const BEGIN_PATH: &str = "/api/jd/general/beginDistill";
@@ -147,7 +148,7 @@ pub fn check_answer(
     checked.answer = Some(Value::Object(map.clone()));
     let mut fields = Vec::with_capacity(map.len());
     for (name, value) in &map {
-        match json_scalar_text(value) {
+        match json_text(value) {
             Some(text) => fields.push((name.clone(), text)),
             None if value.is_null() => {}
             None => r.problem(
@@ -198,7 +199,7 @@ pub fn check_answer(
     match map.get("jdOrderNo") {
         None => r.problem("应答缺少 jdOrderNo", "answer has no jdOrderNo", ""),
         Some(v) => {
-            let echoed = json_scalar_text(v).unwrap_or_default();
+            let echoed = json_text(v).unwrap_or_default();
             if echoed.trim() != expect.jd_order_no.to_string() {
                 r.problem(
                     "jdOrderNo 与请求不符",

@@ -22,17 +22,6 @@ pub struct Signed {
     pub sign_string: String,
 }
 
-/// The textual value of a scalar JSON value, as it takes part in JD's signatures (strings as
-/// they are, numbers by their JSON text); `None` for objects, arrays and null.
-pub fn json_scalar_text(value: &serde_json::Value) -> Option<String> {
-    match value {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 /// The start of an unreadable body, for a problem line.
 pub fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);

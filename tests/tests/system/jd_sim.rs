@@ -7,11 +7,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::db::Pool;
-use common::domain::Platform;
+use common::domain::{OrderKind, Platform};
 use common::testing::fixtures::Product;
 use system_tests::fake_jd::{
-    AES_KEY, CUSTOMER, GAME_KEY, MD5_KEY, VENDOR, card_product, game_shop_at, general_shop,
-    notifier, wait_status,
+    AES_KEY, CUSTOMER, GAME_KEY, MD5_KEY, Seed, VENDOR, card_product, final_order, game_shop_at,
+    general_shop, notifier, wait_status,
 };
 use system_tests::{Proc, Stage, binary, free_port};
 
@@ -112,45 +112,84 @@ async fn order_id(pool: &Pool, platform_no: &str) -> u64 {
         .unwrap()
 }
 
+/// `jd-sim listen` on a free port, its output in a file.
+struct Listening {
+    child: std::process::Child,
+    url: String,
+    log_path: std::path::PathBuf,
+}
+
+impl Listening {
+    /// Starts `jd-sim listen --port <free> <args>` and waits until it accepts connections.
+    async fn start(args: &[&str]) -> Listening {
+        let port = free_port();
+        let log_path = std::env::temp_dir().join(format!("jd-sim-listen-{port}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new(binary("jd-sim"))
+            .args(["listen", "--port", &port.to_string()])
+            .args(args)
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start jd-sim listen");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "jd-sim listen did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Listening {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log_path,
+        }
+    }
+
+    /// Waits for it to exit on its own (`--exit-after`): its status and everything it printed.
+    async fn finish(mut self, within: Duration) -> (std::process::ExitStatus, String) {
+        let deadline = Instant::now() + within;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "jd-sim listen did not exit:\n{}",
+                    std::fs::read_to_string(&self.log_path).unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let out = std::fs::read_to_string(&self.log_path).unwrap();
+        let _ = std::fs::remove_file(&self.log_path);
+        (status, out)
+    }
+}
+
 #[tokio::test]
 async fn jd_sim_drives_all_seven_interfaces_and_checks_the_real_callbacks() {
     let stage = Stage::new().await;
     let pool = &stage.pool;
 
     // jd-sim listening as JD: the 通用交易 order's notifyUrl and the game shop's callback URLs.
-    let port = free_port();
-    let listen_url = format!("http://127.0.0.1:{port}");
-    let log_path = std::env::temp_dir().join(format!("jd-sim-listen-{port}.log"));
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut listener = Command::new(binary("jd-sim"))
-        .args([
-            "listen",
-            "--port",
-            &port.to_string(),
-            "--md5-key",
-            MD5_KEY,
-            "--aes-key",
-            AES_KEY,
-            "--vendor-id",
-            VENDOR,
-            "--private-key",
-            GAME_KEY,
-            "--customer-id",
-            CUSTOMER,
-            "--exit-after",
-            "2",
-        ])
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("start jd-sim listen");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "jd-sim listen did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let listener = Listening::start(&[
+        "--md5-key",
+        MD5_KEY,
+        "--aes-key",
+        AES_KEY,
+        "--vendor-id",
+        VENDOR,
+        "--private-key",
+        GAME_KEY,
+        "--customer-id",
+        CUSTOMER,
+        "--exit-after",
+        "2",
+    ])
+    .await;
+    let listen_url = listener.url.clone();
 
     general_shop(pool, "general").await;
     game_shop_at(pool, &listen_url).await;
@@ -284,6 +323,26 @@ async fn jd_sim_drives_all_seven_interfaces_and_checks_the_real_callbacks() {
         &["--order-id", "7100002"],
     ));
     assert!(out.contains("orderStatus 1 充值中"), "{out}");
+    // The same as JSON.
+    let run = jd_sim(&[
+        "--json",
+        "game",
+        "direct-query",
+        "--url",
+        &gw,
+        "--customer-id",
+        CUSTOMER,
+        "--private-key",
+        GAME_KEY,
+        "--order-id",
+        "7100002",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.out);
+    let json: serde_json::Value = serde_json::from_str(&run.out).expect("one JSON document");
+    assert_eq!(json["report"]["valid"], true, "{json}");
+    assert_eq!(json["httpStatus"], 200);
+    assert_eq!(json["data"]["orderStatus"], 1, "{json}");
+    assert_eq!(json["request"]["data"]["orderId"], "7100002", "{json}");
 
     // cardOrder, then cardQuery until the cards are there.
     let out = valid(game(
@@ -343,22 +402,7 @@ async fn jd_sim_drives_all_seven_interfaces_and_checks_the_real_callbacks() {
 
     // The listener got the notifier's two callbacks, verified and decoded them, answered
     // success (the notifier recorded both delivered), and stopped after the second.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = listener.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = listener.kill();
-            panic!(
-                "jd-sim listen did not exit:\n{}",
-                std::fs::read_to_string(&log_path).unwrap_or_default()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let out = std::fs::read_to_string(&log_path).unwrap();
-    let _ = std::fs::remove_file(&log_path);
+    let (status, out) = listener.finish(Duration::from_secs(60)).await;
     assert!(status.success(), "{status}\n{out}");
     assert!(!out.contains(MD5_KEY) && !out.contains(GAME_KEY), "{out}");
     assert!(out.contains("POST /vtp/produce/result"), "{out}");
@@ -405,5 +449,74 @@ async fn jd_sim_drives_all_seven_interfaces_and_checks_the_real_callbacks() {
         )
         .await;
     }
+    stage.cleanup().await;
+}
+
+/// A listener with a different MD5 key than the shop's: it reports the callback's signature plainly,
+/// answers JD's code 10 (the notifier records the misconfiguration and keeps the order scheduled),
+/// and exits 1.
+#[tokio::test]
+async fn jd_sim_listen_reports_a_callback_signed_with_another_key() {
+    let stage = Stage::new().await;
+    let pool = &stage.pool;
+    let listener = Listening::start(&[
+        "--md5-key",
+        "another-md5-key-000000000000",
+        "--aes-key",
+        AES_KEY,
+        "--exit-after",
+        "1",
+    ])
+    .await;
+    let shop = general_shop(pool, "general").await;
+    let product = card_product(pool, "w", 2, Platform::JdGeneral).await;
+    let (id, _) = final_order(
+        pool,
+        Seed {
+            platform: Platform::JdGeneral,
+            shop,
+            platform_no: "7200001",
+            kind: OrderKind::Card,
+            product: Some(product),
+            quantity: 1,
+            failure: None,
+            notify_url: Some(format!("{}/vtp", listener.url)),
+        },
+    )
+    .await;
+    let _notifier = notifier(&stage, &[]).await;
+
+    let (status, out) = listener.finish(Duration::from_secs(60)).await;
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("✗ 回调签名错误 (callback signature mismatch): expected "),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"应答 (answered): HTTP 200 {"code":"10","message":"签名验证错误"}"#),
+        "{out}"
+    );
+    assert!(out.contains("有问题 (some had problems)"), "{out}");
+    assert!(!out.contains("another-md5-key-000000000000"), "{out}");
+    // The notifier recorded JD's code 10 (a configuration problem: retried, with an alert).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (outcome, body, error) = loop {
+        let first: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT outcome, response_body, error FROM callback_attempts
+             WHERE order_id = ? AND attempt_no = 1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .unwrap();
+        if let Some(first) = first {
+            break first;
+        }
+        assert!(Instant::now() < deadline, "no attempt recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(outcome, "retry");
+    assert!(body.unwrap_or_default().contains(r#""code":"10""#));
+    assert!(error.unwrap_or_default().contains("京东返回 10"));
     stage.cleanup().await;
 }
