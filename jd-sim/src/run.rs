@@ -123,7 +123,7 @@ pub async fn general_begin(a: BeginArgs, json_out: bool) -> Outcome {
     let aes = aes_key(&a.shop.aes_key)?;
     let jd_order_no = a.jd_order_no.unwrap_or_else(generated_order_no);
     let timestamp = now_timestamp();
-    let account = a.account.as_deref().filter(|_| a.direct);
+    let account = a.account.as_deref();
     let fields = general::begin_fields(&BeginInput {
         jd_order_no,
         vendor_id: &a.shop.vendor_id,
