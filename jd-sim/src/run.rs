@@ -69,6 +69,21 @@ async fn post(url: &str, form_fields: &[(String, String)]) -> Result<Answer, Fai
     Ok(Answer { status, body })
 }
 
+/// [`post`]; when it fails, the request is still shown (text mode), so the merchant sees what
+/// could not be delivered.
+async fn post_or_show(
+    url: &str,
+    signed: &Signed,
+    json_out: bool,
+    platform: &str,
+) -> Result<Answer, Failure> {
+    let result = post(url, &signed.form).await;
+    if result.is_err() && !json_out {
+        print_request(platform, url, signed, None);
+    }
+    result
+}
+
 fn print_request(title: &str, url: &str, signed: &Signed, data_json: Option<&str>) {
     println!("== {title} → {url}");
     println!(
@@ -140,8 +155,15 @@ pub async fn general_begin(a: BeginArgs, json_out: bool) -> Outcome {
         quantity: Some(a.quantity),
         card_goods: !a.direct,
     };
-    let (url, signed, answer, checked) =
-        general_once(&a.shop, general::BEGIN_PATH, &fields, &expect, &aes).await?;
+    let (url, signed, answer, checked) = general_once(
+        &a.shop,
+        general::BEGIN_PATH,
+        &fields,
+        &expect,
+        &aes,
+        json_out,
+    )
+    .await?;
     general_print("beginDistill", &url, &signed, &answer, &checked, json_out);
     Ok(checked.report.is_valid())
 }
@@ -158,8 +180,15 @@ pub async fn general_find(a: FindArgs, json_out: bool) -> Outcome {
     let deadline = Instant::now() + Duration::from_secs(a.wait);
     loop {
         let fields = general::find_fields(a.jd_order_no, Some(&a.shop.vendor_id), &now_timestamp());
-        let (url, signed, answer, checked) =
-            general_once(&a.shop, general::FIND_PATH, &fields, &expect, &aes).await?;
+        let (url, signed, answer, checked) = general_once(
+            &a.shop,
+            general::FIND_PATH,
+            &fields,
+            &expect,
+            &aes,
+            json_out,
+        )
+        .await?;
         if checked.in_progress() && checked.report.is_valid() && Instant::now() < deadline {
             if !json_out {
                 println!("· 生产中，0.5 秒后再查 (in progress, asking again)");
@@ -179,10 +208,11 @@ async fn general_once(
     fields: &[(String, String)],
     expect: &general::Expect,
     aes: &JdAesKey,
+    json_out: bool,
 ) -> Result<(String, Signed, Answer, general::Checked), Failure> {
     let signed = general::sign(fields, &shop.md5_key);
     let url = interface_url(&shop.url, path);
-    let answer = post(&url, &signed.form).await?;
+    let answer = post_or_show(&url, &signed, json_out, "京东通用交易").await?;
     let checked = general::check_answer(answer.status, &answer.body, expect, &shop.md5_key, aes);
     Ok((url, signed, answer, checked))
 }
@@ -260,7 +290,7 @@ pub async fn game(call: GameCall, a: GameArgs, json_out: bool) -> Outcome {
     loop {
         let fields = game::fields(&a.customer_id, &data_json, &now_timestamp());
         let signed = game::sign(&fields, &a.private_key);
-        let answer = post(&url, &signed.form).await?;
+        let answer = post_or_show(&url, &signed, json_out, "京东游戏点卡").await?;
         let checked = game::check_answer(call, answer.status, &answer.body, &expect);
         if checked.in_progress && checked.report.is_valid() && Instant::now() < deadline {
             if !json_out {
