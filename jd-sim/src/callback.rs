@@ -15,7 +15,7 @@ use common::protocol::jd_general::{
 use serde_json::{Value, json};
 
 use crate::report::Report;
-use crate::{excerpt, is_timestamp};
+use crate::wire::{excerpt, is_timestamp};
 
 /// How `listen` answers a callback that passed every check (one that did not is answered with
 /// the error code JD would give).

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::report::Report;
 use crate::secret::masked_sign_string;
-use crate::{Signed, excerpt};
+use crate::wire::{Signed, excerpt};
 
 /// The five interfaces JD calls on a game-card merchant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::report::Report;
 use crate::secret::{mask, masked_sign_string};
-use crate::{Signed, excerpt, is_timestamp};
+use crate::wire::{Signed, excerpt, is_timestamp};
 use common::protocol::jd_general::answer::json_text;
 
 /// The gateway's path of `beginDistill` (README「端口与接口」).

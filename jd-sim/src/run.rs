@@ -20,7 +20,7 @@ use jd_sim::{Signed, generated_order_no, interface_url, now_timestamp};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::{BeginArgs, FindArgs, GameArgs, GeneralShop, ListenArgs};
+use crate::args::{BeginArgs, FindArgs, GameArgs, GeneralShop, ListenArgs};
 
 /// Why a command could not run.
 pub enum Failure {
@@ -108,7 +108,7 @@ fn print_answer(answer: &Answer, json_answer: Option<&Value>) {
                 println!("  {line}");
             }
         }
-        None => println!("  {}", jd_sim::excerpt(&answer.body)),
+        None => println!("  {}", jd_sim::wire::excerpt(&answer.body)),
     }
 }
 
