@@ -7,6 +7,7 @@ mod foundation;
 mod fulfillment;
 mod gauges;
 mod harness;
+mod jd_sim;
 mod notifier;
 mod scenarios;
 mod supplier;
