@@ -10,6 +10,7 @@ use common::db::Pool;
 use common::domain::{FulfilmentMode, OrderStatus, Platform};
 use common::testing::fixtures::{Product, Shop, import_cards, numbered_cards};
 use serde_json::{Value, json};
+use system_tests::back_office::{BackOffice, create_user};
 use system_tests::fake_agiso::{
     ACCESS_TOKEN, APP_SECRET, FakeAgiso, Push, envelope_error, now_secs,
 };
@@ -18,7 +19,7 @@ use system_tests::{Proc, Stage};
 const APP_ID: &str = "20261202";
 const OPERATOR_TOKEN: &str = "operator-token-0123456789";
 
-async fn agiso_shop(pool: &Pool, fake: &FakeAgiso, service: &str) -> u64 {
+pub(crate) async fn agiso_shop(pool: &Pool, fake: &FakeAgiso, service: &str) -> u64 {
     Shop::agiso(&format!("agiso-{service}"), APP_ID, service)
         .agiso_secrets(APP_SECRET, ACCESS_TOKEN)
         .with(|s| s.base_url = Some(fake.url.clone()))
@@ -27,7 +28,13 @@ async fn agiso_shop(pool: &Pool, fake: &FakeAgiso, service: &str) -> u64 {
 }
 
 /// A product of `mode` mapped to Agiso SKU `sku`, with `cards` cards in stock.
-async fn product(pool: &Pool, name: &str, mode: FulfilmentMode, sku: &str, cards: usize) -> u64 {
+pub(crate) async fn product(
+    pool: &Pool,
+    name: &str,
+    mode: FulfilmentMode,
+    sku: &str,
+    cards: usize,
+) -> u64 {
     let id = Product::new(name, mode)
         .sku(Platform::Agiso, sku)
         .insert(pool)
@@ -38,7 +45,7 @@ async fn product(pool: &Pool, name: &str, mode: FulfilmentMode, sku: &str, cards
     id
 }
 
-fn agiso_env(stage: &Stage, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn agiso_env(stage: &Stage, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env = stage.env();
     for (k, v) in [
         ("AGISO_DELIVERY_SCHEDULE", "200ms,200ms,200ms"),
@@ -54,19 +61,19 @@ fn agiso_env(stage: &Stage, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     env
 }
 
-async fn start(name: &str, env: &[(String, String)]) -> Proc {
+pub(crate) async fn start(name: &str, env: &[(String, String)]) -> Proc {
     let mut p = Proc::spawn(name, env);
     p.wait_ready(Duration::from_secs(30)).await;
     p
 }
 
-fn taobao_trade(tid: u64, oid: u64, sku: &str, num: i32, payment: &str) -> Value {
+pub(crate) fn taobao_trade(tid: u64, oid: u64, sku: &str, num: i32, payment: &str) -> Value {
     json!({"Tid": tid, "Status": "WAIT_SELLER_SEND_GOODS", "Orders": [
         {"Oid": oid, "NumIid": 600000000001u64, "OuterIid": sku, "Num": num, "Payment": payment, "Title": "卡"}
     ]})
 }
 
-fn taobao_push(trade: &Value) -> Push {
+pub(crate) fn taobao_push(trade: &Value) -> Push {
     Push {
         from_platform: "TbAlds",
         aopic: 2,
@@ -75,7 +82,7 @@ fn taobao_push(trade: &Value) -> Push {
     }
 }
 
-async fn count(pool: &Pool, sql: &str) -> i64 {
+pub(crate) async fn count(pool: &Pool, sql: &str) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
         .fetch_one(pool)
         .await
@@ -83,7 +90,12 @@ async fn count(pool: &Pool, sql: &str) -> i64 {
 }
 
 /// Waits until the order of `platform_no` has `notify_status` = `want`; returns its id.
-async fn wait_notify(pool: &Pool, platform_no: &str, want: &str, within: Duration) -> u64 {
+pub(crate) async fn wait_notify(
+    pool: &Pool,
+    platform_no: &str,
+    want: &str,
+    within: Duration,
+) -> u64 {
     let deadline = Instant::now() + within;
     loop {
         let row: Option<(u64, String, String)> = sqlx::query_as(
@@ -107,7 +119,7 @@ async fn wait_notify(pool: &Pool, platform_no: &str, want: &str, within: Duratio
 }
 
 /// The cards sold to an order, in clear (card number, password).
-async fn sold(pool: &Pool, order_id: u64) -> Vec<(String, String)> {
+pub(crate) async fn sold(pool: &Pool, order_id: u64) -> Vec<(String, String)> {
     let order = common::db::orders::get(pool, order_id)
         .await
         .unwrap()
@@ -705,105 +717,6 @@ async fn agiso_without_a_shop_is_ready_and_idle() {
         0
     );
     stage.cleanup().await;
-}
-
-/// The back office's session on a running admin: cookies kept, redirects not followed, the
-/// CSRF token read from the pages.
-struct BackOffice {
-    client: reqwest::Client,
-    base: String,
-    csrf: String,
-}
-
-fn csrf_of(html: &str) -> String {
-    let marker = "name=\"_csrf\" value=\"";
-    let at = html.find(marker).expect("a CSRF token on the page") + marker.len();
-    html[at..].split('"').next().unwrap().to_owned()
-}
-
-impl BackOffice {
-    async fn login(base: String, user: &str, password: &str) -> BackOffice {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let mut b = BackOffice {
-            client,
-            base,
-            csrf: String::new(),
-        };
-        let form = b.get("/admin/login").await;
-        let token = csrf_of(&form.1);
-        let (status, body) = b
-            .send(
-                "/admin/login",
-                &[
-                    ("_csrf", &token),
-                    ("username", user),
-                    ("password", password),
-                ],
-            )
-            .await;
-        assert_eq!(status, 303, "login: {body}");
-        let (status, home) = b.get("/admin/").await;
-        assert_eq!(status, 200);
-        b.csrf = csrf_of(&home);
-        b
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    }
-
-    async fn send(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
-        let r = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .form(fields)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    }
-
-    /// POSTs a button's form (with the CSRF token).
-    async fn press(&self, path: &str) -> (u16, String) {
-        self.send(path, &[("_csrf", &self.csrf)]).await
-    }
-}
-
-/// `admin create-user` of `role` (password from stdin).
-fn create_user(stage: &Stage, name: &str, role: &str, password: &str) {
-    use std::io::Write;
-    let mut child = std::process::Command::new(system_tests::binary("admin"))
-        .args(["create-user", "--username", name, "--role", role])
-        .env_clear()
-        .envs(stage.env())
-        .current_dir(std::env::temp_dir())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run admin");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The back office's 阿奇索 buttons drive the real agiso-sync against the fake Agiso: the order

@@ -7,6 +7,8 @@ mod foundation;
 mod fulfillment;
 mod gauges;
 mod harness;
+mod jd_sim;
 mod metrics;
 mod notifier;
+mod scenarios;
 mod supplier;
