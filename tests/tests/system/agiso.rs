@@ -466,6 +466,18 @@ async fn agiso_rate_limit_then_success_delivers_once_and_code_16_stops_for_an_op
         1,
         "no retry after 16"
     );
+    // The same attempts in agiso-sync's metrics: one per decided attempt, by outcome.
+    let page = reqwest::get(agiso.metrics_url())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (outcome, n) in [("retry", 2), ("delivered", 2), ("giving_up", 1)] {
+        let series =
+            format!("callback_attempts_total{{outcome=\"{outcome}\",target=\"agiso\"}} {n}\n");
+        assert!(page.contains(&series), "{series}in:\n{page}");
+    }
     stage.cleanup().await;
 }
 
