@@ -4,7 +4,7 @@
 #   - creates the database `vgoods` and the user vgoods/vgoods,
 #   - creates .env from .env.example (with a freshly generated MASTER_KEY and passwords) if there
 #     is none,
-#   - builds the five services, applies the migrations (`admin migrate`),
+#   - builds the five services and the JD simulator `jd-sim`, applies the migrations (`admin migrate`),
 #   - starts gateway, fulfillment, notifier, agiso-sync and admin with prefixed, coloured logs,
 #   - stops them all (SIGTERM, graceful) on Ctrl-C / SIGTERM, or when one of them exits.
 #
@@ -72,9 +72,11 @@ fi
 grep -q '^MASTER_KEY=REVWLU9OTFktbm90LXNlY3JldC1DSEFOR0UtTUUtMzI=' .env &&
   die ".env still has the old public example MASTER_KEY, which the services refuse: put a new one in (openssl rand -base64 32); data encrypted with the old key can no longer be read, so start from a new database"
 
-# Only the five services (not the test and benchmark tools of tests/).
+# The five services and jd-sim (the JD simulator printed below), not the test and benchmark tools
+# of tests/.
 packages=()
 for entry in "${services[@]}"; do packages+=(-p "${entry%%:*}"); done
+packages+=(-p jd-sim)
 log "cargo build --bins ${packages[*]} ${cargo_flags[*]:-}"
 cargo build --bins "${packages[@]}" "${cargo_flags[@]}"
 bindir=${CARGO_TARGET_DIR:-target}/$profile
@@ -147,6 +149,16 @@ cat >&2 <<EOF
   每个服务: /healthz /readyz /metrics
   RabbitMQ: amqp://127.0.0.1:5672   MariaDB: 127.0.0.1:3306/vgoods
   按 Ctrl-C 停止全部服务 (Ctrl-C stops everything)
+
+  联调 (integration test with jd-sim, README「联调工具（jd-sim）」):
+  dev 库里还没有店铺和商品：先用 admin shop add（--mode prod，回调才发到 notifyUrl）和
+  admin product add / cards import 建好，再把下面 <…> 换成实际值（每个参数也都可以用 --md5-key 等选项给出）。
+    export JD_SIM_URL=http://$host:8080 JD_VENDOR_ID=<vendorId> JD_MD5_KEY=<MD5密钥> JD_AES_KEY=<32位AES密钥>
+  1) 另开终端（同样 export）接收回调 (receive the callbacks):
+    $bindir/jd-sim listen --port 9999
+  2) 发第一笔测试订单 (send a first test order), 再查询结果 (then query it):
+    $bindir/jd-sim general begin --ware-no <商品SKU> --quantity 1 --total-price <单价（分）> --notify-url http://127.0.0.1:9999/vtp
+    $bindir/jd-sim general find --jd-order-no <上一步打印的 jdOrderNo> --quantity 1 --wait 30
 
 EOF
 

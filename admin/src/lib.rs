@@ -171,8 +171,8 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     // services' hot paths; replicas take turns on a named lock (common::db::retention).
     let (pool, retention) = (infra.db.clone(), config.common.retention);
     infra.spawn(move |stop| common::db::retention::run(pool, retention, RETENTION_EVERY, stop));
-    let pool = infra.db.clone();
-    infra.spawn(move |stop| gauges::run(pool, stop));
+    let (pool, mq) = (infra.db.clone(), infra.mq.clone());
+    infra.spawn(move |stop| gauges::run(pool, mq, stop));
     let state = web::AppState::new(&infra, config);
     // The costly aggregates are computed at start, not in an operator's first page view.
     web::dashboard::warm(&infra.db);

@@ -127,14 +127,7 @@ impl Deliverer {
         let order_id = claimed.order.id;
         let attempt_no = claimed.attempts_done + 1;
         let (decision, answers) = self.attempt(&claimed, attempt_no).await;
-        let outcome_label = match decision.outcome {
-            Outcome::Delivered => "delivered",
-            Outcome::Retry(_) => "retry",
-            Outcome::GivingUp => "giving_up",
-        };
-        crate::metrics::DELIVERIES
-            .with_label_values(&[outcome_label])
-            .inc();
+        // Counted as `callback_attempts_total{target="agiso"}` once recorded (notify::record_attempts).
         if decision.outcome == Outcome::GivingUp {
             tracing::warn!(
                 event = "agiso_delivery_stopped",

@@ -143,6 +143,7 @@ pub fn router(state: AppState) -> Router {
 /// Connects, migrates, declares the topology and binds the HTTP listener.
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let mut infra = Infra::start(config.common.clone()).await?;
+    metrics::init();
     let state = Arc::new(AgisoSync {
         db: infra.db.clone(),
         key: config.common.master_key.clone(),

@@ -1,4 +1,5 @@
-//! agiso-sync's metrics, in the shared registry (`common::metrics`).
+//! agiso-sync's metrics, in the shared registry (`common::metrics`). Deliveries are counted
+//! with the notifier's callbacks: `callback_attempts_total{target="agiso"}`.
 
 use std::sync::LazyLock;
 
@@ -23,15 +24,6 @@ pub static ORDERS_CREATED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
-/// Deliveries, by outcome (`delivered`, `retry`, `giving_up`).
-pub static DELIVERIES: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter_vec(
-        "agiso_deliveries_total",
-        "Agiso delivery attempts, by outcome",
-        &["outcome"],
-    )
-});
-
 /// Calls to Agiso, by endpoint and answer code (`0`, `2`, `http_502`, `transport`, …).
 pub static CALLS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(
@@ -49,3 +41,13 @@ pub static LIMITER_WAITS: LazyLock<IntCounterVec> = LazyLock::new(|| {
         &["app_id"],
     )
 });
+
+/// Registers this service's metrics (announced on `/metrics` before their first sample) and
+/// sets its callback series to zero.
+pub fn init() {
+    LazyLock::force(&PUSHES);
+    LazyLock::force(&ORDERS_CREATED);
+    LazyLock::force(&CALLS);
+    LazyLock::force(&LIMITER_WAITS);
+    common::metrics::init_callback_attempts(&[common::domain::CallbackTarget::Agiso]);
+}

@@ -21,7 +21,7 @@ use crate::auth::{self, Authenticated};
 use crate::intake::{
     self, IntakeError, Kind, MAX_QUANTITY, OrderAsk, OrderView, Phase, Refusal, SaleAsk, Taken,
 };
-use crate::request::{self, json_answer, record};
+use crate::request::{self, AnswerCode, json_answer, record};
 use crate::{AppState, Gateway};
 
 macro_rules! endpoint {
@@ -399,10 +399,16 @@ impl Reply {
     }
 
     fn send(self, endpoint: &'static str) -> Response {
+        let code = self.answer.ret_code.code().to_string();
+        let answer = AnswerCode {
+            code: &code,
+            produce_status: "",
+        };
         record(
             endpoint,
             self.outcome,
-            &format!("retCode={}: {}", self.answer.ret_code.code(), self.detail),
+            answer,
+            &format!("retCode={code}: {}", self.detail),
         );
         json_answer(self.answer.encode())
     }

@@ -23,7 +23,7 @@ use crate::auth::{self, Authenticated};
 use crate::directory::Shop;
 use crate::intake::{self, Kind, OrderAsk, OrderView, Phase, Refusal, Taken};
 use crate::queries;
-use crate::request::{self, json_answer, record};
+use crate::request::{self, AnswerCode, json_answer, record};
 use crate::{AppState, Gateway};
 
 /// `POST /api/jd/general/beginDistill`
@@ -445,14 +445,18 @@ impl Reply {
             .as_ref()
             .map(|s| s.merchant_id.as_str())
             .unwrap_or("-");
+        let produce_status = self.answer.produce_status.code().to_string();
+        let answer = AnswerCode {
+            code: self.answer.code.as_str(),
+            produce_status: &produce_status,
+        };
         record(
             endpoint,
             self.outcome,
+            answer,
             &format!(
-                "vendorId={shop} jdOrderNo={order} code={} produceStatus={}: {}",
-                self.answer.code.as_str(),
-                self.answer.produce_status.code(),
-                self.detail
+                "vendorId={shop} jdOrderNo={order} code={} produceStatus={produce_status}: {}",
+                answer.code, self.detail
             ),
         );
         json_answer(

@@ -101,6 +101,8 @@ pub fn router(state: AppState) -> Router {
 /// Connects, migrates, declares the topology and binds the HTTP listener.
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let infra = Infra::start(config.common.clone()).await?;
+    // Announced on /metrics before the first request.
+    std::sync::LazyLock::force(&request::REQUESTS);
     let state = Arc::new(Gateway {
         infra_db: infra.db.clone(),
         master_key: config.common.master_key.clone(),

@@ -13,13 +13,24 @@ use prometheus::IntCounterVec;
 /// Larger bodies are refused with the protocol's own error.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// JD requests answered, by endpoint, outcome and the protocol's own answer code: 通用交易's
+/// `code` (`JDO_200`…) with its `produceStatus` (`1`…`4`), 游戏点卡's `retCode` (`100`…) with an
+/// empty `produce_status`. Both are fixed sets (the codecs' enums), so the series stay bounded.
+/// Latency is `http_request_duration_seconds` (every service's middleware).
 pub static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     common::metrics::counter_vec(
         "gateway_requests_total",
-        "JD requests answered, by endpoint and outcome",
-        &["endpoint", "outcome"],
+        "JD requests answered, by endpoint, outcome and protocol answer code",
+        &["endpoint", "outcome", "code", "produce_status"],
     )
 });
+
+/// The protocol answer of one request, as labelled in [`REQUESTS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerCode<'a> {
+    pub code: &'a str,
+    pub produce_status: &'a str,
+}
 
 /// Why a request's parameters could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +96,10 @@ pub fn json_answer(body: Vec<u8>) -> Response {
 }
 
 /// Counts and logs one answered request. Never logs keys, signatures or card data.
-pub fn record(endpoint: &'static str, outcome: &'static str, detail: &str) {
-    REQUESTS.with_label_values(&[endpoint, outcome]).inc();
+pub fn record(endpoint: &'static str, outcome: &'static str, answer: AnswerCode<'_>, detail: &str) {
+    REQUESTS
+        .with_label_values(&[endpoint, outcome, answer.code, answer.produce_status])
+        .inc();
     match outcome {
         "accepted" | "repeat" | "answered" => {
             tracing::info!(endpoint, outcome, "{detail}")

@@ -196,6 +196,7 @@ async fn sweep(sender: Arc<sender::Sender>, stop: CancellationToken) {
 /// and binds the HTTP listener.
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let mut infra = Infra::start(config.common.clone()).await?;
+    sender::init_metrics();
     let sender = sender::Sender::new(
         infra.db.clone(),
         config.common.master_key.clone(),

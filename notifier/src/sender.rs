@@ -341,6 +341,13 @@ static ALERTS: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyL
     )
 });
 
+/// The series this service's dashboards and alerts read, at zero from the start.
+pub fn init_metrics() {
+    use common::domain::CallbackTarget;
+    common::metrics::init_callback_attempts(&[CallbackTarget::JdGeneral, CallbackTarget::JdGame]);
+    common::metrics::init_counter(&ALERTS, &[&["stop"], &["10"], &["11"], &["19"]]);
+}
+
 fn alert(code: &str, reason: &str) {
     ALERTS.with_label_values(&[code]).inc();
     tracing::error!(code, %reason, "callback needs an operator");

@@ -9,8 +9,10 @@ pub use common::testing::free_port;
 pub use common::testing::queues::{drain_queue, wait_queue_empty};
 use common::testing::{Sandbox, service_vars};
 
+pub mod back_office;
 pub mod fake_agiso;
 pub mod fake_jd;
+pub mod fake_supplier;
 
 /// The five service binaries.
 pub const SERVICES: [&str; 5] = ["gateway", "fulfillment", "notifier", "agiso-sync", "admin"];

@@ -286,7 +286,15 @@ pub async fn record_attempts(pool: &Pool, attempts: &[Attempt<'_>]) -> sqlx::Res
     loop {
         match write_attempts(pool, &rows).await {
             Err(e) if is_lock_conflict(&e) && tries < 3 => tries += 1,
-            other => return other,
+            Ok(()) => {
+                for r in &rows {
+                    crate::metrics::CALLBACK_ATTEMPTS
+                        .with_label_values(&[r.a.target.as_str(), r.a.outcome.as_str()])
+                        .inc();
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e),
         }
     }
 }

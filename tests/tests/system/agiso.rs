@@ -10,6 +10,7 @@ use common::db::Pool;
 use common::domain::{FulfilmentMode, OrderStatus, Platform};
 use common::testing::fixtures::{Product, Shop, import_cards, numbered_cards};
 use serde_json::{Value, json};
+use system_tests::back_office::{BackOffice, create_user};
 use system_tests::fake_agiso::{
     ACCESS_TOKEN, APP_SECRET, FakeAgiso, Push, envelope_error, now_secs,
 };
@@ -60,7 +61,7 @@ pub(crate) fn agiso_env(stage: &Stage, extra: &[(&str, &str)]) -> Vec<(String, S
     env
 }
 
-async fn start(name: &str, env: &[(String, String)]) -> Proc {
+pub(crate) async fn start(name: &str, env: &[(String, String)]) -> Proc {
     let mut p = Proc::spawn(name, env);
     p.wait_ready(Duration::from_secs(30)).await;
     p
@@ -81,7 +82,7 @@ pub(crate) fn taobao_push(trade: &Value) -> Push {
     }
 }
 
-async fn count(pool: &Pool, sql: &str) -> i64 {
+pub(crate) async fn count(pool: &Pool, sql: &str) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
         .fetch_one(pool)
         .await
@@ -118,7 +119,7 @@ pub(crate) async fn wait_notify(
 }
 
 /// The cards sold to an order, in clear (card number, password).
-async fn sold(pool: &Pool, order_id: u64) -> Vec<(String, String)> {
+pub(crate) async fn sold(pool: &Pool, order_id: u64) -> Vec<(String, String)> {
     let order = common::db::orders::get(pool, order_id)
         .await
         .unwrap()
@@ -465,6 +466,18 @@ async fn agiso_rate_limit_then_success_delivers_once_and_code_16_stops_for_an_op
         1,
         "no retry after 16"
     );
+    // The same attempts in agiso-sync's metrics: one per decided attempt, by outcome.
+    let page = reqwest::get(agiso.metrics_url())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (outcome, n) in [("retry", 2), ("delivered", 2), ("giving_up", 1)] {
+        let series =
+            format!("callback_attempts_total{{outcome=\"{outcome}\",target=\"agiso\"}} {n}\n");
+        assert!(page.contains(&series), "{series}in:\n{page}");
+    }
     stage.cleanup().await;
 }
 
@@ -715,105 +728,6 @@ async fn agiso_without_a_shop_is_ready_and_idle() {
         0
     );
     stage.cleanup().await;
-}
-
-/// The back office's session on a running admin: cookies kept, redirects not followed, the
-/// CSRF token read from the pages.
-struct BackOffice {
-    client: reqwest::Client,
-    base: String,
-    csrf: String,
-}
-
-fn csrf_of(html: &str) -> String {
-    let marker = "name=\"_csrf\" value=\"";
-    let at = html.find(marker).expect("a CSRF token on the page") + marker.len();
-    html[at..].split('"').next().unwrap().to_owned()
-}
-
-impl BackOffice {
-    async fn login(base: String, user: &str, password: &str) -> BackOffice {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let mut b = BackOffice {
-            client,
-            base,
-            csrf: String::new(),
-        };
-        let form = b.get("/admin/login").await;
-        let token = csrf_of(&form.1);
-        let (status, body) = b
-            .send(
-                "/admin/login",
-                &[
-                    ("_csrf", &token),
-                    ("username", user),
-                    ("password", password),
-                ],
-            )
-            .await;
-        assert_eq!(status, 303, "login: {body}");
-        let (status, home) = b.get("/admin/").await;
-        assert_eq!(status, 200);
-        b.csrf = csrf_of(&home);
-        b
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    }
-
-    async fn send(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
-        let r = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .form(fields)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    }
-
-    /// POSTs a button's form (with the CSRF token).
-    async fn press(&self, path: &str) -> (u16, String) {
-        self.send(path, &[("_csrf", &self.csrf)]).await
-    }
-}
-
-/// `admin create-user` of `role` (password from stdin).
-fn create_user(stage: &Stage, name: &str, role: &str, password: &str) {
-    use std::io::Write;
-    let mut child = std::process::Command::new(system_tests::binary("admin"))
-        .args(["create-user", "--username", name, "--role", role])
-        .env_clear()
-        .envs(stage.env())
-        .current_dir(std::env::temp_dir())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run admin");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The back office's 阿奇索 buttons drive the real agiso-sync against the fake Agiso: the order

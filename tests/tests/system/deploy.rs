@@ -163,7 +163,11 @@ fn compose_refuses_the_example_env_until_the_key_and_passwords_are_set() {
     assert_eq!(asked, expected);
     // With all four, the file is valid, with and without the proxy profile.
     let file = env_file(&set);
-    for extra in [&[][..], &["--profile", "proxy"][..]] {
+    for extra in [
+        &[][..],
+        &["--profile", "proxy"][..],
+        &["--profile", "observability"][..],
+    ] {
         let (ok, _, stderr) = compose_config(&compose, &file.0, extra, true);
         assert!(ok, "{extra:?}: {stderr}");
     }
@@ -319,4 +323,80 @@ async fn compose_environment_migrates_and_starts_every_service() {
     }
     common::testing::delete_topology(&prefix).await;
     db.drop_database().await;
+}
+
+/// The host side of a published port as `config` prints it: `127.0.0.1:9099:9090/tcp`
+/// (docker-compose 1.29) or a mapping with `host_ip` (compose v2): the host address.
+fn published_host_ip(port: &serde_yaml::Value) -> String {
+    match port {
+        serde_yaml::Value::Mapping(_) => yaml_str(&port["host_ip"]),
+        other => {
+            let text = yaml_str(other);
+            let parts: Vec<&str> = text.split(':').collect();
+            if parts.len() == 3 {
+                parts[0].to_owned()
+            } else {
+                String::new()
+            }
+        }
+    }
+}
+
+#[test]
+fn the_observability_profile_is_local_and_mounts_the_repository_files() {
+    let Some(compose) = compose_command() else {
+        return;
+    };
+    let file = env_file(
+        &REQUIRED
+            .iter()
+            .map(|(var, _)| (*var, "0123456789abcdef".to_owned()))
+            .collect::<Vec<_>>(),
+    );
+    let (ok, stdout, stderr) =
+        compose_config(&compose, &file.0, &["--profile", "observability"], false);
+    assert!(ok, "{stderr}");
+    let config: serde_yaml::Value = serde_yaml::from_str(&stdout).expect("compose config YAML");
+    let root = repo_root();
+    for name in ["otel-collector", "jaeger", "prometheus", "grafana"] {
+        let svc = &config["services"][name];
+        assert!(svc.is_mapping(), "{name} is in the profile");
+        let ports = svc["ports"].as_sequence().expect("published ports");
+        for port in ports {
+            assert_eq!(
+                published_host_ip(port),
+                "127.0.0.1",
+                "{name}: published on the loopback only: {port:?}"
+            );
+        }
+        // Every file or directory mounted from the checkout exists in it.
+        for volume in svc["volumes"].as_sequence().into_iter().flatten() {
+            let source = match volume {
+                serde_yaml::Value::Mapping(_) => yaml_str(&volume["source"]),
+                other => yaml_str(other)
+                    .split(':')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            };
+            // `config` resolves the checkout's relative paths; named volumes stay names.
+            if source.starts_with('/') {
+                assert!(
+                    source.starts_with(root.to_str().expect("UTF-8 path")),
+                    "{name}: {source} is a file of the repository"
+                );
+                assert!(Path::new(&source).exists(), "{name}: {source} exists");
+            }
+        }
+    }
+    // Prometheus loads the shipped configuration and its rules; Grafana the shipped dashboard.
+    let volumes = |name: &str| format!("{:?}", config["services"][name]["volumes"]);
+    assert!(volumes("prometheus").contains("deploy/prometheus.yml"));
+    assert!(volumes("prometheus").contains("deploy/alerts.yml"));
+    assert!(volumes("grafana").contains("deploy/grafana/dashboards"));
+    // Grafana: anonymous viewers, no login to guard.
+    let env = &config["services"]["grafana"]["environment"];
+    assert_eq!(yaml_str(&env["GF_AUTH_ANONYMOUS_ORG_ROLE"]), "Viewer");
+    assert_eq!(yaml_str(&env["GF_AUTH_DISABLE_LOGIN_FORM"]), "true");
+    assert_eq!(yaml_str(&env["GF_AUTH_BASIC_ENABLED"]), "false");
 }

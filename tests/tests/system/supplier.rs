@@ -3,227 +3,17 @@
 //! failover on a definite failure, timeout to manual, async and late callbacks, and recovery
 //! after a crash between submit and recording (a status query, never a blind resubmit).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::routing::post;
 use common::db::Pool;
 use common::domain::{OrderStatus, Platform};
 use common::testing::fixtures::{Order, Product, Shop, StoredOrder, Supplier};
-use hmac::{Hmac, KeyInit, Mac};
-use serde_json::{Map, Value, json};
+use system_tests::fake_supplier::{Behaviour, FakeSupplier};
 use system_tests::{Proc, Stage, binary, free_port};
-
-/// The protocol's signature, written independently of the service's implementation.
-fn sign(body: &Map<String, Value>, secret: &str) -> String {
-    let mut keys: Vec<&String> = body
-        .keys()
-        .filter(|k| *k != "sign" && !body[*k].is_null())
-        .collect();
-    keys.sort();
-    let canonical = keys
-        .iter()
-        .map(|k| match &body[*k] {
-            Value::String(s) => format!("{k}={s}"),
-            other => format!("{k}={other}"),
-        })
-        .collect::<Vec<_>>()
-        .join("&");
-    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(canonical.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Behaviour {
-    /// Accepts; answers SUCCESS from the `after`-th status query on.
-    Succeed { after: u32 },
-    /// Refuses every order: insufficient balance.
-    NoBalance,
-    /// Accepts and stays PROCESSING forever.
-    Hang,
-}
-
-/// One request a fake received: (path, body, signature valid).
-type Received = (String, Map<String, Value>, bool);
 
 /// A logged supplier call: (attempt_no, url, http_status, outcome, request, response).
 type Logged = (i32, String, Option<i16>, String, String, Option<String>);
-
-#[derive(Default)]
-struct FakeOrder {
-    code: &'static str,
-    queries: u32,
-    callback_url: Option<String>,
-}
-
-struct Fake {
-    merchant: String,
-    secret: String,
-    behaviour: Behaviour,
-    orders: Mutex<HashMap<String, FakeOrder>>,
-    /// (path, body, signature valid)
-    log: Mutex<Vec<Received>>,
-    url: String,
-}
-
-impl Fake {
-    async fn start(merchant: &str, secret: &str, behaviour: Behaviour) -> Arc<Fake> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let fake = Arc::new(Fake {
-            merchant: merchant.into(),
-            secret: secret.into(),
-            behaviour,
-            orders: Mutex::default(),
-            log: Mutex::default(),
-            url: format!("http://{}", listener.local_addr().unwrap()),
-        });
-        let app = axum::Router::new()
-            .route("/recharge", post(recharge))
-            .route("/query", post(query))
-            .with_state(fake.clone());
-        system_tests::serve_apart(listener, app);
-        fake
-    }
-
-    /// Checks and records a request; `None` when the signature or merchant is wrong.
-    fn receive(&self, path: &str, body: &Map<String, Value>) -> Option<String> {
-        let ok = body.get("sign").and_then(Value::as_str) == Some(&sign(body, &self.secret))
-            && body["merchantId"] == self.merchant.as_str();
-        self.log
-            .lock()
-            .unwrap()
-            .push((path.into(), body.clone(), ok));
-        ok.then(|| body["orderNo"].as_str().unwrap().to_owned())
-    }
-
-    fn paths(&self) -> Vec<String> {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|l| l.0.clone())
-            .collect()
-    }
-
-    fn all_signed(&self) -> bool {
-        self.log.lock().unwrap().iter().all(|l| l.2)
-    }
-
-    /// How many different orders this supplier accepted for recharge.
-    fn recharges(&self) -> usize {
-        self.orders
-            .lock()
-            .unwrap()
-            .values()
-            .filter(|o| o.code != "FAILED")
-            .count()
-    }
-
-    /// A supplier that already has `order_no` in state `code` (as after a submit whose answer
-    /// we never recorded).
-    fn seed(&self, order_no: &str, code: &'static str) {
-        self.orders.lock().unwrap().insert(
-            order_no.into(),
-            FakeOrder {
-                code,
-                ..Default::default()
-            },
-        );
-    }
-
-    /// Sends a signed status callback to the URL our submit named (or `to`), with `code`.
-    async fn callback(
-        &self,
-        order_no: &str,
-        code: &str,
-        to: Option<&str>,
-        secret: &str,
-    ) -> (u16, Value) {
-        let url = match to {
-            Some(u) => u.to_owned(),
-            None => self.orders.lock().unwrap()[order_no]
-                .callback_url
-                .clone()
-                .expect("our submit named a callbackUrl"),
-        };
-        let mut body = Map::new();
-        body.insert("merchantId".into(), self.merchant.clone().into());
-        body.insert("orderNo".into(), order_no.into());
-        body.insert("code".into(), code.into());
-        body.insert("supplierOrderNo".into(), format!("S-{order_no}").into());
-        body.insert("timestamp".into(), chrono::Utc::now().timestamp().into());
-        let s = sign(&body, secret);
-        body.insert("sign".into(), s.into());
-        let r = reqwest::Client::new()
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-}
-
-fn status_body(order_no: &str, code: &str) -> Value {
-    let mut v = json!({"code": code, "supplierOrderNo": format!("S-{order_no}")});
-    if code == "FAILED" {
-        v["failure"] = "INSUFFICIENT_BALANCE".into();
-        v["reason"] = "余额不足".into();
-    }
-    v
-}
-
-async fn recharge(
-    State(fake): State<Arc<Fake>>,
-    axum::Json(body): axum::Json<Map<String, Value>>,
-) -> axum::Json<Value> {
-    let Some(no) = fake.receive("recharge", &body) else {
-        return axum::Json(json!({"code": "FAILED", "failure": "SIGN_INVALID"}));
-    };
-    let mut orders = fake.orders.lock().unwrap();
-    // Idempotent on the order number: a repeat gets the current state and recharges nothing.
-    let o = orders.entry(no.clone()).or_insert_with(|| FakeOrder {
-        code: match fake.behaviour {
-            Behaviour::NoBalance => "FAILED",
-            _ => "PROCESSING",
-        },
-        queries: 0,
-        callback_url: body
-            .get("callbackUrl")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-    });
-    let code = if o.code == "PROCESSING" {
-        "ACCEPTED"
-    } else {
-        o.code
-    };
-    axum::Json(status_body(&no, code))
-}
-
-async fn query(
-    State(fake): State<Arc<Fake>>,
-    axum::Json(body): axum::Json<Map<String, Value>>,
-) -> axum::Json<Value> {
-    let Some(no) = fake.receive("query", &body) else {
-        return axum::Json(json!({"code": "FAILED", "failure": "SIGN_INVALID"}));
-    };
-    let mut orders = fake.orders.lock().unwrap();
-    let Some(o) = orders.get_mut(&no) else {
-        return axum::Json(json!({"code": "NOT_FOUND"}));
-    };
-    o.queries += 1;
-    if o.code == "PROCESSING"
-        && let Behaviour::Succeed { after } = fake.behaviour
-        && o.queries >= after
-    {
-        o.code = "SUCCESS";
-    }
-    axum::Json(status_body(&no, o.code))
-}
 
 struct Setup {
     stage: Stage,
@@ -284,7 +74,7 @@ async fn product(pool: &Pool, name: &str) -> u64 {
         .await
 }
 
-async fn supplier(pool: &Pool, name: &str, fake: &Fake) -> u64 {
+async fn supplier(pool: &Pool, name: &str, fake: &FakeSupplier) -> u64 {
     Supplier::new(name, &fake.url, &fake.merchant, &fake.secret)
         .timeout_ms(2000)
         .insert(pool)
@@ -362,8 +152,8 @@ async fn count(pool: &Pool, sql: &'static str, order: u64) -> i64 {
 
 #[tokio::test]
 async fn success_is_polled_to_the_end_and_every_call_is_logged() {
-    let a = Fake::start("MA", "secret-a-0123456789", Behaviour::Succeed { after: 2 }).await;
-    let b = Fake::start("MB", "secret-b-0123456789", Behaviour::Succeed { after: 0 }).await;
+    let a = FakeSupplier::start("MA", "secret-a-0123456789", Behaviour::Succeed { after: 2 }).await;
+    let b = FakeSupplier::start("MB", "secret-b-0123456789", Behaviour::Succeed { after: 0 }).await;
     let ids = Arc::new(Mutex::new((0, 0, 0)));
     let ids2 = ids.clone();
     let (fa, fb) = (a.clone(), b.clone());
@@ -399,7 +189,7 @@ async fn success_is_polled_to_the_end_and_every_call_is_logged() {
     assert_eq!(a.paths(), ["recharge", "query", "query"]);
     assert!(b.paths().is_empty(), "the second supplier is not asked");
     // What we sent.
-    let first = a.log.lock().unwrap()[0].1.clone();
+    let first = a.received()[0].1.clone();
     assert_eq!(first["orderNo"], order_no.as_str());
     assert_eq!(first["sku"], format!("UP-{sa}").as_str());
     assert_eq!(first["account"], "13800138000");
@@ -474,10 +264,10 @@ async fn success_is_polled_to_the_end_and_every_call_is_logged() {
 
 #[tokio::test]
 async fn definite_failure_fails_over_by_priority_and_all_failing_fails_the_order() {
-    let c = Fake::start("MC", "secret-c", Behaviour::Succeed { after: 0 }).await;
-    let a = Fake::start("MA", "secret-a", Behaviour::NoBalance).await;
-    let b = Fake::start("MB", "secret-b", Behaviour::Succeed { after: 1 }).await;
-    let d = Fake::start("MD", "secret-d", Behaviour::NoBalance).await;
+    let c = FakeSupplier::start("MC", "secret-c", Behaviour::Succeed { after: 0 }).await;
+    let a = FakeSupplier::start("MA", "secret-a", Behaviour::NoBalance).await;
+    let b = FakeSupplier::start("MB", "secret-b", Behaviour::Succeed { after: 1 }).await;
+    let d = FakeSupplier::start("MD", "secret-d", Behaviour::NoBalance).await;
     let ids = Arc::new(Mutex::new((0, 0, 0, 0, 0)));
     let ids2 = ids.clone();
     let (fa, fb, fc, fd) = (a.clone(), b.clone(), c.clone(), d.clone());
@@ -513,7 +303,7 @@ async fn definite_failure_fails_over_by_priority_and_all_failing_fails_the_order
     assert_eq!(b.paths(), ["recharge", "query"]);
     assert_eq!(b.recharges(), 1);
     assert!(a.all_signed() && b.all_signed());
-    assert_eq!(b.log.lock().unwrap()[0].1["orderNo"], order_no.as_str());
+    assert_eq!(b.received()[0].1["orderNo"], order_no.as_str());
     let notes: Vec<String> = sqlx::query_scalar(
         "SELECT note FROM order_events WHERE order_id = ? AND from_status = 'processing' ORDER BY id",
     )
@@ -554,8 +344,8 @@ async fn definite_failure_fails_over_by_priority_and_all_failing_fails_the_order
 
 #[tokio::test]
 async fn timeout_goes_to_manual_and_a_late_callback_settles_it() {
-    let a = Fake::start("MA", "secret-a", Behaviour::Hang).await;
-    let b = Fake::start("MB", "secret-b", Behaviour::Succeed { after: 0 }).await;
+    let a = FakeSupplier::start("MA", "secret-a", Behaviour::Hang).await;
+    let b = FakeSupplier::start("MB", "secret-b", Behaviour::Succeed { after: 0 }).await;
     let ids = Arc::new(Mutex::new((0, 0)));
     let ids2 = ids.clone();
     let (fa, fb) = (a.clone(), b.clone());
@@ -625,7 +415,7 @@ async fn timeout_goes_to_manual_and_a_late_callback_settles_it() {
 
 #[tokio::test]
 async fn async_callback_completes_a_processing_order() {
-    let a = Fake::start("MA", "secret-a", Behaviour::Hang).await;
+    let a = FakeSupplier::start("MA", "secret-a", Behaviour::Hang).await;
     let ids = Arc::new(Mutex::new(0));
     let ids2 = ids.clone();
     let fa = a.clone();
@@ -675,8 +465,8 @@ async fn async_callback_completes_a_processing_order() {
 
 #[tokio::test]
 async fn crash_between_submit_and_recording_leads_to_a_query_not_a_resubmit() {
-    let a = Fake::start("MA", "secret-a", Behaviour::Succeed { after: 1 }).await;
-    let b = Fake::start("MB", "secret-b", Behaviour::Succeed { after: 0 }).await;
+    let a = FakeSupplier::start("MA", "secret-a", Behaviour::Succeed { after: 1 }).await;
+    let b = FakeSupplier::start("MB", "secret-b", Behaviour::Succeed { after: 0 }).await;
     // Two orders left as a crashed process leaves them: processing, their row claimed
     // (`submitted`) but no answer recorded. A has the first (the submit got through) and not
     // the second (the process died before sending).
@@ -713,9 +503,7 @@ async fn crash_between_submit_and_recording_leads_to_a_query_not_a_resubmit() {
     wait_status(pool, n1, "succeeded", Duration::from_secs(20)).await;
     wait_status(pool, n2, "succeeded", Duration::from_secs(20)).await;
     let calls: Vec<(String, String)> = a
-        .log
-        .lock()
-        .unwrap()
+        .received()
         .iter()
         .map(|l| (l.0.clone(), l.1["orderNo"].as_str().unwrap().to_owned()))
         .collect();
@@ -748,7 +536,7 @@ async fn crash_between_submit_and_recording_leads_to_a_query_not_a_resubmit() {
 /// refunds), nothing is ever sent to the supplier.
 #[tokio::test]
 async fn an_order_finished_by_an_operator_before_submit_is_never_submitted() {
-    let a = Fake::start("MA", "secret-a", Behaviour::Succeed { after: 0 }).await;
+    let a = FakeSupplier::start("MA", "secret-a", Behaviour::Succeed { after: 0 }).await;
     let ids = Arc::new(Mutex::new(0));
     let ids2 = ids.clone();
     let fa = a.clone();

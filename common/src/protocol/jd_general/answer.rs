@@ -216,8 +216,10 @@ pub enum AnswerError {
     Invalid(&'static str),
 }
 
-/// The textual value of a scalar JSON value as it takes part in signatures.
-pub(super) fn json_text(value: &Value) -> Option<String> {
+/// The textual value of a scalar JSON value as it takes part in signatures: a string as it is, a
+/// number by its JSON text (`10001`), a boolean as `true`/`false`; `None` for null, arrays and
+/// objects. Public for the JD simulator (`jd-sim`), which verifies answers field by field.
+pub fn json_text(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
