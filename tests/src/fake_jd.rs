@@ -1,9 +1,12 @@
-//! A fake JD for the notifier's system tests: a real HTTP server that checks every callback's
-//! signature (written independently of the service, from the specs), decodes 游戏点卡's GBK
-//! `data`, answers HTTP 500 to the first `fail_first` callbacks, and logs what it received; plus
+//! The one fake JD of the system tests, benchmarks and drills: a real HTTP server that checks
+//! every callback's signature (written independently of the service, from the specs), decodes
+//! 游戏点卡's GBK `data` and decrypts 通用交易's AES cards, answers HTTP 500 to the first
+//! `fail_first` callbacks, can be switched down (HTTP 503 to everything) and up at runtime, and
+//! records per JD order number every callback (count, verified signature, result, cards); plus
 //! helpers that seed JD shops, card products and final orders, and start the `notifier` binary.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,10 +15,12 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use common::crypto::JdAesKey;
 use common::db::Pool;
 use common::domain::{FailureReason, OrderStatus, Platform, ShopMode};
 use common::mq::{Event, EventType};
 use common::protocol::form;
+use common::protocol::jd_general::{self, ProduceResultCallback, ProduceStatus};
 use common::testing::fixtures::{self, Product, Shop, StoredOrder};
 use serde_json::Value;
 
@@ -49,9 +54,32 @@ impl Hit {
     }
 }
 
+/// One callback as JD received it, by order: what a verifier needs.
+#[derive(Clone, Debug)]
+pub struct Callback {
+    pub at: Instant,
+    pub sign_ok: bool,
+    /// The result it reports: success (通用交易 produceStatus 1, 游戏点卡 orderStatus 0).
+    pub success: bool,
+    /// The card numbers it carries (通用交易 decrypted with [`AES_KEY`], 游戏点卡 `cardinfos`).
+    pub cards: Vec<String>,
+    /// Answered with an error (HTTP 500 of `fail_first`, or 503 while down): not delivered.
+    pub refused: bool,
+}
+
 pub struct Jd {
     pub url: String,
+    /// Every request in full (only when started with [`Jd::start`]; [`Jd::start_verifying`]
+    /// keeps just [`Jd::by_order`], for long runs).
     pub log: Mutex<Vec<Hit>>,
+    keep_hits: bool,
+    /// Callbacks by JD order number (通用交易 `jdOrderNo`, 游戏点卡 `data.orderId`), in arrival
+    /// order.
+    pub orders: Mutex<HashMap<String, Vec<Callback>>>,
+    /// While true, every request is answered HTTP 503 (JD unreachable).
+    down: AtomicBool,
+    /// Requests received so far (for `fail_first`).
+    seen: AtomicU32,
     /// Answer HTTP 500 to the first this-many callbacks.
     pub fail_first: AtomicU32,
     /// The 通用交易 `code` to answer after that.
@@ -97,12 +125,48 @@ pub fn game_data(fields: &[(String, String)]) -> (Option<Value>, bool) {
     (json, utf8)
 }
 
+/// The JD order number, result and cards of a 通用交易 produce-result callback.
+fn read_general(fields: &[(String, String)]) -> (String, bool, Vec<String>) {
+    let parsed = ProduceResultCallback::parse(fields).ok();
+    let success = parsed
+        .as_ref()
+        .is_some_and(|c| c.produce_status == ProduceStatus::Success);
+    let key = JdAesKey::new(AES_KEY).expect("AES key");
+    let cards = parsed
+        .and_then(|c| c.product)
+        .and_then(|p| jd_general::decrypt_cards(&p, &key).ok())
+        .map(|items| items.into_iter().map(|c| c.card_number).collect())
+        .unwrap_or_default();
+    let no = form::first_value(fields, "jdOrderNo").unwrap_or_default();
+    (no.to_owned(), success, cards)
+}
+
+/// The JD order number, result and cards of a 游戏点卡 callback's decoded `data`.
+fn read_game(data: &Value) -> (String, bool, Vec<String>) {
+    let no = match &data["orderId"] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    };
+    let cards = data["cardinfos"]
+        .as_array()
+        .map(|cards| {
+            cards
+                .iter()
+                .filter_map(|c| c["cardno"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    (no, data["orderStatus"].as_str() == Some("0"), cards)
+}
+
 async fn hit(
     State(jd): State<Arc<Jd>>,
     uri: Uri,
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
+    let at = Instant::now();
     let fields = form::parse_form(&body);
     let path = uri.path().to_owned();
     let game = path.ends_with(".action");
@@ -115,24 +179,48 @@ async fn hit(
     } else {
         (sign == general_sign(&fields), None, true)
     };
+    let (no, success, cards) = match &data {
+        Some(d) => read_game(d),
+        None if game => (String::new(), false, Vec::new()),
+        None => read_general(&fields),
+    };
+    let down = jd.down.load(Ordering::SeqCst);
     let failed = {
         let mut log = jd.log.lock().unwrap();
-        let failed = log.len() < jd.fail_first.load(Ordering::SeqCst) as usize;
-        log.push(Hit {
-            path,
-            fields,
-            sign_ok,
-            at: Instant::now(),
-            data,
-            data_utf8,
-            failed,
-            traceparent: headers
-                .get("traceparent")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        });
+        let seen = jd.seen.fetch_add(1, Ordering::SeqCst);
+        let failed = down || seen < jd.fail_first.load(Ordering::SeqCst);
+        if jd.keep_hits {
+            log.push(Hit {
+                path,
+                fields,
+                sign_ok,
+                at,
+                data,
+                data_utf8,
+                failed,
+                traceparent: headers
+                    .get("traceparent")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+            });
+        }
+        jd.orders
+            .lock()
+            .unwrap()
+            .entry(no)
+            .or_default()
+            .push(Callback {
+                at,
+                sign_ok,
+                success,
+                cards,
+                refused: failed,
+            });
         failed
     };
+    if down {
+        return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
+    }
     if failed {
         return (StatusCode::INTERNAL_SERVER_ERROR, "系统繁忙").into_response();
     }
@@ -145,11 +233,26 @@ async fn hit(
 }
 
 impl Jd {
+    /// A fake JD that keeps every request ([`Jd::hits`]) and its callbacks by order.
     pub async fn start(fail_first: u32, general_code: &str) -> Arc<Jd> {
+        Jd::serve(fail_first, general_code, true)
+    }
+
+    /// A fake JD that answers success to every callback and keeps only its callbacks by order
+    /// ([`Jd::by_order`]): for benchmarks and drills with many orders.
+    pub fn start_verifying() -> Arc<Jd> {
+        Jd::serve(0, "0", false)
+    }
+
+    fn serve(fail_first: u32, general_code: &str, keep_hits: bool) -> Arc<Jd> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let jd = Arc::new(Jd {
             url: format!("http://{}", listener.local_addr().unwrap()),
             log: Mutex::default(),
+            keep_hits,
+            orders: Mutex::default(),
+            down: AtomicBool::new(false),
+            seen: AtomicU32::new(0),
             fail_first: AtomicU32::new(fail_first),
             general_code: Mutex::new(general_code.into()),
         });
@@ -160,6 +263,40 @@ impl Jd {
 
     pub fn hits(&self) -> Vec<Hit> {
         self.log.lock().unwrap().clone()
+    }
+
+    /// Switches JD down (every request answered HTTP 503) or up again.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// A copy of the callbacks by JD order number.
+    pub fn by_order(&self) -> HashMap<String, Vec<Callback>> {
+        self.orders.lock().unwrap().clone()
+    }
+
+    /// The callbacks JD accepted (answered success) for `order_no`.
+    pub fn delivered(&self, order_no: &str) -> Vec<Callback> {
+        self.orders
+            .lock()
+            .unwrap()
+            .get(order_no)
+            .map(|v| v.iter().filter(|c| !c.refused).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Of `order_nos`, those without a delivered callback yet.
+    pub fn without_callback(&self, order_nos: &[String]) -> Vec<String> {
+        let orders = self.orders.lock().unwrap();
+        order_nos
+            .iter()
+            .filter(|no| {
+                !orders
+                    .get(*no)
+                    .is_some_and(|v| v.iter().any(|c| !c.refused))
+            })
+            .cloned()
+            .collect()
     }
 }
 

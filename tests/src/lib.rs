@@ -17,18 +17,52 @@ pub mod fake_supplier;
 /// The five service binaries.
 pub const SERVICES: [&str; 5] = ["gateway", "fulfillment", "notifier", "agiso-sync", "admin"];
 
-/// `target/<profile>/<name>`, built by `cargo build --workspace --bins` (scripts/test.sh does).
+/// The directory the service binaries are taken from, chosen once for every system test,
+/// benchmark and drill: `VG_BIN_DIR` when set, else the running executable's profile directory
+/// (`target/debug` for a test in `target/debug/deps`, `target/release` for `bench-e2e` or
+/// `drills` in `target/release`).
+pub fn bin_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("VG_BIN_DIR").filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir);
+        }
+        let exe = std::env::current_exe().expect("executable path");
+        let dir = exe.parent().expect("executable directory");
+        // target/debug/deps/system-xxxx -> target/debug; target/release/drills -> target/release
+        if dir.file_name().is_some_and(|n| n == "deps") {
+            dir.parent().expect("profile directory").to_path_buf()
+        } else {
+            dir.to_path_buf()
+        }
+    })
+    .clone()
+}
+
+/// `<bin_dir>/<name>`: `cargo build --workspace --bins` (scripts/test.sh does) for the tests,
+/// `cargo build --release … --bins` for benchmarks and drills.
 pub fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/debug/deps/system-xxxx -> target/debug
-    let dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
-    let path = dir.join(name);
+    let path = bin_dir().join(name);
     assert!(
         path.exists(),
-        "{} is missing: run `cargo build --workspace --bins` first (scripts/test.sh does)",
+        "{} is missing: build the service binaries of this profile first (`cargo build \
+         --workspace --bins`, or with --release for benchmarks and drills), or set VG_BIN_DIR",
         path.display()
     );
     path
+}
+
+/// Starts `replicas` processes of the service `name` (from [`bin_dir`]) with `env`, each on
+/// ports of its own, and waits until every one is ready. The one way system tests, benchmarks
+/// and drills start services.
+pub async fn start_replicas(name: &str, replicas: usize, env: &[(String, String)]) -> Vec<Proc> {
+    let mut procs = Vec::with_capacity(replicas);
+    for _ in 0..replicas {
+        let mut p = Proc::spawn(name, env);
+        p.wait_ready(Duration::from_secs(60)).await;
+        procs.push(p);
+    }
+    procs
 }
 
 /// A test environment for service processes: the shared [`Sandbox`] (a migrated database and a
@@ -69,6 +103,10 @@ pub struct Proc {
     /// How to start it again on other ports (only for [`Proc::spawn`], whose ports nobody else
     /// knows yet): a port picked free can be taken by another socket before the service binds it.
     respawn: Option<(PathBuf, Vec<(String, String)>)>,
+    /// How it was started, for [`Proc::restart`] on the same ports.
+    path: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Proc {
@@ -197,7 +235,41 @@ impl Proc {
             port,
             metrics_port,
             respawn: None,
+            path: path.to_path_buf(),
+            args: args.to_vec(),
+            env: env.to_vec(),
         }
+    }
+
+    /// Starts the process again as it was started, on the same ports (after [`Proc::kill`] or
+    /// [`Proc::sigkill`]): clients that know its address find it again.
+    pub fn restart(&mut self) {
+        self.kill();
+        let metrics_port = self.metrics_port;
+        self.child = Command::new(&self.path)
+            .args(&self.args)
+            .env_clear()
+            .envs(self.env.iter().cloned())
+            .env("HTTP_ADDR", format!("127.0.0.1:{}", self.port))
+            .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+            .current_dir(std::env::temp_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.path.display()));
+        // Its ports are known to others now: never moved.
+        self.respawn = None;
+    }
+
+    /// SIGKILL, no shutdown: the crash a drill simulates (same as [`Proc::kill`]).
+    pub fn sigkill(&mut self) {
+        self.kill();
+    }
+
+    /// True while the process runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 }
 
@@ -227,20 +299,7 @@ pub fn serve_apart(listener: std::net::TcpListener, app: axum::Router) {
 /// Shared pieces of the benchmark programs.
 pub mod bench {
     use std::collections::HashMap;
-    use std::path::PathBuf;
     use std::time::{Duration, Instant};
-
-    /// A binary next to the running one (`target/release/gateway` beside `bench-gateway`).
-    pub fn sibling_binary(name: &str) -> PathBuf {
-        let exe = std::env::current_exe().expect("exe");
-        let path = exe.parent().expect("dir").join(name);
-        assert!(
-            path.exists(),
-            "{} is missing: cargo build --release --workspace --bins",
-            path.display()
-        );
-        path
-    }
 
     /// A value in kB from /proc/<pid>/status (VmRSS, VmHWM).
     pub fn status_kib(pid: u32, field: &str) -> u64 {
@@ -404,6 +463,17 @@ pub mod bench {
         prefix: &str,
         extra: &[(&str, &str)],
     ) -> Started {
+        let env = service_env(db_url, prefix, extra);
+        start_env(name, 1, &env).await.pop().expect("one replica")
+    }
+
+    /// A benchmark service's environment: the database, broker, key and prefix, `extra`, and
+    /// the service settings of the benchmark's own environment.
+    pub fn service_env(
+        db_url: &str,
+        prefix: &str,
+        extra: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
         let mut env = vec![
             ("DATABASE_URL".to_string(), db_url.to_string()),
             ("AMQP_URL".to_string(), common::testing::amqp_url()),
@@ -425,16 +495,21 @@ pub mod bench {
             std::env::vars()
                 .filter(|(k, _)| SERVICE_SETTINGS.iter().any(|prefix| k.starts_with(prefix))),
         );
-        let port = crate::free_port();
-        let mut proc = crate::Proc::spawn_path(&sibling_binary(name), &env, port);
-        proc.wait_ready(Duration::from_secs(30)).await;
+        env
+    }
+
+    /// [`crate::start_replicas`] with `env`, settled a second for their idle RSS.
+    async fn start_env(name: &str, replicas: usize, env: &[(String, String)]) -> Vec<Started> {
+        let procs = crate::start_replicas(name, replicas, env).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let idle_rss_kib = rss_kib(proc.child.id());
-        Started {
-            proc,
-            base: format!("http://127.0.0.1:{port}"),
-            idle_rss_kib,
-        }
+        procs
+            .into_iter()
+            .map(|proc| Started {
+                base: format!("http://127.0.0.1:{}", proc.port),
+                idle_rss_kib: rss_kib(proc.child.id()),
+                proc,
+            })
+            .collect()
     }
 
     /// A client for many concurrent connections to one host.
@@ -493,11 +568,7 @@ pub mod bench {
         prefix: &str,
         extra: &[(&str, &str)],
     ) -> Vec<Started> {
-        let mut started = Vec::with_capacity(replicas);
-        for _ in 0..replicas {
-            started.push(start_service(name, db_url, prefix, extra).await);
-        }
-        started
+        start_env(name, replicas, &service_env(db_url, prefix, extra)).await
     }
 
     /// Clock ticks per second of the times in `/proc/<pid>/stat` (`getconf CLK_TCK`, else 100).

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::crypto::at_rest::MasterKey;
 use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
-use system_tests::bench::{Latencies, Table, rss_kib, sibling_binary, status_kib};
+use system_tests::bench::{Latencies, Table, rss_kib, status_kib};
 use system_tests::{Proc, free_port};
 
 const PASSWORD: &str = "bench-password-1";
@@ -327,7 +327,7 @@ async fn main() {
             "1000".to_string(),
         ),
     ];
-    let mut admin = Proc::spawn_path(&sibling_binary("admin"), &env, port);
+    let mut admin = Proc::spawn_path(&system_tests::binary("admin"), &env, port);
     admin.wait_ready(Duration::from_secs(30)).await;
     let pid = admin.child.id();
     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -15,30 +15,23 @@
 //!         [--saturation-connections 64] [--game-percent 0] [--replicas 1] [--quantity 1]
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::Uri;
 use base64::Engine;
-use common::crypto::JdAesKey;
 use common::domain::Platform;
 use common::protocol::form;
 use common::protocol::jd_game::{self, GameAnswer, RetCode};
-use common::protocol::jd_general::{
-    self, DistillAnswer, ProduceCode, ProduceResultCallback, ProduceStatus,
-};
+use common::protocol::jd_general::{self, DistillAnswer, ProduceCode, ProduceStatus};
 use common::testing::fixtures::{self, Product};
 use common::testing::{TestDb, unique};
-use serde_json::Value;
 use system_tests::bench::{
     CpuMeter, Latencies, Started, Table, global_status, hwm_kib, load_client,
     numeric_and_list_args, pids_named, rss_kib, start_replicas,
 };
-use system_tests::fake_jd::{self, AES_KEY, CUSTOMER, MD5_KEY, VENDOR};
-use system_tests::serve_apart;
+use system_tests::fake_jd::{self, CUSTOMER, Jd, MD5_KEY, VENDOR};
 use tokio::sync::Semaphore;
 
 /// Open loop: requests in flight at most; the dispatcher waits (and counts it) beyond that.
@@ -103,121 +96,6 @@ impl Args {
     fn saturation_budget(&self) -> u64 {
         SATURATION_BOUND_PER_SEC * self.duration.as_secs()
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fake JD
-
-/// One callback as the fake JD received it.
-struct Callback {
-    at: Instant,
-    sign_ok: bool,
-    success: bool,
-    cards: Vec<String>,
-}
-
-/// Callbacks by JD order number, in arrival order.
-#[derive(Default)]
-struct FakeJd {
-    calls: Mutex<HashMap<String, Vec<Callback>>>,
-}
-
-impl FakeJd {
-    /// Serves on a thread and runtime of its own; the JD and its base URL.
-    fn start() -> (Arc<FakeJd>, String) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("fake JD port");
-        let url = format!("http://{}", listener.local_addr().expect("fake JD address"));
-        let jd = Arc::new(FakeJd::default());
-        let app = axum::Router::new()
-            .fallback(on_callback)
-            .with_state(jd.clone());
-        serve_apart(listener, app);
-        (jd, url)
-    }
-
-    fn record(&self, order_no: String, callback: Callback) {
-        self.calls
-            .lock()
-            .unwrap()
-            .entry(order_no)
-            .or_default()
-            .push(callback);
-    }
-
-    /// Of `order_nos`, those without a callback yet.
-    fn without_callback(&self, order_nos: &[String]) -> Vec<String> {
-        let calls = self.calls.lock().unwrap();
-        order_nos
-            .iter()
-            .filter(|no| !calls.contains_key(*no))
-            .cloned()
-            .collect()
-    }
-}
-
-/// Answers at once with JD's success; the signature check and card decoding are recorded.
-async fn on_callback(State(jd): State<Arc<FakeJd>>, uri: Uri, body: Bytes) -> &'static str {
-    let at = Instant::now();
-    let fields = form::parse_form(&body);
-    if uri.path().ends_with(".action") {
-        let (no, callback) = read_game(&fields, at);
-        jd.record(no, callback);
-        r#"{"retCode":"100","retMessage":"接收成功"}"#
-    } else {
-        let (no, callback) = read_general(&fields, at);
-        jd.record(no, callback);
-        r#"{"code":"0","message":"成功"}"#
-    }
-}
-
-/// A 通用交易 produce-result callback: signed with the MD5 key, cards AES-encrypted in `product`.
-fn read_general(fields: &[(String, String)], at: Instant) -> (String, Callback) {
-    let sign = form::first_value(fields, "sign").unwrap_or_default();
-    let parsed = ProduceResultCallback::parse(fields).ok();
-    let success = parsed
-        .as_ref()
-        .is_some_and(|c| c.produce_status == ProduceStatus::Success);
-    let key = JdAesKey::new(AES_KEY).expect("AES key");
-    let cards = parsed
-        .and_then(|c| c.product)
-        .and_then(|p| jd_general::decrypt_cards(&p, &key).ok())
-        .map(|items| items.into_iter().map(|c| c.card_number).collect())
-        .unwrap_or_default();
-    let no = form::first_value(fields, "jdOrderNo").unwrap_or_default();
-    let callback = Callback {
-        at,
-        sign_ok: sign == fake_jd::general_sign(fields),
-        success,
-        cards,
-    };
-    (no.to_owned(), callback)
-}
-
-/// A 游戏点卡 card callback: `data` = Base64 of GBK JSON with `orderStatus` and `cardinfos`.
-fn read_game(fields: &[(String, String)], at: Instant) -> (String, Callback) {
-    let sign = form::first_value(fields, "sign").unwrap_or_default();
-    let data = fake_jd::game_data(fields).0.unwrap_or_default();
-    let no = match &data["orderId"] {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => String::new(),
-    };
-    let cards = data["cardinfos"]
-        .as_array()
-        .map(|cards| {
-            cards
-                .iter()
-                .filter_map(|c| c["cardno"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let callback = Callback {
-        at,
-        sign_ok: sign == fake_jd::game_sign(fields),
-        success: data["orderStatus"].as_str() == Some("0"),
-        cards,
-    };
-    (no, callback)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -494,7 +372,7 @@ async fn closed_loop(
 }
 
 /// Waits until every accepted order of `sends` has its callback, or `within`; the missing ones.
-async fn wait_callbacks(jd: &FakeJd, sends: &Sends, within: Duration) -> Vec<String> {
+async fn wait_callbacks(jd: &Jd, sends: &Sends, within: Duration) -> Vec<String> {
     let deadline = Instant::now() + within;
     let mut missing: Vec<String> = sends
         .orders
@@ -638,8 +516,8 @@ struct Verdict {
 
 /// Checks each order of `sends` against its callbacks; `sold` (card → JD order, the whole run)
 /// catches a card delivered to two orders.
-fn check(sends: &Sends, jd: &FakeJd, quantity: u64, sold: &mut HashMap<String, String>) -> Verdict {
-    let calls = jd.calls.lock().unwrap();
+fn check(sends: &Sends, jd: &Jd, quantity: u64, sold: &mut HashMap<String, String>) -> Verdict {
+    let calls = jd.orders.lock().unwrap();
     let mut v = Verdict {
         checks: Checks {
             sent: sends.orders.len(),
@@ -686,8 +564,8 @@ fn check(sends: &Sends, jd: &FakeJd, quantity: u64, sold: &mut HashMap<String, S
 
 /// Over the whole run, once every phase is done: duplicates that came late, and callbacks for
 /// order numbers the run never sent or whose intake was not accepted.
-fn check_run(jd: &FakeJd, accepted: &std::collections::HashSet<String>) -> (usize, usize) {
-    let calls = jd.calls.lock().unwrap();
+fn check_run(jd: &Jd, accepted: &std::collections::HashSet<String>) -> (usize, usize) {
+    let calls = jd.orders.lock().unwrap();
     let duplicates = calls.values().map(|v| v.len() - 1).sum();
     let unexpected = calls.keys().filter(|no| !accepted.contains(*no)).count();
     (duplicates, unexpected)
@@ -700,7 +578,7 @@ fn check_run(jd: &FakeJd, accepted: &std::collections::HashSet<String>) -> (usiz
 struct Bench {
     args: Args,
     orders: Arc<Orders>,
-    jd: Arc<FakeJd>,
+    jd: Arc<Jd>,
     watched: Watched,
     pool: common::db::Pool,
     sold: HashMap<String, String>,
@@ -932,7 +810,8 @@ async fn main() {
     let args = args();
     let (db, pool) = TestDb::migrated().await;
     let prefix = unique("bench") + ".";
-    let (jd, jd_url) = FakeJd::start();
+    let jd = Jd::start_verifying();
+    let jd_url = jd.url.clone();
     provision(&pool, &jd_url, &args).await;
 
     let services = Services::start(&db.url, &prefix, args.replicas).await;

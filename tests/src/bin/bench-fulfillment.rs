@@ -15,7 +15,7 @@ use common::mq::{Event, EventType, Mq, Topology};
 use common::testing::fixtures::{self, Product, Shop};
 use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
 use system_tests::Proc;
-use system_tests::bench::{Latencies, Table, rss_kib, sibling_binary, status_kib};
+use system_tests::bench::{Latencies, Table, rss_kib, status_kib};
 
 #[tokio::main]
 async fn main() {
@@ -145,7 +145,7 @@ async fn scenario(orders: usize, products: usize) -> Run {
     }
     // The backlog is in the queue; now the fulfillment process starts on it.
     let port = system_tests::free_port();
-    let mut proc_ = Proc::spawn_path(&sibling_binary("fulfillment"), &env, port);
+    let mut proc_ = Proc::spawn_path(&system_tests::binary("fulfillment"), &env, port);
     let start = Instant::now();
     let start_utc = chrono::Utc::now();
     proc_.wait_ready(Duration::from_secs(30)).await;

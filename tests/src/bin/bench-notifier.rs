@@ -15,7 +15,7 @@ use common::domain::{Platform, ShopMode};
 use common::testing::fixtures::Shop;
 use common::testing::{TEST_MASTER_KEY, TestDb, amqp_url, unique};
 use system_tests::Proc;
-use system_tests::bench::{Table, rss_kib, sibling_binary, status_kib};
+use system_tests::bench::{Table, rss_kib, status_kib};
 
 #[tokio::main]
 async fn main() {
@@ -135,7 +135,11 @@ async fn scenario(platform: Platform, orders: usize, jd_url: &str) -> Run {
         ("NOTIFY_PER_HOST_CONCURRENCY".into(), "64".into()),
         ("NOTIFY_POLL_MS".into(), "20".into()),
     ];
-    let mut proc_ = Proc::spawn_path(&sibling_binary("notifier"), &env, system_tests::free_port());
+    let mut proc_ = Proc::spawn_path(
+        &system_tests::binary("notifier"),
+        &env,
+        system_tests::free_port(),
+    );
     proc_.wait_ready(Duration::from_secs(60)).await;
     let pid = proc_.child.id();
     tokio::time::sleep(Duration::from_millis(500)).await;
