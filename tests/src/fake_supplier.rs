@@ -61,6 +61,8 @@ pub struct FakeSupplier {
     log: Mutex<Vec<Received>>,
     /// Its base URL (`http://127.0.0.1:port`).
     pub url: String,
+    /// While true, every request is held unanswered (a hung supplier), until set false.
+    stall: std::sync::atomic::AtomicBool,
 }
 
 impl FakeSupplier {
@@ -74,6 +76,7 @@ impl FakeSupplier {
             orders: Mutex::default(),
             log: Mutex::default(),
             url: format!("http://{}", listener.local_addr().unwrap()),
+            stall: Default::default(),
         });
         let app = axum::Router::new()
             .route("/recharge", post(recharge))
@@ -81,6 +84,19 @@ impl FakeSupplier {
             .with_state(fake.clone());
         crate::serve_apart(listener, app);
         fake
+    }
+
+    /// Makes the supplier hang (every request held unanswered, beyond any client timeout) or
+    /// answer again.
+    pub fn set_stall(&self, stall: bool) {
+        self.stall.store(stall, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Holds a request while the supplier hangs.
+    async fn wait_unstalled(&self) {
+        while self.stall.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// Checks and records a request; `None` when the signature or merchant is wrong.
@@ -197,6 +213,7 @@ async fn recharge(
     State(fake): State<Arc<FakeSupplier>>,
     axum::Json(body): axum::Json<Map<String, Value>>,
 ) -> axum::Json<Value> {
+    fake.wait_unstalled().await;
     let Some(no) = fake.receive("recharge", &body) else {
         return axum::Json(json!({"code": "FAILED", "failure": "SIGN_INVALID"}));
     };
@@ -225,6 +242,7 @@ async fn query(
     State(fake): State<Arc<FakeSupplier>>,
     axum::Json(body): axum::Json<Map<String, Value>>,
 ) -> axum::Json<Value> {
+    fake.wait_unstalled().await;
     let Some(no) = fake.receive("query", &body) else {
         return axum::Json(json!({"code": "FAILED", "failure": "SIGN_INVALID"}));
     };

@@ -10,9 +10,11 @@ pub use common::testing::queues::{drain_queue, wait_queue_empty};
 use common::testing::{Sandbox, service_vars};
 
 pub mod back_office;
+pub mod drill;
 pub mod fake_agiso;
 pub mod fake_jd;
 pub mod fake_supplier;
+pub mod infra;
 
 /// The five service binaries.
 pub const SERVICES: [&str; 5] = ["gateway", "fulfillment", "notifier", "agiso-sync", "admin"];
@@ -107,6 +109,43 @@ pub struct Proc {
     path: PathBuf,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    /// Where its stderr goes (`None`: the test's own).
+    log: Option<PathBuf>,
+}
+
+/// Starts `path` with `args` and exactly `env` plus its listen addresses; stderr to `log` (append)
+/// or inherited. The child and its metrics port.
+fn launch(
+    path: &std::path::Path,
+    args: &[String],
+    env: &[(String, String)],
+    port: u16,
+    metrics_port: u16,
+    log: Option<&std::path::Path>,
+) -> (Child, u16) {
+    let stderr = match log {
+        Some(file) => Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(file)
+                .unwrap_or_else(|e| panic!("open {}: {e}", file.display())),
+        ),
+        None => Stdio::inherit(),
+    };
+    let child = Command::new(path)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().cloned())
+        .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", path.display()));
+    (child, metrics_port)
 }
 
 impl Proc {
@@ -146,7 +185,9 @@ impl Proc {
                 {
                     restarts += 1;
                     eprintln!("service exited early with {status}; starting it on other ports");
-                    *self = Proc::spawn_path(&path, &env, free_port());
+                    let (port, log) = (free_port(), self.log.clone());
+                    let child = launch(&path, &[], &env, port, free_port(), log.as_deref());
+                    *self = Proc::started(child, &path, &[], &env, port, log);
                     self.respawn = Some((path, env));
                     continue;
                 }
@@ -217,47 +258,54 @@ impl Proc {
         env: &[(String, String)],
         port: u16,
     ) -> Proc {
-        let metrics_port = free_port();
-        let child = Command::new(path)
-            .args(args)
-            .env_clear()
-            .envs(env.iter().cloned())
-            .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
-            .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
-            .current_dir(std::env::temp_dir())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", path.display()));
+        let child = launch(path, args, env, port, free_port(), None);
+        Proc::started(child, path, args, env, port, None)
+    }
+
+    fn started(
+        child: (Child, u16),
+        path: &std::path::Path,
+        args: &[String],
+        env: &[(String, String)],
+        port: u16,
+        log: Option<PathBuf>,
+    ) -> Proc {
         Proc {
-            child,
+            child: child.0,
             port,
-            metrics_port,
+            metrics_port: child.1,
             respawn: None,
             path: path.to_path_buf(),
             args: args.to_vec(),
             env: env.to_vec(),
+            log,
         }
+    }
+
+    /// [`Proc::spawn`] with the service's stderr (its log) appended to `log` instead of the
+    /// test's, also after [`Proc::restart`].
+    pub fn spawn_logged(name: &str, env: &[(String, String)], log: &std::path::Path) -> Proc {
+        let path = binary(name);
+        let port = free_port();
+        let child = launch(&path, &[], env, port, free_port(), Some(log));
+        let mut p = Proc::started(child, &path, &[], env, port, Some(log.to_path_buf()));
+        p.respawn = Some((path, env.to_vec()));
+        p
     }
 
     /// Starts the process again as it was started, on the same ports (after [`Proc::kill`] or
     /// [`Proc::sigkill`]): clients that know its address find it again.
     pub fn restart(&mut self) {
         self.kill();
-        let metrics_port = self.metrics_port;
-        self.child = Command::new(&self.path)
-            .args(&self.args)
-            .env_clear()
-            .envs(self.env.iter().cloned())
-            .env("HTTP_ADDR", format!("127.0.0.1:{}", self.port))
-            .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
-            .current_dir(std::env::temp_dir())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.path.display()));
+        let (child, _) = launch(
+            &self.path,
+            &self.args,
+            &self.env,
+            self.port,
+            self.metrics_port,
+            self.log.as_deref(),
+        );
+        self.child = child;
         // Its ports are known to others now: never moved.
         self.respawn = None;
     }
@@ -597,19 +645,7 @@ pub mod bench {
         field(11).unwrap_or(0) + field(12).unwrap_or(0)
     }
 
-    /// The processes whose command name (`/proc/<pid>/comm`) is one of `names` (`mariadbd`,
-    /// `mysqld`, `beam.smp`, …).
-    pub fn pids_named(names: &[&str]) -> Vec<u32> {
-        let Ok(dir) = std::fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|pid| {
-                std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                    .is_ok_and(|comm| names.contains(&comm.trim()))
-            })
-            .collect()
-    }
+    pub use crate::infra::pids_named;
 
     /// The CPU a set of processes used since [`CpuMeter::start`], in cores.
     pub struct CpuMeter {

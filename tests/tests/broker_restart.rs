@@ -1,8 +1,8 @@
 //! RabbitMQ restarts while JD callbacks wait for their retries. A test binary of its own: cargo
 //! runs test binaries one after another, so nothing else uses the local broker while this one
-//! stops and starts it (`rabbitmqctl stop_app` / `start_app`; needs rabbitmqctl and root: as root
-//! it runs rabbitmqctl directly, otherwise through `sudo -n`, which scripts/test.sh keeps
-//! authorised; it fails, saying so, without them).
+//! stops and starts it (`rabbitmqctl stop_app` / `start_app` through `system_tests::infra`;
+//! needs rabbitmqctl and root: as root it runs rabbitmqctl directly, otherwise through `sudo -n`,
+//! which scripts/test.sh keeps authorised; it fails, saying so, without them).
 //!
 //! The real `notifier` binary keeps running throughout: retries go on from the database while the
 //! broker is down, orders completed meanwhile are called back without waiting for it (their
@@ -11,109 +11,16 @@
 //! delivered exactly once with valid signatures.
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::db::Pool;
 use common::domain::{FailureReason, Platform};
-use common::testing::amqp_url;
 use system_tests::Stage;
 use system_tests::fake_jd::{
     Hit, Jd, Seed, card_product, final_order, game_shop, general_shop, notifier,
 };
-
-/// True when this process runs as root (the owner of `/proc/self` is the effective user).
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
-/// `rabbitmqctl` must run as root (or the rabbitmq user): it needs the broker's Erlang cookie.
-/// As root it runs directly; otherwise through `sudo -n` (never prompting: scripts/test.sh asks
-/// for sudo once at its start and keeps it authorised).
-fn rabbitmqctl_command() -> Command {
-    if is_root() {
-        Command::new("rabbitmqctl")
-    } else {
-        let mut c = Command::new("sudo");
-        c.args(["-n", "rabbitmqctl"]);
-        c
-    }
-}
-
-/// Runs `rabbitmqctl <args>` on a blocking thread; panics with a clear message when it cannot.
-/// Never on the test's runtime thread: stopping or starting the broker takes seconds (more on a
-/// busy machine), and a blocked runtime would also stall everything else this test runs on it.
-async fn rabbitmqctl(args: &[&str]) {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || rabbitmqctl_blocking(&args))
-        .await
-        .expect("rabbitmqctl thread");
-}
-
-fn rabbitmqctl_blocking(args: &[String]) {
-    let how = if is_root() {
-        "as root"
-    } else {
-        "through `sudo -n` (not root)"
-    };
-    let out = rabbitmqctl_command()
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run `rabbitmqctl {}` {how} ({e}): this test restarts the local RabbitMQ \
-                 and needs rabbitmqctl, run as root or with sudo rights (scripts/test.sh \
-                 installs it and asks for sudo)",
-                args.join(" ")
-            )
-        });
-    assert!(
-        out.status.success(),
-        "`rabbitmqctl {}` {how} failed ({}): this test restarts the local RabbitMQ and must run \
-         next to it as root, or as a user with sudo rights (scripts/test.sh asks for sudo once \
-         and keeps it authorised).\nstdout: {}\nstderr: {}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Starts the broker's application again when dropped, so a failing test never leaves the
-/// shared broker stopped.
-struct BrokerGuard;
-
-impl Drop for BrokerGuard {
-    fn drop(&mut self) {
-        for args in [&["start_app"][..], &["await_startup", "--timeout", "60"]] {
-            let _ = rabbitmqctl_command()
-                .args(args)
-                .stdout(Stdio::null())
-                .status();
-        }
-    }
-}
-
-/// Waits until the broker accepts AMQP connections.
-async fn wait_amqp(within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
-        match lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await
-        {
-            Ok(conn) => {
-                let _ = conn.close(200, "up".into()).await;
-                return;
-            }
-            Err(e) => assert!(
-                Instant::now() < deadline,
-                "RabbitMQ does not accept AMQP within {within:?}: {e}"
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use system_tests::infra::{BrokerGuard, rabbitmqctl, wait_amqp};
 
 /// (notify_status, notify_attempts) of every order.
 async fn states(pool: &Pool, ids: &[u64]) -> Vec<(u64, String, i32)> {
