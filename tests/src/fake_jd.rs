@@ -157,7 +157,12 @@ fn read_game(data: &Value) -> (String, bool, Vec<String>) {
                 .collect()
         })
         .unwrap_or_default();
-    (no, data["orderStatus"].as_str() == Some("0"), cards)
+    let success = match &data["orderStatus"] {
+        Value::String(s) => s == "0",
+        Value::Number(n) => n.as_u64() == Some(0),
+        _ => false,
+    };
+    (no, success, cards)
 }
 
 async fn hit(

@@ -92,11 +92,15 @@ impl FakeSupplier {
         self.stall.store(stall, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// Holds a request while the supplier hangs.
-    async fn wait_unstalled(&self) {
+    /// Holds a request while the supplier hangs; true when it did (the hung supplier then
+    /// drops the request: nothing recorded, an error answered to a caller long gone).
+    async fn stalled(&self) -> bool {
+        let mut held = false;
         while self.stall.load(std::sync::atomic::Ordering::SeqCst) {
+            held = true;
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+        held
     }
 
     /// Checks and records a request; `None` when the signature or merchant is wrong.
@@ -213,7 +217,9 @@ async fn recharge(
     State(fake): State<Arc<FakeSupplier>>,
     axum::Json(body): axum::Json<Map<String, Value>>,
 ) -> axum::Json<Value> {
-    fake.wait_unstalled().await;
+    if fake.stalled().await {
+        return axum::Json(json!({"code": "HUNG"}));
+    }
     let Some(no) = fake.receive("recharge", &body) else {
         return axum::Json(json!({"code": "FAILED", "failure": "SIGN_INVALID"}));
     };
@@ -242,7 +248,9 @@ async fn query(
     State(fake): State<Arc<FakeSupplier>>,
     axum::Json(body): axum::Json<Map<String, Value>>,
 ) -> axum::Json<Value> {
-    fake.wait_unstalled().await;
+    if fake.stalled().await {
+        return axum::Json(json!({"code": "HUNG"}));
+    }
     let Some(no) = fake.receive("query", &body) else {
         return axum::Json(json!({"code": "FAILED", "failure": "SIGN_INVALID"}));
     };

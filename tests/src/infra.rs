@@ -182,11 +182,15 @@ pub async fn start_mariadb() {
     }
 }
 
-/// Starts MariaDB again when dropped, so a failing drill never leaves it stopped.
+/// Starts MariaDB again when dropped while panicking, so a failing drill never leaves it
+/// stopped.
 pub struct DatabaseGuard;
 
 impl Drop for DatabaseGuard {
     fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
         let _ = if systemd() {
             as_root("systemctl").args(["start", "mariadb"]).status()
         } else {

@@ -5,14 +5,18 @@
 //! letter or order never accepted. Restarts the machine's RabbitMQ and MariaDB: run as root or
 //! with sudo rights, on a machine where nothing else uses them.
 //!
-//!     scripts/drills.sh [--short] [--rate 15] [--orders 2400] [--fault-secs 20]
+//!     scripts/drills.sh [--short] [--rate 15] [--orders 2400] [--fault-secs 20] [--replicas 2]
+//!         [--drills gateway,fulfillment,notifier,agiso-sync,admin,rabbitmq,mariadb,jd,supplier]
 
 use std::time::Duration;
 
-use system_tests::drill::{self, Config};
+use system_tests::drill::{self, Config, Kind};
 
 fn usage() -> ! {
-    eprintln!("usage: drills [--short] [--rate N] [--orders N] [--fault-secs N] [--replicas N]");
+    eprintln!(
+        "usage: drills [--short] [--rate N] [--orders N] [--fault-secs N] [--replicas N] \
+         [--drills gateway,fulfillment,notifier,agiso-sync,admin,rabbitmq,mariadb,jd,supplier]"
+    );
     std::process::exit(2);
 }
 
@@ -25,6 +29,14 @@ fn config() -> Config {
     };
     let mut it = args.iter().filter(|a| *a != "--short");
     while let Some(name) = it.next() {
+        if name == "--drills" {
+            let list = it.next().unwrap_or_else(|| usage());
+            cfg.drills = list
+                .split(',')
+                .map(|d| Kind::parse(d.trim()).unwrap_or_else(|| usage()))
+                .collect();
+            continue;
+        }
         let Some(value) = it.next().and_then(|v| v.parse::<u64>().ok()) else {
             usage()
         };
