@@ -267,7 +267,7 @@ async fn provision(stage: &Stage, jd: &Jd, cfg: &Config) -> Suppliers {
         .insert(pool)
         .await;
     // Up to 3 cards per order, with room for the orders sent while the drills run on.
-    let n = (cfg.orders + cfg.rate * 600) * 3;
+    let n = (cfg.orders + cfg.rate * 300) * 3;
     let mut from = 0;
     while from < n {
         let to = (from + 20_000).min(n);
