@@ -23,6 +23,15 @@ async fn short_drill_loses_and_duplicates_nothing() {
         report.accepted,
         report.sent
     );
+    // Every drill ran under load: orders were sent while each fault lasted.
+    assert_eq!(report.table.len(), cfg.drills.len() + 1, "a row per drill");
+    for row in &report.table[..cfg.drills.len()] {
+        assert!(
+            row[1].parse::<usize>().unwrap_or(0) > 0,
+            "no order sent during the drill {}",
+            row[0]
+        );
+    }
     assert_eq!(
         report.not_accepted,
         Vec::<String>::new(),
