@@ -243,6 +243,17 @@ pub async fn update(pool: &Pool) -> sqlx::Result<()> {
     )
     .fetch_all(pool)
     .await?;
+    // The alerts' gauges first: a failing dashboard query below never leaves them stale.
+    g.awaiting_manual.set(manual);
+    g.awaiting_stock.set(stock);
+    g.given_up.set(given_up);
+    g.dead_letters.set(dead);
+    g.low_stock.set(low);
+    // Services that stopped cleanly (no rows left) drop out instead of keeping their last age.
+    g.heartbeat_age.reset();
+    for (service, age) in beats {
+        g.heartbeat_age.with_label_values(&[&service]).set(age);
+    }
     let by_status = orders_by_status(pool, beijing_day_start()).await?;
     let outbox_age = outbox_oldest_age(pool).await?;
     let cards = cards_available(pool).await?;
@@ -261,16 +272,6 @@ pub async fn update(pool: &Pool) -> sqlx::Result<()> {
         g.cards_available
             .with_label_values(&[&id.to_string(), &name])
             .set(n);
-    }
-    g.awaiting_manual.set(manual);
-    g.awaiting_stock.set(stock);
-    g.given_up.set(given_up);
-    g.dead_letters.set(dead);
-    g.low_stock.set(low);
-    // Services that stopped cleanly (no rows left) drop out instead of keeping their last age.
-    g.heartbeat_age.reset();
-    for (service, age) in beats {
-        g.heartbeat_age.with_label_values(&[&service]).set(age);
     }
     Ok(())
 }

@@ -351,4 +351,32 @@ mod tests {
             }
         }
     }
+
+    /// A `traceparent` an outside caller sends is not ours to trust: garbage, an oversized value
+    /// or an all-zero trace id is ignored (a new trace starts), never a panic, and what we store
+    /// is always our own span's 55-character context.
+    #[test]
+    fn a_bad_remote_traceparent_starts_a_new_trace() {
+        let provider = tracer_provider("test", None);
+        let subscriber = subscriber(
+            "test",
+            LogFormat::Text,
+            false,
+            &provider,
+            EnvFilter::new("warn"),
+            std::io::sink,
+        );
+        let zero = format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32));
+        let huge = format!("00-{}-00f067aa0ba902b7-01", "a".repeat(8192));
+        tracing::subscriber::with_default(subscriber, || {
+            for bad in ["garbage", "", zero.as_str(), huge.as_str(), "00-xyz-abc-01"] {
+                let span = tracing::warn_span!("request");
+                set_remote_parent(&span, Some(bad));
+                let _in = span.enter();
+                let tp = current_traceparent().expect("a traceparent of our own");
+                assert_eq!(tp.len(), 55, "{tp}");
+                assert!(!tp.contains(&"0".repeat(32)), "{tp}");
+            }
+        });
+    }
 }

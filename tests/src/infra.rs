@@ -139,8 +139,9 @@ pub async fn restart_mariadb(db_url: &str, down: Duration) {
     if systemd() {
         run_as_root("systemctl", &["stop", "mariadb"]).await;
     } else {
-        let pids = pids_named(&["mariadbd", "mysqld"]);
-        assert!(!pids.is_empty(), "no mariadbd process to restart");
+        // Only the server behind `db_url`, never every mariadbd of the host (a container's
+        // server on the same host is not ours to stop).
+        let pids = vec![server_pid(db_url).await];
         for pid in &pids {
             run_as_root("kill", &["-TERM", &pid.to_string()]).await;
         }
@@ -159,6 +160,38 @@ pub async fn restart_mariadb(db_url: &str, down: Duration) {
     tokio::time::sleep(down).await;
     start_mariadb().await;
     wait_db(db_url, Duration::from_secs(120)).await;
+}
+
+/// The process id of the MariaDB server behind `db_url`: its `@@pid_file`, read on this host,
+/// naming a local `mariadbd` / `mysqld` process. Panics when the server is not a local process
+/// (a container, another host): the drill never stops a server it cannot identify.
+async fn server_pid(db_url: &str) -> u32 {
+    use sqlx::Connection;
+    let mut conn = sqlx::MySqlConnection::connect(db_url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to the database to find its server: {e}"));
+    let pid_file: String = sqlx::query_scalar("SELECT @@pid_file")
+        .fetch_one(&mut conn)
+        .await
+        .expect("SELECT @@pid_file");
+    let _ = conn.close().await;
+    // The file is the server user's (mode 0660): read through sudo when not root.
+    let text = std::fs::read_to_string(&pid_file).ok().or_else(|| {
+        let out = as_root("cat").arg(&pid_file).output().ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    });
+    let pid = text
+        .and_then(|t| t.trim().parse::<u32>().ok())
+        .unwrap_or_else(|| {
+            panic!("the database server's pid file {pid_file} is not readable here: not a local server, not restarted")
+        });
+    assert!(
+        pids_named(&["mariadbd", "mysqld"]).contains(&pid),
+        "pid {pid} from {pid_file} is not a local mariadbd/mysqld process: not restarted"
+    );
+    pid
 }
 
 /// Starts MariaDB (again); a no-op when it runs.

@@ -168,6 +168,16 @@ impl Listening {
     }
 }
 
+/// A test that fails before [`Listening::finish`] leaves no `jd-sim listen` running.
+impl Drop for Listening {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 #[tokio::test]
 async fn jd_sim_drives_all_seven_interfaces_and_checks_the_real_callbacks() {
     let stage = Stage::new().await;

@@ -212,8 +212,22 @@ async fn an_order_moves_the_metrics_of_every_service() {
         "{g}"
     );
 
-    // notifier: the refused callback, then the delivered one.
-    let n = page(&notifier).await;
+    // notifier: the refused callback, then the delivered one (counted once the attempt's record
+    // has committed, a moment after the order reads delivered).
+    let delivered_counted = |m: &str| {
+        value(
+            m,
+            "callback_attempts_total",
+            &[("target", "jd_general"), ("outcome", "delivered")],
+        ) == Some(1.0)
+    };
+    let n = wait_page(
+        &notifier,
+        Duration::from_secs(30),
+        "the delivered callback attempt",
+        delivered_counted,
+    )
+    .await;
     let attempts = |outcome: &str| {
         value(
             &n,
@@ -234,18 +248,22 @@ async fn an_order_moves_the_metrics_of_every_service() {
         "{n}"
     );
 
-    // admin: the order succeeded today, one card fewer, nothing waiting anywhere.
+    // admin: the order succeeded today, one card fewer, nothing waiting anywhere. Finished orders
+    // count for their Beijing day only: a run that crosses Beijing midnight no longer sees it.
+    let day = common::domain::beijing_today();
     wait_page(
         &admin,
         Duration::from_secs(60),
         "the gauges after the order",
         |m| {
-            value(
-                m,
-                "orders_by_status",
-                &[("platform", "jd_general"), ("status", "succeeded")],
-            ) == Some(1.0)
-                && value(m, "orders_by_status", &[("platform", "jd_general")]) == Some(1.0)
+            let today = common::domain::beijing_today() == day;
+            (!today
+                || value(
+                    m,
+                    "orders_by_status",
+                    &[("platform", "jd_general"), ("status", "succeeded")],
+                ) == Some(1.0)
+                    && value(m, "orders_by_status", &[("platform", "jd_general")]) == Some(1.0))
                 && value(m, "cards_available", &stock) == Some(2.0)
                 && value(m, "outbox_oldest_age_seconds", &[]) == Some(0.0)
                 && value(m, "callbacks_pending", &[]) == Some(0.0)
