@@ -17,8 +17,7 @@ use axum::body::Bytes;
 use base64::Engine;
 use common::crypto::JdAesKey;
 use common::domain::Platform;
-use common::protocol::form;
-use common::protocol::jd_game::{self, GameAnswer, RetCode};
+use common::protocol::jd_game::{GameAnswer, RetCode};
 use common::protocol::jd_general::{self, DistillAnswer, ProduceStatus};
 use common::testing::fixtures::{self, Product, Supplier};
 use serde_json::Value;
@@ -26,6 +25,7 @@ use serde_json::Value;
 use crate::bench::Table;
 use crate::fake_jd::{self, AES_KEY, CUSTOMER, GAME_KEY, Jd, MD5_KEY, VENDOR};
 use crate::fake_supplier::{Behaviour, FakeSupplier as Fake};
+use crate::jd_client::{self, BeginInput};
 use crate::{Proc, Stage, infra};
 
 const GENERAL_SKU: &str = "drill-general";
@@ -424,27 +424,21 @@ impl Load {
         let total = PRICE_FEN * s.quantity;
         let Some(body) = (match s.ty {
             OrderType::General => {
-                let quantity = s.quantity.to_string();
-                let total = total.to_string();
-                let fields = jd_general::sign_form(
-                    &[
-                        ("wareNo", GENERAL_SKU),
-                        ("quantity", &quantity),
-                        ("jdOrderNo", &s.no),
-                        ("totalPrice", &total),
-                        ("payTime", "20240101120000"),
-                        ("notifyUrl", &self.jd_url),
-                        ("vendorId", VENDOR),
-                        ("timestamp", "20240101120000"),
-                    ],
+                let fields = jd_client::begin_distill(
+                    &BeginInput {
+                        jd_order_no: s.no.parse().expect("a numeric JD order number"),
+                        vendor_id: VENDOR,
+                        ware_no: GENERAL_SKU,
+                        quantity: u32::try_from(s.quantity).expect("quantity"),
+                        total_price_fen: i64::try_from(total).expect("total"),
+                        notify_url: &self.jd_url,
+                        produce_account: None,
+                        pay_time: "20240101120000",
+                        timestamp: "20240101120000",
+                    },
                     MD5_KEY,
                 );
-                post(
-                    &self.client,
-                    &format!("{base}/api/jd/general/beginDistill"),
-                    fields,
-                )
-                .await
+                post(&self.client, base, jd_client::BEGIN_PATH, fields).await
             }
             OrderType::GameCard | OrderType::GameDirect => {
                 let price = format!("{}.{:02}", total / 100, total % 100);
@@ -458,8 +452,8 @@ impl Load {
                         "gameAccount": format!("acct{}", s.no)});
                     ("directCharge", data)
                 };
-                let url = format!("{base}/api/jd/game/{path}");
-                post(&self.client, &url, game_params(&data)).await
+                let path = jd_client::game_call(path).path();
+                post(&self.client, base, &path, game_params(&data)).await
             }
         }) else {
             return Answer::Retry;
@@ -486,30 +480,22 @@ impl Load {
 
 /// A signed 游戏点卡 request with `data` (Base64 of its JSON).
 fn game_params(data: &Value) -> Vec<(String, String)> {
-    let data = base64::engine::general_purpose::STANDARD.encode(data.to_string());
-    let mut params = vec![
-        ("customerId".to_string(), CUSTOMER.to_string()),
-        ("data".to_string(), data),
-        ("timestamp".to_string(), "20240101120000".to_string()),
-    ];
-    let sign = jd_game::sign(&params, GAME_KEY);
-    params.push(("sign".to_string(), sign));
-    params
+    jd_client::game(CUSTOMER, data, "20240101120000", GAME_KEY)
 }
 
-async fn post(client: &reqwest::Client, url: &str, fields: Vec<(String, String)>) -> Option<Bytes> {
-    let r = client
-        .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form::encode_form(&fields))
-        .timeout(Duration::from_secs(15))
-        .send()
-        .await
-        .ok()?;
-    if !r.status().is_success() {
+/// POSTs a signed form to the gateway at `base`: the body of a 2xx answer.
+async fn post(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    fields: Vec<(String, String)>,
+) -> Option<Bytes> {
+    let request = jd_client::request(client, base, path, &fields).timeout(Duration::from_secs(15));
+    let (status, body) = jd_client::send(request).await.ok()?;
+    if !(200..300).contains(&status) {
         return None;
     }
-    r.bytes().await.ok()
+    Some(body)
 }
 
 /// What a query endpoint answers about an order.
@@ -526,16 +512,13 @@ enum Queried {
 async fn query(client: &reqwest::Client, base: &str, ty: OrderType, no: &str) -> Queried {
     match ty {
         OrderType::General => {
-            let fields = jd_general::sign_form(
-                &[
-                    ("jdOrderNo", no),
-                    ("vendorId", VENDOR),
-                    ("timestamp", "20240101120000"),
-                ],
+            let fields = jd_client::find_distill(
+                no.parse().expect("a numeric JD order number"),
+                Some(VENDOR),
+                "20240101120000",
                 MD5_KEY,
             );
-            let url = format!("{base}/api/jd/general/findDistill");
-            let Some(body) = post(client, &url, fields).await else {
+            let Some(body) = post(client, base, jd_client::FIND_PATH, fields).await else {
                 return Queried::Unknown;
             };
             let Ok(a) = DistillAnswer::parse_verified(&body, MD5_KEY) else {
@@ -563,8 +546,8 @@ async fn query(client: &reqwest::Client, base: &str, ty: OrderType, no: &str) ->
                 "directQuery"
             };
             let params = game_params(&serde_json::json!({ "orderId": no }));
-            let url = format!("{base}/api/jd/game/{path}");
-            let Some(body) = post(client, &url, params).await else {
+            let path = jd_client::game_call(path).path();
+            let Some(body) = post(client, base, &path, params).await else {
                 return Queried::Unknown;
             };
             let Some(a) = GameAnswer::parse(&body) else {

@@ -15,6 +15,7 @@ pub mod fake_agiso;
 pub mod fake_jd;
 pub mod fake_supplier;
 pub mod infra;
+pub mod jd_client;
 
 /// The five service binaries.
 pub const SERVICES: [&str; 5] = ["gateway", "fulfillment", "notifier", "agiso-sync", "admin"];

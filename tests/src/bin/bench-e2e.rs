@@ -20,11 +20,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use base64::Engine;
 use common::domain::Platform;
-use common::protocol::form;
-use common::protocol::jd_game::{self, GameAnswer, RetCode};
-use common::protocol::jd_general::{self, DistillAnswer, ProduceCode, ProduceStatus};
+use common::protocol::jd_game::{GameAnswer, RetCode};
+use common::protocol::jd_general::{DistillAnswer, ProduceCode, ProduceStatus};
 use common::testing::fixtures::{self, Product};
 use common::testing::{TestDb, unique};
 use system_tests::bench::{
@@ -32,6 +30,7 @@ use system_tests::bench::{
     numeric_and_list_args, pids_named, rss_kib, start_replicas,
 };
 use system_tests::fake_jd::{self, CUSTOMER, Jd, MD5_KEY, VENDOR};
+use system_tests::jd_client::{self, BeginInput, GameCall};
 use tokio::sync::Semaphore;
 
 /// Open loop: requests in flight at most; the dispatcher waits (and counts it) beyond that.
@@ -237,23 +236,21 @@ impl Orders {
     }
 
     async fn begin_distill(&self, base: &str, no: &str) -> Option<()> {
-        let quantity = self.quantity.to_string();
-        let total = (PRICE_FEN * self.quantity).to_string();
-        let fields = jd_general::sign_form(
-            &[
-                ("wareNo", GENERAL_SKU),
-                ("quantity", &quantity),
-                ("jdOrderNo", no),
-                ("totalPrice", &total),
-                ("payTime", "20240101120000"),
-                ("notifyUrl", &self.jd_url),
-                ("vendorId", VENDOR),
-                ("timestamp", "20240101120000"),
-            ],
+        let fields = jd_client::begin_distill(
+            &BeginInput {
+                jd_order_no: no.parse().expect("a numeric JD order number"),
+                vendor_id: VENDOR,
+                ware_no: GENERAL_SKU,
+                quantity: u32::try_from(self.quantity).expect("quantity"),
+                total_price_fen: i64::try_from(PRICE_FEN * self.quantity).expect("total"),
+                notify_url: &self.jd_url,
+                produce_account: None,
+                pay_time: "20240101120000",
+                timestamp: "20240101120000",
+            },
             MD5_KEY,
         );
-        let url = format!("{base}/api/jd/general/beginDistill");
-        let body = self.post(&url, form::encode_form(&fields)).await?;
+        let body = self.post(base, jd_client::BEGIN_PATH, &fields).await?;
         let a = DistillAnswer::parse_verified(&body, MD5_KEY).ok()?;
         (a.code == ProduceCode::InProgress && a.produce_status == ProduceStatus::InProgress)
             .then_some(())
@@ -269,29 +266,15 @@ impl Orders {
             "totalPrice": format!("{}.{:02}", total / 100, total % 100),
             "sourceType": 0,
         });
-        let data = base64::engine::general_purpose::STANDARD.encode(data.to_string());
-        let mut params = vec![
-            ("customerId".to_string(), CUSTOMER.to_string()),
-            ("data".to_string(), data),
-            ("timestamp".to_string(), "20240101120000".to_string()),
-        ];
-        let sign = jd_game::sign(&params, fake_jd::GAME_KEY);
-        params.push(("sign".to_string(), sign));
-        let url = format!("{base}/api/jd/game/cardOrder");
-        let body = self.post(&url, form::encode_form(&params)).await?;
+        let params = jd_client::game(CUSTOMER, &data, "20240101120000", fake_jd::GAME_KEY);
+        let path = GameCall::CardOrder.path();
+        let body = self.post(base, &path, &params).await?;
         (GameAnswer::parse(&body)?.ret_code == RetCode::Success).then_some(())
     }
 
-    async fn post(&self, url: &str, body: String) -> Option<Bytes> {
-        let r = self
-            .client
-            .post(url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .ok()?;
-        r.bytes().await.ok()
+    async fn post(&self, base: &str, path: &str, form: &[(String, String)]) -> Option<Bytes> {
+        let (_, body) = jd_client::post(&self.client, base, path, form).await.ok()?;
+        Some(body)
     }
 }
 

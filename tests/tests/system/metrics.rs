@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::domain::Platform;
-use common::protocol::form;
-use common::protocol::jd_general;
 use system_tests::fake_jd::{self, Jd, MD5_KEY, VENDOR, card_product, general_shop};
+use system_tests::jd_client::{self, BeginInput};
 use system_tests::{Proc, SERVICES, Stage};
 
 /// The samples of one page: (name, labels, value).
@@ -81,35 +80,34 @@ async fn wait_page(p: &Proc, within: Duration, what: &str, ok: impl Fn(&str) -> 
 }
 
 /// A signed 通用交易 beginDistill for one card of `sku`, the callback to `notify_url`.
-fn begin_distill(no: &str, sku: &str, notify_url: &str, key: &str) -> String {
-    let fields = jd_general::sign_form(
-        &[
-            ("wareNo", sku),
-            ("quantity", "1"),
-            ("jdOrderNo", no),
-            ("totalPrice", "1000"),
-            ("payTime", "20240101120000"),
-            ("notifyUrl", notify_url),
-            ("vendorId", VENDOR),
-            ("timestamp", "20240101120000"),
-        ],
+fn begin_distill(no: &str, sku: &str, notify_url: &str, key: &str) -> Vec<(String, String)> {
+    jd_client::begin_distill(
+        &BeginInput {
+            jd_order_no: no.parse().expect("a numeric JD order number"),
+            vendor_id: VENDOR,
+            ware_no: sku,
+            quantity: 1,
+            total_price_fen: 1000,
+            notify_url,
+            produce_account: None,
+            pay_time: "20240101120000",
+            timestamp: "20240101120000",
+        },
         key,
-    );
-    form::encode_form(&fields)
+    )
 }
 
 /// POSTs a form to the gateway's beginDistill: the answer's (code, produceStatus).
-async fn post_distill(gateway: &Proc, body: String) -> (String, String) {
-    let answer: serde_json::Value = reqwest::Client::new()
-        .post(gateway.url("/api/jd/general/beginDistill"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .expect("beginDistill")
-        .json()
-        .await
-        .expect("a JSON answer");
+async fn post_distill(gateway: &Proc, form: Vec<(String, String)>) -> (String, String) {
+    let (_, body) = jd_client::post(
+        &reqwest::Client::new(),
+        &gateway.url(""),
+        jd_client::BEGIN_PATH,
+        &form,
+    )
+    .await
+    .expect("beginDistill");
+    let answer: serde_json::Value = serde_json::from_slice(&body).expect("a JSON answer");
     let text = |v: &serde_json::Value| match v {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),

@@ -9,7 +9,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use common::crypto::JdAesKey;
 use common::db::Pool;
 use common::domain::{FulfilmentMode, Platform, StockPolicy};
@@ -24,6 +23,7 @@ use serde_json::Value;
 use system_tests::back_office::{BackOffice, create_user, field_of};
 use system_tests::fake_jd::{self, AES_KEY, CUSTOMER, GAME_KEY, Hit, Jd, MD5_KEY, VENDOR};
 use system_tests::fake_supplier::{Behaviour, FakeSupplier};
+use system_tests::jd_client::{self, BeginInput};
 use system_tests::{Proc, Stage};
 
 const GENERAL_CALLBACK: &str = "/produce/result";
@@ -119,33 +119,31 @@ impl World {
 
     /// Posts a JD request to the gateway; the raw answer (always HTTP 200).
     async fn post(&self, path: &str, fields: &[(String, String)]) -> Vec<u8> {
-        let r = self
-            .http
-            .post(self.gateway_url(path))
-            .form(fields)
-            .send()
+        let (status, body) = jd_client::post(&self.http, &self.gateway_url(""), path, fields)
             .await
             .unwrap();
-        assert_eq!(r.status().as_u16(), 200, "{path}");
-        r.bytes().await.unwrap().to_vec()
+        assert_eq!(status, 200, "{path}");
+        body.to_vec()
     }
 
     // ---- 通用交易
 
     /// beginDistill, its answer verified with the shop's MD5 key.
     async fn begin(&self, req: &[(String, String)]) -> DistillAnswer {
-        let body = self.post("/api/jd/general/beginDistill", req).await;
+        let body = self.post(jd_client::BEGIN_PATH, req).await;
         DistillAnswer::parse_verified(&body, MD5_KEY)
             .unwrap_or_else(|e| panic!("{e:?}: {}", String::from_utf8_lossy(&body)))
     }
 
     /// findDistill of `jd_order_no`, as JD sends it (no vendorId), verified.
     async fn find(&self, jd_order_no: &str) -> DistillAnswer {
-        let req = general::sign_form(
-            &[("jdOrderNo", jd_order_no), ("timestamp", &timestamp())],
+        let req = jd_client::find_distill(
+            jd_order_no.parse().expect("a numeric JD order number"),
+            None,
+            &timestamp(),
             MD5_KEY,
         );
-        let body = self.post("/api/jd/general/findDistill", &req).await;
+        let body = self.post(jd_client::FIND_PATH, &req).await;
         DistillAnswer::parse_verified(&body, MD5_KEY)
             .unwrap_or_else(|e| panic!("{e:?}: {}", String::from_utf8_lossy(&body)))
     }
@@ -155,7 +153,7 @@ impl World {
     /// A 游戏点卡 endpoint with `data` = `json`, signed with the shop's private key.
     async fn game(&self, endpoint: &str, json: &Value) -> GameAnswer {
         let body = self
-            .post(&format!("/api/jd/game/{endpoint}"), &game_request(json))
+            .post(&jd_client::game_call(endpoint).path(), &game_request(json))
             .await;
         GameAnswer::parse(&body)
             .unwrap_or_else(|| panic!("not an answer: {}", String::from_utf8_lossy(&body)))
@@ -205,12 +203,6 @@ fn timestamp() -> String {
         .to_string()
 }
 
-fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 /// A signed 通用交易 beginDistill: `quantity` of `ware_no` for `total_fen`, calling back `jd`.
 fn begin_request(
     jd: &Jd,
@@ -220,33 +212,25 @@ fn begin_request(
     total_fen: i64,
     account: Option<&str>,
 ) -> Vec<(String, String)> {
-    let mut fields = pairs(&[
-        ("wareNo", ware_no),
-        ("quantity", &quantity.to_string()),
-        ("jdOrderNo", jd_order_no),
-        ("totalPrice", &total_fen.to_string()),
-        ("payTime", &timestamp()),
-        ("notifyUrl", &jd.url),
-        ("vendorId", VENDOR),
-        ("timestamp", &timestamp()),
-    ]);
-    if let Some(a) = account {
-        fields.push(("produceAccount".into(), a.into()));
-    }
-    general::sign_form(&fields, MD5_KEY)
+    jd_client::begin_distill(
+        &BeginInput {
+            jd_order_no: jd_order_no.parse().expect("a numeric JD order number"),
+            vendor_id: VENDOR,
+            ware_no,
+            quantity,
+            total_price_fen: total_fen,
+            notify_url: &jd.url,
+            produce_account: account,
+            pay_time: &timestamp(),
+            timestamp: &timestamp(),
+        },
+        MD5_KEY,
+    )
 }
 
 /// A signed 游戏点卡 request: `customerId`, `data` (Base64 of the UTF-8 JSON), `timestamp`.
 fn game_request(json: &Value) -> Vec<(String, String)> {
-    let data = base64::engine::general_purpose::STANDARD.encode(json.to_string());
-    let mut params = pairs(&[
-        ("customerId", CUSTOMER),
-        ("data", &data),
-        ("timestamp", &timestamp()),
-    ]);
-    let sign = game::sign(&params, GAME_KEY);
-    params.push(("sign".into(), sign));
-    params
+    jd_client::game(CUSTOMER, json, &timestamp(), GAME_KEY)
 }
 
 /// The `data` JSON of a 游戏点卡 answer.

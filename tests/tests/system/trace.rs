@@ -11,14 +11,14 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use common::domain::Platform;
-use common::protocol::form;
-use common::protocol::jd_general::{self, DistillAnswer, ProduceCode};
+use common::protocol::jd_general::{DistillAnswer, ProduceCode};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use prost::Message;
 use system_tests::fake_jd::{self, Jd, MD5_KEY, VENDOR};
+use system_tests::jd_client::{self, BeginInput};
 use system_tests::{Proc, Stage};
 
 /// JD's own trace: the gateway's request span continues it.
@@ -113,30 +113,24 @@ async fn provision(pool: &common::db::Pool) {
 /// Sends a signed `beginDistill` for one card of `sku-trace`, with JD's `traceparent` in
 /// `trace`; the gateway must accept it.
 async fn begin_distill(gateway: &Proc, order_no: &str, notify_url: &str, trace: &str) {
-    let fields = jd_general::sign_form(
-        &[
-            ("wareNo", "sku-trace"),
-            ("quantity", "1"),
-            ("jdOrderNo", order_no),
-            ("totalPrice", "1000"),
-            ("payTime", "20240101120000"),
-            ("notifyUrl", notify_url),
-            ("vendorId", VENDOR),
-            ("timestamp", "20240101120000"),
-        ],
+    let fields = jd_client::begin_distill(
+        &BeginInput {
+            jd_order_no: order_no.parse().expect("a numeric JD order number"),
+            vendor_id: VENDOR,
+            ware_no: "sku-trace",
+            quantity: 1,
+            total_price_fen: 1000,
+            notify_url,
+            produce_account: None,
+            pay_time: "20240101120000",
+            timestamp: "20240101120000",
+        },
         MD5_KEY,
     );
-    let body = reqwest::Client::new()
-        .post(gateway.url("/api/jd/general/beginDistill"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("traceparent", format!("00-{trace}-{JD_SPAN}-01"))
-        .body(form::encode_form(&fields))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let client = reqwest::Client::new();
+    let request = jd_client::request(&client, &gateway.url(""), jd_client::BEGIN_PATH, &fields)
+        .header("traceparent", format!("00-{trace}-{JD_SPAN}-01"));
+    let (_, body) = jd_client::send(request).await.unwrap();
     let answer = DistillAnswer::parse_verified(&body, MD5_KEY).expect("a signed answer");
     assert_eq!(answer.code, ProduceCode::InProgress, "accepted");
 }
