@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::report::Report;
 use crate::secret::masked_sign_string;
-use crate::wire::{Signed, excerpt};
+use crate::wire::{Signed, answer_object};
 
 /// The five interfaces JD calls on a game-card merchant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -162,26 +162,9 @@ pub fn check_answer(call: GameCall, http_status: u16, body: &[u8], expect: &Expe
         cards: Vec::new(),
         in_progress: false,
     };
-    if http_status == 200 {
-        r.ok("HTTP 200");
-    } else {
-        r.problem(
-            "HTTP 状态不是 200",
-            "HTTP status is not 200",
-            format!("got {http_status}"),
-        );
-    }
-    let map = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => map,
-        _ => {
-            r.problem(
-                "应答不是 JSON 对象",
-                "answer is not a JSON object",
-                excerpt(body),
-            );
-            checked.report = r;
-            return checked;
-        }
+    let Some(map) = answer_object(&mut r, http_status, body) else {
+        checked.report = r;
+        return checked;
     };
     checked.answer = Some(Value::Object(map.clone()));
     r.note("游戏点卡的应答不签名（规范 §4 没有应答签名）(game answers carry no signature)");

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::report::Report;
 use crate::secret::{mask, masked_sign_string};
-use crate::wire::{Signed, excerpt, is_timestamp};
+use crate::wire::{Signed, answer_object, is_timestamp};
 use common::protocol::jd_general::answer::json_text;
 
 /// The gateway's path of `beginDistill` (README「端口与接口」).
@@ -124,26 +124,9 @@ pub fn check_answer(
         cards: Vec::new(),
         produce_status: None,
     };
-    if http_status == 200 {
-        r.ok("HTTP 200");
-    } else {
-        r.problem(
-            "HTTP 状态不是 200",
-            "HTTP status is not 200",
-            format!("got {http_status}"),
-        );
-    }
-    let map = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => map,
-        _ => {
-            r.problem(
-                "应答不是 JSON 对象",
-                "answer is not a JSON object",
-                excerpt(body),
-            );
-            checked.report = r;
-            return checked;
-        }
+    let Some(map) = answer_object(&mut r, http_status, body) else {
+        checked.report = r;
+        return checked;
     };
     checked.answer = Some(Value::Object(map.clone()));
     let mut fields = Vec::with_capacity(map.len());

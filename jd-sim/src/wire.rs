@@ -19,6 +19,35 @@ pub fn excerpt(body: &[u8]) -> String {
     out
 }
 
+/// The first checks of any answer: HTTP 200, and a body that is a JSON object (returned), each
+/// reported in `r`; `None` when the body is not one.
+pub fn answer_object(
+    r: &mut crate::report::Report,
+    http_status: u16,
+    body: &[u8],
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    if http_status == 200 {
+        r.ok("HTTP 200");
+    } else {
+        r.problem(
+            "HTTP 状态不是 200",
+            "HTTP status is not 200",
+            format!("got {http_status}"),
+        );
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(map)) => Some(map),
+        _ => {
+            r.problem(
+                "应答不是 JSON 对象",
+                "answer is not a JSON object",
+                excerpt(body),
+            );
+            None
+        }
+    }
+}
+
 /// Whether `text` is a `yyyyMMddHHmmss` timestamp.
 pub fn is_timestamp(text: &str) -> bool {
     chrono::NaiveDateTime::parse_from_str(text, "%Y%m%d%H%M%S").is_ok() && text.len() == 14
