@@ -1034,7 +1034,7 @@ async fn dead_letters(stage: &Stage) -> Vec<String> {
         })
         .collect();
     let dlq = format!("{}dead-letters", stage.prefix);
-    if let Some(n) = infra::queue_depth(&dlq).await
+    if let Some(n) = common::testing::queues::queue_depth(&dlq).await
         && n > 0
     {
         out.push(format!("{n} messages in {dlq}"));

@@ -45,6 +45,24 @@ impl Call {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// The (number, password) pairs a `Trade/CreateOrderResult` call hands over for its first
+    /// order line (`content[0].CardPwdContent[0].CardPwdArr`), in the order sent.
+    pub fn handed_cards(&self) -> Vec<(String, String)> {
+        let content: Value =
+            serde_json::from_str(self.get("content").expect("content")).expect("content JSON");
+        content[0]["CardPwdContent"][0]["CardPwdArr"]
+            .as_array()
+            .expect("CardPwdArr")
+            .iter()
+            .map(|c| {
+                (
+                    c["c"].as_str().unwrap().to_owned(),
+                    c["p"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
 }
 
 #[derive(Default)]

@@ -432,6 +432,15 @@ pub async fn notifier(stage: &Stage, extra: &[(&str, &str)]) -> Proc {
     p
 }
 
+/// The id of the order stored for the platform's order number.
+pub async fn order_id(pool: &Pool, platform_no: &str) -> u64 {
+    sqlx::query_scalar("SELECT id FROM orders WHERE platform_order_no = ?")
+        .bind(platform_no)
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("order {platform_no}: {e}"))
+}
+
 /// (notify_status, notify_attempts, notify_reason)
 pub async fn notify_state(pool: &Pool, id: u64) -> (String, i32, Option<String>) {
     sqlx::query_as("SELECT notify_status, notify_attempts, notify_reason FROM orders WHERE id = ?")

@@ -269,25 +269,3 @@ pub fn pids_named(names: &[&str]) -> Vec<u32> {
         })
         .collect()
 }
-
-/// Messages ready in `queue` (`None` when it does not exist or the broker cannot be reached).
-pub async fn queue_depth(queue: &str) -> Option<u32> {
-    use lapin::options::QueueDeclareOptions;
-    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
-        .await
-        .ok()?;
-    let ch = conn.create_channel().await.ok()?;
-    let declared = ch
-        .queue_declare(
-            queue.into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..QueueDeclareOptions::default()
-            },
-            Default::default(),
-        )
-        .await
-        .ok();
-    let _ = conn.close(200, "done".into()).await;
-    declared.map(|d| d.message_count())
-}

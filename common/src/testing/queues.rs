@@ -5,29 +5,44 @@ use std::time::Duration;
 
 use super::amqp_url;
 
+/// Ready messages in `queue` by a passive declare on `ch` (`None` when the queue does not
+/// exist: the broker then closes the channel).
+async fn ready_in(ch: &lapin::Channel, queue: &str) -> Option<u32> {
+    use lapin::options::QueueDeclareOptions;
+    ch.queue_declare(
+        queue.into(),
+        QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        },
+        Default::default(),
+    )
+    .await
+    .ok()
+    .map(|d| d.message_count())
+}
+
+/// Messages ready in `queue` (`None` when it does not exist or the broker cannot be reached).
+pub async fn queue_depth(queue: &str) -> Option<u32> {
+    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .ok()?;
+    let ch = conn.create_channel().await.ok()?;
+    let ready = ready_in(&ch, queue).await;
+    let _ = conn.close(200, "done".into()).await;
+    ready
+}
+
 /// Waits until `queue` holds no ready message (its consumers took everything), or panics after
 /// `within`.
 pub async fn wait_queue_empty(queue: &str, within: Duration) {
-    use lapin::options::QueueDeclareOptions;
     let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
         .await
         .expect("amqp");
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        // A passive declare fails (and closes the channel) if the queue does not exist.
         let ch = conn.create_channel().await.expect("channel");
-        let declared = ch
-            .queue_declare(
-                queue.into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..QueueDeclareOptions::default()
-                },
-                Default::default(),
-            )
-            .await
-            .expect("queue exists");
-        let ready = declared.message_count();
+        let ready = ready_in(&ch, queue).await.expect("queue exists");
         if ready == 0 {
             break;
         }

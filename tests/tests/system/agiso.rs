@@ -182,17 +182,7 @@ async fn agiso_taobao_card_push_is_filled_and_delivered_with_exactly_its_cards()
     assert_eq!(results[0].get("tid"), Some("3130073692357778123"));
     let content: Value = serde_json::from_str(results[0].get("content").unwrap()).unwrap();
     assert_eq!(content[0]["Oid"], json!(3130073692357778124u64));
-    let sent: Vec<(String, String)> = content[0]["CardPwdContent"][0]["CardPwdArr"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["c"].as_str().unwrap().to_owned(),
-                c["p"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let sent = results[0].handed_cards();
     assert_eq!(
         sent,
         sold(pool, id).await,

@@ -11,7 +11,7 @@ use common::domain::{OrderKind, Platform};
 use common::testing::fixtures::Product;
 use system_tests::fake_jd::{
     AES_KEY, CUSTOMER, GAME_KEY, MD5_KEY, Seed, VENDOR, card_product, final_order, game_shop_at,
-    general_shop, notifier, wait_status,
+    general_shop, notifier, order_id, wait_status,
 };
 use system_tests::{Proc, Stage, binary, free_port};
 
@@ -88,11 +88,7 @@ fn game(gw: &str, command: &str, key: &str, rest: &[&str]) -> Run {
 
 /// The card numbers sold to the order JD knows as `platform_no`.
 async fn sold_card_numbers(pool: &Pool, platform_no: &str) -> Vec<String> {
-    let id: u64 = sqlx::query_scalar("SELECT id FROM orders WHERE platform_order_no = ?")
-        .bind(platform_no)
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let id = order_id(pool, platform_no).await;
     let mut numbers: Vec<String> =
         common::db::cards::issued_to_order(pool, &common::testing::master_key(), id)
             .await
@@ -102,14 +98,6 @@ async fn sold_card_numbers(pool: &Pool, platform_no: &str) -> Vec<String> {
             .collect();
     numbers.sort();
     numbers
-}
-
-async fn order_id(pool: &Pool, platform_no: &str) -> u64 {
-    sqlx::query_scalar("SELECT id FROM orders WHERE platform_order_no = ?")
-        .bind(platform_no)
-        .fetch_one(pool)
-        .await
-        .unwrap()
 }
 
 /// `jd-sim listen` on a free port, its output in a file.

@@ -21,10 +21,14 @@ use common::protocol::jd_general::{
 use common::testing::fixtures::{Product, Supplier};
 use serde_json::Value;
 use system_tests::back_office::{BackOffice, create_user, field_of};
-use system_tests::fake_jd::{self, AES_KEY, CUSTOMER, GAME_KEY, Hit, Jd, MD5_KEY, VENDOR};
+use system_tests::fake_jd::{
+    self, AES_KEY, CUSTOMER, GAME_KEY, Hit, Jd, MD5_KEY, VENDOR, order_id,
+};
 use system_tests::fake_supplier::{Behaviour, FakeSupplier};
 use system_tests::jd_client::{self, BeginInput};
 use system_tests::{Proc, Stage};
+
+use crate::{agiso, supplier};
 
 const GENERAL_CALLBACK: &str = "/produce/result";
 const GAME_DIRECT_CALLBACK: &str = "/api/gameApi.action";
@@ -324,14 +328,6 @@ fn answer_cards(a: &GameAnswer) -> Vec<(String, String)> {
 // ---------------------------------------------------------------------------------------------
 // The database's view.
 
-async fn order_id(pool: &Pool, platform_no: &str) -> u64 {
-    sqlx::query_scalar("SELECT id FROM orders WHERE platform_order_no = ?")
-        .bind(platform_no)
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
-
 async fn orders_of(pool: &Pool, platform_no: &str) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE platform_order_no = ?")
         .bind(platform_no)
@@ -370,32 +366,14 @@ async fn sold_to(pool: &Pool, id: u64) -> Vec<(String, String)> {
             .await
             .unwrap();
     assert!(rows.iter().all(|r| r.1 == "sold"), "{rows:?}");
-    let order = common::db::orders::get(pool, id).await.unwrap().unwrap();
-    let cards =
-        match common::db::cards::for_success(pool, &common::testing::master_key(), &order, "test")
-            .await
-            .unwrap()
-        {
-            common::db::cards::SuccessCards::Complete(cards) => cards,
-            other => panic!("order {id}: {other:?}"),
-        };
+    let cards = agiso::sold(pool, id).await;
     assert_eq!(cards.len(), rows.len(), "every sold card read");
-    sorted(cards.into_iter().map(|c| (c.card_no, c.password)).collect())
+    sorted(cards)
 }
 
 fn sorted(mut v: Vec<(String, String)>) -> Vec<(String, String)> {
     v.sort();
     v
-}
-
-/// A 游戏点卡 direct product `name` charged through suppliers, 100.00 each.
-async fn supplier_product(pool: &Pool, name: &str) -> u64 {
-    Product::direct_supplier(name)
-        .face_value(10000)
-        .price(Some(10000))
-        .sku(Platform::JdGame, &format!("sku-{name}"))
-        .insert(pool)
-        .await
 }
 
 /// Registers the fake as supplier `name` and links it to `product` at `priority`.
@@ -569,7 +547,7 @@ async fn game_direct_order_fails_over_to_the_second_supplier() {
     let b = FakeSupplier::start("MB", "secret-b", Behaviour::Succeed { after: 1 }).await;
     let mut w = World::new().await;
     fake_jd::game_shop(w.pool(), &w.jd).await;
-    let p = supplier_product(w.pool(), "dc").await;
+    let p = supplier::product(w.pool(), "dc").await;
     // Linked out of order: priority decides, not creation.
     let sb = supplier(w.pool(), "B", &b, p, 20).await;
     let sa = supplier(w.pool(), "A", &a, p, 10).await;
@@ -627,7 +605,7 @@ async fn game_direct_order_fails_over_to_the_second_supplier() {
 
     // A product whose only supplier refuses: the order fails; JD is called back once with the
     // failure (112, 账户余额不足: JD refunds) and directQuery answers the same code.
-    let only_a = supplier_product(w.pool(), "df").await;
+    let only_a = supplier::product(w.pool(), "df").await;
     common::db::suppliers::link_product(w.pool(), only_a, sa, 1, "UP-A2")
         .await
         .unwrap();
@@ -914,7 +892,7 @@ async fn every_request_repeated_makes_one_order_one_callback_and_identical_answe
     fake_jd::game_shop(w.pool(), &w.jd).await;
     fake_jd::card_product(w.pool(), "rg", 5, Platform::JdGeneral).await;
     fake_jd::card_product(w.pool(), "rc", 5, Platform::JdGame).await;
-    let p = supplier_product(w.pool(), "rd").await;
+    let p = supplier::product(w.pool(), "rd").await;
     supplier(w.pool(), "S", &s, p, 1).await;
     w.start_gateway().await;
     w.start("notifier").await;
@@ -1020,7 +998,6 @@ async fn every_request_repeated_makes_one_order_one_callback_and_identical_answe
 /// from stock; Agiso receives exactly the cards sold to it once, and the trade is shipped once.
 #[tokio::test]
 async fn agiso_order_from_push_to_delivery() {
-    use crate::agiso;
     let stage = Stage::new().await;
     let fake = system_tests::fake_agiso::FakeAgiso::start().await;
     let pool = &stage.pool;
@@ -1055,18 +1032,7 @@ async fn agiso_order_from_push_to_delivery() {
     let results = fake.calls_to("/alds/Trade/CreateOrderResult");
     assert_eq!(results.len(), 1, "the cards are handed over once");
     assert_eq!(results[0].get("tid"), Some("3130073692357790001"));
-    let content: Value = serde_json::from_str(results[0].get("content").unwrap()).unwrap();
-    let sent: Vec<(String, String)> = content[0]["CardPwdContent"][0]["CardPwdArr"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["c"].as_str().unwrap().to_owned(),
-                c["p"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let sent = results[0].handed_cards();
     let sold = sold_to(pool, id).await;
     assert_eq!(sold.len(), 3);
     assert_eq!(sorted(sent), sold);

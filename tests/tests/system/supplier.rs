@@ -65,7 +65,8 @@ impl Setup {
     }
 }
 
-async fn product(pool: &Pool, name: &str) -> u64 {
+/// A 游戏点卡 direct product `name` charged through suppliers, 100.00 each.
+pub(crate) async fn product(pool: &Pool, name: &str) -> u64 {
     Product::direct_supplier(name)
         .face_value(10000)
         .price(Some(10000))
